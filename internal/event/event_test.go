@@ -168,12 +168,14 @@ func TestSchemaRejects(t *testing.T) {
 	cases := map[string]func(m map[string]any){
 		"unknown top-level key": func(m map[string]any) { m["Image"] = "x" },
 		"bad sector":            func(m map[string]any) { m["kuzet"].(map[string]any)["sector"] = "space" },
-		"event id not v7":       func(m map[string]any) { m["kuzet"].(map[string]any)["event_id"] = "6ba7b810-9dad-11d1-80b4-00c04fd430c8" },
-		"bad ip":                func(m map[string]any) { m["source"].(map[string]any)["ip"] = "999.1.1.1" },
-		"port range":            func(m map[string]any) { m["destination"].(map[string]any)["port"] = 70000 },
-		"missing kuzet":         func(m map[string]any) { delete(m, "kuzet") },
-		"local time":            func(m map[string]any) { m["@timestamp"] = "2026-11-24T09:30:00+05:00" },
-		"unknown ecs field":     func(m map[string]any) { m["process"].(map[string]any)["image"] = "x" },
+		"event id not v7": func(m map[string]any) {
+			m["kuzet"].(map[string]any)["event_id"] = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+		},
+		"bad ip":            func(m map[string]any) { m["source"].(map[string]any)["ip"] = "999.1.1.1" },
+		"port range":        func(m map[string]any) { m["destination"].(map[string]any)["port"] = 70000 },
+		"missing kuzet":     func(m map[string]any) { delete(m, "kuzet") },
+		"local time":        func(m map[string]any) { m["@timestamp"] = "2026-11-24T09:30:00+05:00" },
+		"unknown ecs field": func(m map[string]any) { m["process"].(map[string]any)["image"] = "x" },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
