@@ -1,0 +1,127 @@
+// Package access defines the API roles of kuzet and what each principal may
+// see. It is pure: the store turns a Principal's scope into query conditions
+// (role scoping happens inside queries, never only in handlers).
+package access
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Role is an API role (ARCHITECTURE.md, "Roles and scopes").
+type Role string
+
+// The roles.
+const (
+	// NCCAnalyst sees everything.
+	NCCAnalyst Role = "ncc-analyst"
+	// OISCAnalyst sees the objects connected to its OISC.
+	OISCAnalyst Role = "oisc-analyst"
+	// SectorAnalyst sees its sectors (a sectoral center, Art. 7-5).
+	SectorAnalyst Role = "sector-analyst"
+	// Owner sees its organisation's objects and incidents.
+	Owner Role = "owner"
+	// Regulator sees aggregates for its sectors, no raw events.
+	Regulator Role = "regulator"
+	// Admin manages the registry and keys; it sees no events.
+	Admin Role = "admin"
+)
+
+// Roles lists every role.
+var Roles = []Role{NCCAnalyst, OISCAnalyst, SectorAnalyst, Owner, Regulator, Admin}
+
+// Principal is an authenticated caller and its scope.
+type Principal struct {
+	// Name identifies the key (never the key itself).
+	Name    string
+	Role    Role
+	OISC    string
+	Org     string
+	Sectors []string
+}
+
+// Validate checks that the role is known and its scope is given.
+func (p Principal) Validate() error {
+	switch p.Role {
+	case NCCAnalyst, Admin:
+	case OISCAnalyst:
+		if p.OISC == "" {
+			return fmt.Errorf("role %s needs an oisc", p.Role)
+		}
+	case Owner:
+		if p.Org == "" {
+			return fmt.Errorf("role %s needs an org", p.Role)
+		}
+	case SectorAnalyst, Regulator:
+		if len(p.Sectors) == 0 {
+			return fmt.Errorf("role %s needs sectors", p.Role)
+		}
+	default:
+		return fmt.Errorf("unknown role %q (want one of %s)", p.Role, joinRoles())
+	}
+	return nil
+}
+
+func joinRoles() string {
+	s := make([]string, len(Roles))
+	for i, r := range Roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
+
+// ReadsEvents reports whether the principal may read raw events.
+func (p Principal) ReadsEvents() bool {
+	return slices.Contains([]Role{NCCAnalyst, OISCAnalyst, SectorAnalyst, Owner}, p.Role)
+}
+
+// EventScope is the restriction a principal puts on event queries: every
+// non-empty field must match. The zero value means everything.
+type EventScope struct {
+	OISC    string
+	Org     string
+	Sectors []string
+}
+
+// EventScope returns the principal's restriction on events. It must only be
+// called when ReadsEvents is true.
+func (p Principal) EventScope() EventScope {
+	switch p.Role {
+	case OISCAnalyst:
+		return EventScope{OISC: p.OISC}
+	case Owner:
+		return EventScope{Org: p.Org}
+	case SectorAnalyst:
+		return EventScope{Sectors: p.Sectors}
+	}
+	return EventScope{}
+}
+
+// HashPrefix starts every stored key hash.
+const HashPrefix = "sha256:"
+
+// HashKey returns the stored form of an API key: "sha256:" and the hex
+// SHA-256 of the key. Keys are long random strings, so a plain hash is enough.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return HashPrefix + hex.EncodeToString(sum[:])
+}
+
+// ValidHash reports whether h has the stored-hash form.
+func ValidHash(h string) bool {
+	rest, ok := strings.CutPrefix(h, HashPrefix)
+	if !ok || len(rest) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(rest)
+	return err == nil
+}
+
+// KeyMatches compares a presented key with a stored hash in constant time.
+func KeyMatches(key, hash string) bool {
+	return subtle.ConstantTimeCompare([]byte(HashKey(key)), []byte(hash)) == 1
+}

@@ -1,0 +1,455 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kuzet-kz/kuzet/internal/access"
+	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/registry"
+)
+
+// NATS is how a role reaches NATS JetStream.
+type NATS struct {
+	// URL is one or more comma-separated server URLs.
+	URL      string `yaml:"url"`
+	User     string `yaml:"user"`
+	Password Secret `yaml:"password"`
+	// Creds is the path of a NATS credentials file (JWT + nkey seed).
+	Creds string `yaml:"creds"`
+	// Replicas is the replication factor of the streams a role creates.
+	Replicas       int           `yaml:"replicas"`
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// Domain is the JetStream domain to address, if not the local one.
+	Domain string `yaml:"domain"`
+}
+
+func (n NATS) validate(es *Errors, path string) {
+	if n.URL == "" {
+		es.Add(path+".url", "missing")
+	}
+	for _, u := range strings.Split(n.URL, ",") {
+		if u = strings.TrimSpace(u); u != "" && !strings.Contains(u, "://") {
+			es.Add(path+".url", "%q has no scheme (nats://host:port)", u)
+		}
+	}
+	if n.Replicas < 1 || n.Replicas > 5 {
+		es.Add(path+".replicas", "must be 1..5, not %d", n.Replicas)
+	}
+	if n.ConnectTimeout <= 0 {
+		es.Add(path+".connect_timeout", "must be positive")
+	}
+	if n.Creds != "" {
+		if _, err := os.Stat(n.Creds); err != nil {
+			es.Add(path+".creds", "%v", err)
+		}
+	}
+}
+
+// DefaultNATS is a local server.
+func DefaultNATS() NATS {
+	return NATS{URL: "nats://127.0.0.1:4222", Replicas: 1, ConnectTimeout: 5 * time.Second}
+}
+
+// ClickHouse is how a role reaches ClickHouse (native protocol).
+type ClickHouse struct {
+	Addr         []string      `yaml:"addr"`
+	Database     string        `yaml:"database"`
+	User         string        `yaml:"user"`
+	Password     Secret        `yaml:"password"`
+	DialTimeout  time.Duration `yaml:"dial_timeout"`
+	QueryTimeout time.Duration `yaml:"query_timeout"`
+}
+
+// DefaultClickHouse is a local server.
+func DefaultClickHouse() ClickHouse {
+	return ClickHouse{Addr: []string{"127.0.0.1:9000"}, Database: "kuzet", User: "default",
+		DialTimeout: 5 * time.Second, QueryTimeout: 30 * time.Second}
+}
+
+func (c ClickHouse) validate(es *Errors, path string) {
+	if len(c.Addr) == 0 {
+		es.Add(path+".addr", "missing")
+	}
+	for _, a := range c.Addr {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			es.Add(path+".addr", "%q is not host:port", a)
+		}
+	}
+	if !validDB(c.Database) {
+		es.Add(path+".database", "%q is not a plain identifier", c.Database)
+	}
+	if c.DialTimeout <= 0 {
+		es.Add(path+".dial_timeout", "must be positive")
+	}
+	if c.QueryTimeout <= 0 {
+		es.Add(path+".query_timeout", "must be positive")
+	}
+}
+
+func validDB(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// HTTP is a role's operational HTTP listener: /metrics, /healthz, /readyz.
+type HTTP struct {
+	Listen string `yaml:"listen"`
+}
+
+func validListen(es *Errors, path, addr string, required bool) {
+	if addr == "" {
+		if required {
+			es.Add(path, "missing")
+		}
+		return
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		es.Add(path, "%q is not host:port", addr)
+	}
+}
+
+// Log configures log/slog output.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+func (l Log) validate(es *Errors, path string) {
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, l.Level) {
+		es.Add(path+".level", "must be debug, info, warn or error, not %q", l.Level)
+	}
+	if l.Format != "text" && l.Format != "json" {
+		es.Add(path+".format", "must be text or json, not %q", l.Format)
+	}
+}
+
+// DefaultLog logs text at info level.
+func DefaultLog() Log { return Log{Level: "info", Format: "text"} }
+
+// Input types.
+const (
+	InputUDP  = "syslog_udp"
+	InputTCP  = "syslog_tcp"
+	InputTLS  = "syslog_tls"
+	InputHTTP = "http"
+	InputFile = "file"
+)
+
+// Input is one collector input.
+type Input struct {
+	// Name identifies the input in metrics and events (kuzet.input).
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
+	// Listen is host:port for network inputs.
+	Listen string `yaml:"listen"`
+	// Pipeline names the normalisation pipeline (pipelines/<name>.yaml).
+	Pipeline string `yaml:"pipeline"`
+	// MaxRecord is the largest record accepted, in bytes.
+	MaxRecord int `yaml:"max_record"`
+	// Zone resolves timestamps without a zone (IANA name).
+	Zone string `yaml:"zone"`
+	// Framing for TCP/TLS: auto (octet counting when a frame starts with a
+	// digit, else LF), lf, or octet.
+	Framing string `yaml:"framing"`
+	// TLS certificate and key files for syslog_tls and https.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// TLSClientCA, when set, requires client certificates signed by it.
+	TLSClientCA string `yaml:"tls_client_ca"`
+	// Paths are file globs for file inputs.
+	Paths []string `yaml:"paths"`
+	// Keys are the accepted API key hashes ("sha256:<hex>") for http inputs.
+	Keys []string `yaml:"keys"`
+	// MaxBody is the largest HTTP request body, in bytes, for http inputs.
+	MaxBody int `yaml:"max_body"`
+}
+
+// Batch bounds a batch envelope.
+type Batch struct {
+	MaxEvents int           `yaml:"max_events"`
+	MaxBytes  int           `yaml:"max_bytes"`
+	Linger    time.Duration `yaml:"linger"`
+}
+
+func (b Batch) validate(es *Errors, path string) {
+	if b.MaxEvents < 1 || b.MaxEvents > 100000 {
+		es.Add(path+".max_events", "must be 1..100000, not %d", b.MaxEvents)
+	}
+	if b.MaxBytes < 1024 || b.MaxBytes > 8<<20 {
+		es.Add(path+".max_bytes", "must be 1 KiB..8 MiB, not %d", b.MaxBytes)
+	}
+	if b.Linger <= 0 || b.Linger > time.Minute {
+		es.Add(path+".linger", "must be in (0, 1m], not %s", b.Linger)
+	}
+}
+
+// Collector configures kuzet-collector.
+type Collector struct {
+	// ID names the collector; unique within its OISC; used in subjects.
+	ID string `yaml:"id"`
+	// OISC is the center the collector works for.
+	OISC string `yaml:"oisc"`
+	// DataDir keeps the batch sequence and file checkpoints.
+	DataDir string `yaml:"data_dir"`
+	NATS    NATS   `yaml:"nats"`
+	HTTP    HTTP   `yaml:"http"`
+	Log     Log    `yaml:"log"`
+	// RegistryFile, when set, is imported into the KV bucket at start (for
+	// single-site deployments); the collector always watches the bucket.
+	RegistryFile string        `yaml:"registry_file"`
+	Batch        Batch         `yaml:"batch"`
+	MaxInFlight  int           `yaml:"max_in_flight"`
+	Zone         string        `yaml:"zone"`
+	Inputs       []Input       `yaml:"inputs"`
+	StopTimeout  time.Duration `yaml:"stop_timeout"`
+}
+
+// DefaultCollector returns the collector defaults.
+func DefaultCollector() Collector {
+	return Collector{
+		DataDir: "data/collector", NATS: DefaultNATS(), HTTP: HTTP{Listen: "127.0.0.1:9101"}, Log: DefaultLog(),
+		Batch:       Batch{MaxEvents: 500, MaxBytes: 1 << 20, Linger: 200 * time.Millisecond},
+		MaxInFlight: 64, Zone: "Asia/Almaty", StopTimeout: 15 * time.Second,
+	}
+}
+
+var inputTypes = []string{InputUDP, InputTCP, InputTLS, InputHTTP, InputFile}
+
+// Validate implements Validator.
+func (c *Collector) Validate() error {
+	var es Errors
+	if !event.ValidID(c.ID) {
+		es.Add("id", "%q is not a valid id (lower-case letters, digits, - and _)", c.ID)
+	}
+	if !event.ValidID(c.OISC) {
+		es.Add("oisc", "%q is not a valid id", c.OISC)
+	}
+	if c.DataDir == "" {
+		es.Add("data_dir", "missing")
+	}
+	c.NATS.validate(&es, "nats")
+	validListen(&es, "http.listen", c.HTTP.Listen, false)
+	c.Log.validate(&es, "log")
+	c.Batch.validate(&es, "batch")
+	if c.MaxInFlight < 1 || c.MaxInFlight > 4096 {
+		es.Add("max_in_flight", "must be 1..4096, not %d", c.MaxInFlight)
+	}
+	if _, err := time.LoadLocation(c.Zone); err != nil {
+		es.Add("zone", "%v", err)
+	}
+	if c.StopTimeout <= 0 {
+		es.Add("stop_timeout", "must be positive")
+	}
+	if len(c.Inputs) == 0 {
+		es.Add("inputs", "at least one input is needed")
+	}
+	names := map[string]bool{}
+	for i, in := range c.Inputs {
+		p := fmt.Sprintf("inputs[%d]", i)
+		if !event.ValidID(in.Name) {
+			es.Add(p+".name", "%q is not a valid id", in.Name)
+		} else if names[in.Name] {
+			es.Add(p+".name", "duplicate input name %q", in.Name)
+		}
+		names[in.Name] = true
+		if !slices.Contains(inputTypes, in.Type) {
+			es.Add(p+".type", "must be one of %s, not %q", strings.Join(inputTypes, ", "), in.Type)
+		}
+		if in.Pipeline == "" {
+			es.Add(p+".pipeline", "missing")
+		}
+		if in.MaxRecord < 0 || in.MaxRecord > 16<<20 {
+			es.Add(p+".max_record", "must be 0 (default) .. 16 MiB, not %d", in.MaxRecord)
+		}
+		if in.Zone != "" {
+			if _, err := time.LoadLocation(in.Zone); err != nil {
+				es.Add(p+".zone", "%v", err)
+			}
+		}
+		switch in.Type {
+		case InputFile:
+			if len(in.Paths) == 0 {
+				es.Add(p+".paths", "a file input needs paths")
+			}
+		default:
+			validListen(&es, p+".listen", in.Listen, true)
+		}
+		if !slices.Contains([]string{"", "auto", "lf", "octet"}, in.Framing) {
+			es.Add(p+".framing", "must be auto, lf or octet, not %q", in.Framing)
+		}
+		if in.Type == InputTLS && (in.TLSCert == "" || in.TLSKey == "") {
+			es.Add(p+".tls_cert", "a syslog_tls input needs tls_cert and tls_key")
+		}
+		if in.Type == InputHTTP && len(in.Keys) == 0 {
+			es.Add(p+".keys", "an http input needs at least one key hash")
+		}
+		for _, k := range in.Keys {
+			if !access.ValidHash(k) {
+				es.Add(p+".keys", "%q is not a sha256:<64 hex> key hash (kuzet apikey makes one)", k)
+			}
+		}
+	}
+	return es.Err()
+}
+
+// Consumer configures the ncc's durable JetStream consumer.
+type Consumer struct {
+	Durable string `yaml:"durable"`
+	// FetchBatch is how many messages (batch envelopes) one fetch asks for.
+	FetchBatch int `yaml:"fetch_batch"`
+	// MaxAckPending bounds the envelopes delivered and not yet acked.
+	MaxAckPending int `yaml:"max_ack_pending"`
+	// AckWait must exceed the slowest flush; the ncc also sends InProgress.
+	AckWait time.Duration `yaml:"ack_wait"`
+}
+
+// Store configures the ClickHouse batch writer.
+type Store struct {
+	MaxRows int           `yaml:"max_rows"`
+	Linger  time.Duration `yaml:"linger"`
+	// MaxBackoff caps the retry backoff while ClickHouse is unavailable.
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+}
+
+// NCC configures kuzet-ncc.
+type NCC struct {
+	ID          string        `yaml:"id"`
+	NATS        NATS          `yaml:"nats"`
+	ClickHouse  ClickHouse    `yaml:"clickhouse"`
+	HTTP        HTTP          `yaml:"http"`
+	Log         Log           `yaml:"log"`
+	Consumer    Consumer      `yaml:"consumer"`
+	Store       Store         `yaml:"store"`
+	StopTimeout time.Duration `yaml:"stop_timeout"`
+}
+
+// DefaultNCC returns the ncc defaults.
+func DefaultNCC() NCC {
+	return NCC{
+		ID: "ncc-1", NATS: DefaultNATS(), ClickHouse: DefaultClickHouse(), HTTP: HTTP{Listen: "127.0.0.1:9102"},
+		Log:         DefaultLog(),
+		Consumer:    Consumer{Durable: "ncc", FetchBatch: 64, MaxAckPending: 1024, AckWait: 60 * time.Second},
+		Store:       Store{MaxRows: 20000, Linger: time.Second, MaxBackoff: 30 * time.Second},
+		StopTimeout: 20 * time.Second,
+	}
+}
+
+// Validate implements Validator.
+func (c *NCC) Validate() error {
+	var es Errors
+	if !event.ValidID(c.ID) {
+		es.Add("id", "%q is not a valid id", c.ID)
+	}
+	c.NATS.validate(&es, "nats")
+	c.ClickHouse.validate(&es, "clickhouse")
+	validListen(&es, "http.listen", c.HTTP.Listen, false)
+	c.Log.validate(&es, "log")
+	if !event.ValidID(c.Consumer.Durable) {
+		es.Add("consumer.durable", "%q is not a valid name", c.Consumer.Durable)
+	}
+	if c.Consumer.FetchBatch < 1 || c.Consumer.FetchBatch > 10000 {
+		es.Add("consumer.fetch_batch", "must be 1..10000, not %d", c.Consumer.FetchBatch)
+	}
+	if c.Consumer.MaxAckPending < c.Consumer.FetchBatch {
+		es.Add("consumer.max_ack_pending", "must be at least fetch_batch (%d), not %d", c.Consumer.FetchBatch, c.Consumer.MaxAckPending)
+	}
+	if c.Consumer.AckWait < 5*time.Second {
+		es.Add("consumer.ack_wait", "must be at least 5s, not %s", c.Consumer.AckWait)
+	}
+	if c.Store.MaxRows < 1 {
+		es.Add("store.max_rows", "must be positive")
+	}
+	if c.Store.Linger <= 0 || c.Store.Linger*2 >= c.Consumer.AckWait {
+		es.Add("store.linger", "must be positive and under half of consumer.ack_wait, not %s", c.Store.Linger)
+	}
+	if c.Store.MaxBackoff <= 0 {
+		es.Add("store.max_backoff", "must be positive")
+	}
+	if c.StopTimeout <= 0 {
+		es.Add("stop_timeout", "must be positive")
+	}
+	return es.Err()
+}
+
+// APIKey is one API key: its hash, never the key, and its principal.
+type APIKey struct {
+	Name string `yaml:"name"`
+	// Hash is "sha256:<hex>" of the key (kuzet apikey prints one).
+	Hash    string   `yaml:"hash"`
+	Role    string   `yaml:"role"`
+	OISC    string   `yaml:"oisc"`
+	Org     string   `yaml:"org"`
+	Sectors []string `yaml:"sectors"`
+}
+
+// Principal returns the key's principal.
+func (k APIKey) Principal() access.Principal {
+	return access.Principal{Name: k.Name, Role: access.Role(k.Role), OISC: k.OISC, Org: k.Org, Sectors: k.Sectors}
+}
+
+// API configures kuzet-api.
+type API struct {
+	Listen     string     `yaml:"listen"`
+	ClickHouse ClickHouse `yaml:"clickhouse"`
+	Log        Log        `yaml:"log"`
+	Keys       []APIKey   `yaml:"keys"`
+	// MaxLimit caps the page size of list endpoints.
+	MaxLimit    int           `yaml:"max_limit"`
+	StopTimeout time.Duration `yaml:"stop_timeout"`
+}
+
+// DefaultAPI returns the api defaults.
+func DefaultAPI() API {
+	return API{Listen: "127.0.0.1:8080", ClickHouse: DefaultClickHouse(), Log: DefaultLog(), MaxLimit: 1000,
+		StopTimeout: 10 * time.Second}
+}
+
+// Validate implements Validator.
+func (c *API) Validate() error {
+	var es Errors
+	validListen(&es, "listen", c.Listen, true)
+	c.ClickHouse.validate(&es, "clickhouse")
+	c.Log.validate(&es, "log")
+	if c.MaxLimit < 1 || c.MaxLimit > 100000 {
+		es.Add("max_limit", "must be 1..100000, not %d", c.MaxLimit)
+	}
+	if c.StopTimeout <= 0 {
+		es.Add("stop_timeout", "must be positive")
+	}
+	names := map[string]bool{}
+	for i, k := range c.Keys {
+		p := fmt.Sprintf("keys[%d]", i)
+		if k.Name == "" {
+			es.Add(p+".name", "missing")
+		} else if names[k.Name] {
+			es.Add(p+".name", "duplicate key name %q", k.Name)
+		}
+		names[k.Name] = true
+		if !access.ValidHash(k.Hash) {
+			es.Add(p+".hash", "must be sha256:<64 hex digits> (kuzet apikey makes one)")
+		}
+		if err := k.Principal().Validate(); err != nil {
+			es.Add(p+".role", "%v", err)
+		}
+		for _, s := range k.Sectors {
+			if !registry.ValidSector(s) {
+				es.Add(p+".sectors", "unknown sector %q", s)
+			}
+		}
+	}
+	return es.Err()
+}

@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// migration is one versioned schema step. Statements use {db} for the
+// database name and must be idempotent (IF NOT EXISTS), because two roles may
+// migrate at once and a migration may be interrupted before it is recorded.
+type migration struct {
+	version    uint32
+	name       string
+	statements []string
+}
+
+// migrations are applied in order; never edit a released one, add a new one.
+var migrations = []migration{
+	{1, "events", []string{
+		`CREATE TABLE IF NOT EXISTS {db}.events (
+			event_id UUID,
+			received_at DateTime,
+			ts DateTime,
+			collector String,
+			oisc String,
+			org String,
+			object String,
+			sector String,
+			asset String,
+			criticality UInt8,
+			egov UInt8,
+			input String,
+			source_type String,
+			kind String,
+			category Array(String),
+			action String,
+			outcome String,
+			severity Int32,
+			source_ip String,
+			source_port UInt16,
+			destination_ip String,
+			destination_port UInt16,
+			transport String,
+			user_name String,
+			host_name String,
+			process_name String,
+			rule_name String,
+			observer_vendor String,
+			observer_product String,
+			message String,
+			doc String
+		) ENGINE = ReplacingMergeTree
+		PARTITION BY toYYYYMMDD(received_at)
+		ORDER BY (received_at, event_id)`,
+	}},
+}
+
+// Migrate creates the database if needed and applies the migrations not yet
+// recorded in schema_migrations. It is safe to run concurrently from several
+// roles: every statement is idempotent.
+func (s *Store) Migrate(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+s.db+"`"); err != nil {
+		return fmt.Errorf("store: create database: %w", err)
+	}
+	if err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.table("schema_migrations")+` (
+		version UInt32, name String, applied_at DateTime
+	) ENGINE = ReplacingMergeTree ORDER BY version`); err != nil {
+		return fmt.Errorf("store: create schema_migrations: %w", err)
+	}
+	applied := map[uint32]bool{}
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT version FROM "+s.table("schema_migrations"))
+	if err != nil {
+		return fmt.Errorf("store: read schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, m := range migrations {
+		if applied[m.version] {
+			continue
+		}
+		for _, st := range m.statements {
+			st = strings.ReplaceAll(st, "{db}", "`"+s.db+"`")
+			if err := s.conn.Exec(ctx, st); err != nil {
+				return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
+			}
+		}
+		if err := s.insert(ctx, "schema_migrations", "version, name, applied_at", []any{m.version, m.name, time.Now().UTC()}); err != nil {
+			return fmt.Errorf("store: record migration %d: %w", m.version, err)
+		}
+		s.log.Info("schema migration applied", "version", m.version, "name", m.name, "database", s.db)
+	}
+	return nil
+}
+
+// SchemaVersion returns the highest applied migration, 0 when none.
+func (s *Store) SchemaVersion(ctx context.Context) (uint32, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var v uint32
+	err := s.conn.QueryRow(ctx, "SELECT max(version) FROM "+s.table("schema_migrations")).Scan(&v)
+	return v, err
+}
+
+// LatestSchema is the version Migrate brings a database to.
+func LatestSchema() uint32 { return migrations[len(migrations)-1].version }
