@@ -220,7 +220,9 @@ func (s *Server) logTail() string {
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.opts.TCPPort)) }
 
 // HTTPAddr is the HTTP interface address, host:port.
-func (s *Server) HTTPAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.opts.HTTPPort)) }
+func (s *Server) HTTPAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.opts.HTTPPort))
+}
 
 // Dir is the server's work directory.
 func (s *Server) Dir() string { return s.opts.Dir }

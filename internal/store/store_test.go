@@ -113,18 +113,18 @@ func TestInsertIdempotentAndQuery(t *testing.T) {
 		q    store.EventQuery
 		want int
 	}{
-		"sector":      {store.EventQuery{Sectors: []string{"electricity"}}, 5},
-		"two sectors": {store.EventQuery{Sectors: []string{"electricity", "banking"}}, 25},
-		"org":         {store.EventQuery{Orgs: []string{"org-a"}}, 20},
-		"object":      {store.EventQuery{Objects: []string{"org-b-obj"}}, 5},
+		"sector":                         {store.EventQuery{Sectors: []string{"electricity"}}, 5},
+		"two sectors":                    {store.EventQuery{Sectors: []string{"electricity", "banking"}}, 25},
+		"org":                            {store.EventQuery{Orgs: []string{"org-a"}}, 20},
+		"object":                         {store.EventQuery{Objects: []string{"org-b-obj"}}, 5},
 		"text cyrillic case-insensitive": {store.EventQuery{Text: "вход выполнен"}, 25},
-		"text one":       {store.EventQuery{Text: "msg 13 "}, 1},
-		"text injection": {store.EventQuery{Text: "' OR 1=1 --"}, 0},
-		"time range":     {store.EventQuery{From: base, To: base.Add(3 * time.Second)}, 9},
-		"scope org":      {store.EventQuery{Scope: access.EventScope{Org: "org-b"}}, 5},
-		"scope beats filter": {store.EventQuery{Orgs: []string{"org-a"}, Scope: access.EventScope{Org: "org-b"}}, 0},
-		"scope oisc other":   {store.EventQuery{Scope: access.EventScope{OISC: "oisc-z"}}, 0},
-		"scope sectors":      {store.EventQuery{Scope: access.EventScope{Sectors: []string{"banking"}}}, 20},
+		"text one":                       {store.EventQuery{Text: "msg 13 "}, 1},
+		"text injection":                 {store.EventQuery{Text: "' OR 1=1 --"}, 0},
+		"time range":                     {store.EventQuery{From: base, To: base.Add(3 * time.Second)}, 9},
+		"scope org":                      {store.EventQuery{Scope: access.EventScope{Org: "org-b"}}, 5},
+		"scope beats filter":             {store.EventQuery{Orgs: []string{"org-a"}, Scope: access.EventScope{Org: "org-b"}}, 0},
+		"scope oisc other":               {store.EventQuery{Scope: access.EventScope{OISC: "oisc-z"}}, 0},
+		"scope sectors":                  {store.EventQuery{Scope: access.EventScope{Sectors: []string{"banking"}}}, 20},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c.q.Limit = 100
