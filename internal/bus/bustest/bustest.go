@@ -1,0 +1,40 @@
+// Package bustest runs an embedded NATS server with JetStream for tests, on a
+// random loopback port with its store in the test's temporary directory, and
+// stops it when the test ends.
+package bustest
+
+import (
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kuzet-kz/kuzet/internal/natsserver"
+)
+
+// Server starts a server for the test.
+func Server(tb testing.TB) *natsserver.Server {
+	tb.Helper()
+	s, err := natsserver.Start(natsserver.Options{Port: -1, StoreDir: tb.TempDir()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Shutdown)
+	return s
+}
+
+// Connect connects to s and returns the connection and a JetStream context,
+// both closed when the test ends.
+func Connect(tb testing.TB, s *natsserver.Server) (*nats.Conn, jetstream.JetStream) {
+	tb.Helper()
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return nc, js
+}

@@ -1,0 +1,171 @@
+// Package natsserver runs the embedded NATS server (the nats-server/v2 Go
+// module) with JetStream: in-process for `kuzet run` and tests, and as the
+// standalone `kuzet nats` for multi-process tests and small deployments.
+package natsserver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Options configure a server.
+type Options struct {
+	// Name is the server name (unique within a cluster); default "kuzet".
+	Name string
+	Host string
+	// Port is the client port: 0 means 4222, -1 a random free port.
+	Port int
+	// HTTPPort enables the monitoring endpoint when non-zero (-1: random).
+	HTTPPort int
+	// StoreDir holds JetStream's files. Required.
+	StoreDir string
+	// Domain is the JetStream domain (sites and the NCC need distinct ones
+	// for leaf-node sourcing).
+	Domain string
+	// MaxMemory and MaxStore bound JetStream's memory and file storage; 0
+	// lets the server choose.
+	MaxMemory, MaxStore int64
+	// LeafPort, when non-zero, accepts leaf-node connections (-1: random).
+	LeafPort int
+	// LeafRemotes are hub URLs this server connects to as a leaf node.
+	LeafRemotes []string
+	// User and Password, when set, require client authentication.
+	User, Password string
+	Logger         *slog.Logger
+}
+
+// Server is a running embedded server.
+type Server struct {
+	s        *server.Server
+	leafPort int
+	host     string
+}
+
+// Start starts the server and waits until it accepts connections.
+func Start(o Options) (*Server, error) {
+	if o.StoreDir == "" {
+		return nil, errors.New("natsserver: StoreDir is required")
+	}
+	if o.Name == "" {
+		o.Name = "kuzet"
+	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	opts := &server.Options{
+		ServerName:         o.Name,
+		Host:               o.Host,
+		Port:               o.Port,
+		HTTPHost:           o.Host,
+		HTTPPort:           o.HTTPPort,
+		JetStream:          true,
+		JetStreamDomain:    o.Domain,
+		StoreDir:           o.StoreDir,
+		JetStreamMaxMemory: o.MaxMemory,
+		JetStreamMaxStore:  o.MaxStore,
+		MaxPayload:         8 << 20,
+		NoSigs:             true,
+		Username:           o.User,
+		Password:           o.Password,
+	}
+	if o.LeafPort < 0 {
+		p, err := freePort(o.Host)
+		if err != nil {
+			return nil, err
+		}
+		o.LeafPort = p
+	}
+	if o.LeafPort != 0 {
+		opts.LeafNode.Host = o.Host
+		opts.LeafNode.Port = o.LeafPort
+		opts.LeafNode.NoAdvertise = true
+	}
+	for _, r := range o.LeafRemotes {
+		u, err := url.Parse(r)
+		if err != nil {
+			return nil, fmt.Errorf("natsserver: leaf remote %q: %w", r, err)
+		}
+		opts.LeafNode.Remotes = append(opts.LeafNode.Remotes, &server.RemoteLeafOpts{URLs: []*url.URL{u}})
+	}
+	if opts.LeafNode.Remotes != nil {
+		opts.LeafNode.ReconnectInterval = 250 * time.Millisecond
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("natsserver: %w", err)
+	}
+	if o.Logger != nil {
+		s.SetLoggerV2(&logger{o.Logger}, false, false, false)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		s.Shutdown()
+		return nil, errors.New("natsserver: not ready for connections within 30s")
+	}
+	return &Server{s: s, leafPort: o.LeafPort, host: o.Host}, nil
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ClientURL is the URL clients connect to.
+func (s *Server) ClientURL() string { return s.s.ClientURL() }
+
+// LeafURL is the URL leaf nodes connect to, if leaf connections are enabled.
+func (s *Server) LeafURL() string {
+	if s.leafPort == 0 {
+		return ""
+	}
+	return "nats-leaf://" + net.JoinHostPort(s.host, strconv.Itoa(s.leafPort))
+}
+
+// MonitorURL is the monitoring endpoint's URL, if enabled.
+func (s *Server) MonitorURL() string {
+	addr := s.s.MonitorAddr()
+	if addr == nil {
+		return ""
+	}
+	return "http://" + addr.String()
+}
+
+// Shutdown stops the server and waits until it has stopped. Idempotent.
+func (s *Server) Shutdown() {
+	s.s.Shutdown()
+	s.s.WaitForShutdown()
+}
+
+// Running reports whether the server is running.
+func (s *Server) Running() bool { return s.s.Running() }
+
+// logger adapts the server's logger to slog.
+type logger struct{ l *slog.Logger }
+
+func (l *logger) Noticef(format string, v ...any) {
+	l.l.Info(fmt.Sprintf(format, v...), "component", "nats")
+}
+func (l *logger) Warnf(format string, v ...any) {
+	l.l.Warn(fmt.Sprintf(format, v...), "component", "nats")
+}
+func (l *logger) Fatalf(format string, v ...any) {
+	l.l.Error(fmt.Sprintf(format, v...), "component", "nats")
+}
+func (l *logger) Errorf(format string, v ...any) {
+	l.l.Error(fmt.Sprintf(format, v...), "component", "nats")
+}
+func (l *logger) Debugf(format string, v ...any) {
+	l.l.Debug(fmt.Sprintf(format, v...), "component", "nats")
+}
+func (l *logger) Tracef(format string, v ...any) {}
