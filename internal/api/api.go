@@ -1,0 +1,288 @@
+// Package api is the kuzet-api role: a Fiber HTTP server for analysts,
+// critical-object owners and regulators.
+//
+// Every /api route is authenticated with an API key (Authorization: Bearer
+// <key>, or X-API-Key) and scoped by the key's role: the scope is applied
+// inside the ClickHouse query (store.EventQuery.Scope), never only here.
+// Errors are JSON {"error":{"code","message","field"}} with a stable code
+// (see the Code* constants). /healthz, /readyz and /metrics need no key.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kuzet-kz/kuzet/internal/access"
+	"github.com/kuzet-kz/kuzet/internal/config"
+	"github.com/kuzet-kz/kuzet/internal/store"
+	"github.com/kuzet-kz/kuzet/internal/telemetry"
+)
+
+// Stable error codes.
+const (
+	CodeUnauthorized     = "unauthorized"
+	CodeForbidden        = "forbidden"
+	CodeInvalidParameter = "invalid_parameter"
+	CodeNotFound         = "not_found"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeTooLarge         = "request_too_large"
+	CodeUnavailable      = "unavailable"
+	CodeInternal         = "internal"
+)
+
+// Error is an API error: HTTP status, stable code, safe message and, for
+// parameter errors, the parameter's name.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Field   string
+	// Err is the cause, logged, never shown.
+	Err error
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func badParam(field, format string, args ...any) *Error {
+	return &Error{Status: fiber.StatusBadRequest, Code: CodeInvalidParameter, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Options configure a Server.
+type Options struct {
+	Config config.API
+	// Store is used instead of opening one from Config.ClickHouse (the
+	// all-in-one binary shares the ncc's). The Server does not close it.
+	Store      *store.Store
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	Now        func() time.Time
+}
+
+// Server is a running API server.
+type Server struct {
+	opts     Options
+	cfg      config.API
+	log      *slog.Logger
+	app      *fiber.App
+	st       *store.Store
+	ownStore bool
+	keys     map[string]access.Principal // by key hash
+	m        *metrics
+	now      func() time.Time
+	ln       net.Listener
+	served   chan error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// New validates the options and builds the routes. It does no I/O.
+func New(opts Options) (*Server, error) {
+	if err := opts.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Gatherer == nil {
+		if g, ok := opts.Registerer.(prometheus.Gatherer); ok {
+			opts.Gatherer = g
+		} else {
+			opts.Gatherer = prometheus.DefaultGatherer
+		}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{
+		opts: opts, cfg: opts.Config, st: opts.Store, now: opts.Now, m: newMetrics(opts.Registerer),
+		log:  telemetry.OrDiscard(opts.Logger).With("role", "api"),
+		keys: map[string]access.Principal{},
+	}
+	for _, k := range opts.Config.Keys {
+		s.keys[k.Hash] = k.Principal()
+	}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "kuzet-api",
+		DisableStartupMessage: true,
+		ErrorHandler:          s.errorHandler,
+		BodyLimit:             1 << 20,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		ReadBufferSize:        16 << 10,
+		StrictRouting:         false,
+		CaseSensitive:         true,
+	})
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	app := s.app
+	app.Use(recover.New())
+	app.Use(s.observe)
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "alive"}) })
+	app.Get("/readyz", s.readyz)
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{})))
+	v1 := app.Group("/api/v1", s.authenticate)
+	v1.Get("/whoami", s.whoami)
+	v1.Get("/sectors", s.sectors)
+	v1.Get("/events", s.listEvents)
+	app.Use(func(c *fiber.Ctx) error {
+		return &Error{Status: fiber.StatusNotFound, Code: CodeNotFound, Message: "no such route: " + c.Method() + " " + c.Path()}
+	})
+}
+
+// App returns the Fiber app, for in-process tests (app.Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Start opens the store if none was given, then listens and serves.
+func (s *Server) Start(ctx context.Context) error {
+	if s.st == nil {
+		st, err := store.Open(ctx, s.cfg.ClickHouse, s.log)
+		if err != nil {
+			return err
+		}
+		s.st, s.ownStore = st, true
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("api: listen: %w", err)
+	}
+	s.ln = ln
+	s.served = make(chan error, 1)
+	go func() { s.served <- s.app.Listener(ln) }()
+	s.log.Info("api listening", "addr", ln.Addr().String(), "keys", len(s.keys))
+	return nil
+}
+
+// Addr is the listening address.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Stop stops accepting, lets requests in flight finish within ctx, and
+// closes the store it opened. Idempotent.
+func (s *Server) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		var errs []error
+		if s.ln != nil {
+			errs = append(errs, s.app.ShutdownWithContext(ctx))
+			select {
+			case <-s.served:
+			case <-ctx.Done():
+			}
+		}
+		if s.ownStore {
+			errs = append(errs, s.st.Close())
+		}
+		s.stopErr = errors.Join(errs...)
+	})
+	return s.stopErr
+}
+
+// Run serves until ctx ends, then stops within the stop timeout.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-s.served:
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.StopTimeout)
+	defer cancel()
+	return s.Stop(sctx)
+}
+
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	var ae *Error
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &fe):
+		ae = &Error{Status: fe.Code, Code: fiberCode(fe.Code), Message: fe.Message}
+	case errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
+		ae = &Error{Status: fiber.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the event store is unavailable; retry later", Err: err}
+	default:
+		ae = &Error{Status: fiber.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
+	}
+	if ae.Status >= 500 {
+		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "code", ae.Code, "err", ae.Err)
+	}
+	if ae.Status < 500 {
+		s.m.rejected.WithLabelValues(ae.Code).Inc()
+	}
+	body := fiber.Map{"code": ae.Code, "message": ae.Message}
+	if ae.Field != "" {
+		body["field"] = ae.Field
+	}
+	if ae.Status == fiber.StatusUnauthorized {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="kuzet"`)
+	}
+	return c.Status(ae.Status).JSON(fiber.Map{"error": body})
+}
+
+func fiberCode(status int) string {
+	switch status {
+	case fiber.StatusNotFound:
+		return CodeNotFound
+	case fiber.StatusMethodNotAllowed:
+		return CodeMethodNotAllowed
+	case fiber.StatusRequestEntityTooLarge:
+		return CodeTooLarge
+	case fiber.StatusBadRequest:
+		return CodeInvalidParameter
+	}
+	if status >= 500 {
+		return CodeInternal
+	}
+	return "http_" + strconv.Itoa(status)
+}
+
+func (s *Server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		if herr := s.app.ErrorHandler(c, err); herr != nil {
+			return herr
+		}
+	}
+	route := "unmatched"
+	if r := c.Route(); r != nil && r.Path != "/" && r.Path != "" {
+		route = r.Path
+	}
+	status := c.Response().StatusCode()
+	s.m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	s.m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	return nil
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	if s.st == nil {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "not ready", "failing": fiber.Map{"clickhouse": "not opened"}})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.st.Ping(ctx); err != nil {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "not ready", "failing": fiber.Map{"clickhouse": "unavailable"}})
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}

@@ -1,0 +1,157 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/registry"
+	"github.com/kuzet-kz/kuzet/internal/store"
+)
+
+// Limits on event queries.
+const (
+	defaultLimit = 100
+	maxText      = 256
+	maxListItems = 64
+	// queryTimeout bounds one ClickHouse query: fasthttp does not cancel the
+	// request context when the client goes away.
+	queryTimeout = 20 * time.Second
+)
+
+var eventParams = []string{"from", "to", "sector", "org", "object", "oisc", "q", "limit", "cursor"}
+
+func (s *Server) sectors(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"sectors": registry.Sectors})
+}
+
+// listEvents serves GET /api/v1/events.
+//
+// Parameters: from, to (RFC 3339, bound received_at: from inclusive, to
+// exclusive), sector, org, object, oisc (comma-separated or repeated), q (free
+// text, case-insensitive), limit (1..max_limit, default 100), cursor (from
+// next_cursor). Unknown parameters are errors. Results are newest first.
+func (s *Server) listEvents(c *fiber.Ctx) error {
+	p := principal(c)
+	if !p.ReadsEvents() {
+		return &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "role " + string(p.Role) + " may not read raw events"}
+	}
+	q, err := s.parseEventQuery(c)
+	if err != nil {
+		return err
+	}
+	q.Scope = p.EventScope()
+	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+	defer cancel()
+	page, err := s.st.QueryEvents(ctx, q)
+	if err != nil {
+		if errors.Is(err, store.ErrBadCursor) {
+			return badParam("cursor", "invalid cursor")
+		}
+		return err
+	}
+	events := page.Events
+	if events == nil {
+		events = []json.RawMessage{}
+	}
+	return c.JSON(fiber.Map{"events": events, "next_cursor": page.Next, "limit": q.Limit})
+}
+
+func (s *Server) parseEventQuery(c *fiber.Ctx) (store.EventQuery, error) {
+	var q store.EventQuery
+	var perr error
+	args := c.Context().QueryArgs()
+	args.VisitAll(func(k, v []byte) {
+		if perr == nil && !slices.Contains(eventParams, string(k)) {
+			perr = badParam(string(k), "unknown parameter %q (accepted: %s)", truncate(string(k), 40), strings.Join(eventParams, ", "))
+		}
+	})
+	if perr != nil {
+		return q, perr
+	}
+	list := func(name string, check func(string) bool, what string) ([]string, error) {
+		var out []string
+		for _, raw := range args.PeekMulti(name) {
+			for _, v := range strings.Split(string(raw), ",") {
+				if v = strings.TrimSpace(v); v == "" {
+					continue
+				}
+				if !check(v) {
+					return nil, badParam(name, "%q is not a valid %s", truncate(v, 64), what)
+				}
+				out = append(out, v)
+			}
+		}
+		if len(out) > maxListItems {
+			return nil, badParam(name, "at most %d values", maxListItems)
+		}
+		return out, nil
+	}
+	var err error
+	if q.Sectors, err = list("sector", registry.ValidSector, "sector id"); err != nil {
+		return q, err
+	}
+	if q.Orgs, err = list("org", event.ValidID, "organisation id"); err != nil {
+		return q, err
+	}
+	if q.Objects, err = list("object", event.ValidID, "object id"); err != nil {
+		return q, err
+	}
+	if q.OISCs, err = list("oisc", event.ValidID, "OISC id"); err != nil {
+		return q, err
+	}
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		if v := string(args.Peek(f.name)); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return q, badParam(f.name, "must be an RFC 3339 time such as 2026-11-24T10:00:00Z")
+			}
+			*f.dst = t
+		}
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return q, badParam("from", "from must be before to")
+	}
+	q.Limit = defaultLimit
+	if v := string(args.Peek("limit")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > s.cfg.MaxLimit {
+			return q, badParam("limit", "must be an integer from 1 to %d", s.cfg.MaxLimit)
+		}
+		q.Limit = n
+	}
+	if v := string(args.Peek("q")); v != "" {
+		if !utf8.ValidString(v) {
+			return q, badParam("q", "must be valid UTF-8")
+		}
+		if utf8.RuneCountInString(v) > maxText {
+			return q, badParam("q", "at most %d characters", maxText)
+		}
+		q.Text = strings.Clone(v)
+	}
+	if v := string(args.Peek("cursor")); v != "" {
+		if len(v) > 128 {
+			return q, badParam("cursor", "invalid cursor")
+		}
+		q.Cursor = strings.Clone(v)
+	}
+	return q, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,497 @@
+// Package collector is the kuzet-collector role: it accepts raw records on
+// its inputs (syslog over UDP, TCP and TLS, HTTP NDJSON), normalises them
+// with the declarative pipelines, gives each event its identity (UUIDv7 id
+// and received_at, once), enriches it from the registry of critical objects
+// scoped to its OISC, packs events into batch envelopes and publishes them to
+// JetStream on kuzet.events.<oisc>.<collector>.
+//
+// A record that fails parsing is never silently lost: it is counted in
+// kuzet_collector_records_rejected_total{reason} and kept as an event of kind
+// pipeline_error carrying the raw record and the reason (quarantine), unless
+// the pipeline dropped it on purpose.
+//
+// Shutdown order (Stop): not ready, close inputs, flush pipeline streams,
+// seal the open batch, let the publishers drain the queue within the stop
+// timeout, close NATS, stop the ops server.
+package collector
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kuzet-kz/kuzet/internal/bus"
+	"github.com/kuzet-kz/kuzet/internal/config"
+	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/ingest"
+	"github.com/kuzet-kz/kuzet/internal/registry"
+	"github.com/kuzet-kz/kuzet/internal/telemetry"
+)
+
+// Stream normalises the records of one source (one connection, one file,
+// one UDP input) into events. Implementations may hold records back (auditd
+// joins lines) until Flush.
+type Stream interface {
+	Push(rec ingest.Record, emit func(*event.Event) error) error
+	Flush(emit func(*event.Event) error) error
+}
+
+// StreamFactory opens a Stream of the named pipeline, with the zone for
+// zone-less timestamps and the record size limit.
+type StreamFactory func(pipeline string, loc *time.Location, maxRecord int) (Stream, error)
+
+// Options configure a Collector.
+type Options struct {
+	Config config.Collector
+	// Streams opens normalisation streams; required.
+	Streams    StreamFactory
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Gatherer serves /metrics; defaults to Registerer if it is a Gatherer.
+	Gatherer prometheus.Gatherer
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Collector is a running collector. Create with New, then Start and Stop, or
+// Run.
+type Collector struct {
+	opts  Options
+	cfg   config.Collector
+	log   *slog.Logger
+	m     *metrics
+	now   func() time.Time
+	ready *telemetry.Readiness
+
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	pub     *bus.Publisher
+	subject string
+	matcher atomic.Pointer[registry.Matcher]
+	batch   *batcher
+	inputs  []input
+	ops     *telemetry.OpsServer
+
+	bgCtx     context.Context // registry watch, linger ticker
+	bgCancel  context.CancelFunc
+	pubCtx    context.Context // publishers; cancelled last, at the stop deadline
+	pubCancel context.CancelFunc
+	bg        sync.WaitGroup
+	pubs      sync.WaitGroup
+	stopOnce  sync.Once
+	stopErr   error
+}
+
+// input is one running input.
+type input interface {
+	name() string
+	addr() string
+	// close stops accepting and waits until every record taken off the
+	// transport has been handed to the collector.
+	close(ctx context.Context) error
+}
+
+// New validates the options. It does no I/O.
+func New(opts Options) (*Collector, error) {
+	if err := opts.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Streams == nil {
+		return nil, errors.New("collector: Options.Streams is required")
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Gatherer == nil {
+		if g, ok := opts.Registerer.(prometheus.Gatherer); ok {
+			opts.Gatherer = g
+		} else {
+			opts.Gatherer = prometheus.DefaultGatherer
+		}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	c := &Collector{
+		opts: opts, cfg: opts.Config, log: telemetry.OrDiscard(opts.Logger).With("role", "collector", "collector", opts.Config.ID),
+		m: newMetrics(opts.Registerer), now: opts.Now,
+		ready:   telemetry.NewReadiness("nats", "registry", "inputs"),
+		subject: bus.EventsSubject(opts.Config.OISC, opts.Config.ID),
+	}
+	c.matcher.Store(registry.NewMatcher(&registry.Registry{}, c.cfg.OISC))
+	return c, nil
+}
+
+// Start connects to NATS, prepares the streams, loads the registry, and
+// starts the publishers and the inputs. On error everything started is
+// stopped again.
+func (c *Collector) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = c.Stop(sctx)
+		}
+	}()
+	c.bgCtx, c.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
+	c.pubCtx, c.pubCancel = context.WithCancel(context.WithoutCancel(ctx))
+	c.ops, err = telemetry.StartOps(c.cfg.HTTP.Listen, c.opts.Gatherer, c.ready, nil, c.log)
+	if err != nil {
+		return fmt.Errorf("collector: ops listener: %w", err)
+	}
+	seq, err := openSeq(filepath.Join(c.cfg.DataDir, c.cfg.ID))
+	if err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	c.nc, err = bus.Connect(c.cfg.NATS, "kuzet-collector "+c.cfg.ID, c.log)
+	if err != nil {
+		return err
+	}
+	c.js, err = bus.JetStream(c.nc, c.cfg.NATS.Domain)
+	if err != nil {
+		return err
+	}
+	so := bus.DefaultStreamOptions()
+	so.Replicas = c.cfg.NATS.Replicas
+	if err := bus.EnsureStreams(ctx, c.js, so); err != nil {
+		return err
+	}
+	c.ready.Set("nats", nil)
+	if err := c.startRegistry(ctx); err != nil {
+		return err
+	}
+	c.pub = bus.NewPublisher(c.js, c.log)
+	c.pub.OnRetry = func(error) { c.m.publishErrors.Inc() }
+	c.batch = &batcher{
+		maxEvents: c.cfg.Batch.MaxEvents, maxBytes: c.cfg.Batch.MaxBytes, linger: c.cfg.Batch.Linger,
+		collector: c.cfg.ID, oisc: c.cfg.OISC, seq: seq, out: make(chan *bus.Batch, c.cfg.MaxInFlight),
+		now: c.now, m: c.m,
+	}
+	c.bg.Add(1)
+	go func() { defer c.bg.Done(); c.batch.run(c.bgCtx) }()
+	for i := 0; i < c.cfg.MaxInFlight; i++ {
+		c.pubs.Add(1)
+		go c.publishLoop()
+	}
+	for _, ic := range c.cfg.Inputs {
+		in, err := c.startInput(ic)
+		if err != nil {
+			return fmt.Errorf("collector: input %s: %w", ic.Name, err)
+		}
+		c.inputs = append(c.inputs, in)
+		c.log.Info("input listening", "input", ic.Name, "type", ic.Type, "addr", in.addr(), "pipeline", ic.Pipeline)
+	}
+	c.ready.Set("inputs", nil)
+	return nil
+}
+
+// startRegistry imports the configured registry file, if any, and watches
+// the KV bucket; it waits (bounded) for the first snapshot.
+func (c *Collector) startRegistry(ctx context.Context) error {
+	kv, err := bus.OpenRegistryKV(ctx, c.js, c.cfg.NATS.Replicas, c.log)
+	if err != nil {
+		return err
+	}
+	if c.cfg.RegistryFile != "" {
+		reg, err := registry.LoadFile(c.cfg.RegistryFile)
+		if err != nil {
+			return fmt.Errorf("collector: %w", err)
+		}
+		n, err := kv.Import(ctx, reg)
+		if err != nil {
+			return err
+		}
+		c.log.Info("registry imported", "file", c.cfg.RegistryFile, "changed_keys", n)
+	}
+	first := make(chan struct{})
+	var once sync.Once
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		for c.bgCtx.Err() == nil {
+			err := kv.Watch(c.bgCtx, func(reg *registry.Registry) {
+				m := registry.NewMatcher(reg, c.cfg.OISC)
+				c.matcher.Store(m)
+				n := 0
+				for _, o := range reg.Objects {
+					if o.OISC == c.cfg.OISC {
+						n++
+					}
+				}
+				c.m.objects.Set(float64(n))
+				c.m.regUpdates.Inc()
+				c.ready.Set("registry", nil)
+				c.log.Info("registry snapshot applied", "objects", n)
+				once.Do(func() { close(first) })
+			})
+			if err != nil && c.bgCtx.Err() == nil {
+				c.log.Warn("registry watch ended, restarting", "err", err)
+				select {
+				case <-c.bgCtx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+	select {
+	case <-first:
+	case <-time.After(15 * time.Second):
+		c.log.Warn("no registry snapshot yet; events are marked unknown until one arrives")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+func (c *Collector) publishLoop() {
+	defer c.pubs.Done()
+	for {
+		select {
+		case <-c.pubCtx.Done():
+			return
+		case b, ok := <-c.batch.out:
+			if !ok {
+				return
+			}
+			c.m.queued.Set(float64(len(c.batch.out)))
+			c.m.inFlight.Inc()
+			start := time.Now()
+			dup, err := c.pub.Publish(c.pubCtx, c.subject, b)
+			c.m.inFlight.Dec()
+			if err != nil {
+				c.log.Error("batch not published at shutdown", "batch", b.ID, "events", len(b.Events), "err", err)
+				continue
+			}
+			c.m.publishTime.Observe(time.Since(start).Seconds())
+			c.m.batches.Inc()
+			c.m.published.Add(float64(len(b.Events)))
+			if dup {
+				c.m.duplicates.Inc()
+			}
+		}
+	}
+}
+
+// Ready reports whether the collector is ready for traffic.
+func (c *Collector) Ready() bool { ok, _ := c.ready.Ready(); return ok }
+
+// OpsAddr is the address of /metrics, /healthz and /readyz.
+func (c *Collector) OpsAddr() string { return c.ops.Addr() }
+
+// InputAddr returns the listening address of the named input.
+func (c *Collector) InputAddr(name string) string {
+	for _, in := range c.inputs {
+		if in.name() == name {
+			return in.addr()
+		}
+	}
+	return ""
+}
+
+// Stop shuts down in order (see the package doc) within ctx. Records
+// already taken off a transport are published unless ctx ends first.
+// Idempotent.
+func (c *Collector) Stop(ctx context.Context) error {
+	c.stopOnce.Do(func() { c.stopErr = c.stop(ctx) })
+	return c.stopErr
+}
+
+func (c *Collector) stop(ctx context.Context) error {
+	var errs []error
+	c.ready.Set("inputs", errors.New("stopping"))
+	for _, in := range c.inputs {
+		if err := in.close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("input %s: %w", in.name(), err))
+		}
+	}
+	if c.bgCancel != nil {
+		c.bgCancel()
+	}
+	c.bg.Wait()
+	if c.batch != nil {
+		if err := c.batch.flush(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		close(c.batch.out)
+	}
+	drained := make(chan struct{})
+	go func() { c.pubs.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		lost := 0
+		if c.batch != nil {
+			lost = len(c.batch.out)
+		}
+		errs = append(errs, fmt.Errorf("collector: stop timeout with %d batches unpublished", lost))
+	}
+	if c.pubCancel != nil {
+		c.pubCancel()
+	}
+	c.pubs.Wait()
+	if c.nc != nil {
+		c.nc.Close()
+	}
+	if err := c.ops.Stop(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	c.log.Info("collector stopped")
+	return errors.Join(errs...)
+}
+
+// Run starts the collector and stops it when ctx ends, within the
+// configured stop timeout.
+func (c *Collector) Run(ctx context.Context) error {
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.StopTimeout)
+	defer cancel()
+	return c.Stop(sctx)
+}
+
+// source is the per-source state of an input: its normalisation stream and
+// the emit function that stamps, enriches and batches events.
+type source struct {
+	c      *Collector
+	input  config.Input
+	stream Stream
+	emit   func(*event.Event) error
+	ctx    context.Context
+}
+
+func (c *Collector) newSource(ctx context.Context, in config.Input) (*source, error) {
+	zone := in.Zone
+	if zone == "" {
+		zone = c.cfg.Zone
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return nil, err
+	}
+	maxRec := in.MaxRecord
+	if maxRec == 0 {
+		maxRec = ingest.DefaultMaxRecord
+	}
+	st, err := c.opts.Streams(in.Pipeline, loc, maxRec)
+	if err != nil {
+		return nil, err
+	}
+	s := &source{c: c, input: in, stream: st, ctx: ctx}
+	s.emit = s.accept
+	return s, nil
+}
+
+// accept stamps identity, enriches and batches one normalised event.
+func (s *source) accept(ev *event.Event) error {
+	c := s.c
+	if err := event.Stamp(ev, c.now(), c.cfg.ID, c.cfg.OISC, s.input.Name); err != nil {
+		return err
+	}
+	c.matcher.Load().Enrich(ev)
+	if err := ev.Validate(); err != nil {
+		return &ingest.Error{Reason: ingest.ReasonInvalid, Offset: -1, Err: err}
+	}
+	doc, err := event.Marshal(ev)
+	if err != nil {
+		return &ingest.Error{Reason: ingest.ReasonInvalid, Offset: -1, Err: err}
+	}
+	if err := c.batch.add(s.ctx, doc); err != nil {
+		return err
+	}
+	c.m.accepted.WithLabelValues(s.input.Name, ev.Kuzet.Asset).Inc()
+	return nil
+}
+
+// handle normalises one record; a rejected record is counted, quarantined
+// and returned as rejected. err is set only when the collector cannot take
+// more (stopping).
+func (s *source) handle(rec ingest.Record) (rejected *ingest.Error, err error) {
+	s.c.m.received.WithLabelValues(s.input.Name).Inc()
+	perr := s.stream.Push(rec, s.emit)
+	if perr == nil {
+		return nil, nil
+	}
+	var ie *ingest.Error
+	if !errors.As(perr, &ie) {
+		return nil, perr // batching failed: ctx ended
+	}
+	s.reject(rec, ie)
+	return ie, nil
+}
+
+// reject counts a rejected record and keeps it as a pipeline_error event.
+func (s *source) reject(rec ingest.Record, ie *ingest.Error) {
+	c := s.c
+	c.m.rejected.WithLabelValues(s.input.Name, ie.Reason).Inc()
+	if ie.Reason == ingest.ReasonDropped {
+		return
+	}
+	c.log.Debug("record rejected", "input", s.input.Name, "peer", rec.Peer, "reason", ie.Reason, "err", ie.Err)
+	ev := quarantineEvent(rec, ie, s.input.Pipeline)
+	if err := s.accept(ev); err != nil {
+		c.log.Warn("quarantine event not accepted", "input", s.input.Name, "err", err)
+		return
+	}
+	c.m.quarantined.WithLabelValues(s.input.Name, ie.Reason).Inc()
+}
+
+// quarantineMax bounds how much of a rejected record is kept.
+const quarantineMax = 8 << 10
+
+// quarantineEvent wraps a rejected record: kind pipeline_error, the reason
+// in message and labels, the record (its first 8 KiB) in event.original, or
+// base64 in kuzet.original_b64 when it is not UTF-8.
+func quarantineEvent(rec ingest.Record, ie *ingest.Error, pipeline string) *event.Event {
+	ev := &event.Event{Timestamp: rec.ReceivedAt}
+	ev.Kuzet.ReceivedAt = rec.ReceivedAt
+	ev.Kuzet.SourceType = pipeline
+	ev.Kuzet.Asset = event.AssetUnknown
+	ev.Event.Kind = "pipeline_error"
+	ev.Message = fmt.Sprintf("rejected by pipeline %s: %v", pipeline, ie)
+	ev.Tags = []string{"quarantine"}
+	ev.Labels = map[string]string{"reject_reason": ie.Reason, "record_bytes": fmt.Sprint(len(rec.Data))}
+	data := rec.Data
+	if len(data) > quarantineMax {
+		data = data[:quarantineMax]
+		ev.Labels["truncated"] = "true"
+	}
+	if utf8.Valid(data) {
+		ev.Event.Original = string(data)
+	} else {
+		ev.Kuzet.OriginalB64 = base64.StdEncoding.EncodeToString(data)
+	}
+	if rec.Peer != "" {
+		ev.Log = &event.Log{Source: &event.LogSource{Address: rec.Peer}}
+	}
+	if rec.File != "" {
+		if ev.Log == nil {
+			ev.Log = &event.Log{}
+		}
+		ev.Log.File = &event.LogFile{Path: rec.File}
+	}
+	return ev
+}
+
+// flush flushes the source's stream (records held back by a joining
+// pipeline), quarantining what cannot be completed.
+func (s *source) flush() {
+	if err := s.stream.Flush(s.emit); err != nil {
+		var ie *ingest.Error
+		if errors.As(err, &ie) {
+			s.c.m.rejected.WithLabelValues(s.input.Name, ie.Reason).Inc()
+		}
+	}
+}

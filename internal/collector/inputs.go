@@ -1,0 +1,446 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kuzet-kz/kuzet/internal/access"
+	"github.com/kuzet-kz/kuzet/internal/config"
+	"github.com/kuzet-kz/kuzet/internal/ingest"
+)
+
+func (c *Collector) startInput(ic config.Input) (input, error) {
+	switch ic.Type {
+	case config.InputUDP:
+		return c.startUDP(ic)
+	case config.InputTCP, config.InputTLS:
+		return c.startStream(ic)
+	case config.InputHTTP:
+		return c.startHTTP(ic)
+	}
+	return nil, fmt.Errorf("input type %q is not supported yet", ic.Type)
+}
+
+func maxRecord(ic config.Input) int {
+	if ic.MaxRecord > 0 {
+		return ic.MaxRecord
+	}
+	return ingest.DefaultMaxRecord
+}
+
+// udpInput reads one record per datagram.
+type udpInput struct {
+	cfg  config.Input
+	conn net.PacketConn
+	done chan struct{}
+}
+
+func (c *Collector) startUDP(ic config.Input) (input, error) {
+	src, err := c.newSource(c.bgCtx, ic)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := net.ListenPacket("udp", ic.Listen)
+	if err != nil {
+		return nil, err
+	}
+	if uc, ok := conn.(*net.UDPConn); ok {
+		_ = uc.SetReadBuffer(8 << 20) // absorb bursts; the kernel may cap it
+	}
+	in := &udpInput{cfg: ic, conn: conn, done: make(chan struct{})}
+	max := maxRecord(ic)
+	go func() {
+		defer close(in.done)
+		defer src.flush()
+		buf := make([]byte, 65536)
+		for {
+			n, peer, err := conn.ReadFrom(buf)
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				c.log.Warn("udp read", "input", ic.Name, "err", err)
+				continue
+			}
+			rec := ingest.Record{Data: bytes.TrimRight(buf[:n], "\r\n\x00"), Input: ic.Name, Pipeline: ic.Pipeline,
+				Peer: peer.String(), ReceivedAt: c.now().UTC()}
+			if n > max {
+				c.m.received.WithLabelValues(ic.Name).Inc()
+				src.reject(rec, ingest.Errorf(ingest.ReasonOversize, "datagram of %d bytes over the limit of %d", n, max))
+				continue
+			}
+			if len(rec.Data) == 0 {
+				continue
+			}
+			if _, err := src.handle(rec); err != nil {
+				return
+			}
+		}
+	}()
+	return in, nil
+}
+
+func (u *udpInput) name() string { return u.cfg.Name }
+func (u *udpInput) addr() string { return u.conn.LocalAddr().String() }
+func (u *udpInput) close(ctx context.Context) error {
+	_ = u.conn.Close()
+	select {
+	case <-u.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// streamInput accepts TCP or TLS connections carrying framed syslog.
+type streamInput struct {
+	cfg   config.Input
+	ln    net.Listener
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+	done  chan struct{}
+}
+
+// maxConns bounds concurrent connections per stream input.
+const maxConns = 4096
+
+func loadTLS(ic config.Input) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(ic.TLSCert, ic.TLSKey)
+	if err != nil {
+		return nil, err
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if ic.TLSClientCA != "" {
+		pem, err := os.ReadFile(ic.TLSClientCA)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no certificates", ic.TLSClientCA)
+		}
+		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+func (c *Collector) startStream(ic config.Input) (input, error) {
+	ln, err := net.Listen("tcp", ic.Listen)
+	if err != nil {
+		return nil, err
+	}
+	if ic.Type == config.InputTLS {
+		tc, err := loadTLS(ic)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		ln = tls.NewListener(ln, tc)
+	}
+	in := &streamInput{cfg: ic, ln: ln, conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
+	go func() {
+		defer close(in.done)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				c.log.Warn("accept", "input", ic.Name, "err", err)
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			in.mu.Lock()
+			if len(in.conns) >= maxConns {
+				in.mu.Unlock()
+				c.m.rejected.WithLabelValues(ic.Name, ingest.ReasonOverload).Inc()
+				conn.Close()
+				continue
+			}
+			in.conns[conn] = struct{}{}
+			in.wg.Add(1)
+			in.mu.Unlock()
+			go c.serveConn(in, conn)
+		}
+	}()
+	return in, nil
+}
+
+func (c *Collector) serveConn(in *streamInput, conn net.Conn) {
+	ic := in.cfg
+	c.m.connections.WithLabelValues(ic.Name).Inc()
+	defer func() {
+		conn.Close()
+		in.mu.Lock()
+		delete(in.conns, conn)
+		in.mu.Unlock()
+		c.m.connections.WithLabelValues(ic.Name).Dec()
+		in.wg.Done()
+	}()
+	src, err := c.newSource(c.bgCtx, ic)
+	if err != nil {
+		c.log.Error("pipeline", "input", ic.Name, "err", err)
+		return
+	}
+	defer src.flush()
+	peer := conn.RemoteAddr().String()
+	fr := ingest.NewFrameReader(conn, ic.Framing, maxRecord(ic))
+	for {
+		data, err := fr.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
+				return
+			}
+			var ie *ingest.Error
+			if errors.As(err, &ie) {
+				c.m.received.WithLabelValues(ic.Name).Inc()
+				src.reject(ingest.Record{Data: data, Input: ic.Name, Pipeline: ic.Pipeline, Peer: peer, ReceivedAt: c.now().UTC()}, ie)
+				if ingest.Fatal(err) {
+					return
+				}
+				continue
+			}
+			c.log.Debug("connection ended", "input", ic.Name, "peer", peer, "err", err)
+			return
+		}
+		rec := ingest.Record{Data: data, Input: ic.Name, Pipeline: ic.Pipeline, Peer: peer, ReceivedAt: c.now().UTC()}
+		if _, err := src.handle(rec); err != nil {
+			return
+		}
+	}
+}
+
+func (s *streamInput) name() string { return s.cfg.Name }
+func (s *streamInput) addr() string { return s.ln.Addr().String() }
+
+// close stops accepting, then lets each connection finish the frames it
+// has already read: a read deadline in the past ends its next read.
+func (s *streamInput) close(ctx context.Context) error {
+	_ = s.ln.Close()
+	<-s.done
+	s.mu.Lock()
+	for conn := range s.conns {
+		_ = conn.SetReadDeadline(time.Now())
+	}
+	s.mu.Unlock()
+	finished := make(chan struct{})
+	go func() { s.wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for conn := range s.conns {
+			conn.Close()
+		}
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// httpInput accepts NDJSON batches: POST /v1/ingest with an API key.
+type httpInput struct {
+	cfg config.Input
+	srv *http.Server
+	ln  net.Listener
+}
+
+// Reasons for whole HTTP requests refused before their records are read.
+const (
+	reasonUnauthorized = "unauthorized"
+	reasonBadRequest   = "bad_request"
+)
+
+// defaultMaxBody bounds a request body (compressed) when max_body is unset.
+const defaultMaxBody = 16 << 20
+
+type ingestError struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail"`
+}
+
+type ingestResponse struct {
+	Accepted int           `json:"accepted"`
+	Rejected int           `json:"rejected"`
+	Errors   []ingestError `json:"errors,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func httpError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+func (c *Collector) startHTTP(ic config.Input) (input, error) {
+	ln, err := net.Listen("tcp", ic.Listen)
+	if err != nil {
+		return nil, err
+	}
+	if ic.TLSCert != "" {
+		tc, err := loadTLS(ic)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		ln = tls.NewListener(ln, tc)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/ingest", func(w http.ResponseWriter, r *http.Request) { c.serveIngest(ic, w, r) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httpError(w, http.StatusNotFound, "not_found", "POST NDJSON to /v1/ingest")
+	})
+	in := &httpInput{cfg: ic, ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}}
+	go func() { _ = in.srv.Serve(ln) }()
+	return in, nil
+}
+
+func apiKey(r *http.Request) string {
+	if k, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(k)
+	}
+	return r.Header.Get("X-Api-Key")
+}
+
+func (c *Collector) serveIngest(ic config.Input, w http.ResponseWriter, r *http.Request) {
+	key := apiKey(r)
+	authorized := false
+	for _, h := range ic.Keys {
+		if key != "" && access.KeyMatches(key, h) {
+			authorized = true
+		}
+	}
+	if !authorized {
+		c.m.rejected.WithLabelValues(ic.Name, reasonUnauthorized).Inc()
+		httpError(w, http.StatusUnauthorized, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)")
+		return
+	}
+	if c.batch.full() {
+		c.m.rejected.WithLabelValues(ic.Name, ingest.ReasonOverload).Inc()
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusTooManyRequests, "overloaded", "the collector is applying backpressure; retry later")
+		return
+	}
+	maxBody := int64(ic.MaxBody)
+	if maxBody <= 0 {
+		maxBody = defaultMaxBody
+	}
+	body := io.Reader(http.MaxBytesReader(w, r.Body, maxBody))
+	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			c.m.rejected.WithLabelValues(ic.Name, reasonBadRequest).Inc()
+			httpError(w, http.StatusBadRequest, "bad_gzip", "the body is not gzip: "+err.Error())
+			return
+		}
+		defer zr.Close()
+		body = &limitedReader{r: zr, n: 8 * maxBody}
+	default:
+		c.m.rejected.WithLabelValues(ic.Name, reasonBadRequest).Inc()
+		httpError(w, http.StatusUnsupportedMediaType, "unsupported_encoding", "Content-Encoding must be gzip or identity")
+		return
+	}
+	src, err := c.newSource(r.Context(), ic)
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, "internal", "pipeline unavailable")
+		return
+	}
+	peer := r.RemoteAddr
+	fr := ingest.NewFrameReader(body, ingest.FramingLF, maxRecord(ic))
+	var resp ingestResponse
+	line := 0
+	for {
+		data, err := fr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line++
+		if err != nil {
+			var ie *ingest.Error
+			var mbe *http.MaxBytesError
+			switch {
+			case errors.As(err, &mbe) || errors.Is(err, errBodyTooLarge):
+				c.m.rejected.WithLabelValues(ic.Name, ingest.ReasonOversize).Inc()
+				src.flush()
+				httpError(w, http.StatusRequestEntityTooLarge, "too_large",
+					fmt.Sprintf("body over the limit; the first %d records were accepted", resp.Accepted))
+				return
+			case errors.As(err, &ie):
+				c.m.received.WithLabelValues(ic.Name).Inc()
+				src.reject(ingest.Record{Data: data, Input: ic.Name, Pipeline: ic.Pipeline, Peer: peer, ReceivedAt: c.now().UTC()}, ie)
+				resp.Rejected++
+				if len(resp.Errors) < 100 {
+					resp.Errors = append(resp.Errors, ingestError{Line: line, Reason: ie.Reason, Detail: ie.Err.Error()})
+				}
+				continue
+			default:
+				c.m.rejected.WithLabelValues(ic.Name, ingest.ReasonTruncated).Inc()
+				httpError(w, http.StatusBadRequest, "bad_body", "reading the body: "+err.Error())
+				return
+			}
+		}
+		rec := ingest.Record{Data: data, Input: ic.Name, Pipeline: ic.Pipeline, Peer: peer, ReceivedAt: c.now().UTC()}
+		ie, herr := src.handle(rec)
+		if herr != nil {
+			httpError(w, http.StatusServiceUnavailable, "stopping", "the collector is stopping")
+			return
+		}
+		if ie != nil {
+			resp.Rejected++
+			if len(resp.Errors) < 100 {
+				resp.Errors = append(resp.Errors, ingestError{Line: line, Reason: ie.Reason, Detail: ie.Err.Error()})
+			}
+			continue
+		}
+		resp.Accepted++
+	}
+	src.flush()
+	writeJSON(w, http.StatusOK, resp)
+}
+
+var errBodyTooLarge = errors.New("decompressed body over the limit")
+
+// limitedReader fails, rather than ending quietly, past n bytes.
+type limitedReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+func (h *httpInput) name() string { return h.cfg.Name }
+func (h *httpInput) addr() string { return h.ln.Addr().String() }
+func (h *httpInput) close(ctx context.Context) error {
+	return h.srv.Shutdown(ctx)
+}

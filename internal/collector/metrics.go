@@ -1,0 +1,71 @@
+package collector
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	received      *prometheus.CounterVec
+	rejected      *prometheus.CounterVec
+	accepted      *prometheus.CounterVec
+	quarantined   *prometheus.CounterVec
+	batches       prometheus.Counter
+	published     prometheus.Counter
+	publishErrors prometheus.Counter
+	duplicates    prometheus.Counter
+	publishTime   prometheus.Histogram
+	queued        prometheus.Gauge
+	inFlight      prometheus.Gauge
+	connections   *prometheus.GaugeVec
+	objects       prometheus.Gauge
+	regUpdates    prometheus.Counter
+}
+
+func newMetrics(r prometheus.Registerer) *metrics {
+	m := &metrics{
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kuzet_collector_records_received_total", Help: "Raw records taken off an input.",
+		}, []string{"input"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kuzet_collector_records_rejected_total", Help: "Records rejected by an input or its pipeline, by reason.",
+		}, []string{"input", "reason"}),
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kuzet_collector_events_accepted_total", Help: "Normalised events accepted, by registry match (known or unknown asset).",
+		}, []string{"input", "asset"}),
+		quarantined: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kuzet_collector_records_quarantined_total", Help: "Rejected records kept as pipeline_error events, by reason.",
+		}, []string{"input", "reason"}),
+		batches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kuzet_collector_batches_published_total", Help: "Batch envelopes stored by JetStream.",
+		}),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kuzet_collector_events_published_total", Help: "Events in batch envelopes stored by JetStream.",
+		}),
+		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kuzet_collector_publish_retries_total", Help: "Failed publish attempts that were retried.",
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kuzet_collector_publish_duplicates_total", Help: "Publishes JetStream reported as duplicates of a stored batch.",
+		}),
+		publishTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kuzet_collector_publish_seconds", Help: "Time to store one batch, retries included.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9),
+		}),
+		queued: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kuzet_collector_batches_queued", Help: "Sealed batches waiting for a publisher.",
+		}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kuzet_collector_batches_in_flight", Help: "Batches being published.",
+		}),
+		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kuzet_collector_connections", Help: "Open stream connections per input.",
+		}, []string{"input"}),
+		objects: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kuzet_collector_registry_objects", Help: "Critical objects of this OISC in the registry snapshot in use.",
+		}),
+		regUpdates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kuzet_collector_registry_updates_total", Help: "Registry snapshots applied.",
+		}),
+	}
+	r.MustRegister(m.received, m.rejected, m.accepted, m.quarantined, m.batches, m.published, m.publishErrors,
+		m.duplicates, m.publishTime, m.queued, m.inFlight, m.connections, m.objects, m.regUpdates)
+	return m
+}

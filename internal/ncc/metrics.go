@@ -1,0 +1,64 @@
+package ncc
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	batches      prometheus.Counter
+	events       prometheus.Counter
+	redelivered  prometheus.Counter
+	rejected     *prometheus.CounterVec
+	stored       prometheus.Counter
+	acked        prometheus.Counter
+	insertErrors prometheus.Counter
+	insertTime   prometheus.Histogram
+	latency      prometheus.Histogram
+	storeUp      prometheus.Gauge
+	pending      prometheus.Gauge
+	ackPending   prometheus.Gauge
+}
+
+func newMetrics(r prometheus.Registerer) *metrics {
+	m := &metrics{
+		batches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kuzet_ncc_batches_received_total", Help: "Batch envelopes fetched and decoded.",
+		}),
+		events: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kuzet_ncc_events_received_total", Help: "Events in fetched envelopes (redeliveries included).",
+		}),
+		redelivered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kuzet_ncc_batches_redelivered_total", Help: "Envelopes delivered more than once.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kuzet_ncc_rejected_total", Help: "Envelopes or events that could not be decoded, by reason.",
+		}, []string{"reason"}),
+		stored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kuzet_ncc_events_stored_total", Help: "Event rows written to ClickHouse (a redelivered event counts again).",
+		}),
+		acked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kuzet_ncc_batches_acked_total", Help: "Envelopes acked after their events were stored.",
+		}),
+		insertErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kuzet_ncc_insert_errors_total", Help: "Failed INSERTs (retried).",
+		}),
+		insertTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kuzet_ncc_insert_seconds", Help: "Duration of successful event INSERTs.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 3, 10),
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kuzet_ncc_event_latency_seconds", Help: "From acceptance at the collector to storage at the NCC.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 3, 12),
+		}),
+		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kuzet_ncc_store_up", Help: "1 when the last ClickHouse operation succeeded, 0 while it is unavailable.",
+		}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kuzet_ncc_consumer_pending_messages", Help: "Envelopes in the stream not yet delivered to the consumer (lag).",
+		}),
+		ackPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kuzet_ncc_consumer_ack_pending_messages", Help: "Envelopes delivered and not yet acked.",
+		}),
+	}
+	r.MustRegister(m.batches, m.events, m.redelivered, m.rejected, m.stored, m.acked, m.insertErrors, m.insertTime,
+		m.latency, m.storeUp, m.pending, m.ackPending)
+	return m
+}

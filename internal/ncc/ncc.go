@@ -1,0 +1,421 @@
+// Package ncc is the kuzet-ncc role, the national aggregator: it consumes
+// batch envelopes from the KUZET_EVENTS stream with a durable pull consumer
+// and writes their events to ClickHouse.
+//
+// # Delivery
+//
+// Messages are acked only after the INSERT that holds their events has
+// succeeded (ack after durable effect). The loop holds at most
+// consumer.max_ack_pending messages: it fetches while the pending rows are
+// fewer than store.max_rows, flushes when they reach it or when the oldest
+// has waited store.linger, and stops fetching while a flush fails. While
+// ClickHouse is unavailable it retries with exponential backoff (capped at
+// store.max_backoff), sends InProgress on the held messages so JetStream does
+// not redeliver them, and reports not ready on /readyz and
+// kuzet_ncc_store_up 0. A redelivered message (after a crash between the
+// INSERT and the ack) writes the same event ids again, which the events
+// table absorbs (ReplacingMergeTree by id; queries read FINAL).
+//
+// An envelope that cannot be decoded is counted in
+// kuzet_ncc_rejected_total{reason} and terminated (no redelivery); it stays in
+// the stream for inspection until the stream's limits remove it.
+package ncc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kuzet-kz/kuzet/internal/bus"
+	"github.com/kuzet-kz/kuzet/internal/config"
+	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/store"
+	"github.com/kuzet-kz/kuzet/internal/telemetry"
+)
+
+// Options configure an NCC.
+type Options struct {
+	Config     config.NCC
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	Now        func() time.Time
+}
+
+// NCC is a running aggregator.
+type NCC struct {
+	opts  Options
+	cfg   config.NCC
+	log   *slog.Logger
+	m     *metrics
+	now   func() time.Time
+	ready *telemetry.Readiness
+
+	st   *store.Store
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	cons jetstream.Consumer
+	ops  *telemetry.OpsServer
+
+	cancel   context.CancelFunc
+	loopDone chan struct{}
+	bg       sync.WaitGroup
+	stopOnce sync.Once
+	stopErr  error
+	// stopCtx bounds the final flush; set by Stop before the loop ends.
+	stopMu  sync.Mutex
+	stopCtx context.Context
+}
+
+// New validates the options. It does no I/O.
+func New(opts Options) (*NCC, error) {
+	if err := opts.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Gatherer == nil {
+		if g, ok := opts.Registerer.(prometheus.Gatherer); ok {
+			opts.Gatherer = g
+		} else {
+			opts.Gatherer = prometheus.DefaultGatherer
+		}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &NCC{
+		opts: opts, cfg: opts.Config, now: opts.Now, m: newMetrics(opts.Registerer),
+		log:   telemetry.OrDiscard(opts.Logger).With("role", "ncc", "ncc", opts.Config.ID),
+		ready: telemetry.NewReadiness("nats", "clickhouse", "consumer"),
+	}, nil
+}
+
+// Start connects to NATS and ClickHouse, migrates the schema, and starts
+// consuming. ClickHouse being down at start is not an error: the ncc waits
+// for it (not ready) and consumes once it answers.
+func (n *NCC) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = n.Stop(sctx)
+		}
+	}()
+	n.ops, err = telemetry.StartOps(n.cfg.HTTP.Listen, n.opts.Gatherer, n.ready, nil, n.log)
+	if err != nil {
+		return fmt.Errorf("ncc: ops listener: %w", err)
+	}
+	n.st, err = store.Open(ctx, n.cfg.ClickHouse, n.log)
+	if err != nil {
+		return err
+	}
+	n.nc, err = bus.Connect(n.cfg.NATS, "kuzet-ncc "+n.cfg.ID, n.log)
+	if err != nil {
+		return err
+	}
+	n.js, err = bus.JetStream(n.nc, n.cfg.NATS.Domain)
+	if err != nil {
+		return err
+	}
+	so := bus.DefaultStreamOptions()
+	so.Replicas = n.cfg.NATS.Replicas
+	if err := bus.EnsureStreams(ctx, n.js, so); err != nil {
+		return err
+	}
+	n.cons, err = bus.EnsureConsumer(ctx, n.js, bus.ConsumerOptions{
+		Stream: bus.EventsStream, Durable: n.cfg.Consumer.Durable, FilterSubjects: []string{bus.EventsPrefix + ".>"},
+		MaxAckPending: n.cfg.Consumer.MaxAckPending, AckWait: n.cfg.Consumer.AckWait,
+	})
+	if err != nil {
+		return err
+	}
+	n.ready.Set("nats", nil)
+	n.ready.Set("consumer", nil)
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.cancel = cancel
+	n.loopDone = make(chan struct{})
+	go n.loop(lctx)
+	n.bg.Add(1)
+	go func() { defer n.bg.Done(); n.watchLag(lctx) }()
+	return nil
+}
+
+// Store returns the ClickHouse store (for the all-in-one binary's API).
+func (n *NCC) Store() *store.Store { return n.st }
+
+// OpsAddr is the address of /metrics, /healthz and /readyz.
+func (n *NCC) OpsAddr() string { return n.ops.Addr() }
+
+// Ready reports whether the ncc is ready.
+func (n *NCC) Ready() bool { ok, _ := n.ready.Ready(); return ok }
+
+// Stop stops fetching, flushes what it holds (acking it) within ctx, and
+// closes its connections. Messages it could not flush are redelivered to the
+// next consumer after AckWait. Idempotent.
+func (n *NCC) Stop(ctx context.Context) error {
+	n.stopOnce.Do(func() {
+		n.ready.Set("consumer", errors.New("stopping"))
+		n.stopMu.Lock()
+		n.stopCtx = ctx
+		n.stopMu.Unlock()
+		var errs []error
+		if n.cancel != nil {
+			n.cancel()
+			select {
+			case <-n.loopDone:
+			case <-ctx.Done():
+				errs = append(errs, errors.New("ncc: stop timeout while flushing"))
+			}
+		}
+		n.bg.Wait()
+		if n.nc != nil {
+			n.nc.Close()
+		}
+		if n.st != nil {
+			errs = append(errs, n.st.Close())
+		}
+		errs = append(errs, n.ops.Stop(ctx))
+		n.stopErr = errors.Join(errs...)
+		n.log.Info("ncc stopped")
+	})
+	return n.stopErr
+}
+
+// Run starts the ncc and stops it when ctx ends, within the stop timeout.
+func (n *NCC) Run(ctx context.Context) error {
+	if err := n.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.StopTimeout)
+	defer cancel()
+	return n.Stop(sctx)
+}
+
+// held is what the loop holds between fetch and ack.
+type held struct {
+	msgs    []jetstream.Msg
+	rows    []store.EventRow
+	oldest  time.Time
+	touched time.Time // last InProgress
+}
+
+func (n *NCC) loop(ctx context.Context) {
+	defer close(n.loopDone)
+	migrated := false
+	var h held
+	backoff := 100 * time.Millisecond
+	for {
+		if !migrated {
+			if err := n.st.Migrate(ctx); err != nil {
+				n.storeDown(err)
+				if !sleep(ctx, backoff) {
+					return
+				}
+				backoff = min(backoff*2, n.cfg.Store.MaxBackoff)
+				continue
+			}
+			migrated = true
+			n.storeUp()
+			backoff = 100 * time.Millisecond
+		}
+		if ctx.Err() != nil {
+			n.finalFlush(&h)
+			return
+		}
+		due := len(h.msgs) > 0 && n.now().Sub(h.oldest) >= n.cfg.Store.Linger
+		if len(h.rows) >= n.cfg.Store.MaxRows || due || len(h.msgs) >= n.cfg.Consumer.MaxAckPending {
+			if !n.flush(ctx, &h) {
+				n.finalFlush(&h)
+				return
+			}
+			continue
+		}
+		wait := n.cfg.Store.Linger
+		if len(h.msgs) > 0 {
+			wait = n.cfg.Store.Linger - n.now().Sub(h.oldest)
+		}
+		wait = max(wait, 10*time.Millisecond)
+		room := min(n.cfg.Consumer.FetchBatch, n.cfg.Consumer.MaxAckPending-len(h.msgs))
+		n.fetch(ctx, &h, room, wait)
+	}
+}
+
+func (n *NCC) fetch(ctx context.Context, h *held, room int, wait time.Duration) {
+	mb, err := n.cons.Fetch(room, jetstream.FetchMaxWait(wait), jetstream.FetchContext(ctx))
+	if err != nil {
+		if ctx.Err() == nil {
+			n.ready.Set("nats", err)
+			n.log.Warn("fetch", "err", err)
+			sleep(ctx, 500*time.Millisecond)
+		}
+		return
+	}
+	for msg := range mb.Messages() {
+		n.take(h, msg)
+	}
+	if err := mb.Error(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, nats.ErrTimeout) &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) {
+		n.ready.Set("nats", err)
+		n.log.Warn("fetch", "err", err)
+		sleep(ctx, 500*time.Millisecond)
+		return
+	}
+	n.ready.Set("nats", nil)
+}
+
+// take decodes one envelope into rows held until the next flush.
+func (n *NCC) take(h *held, msg jetstream.Msg) {
+	b, err := bus.DecodeBatch(msg.Headers(), msg.Data())
+	if err != nil {
+		n.m.rejected.WithLabelValues("bad_envelope").Inc()
+		n.log.Error("envelope rejected; terminated, left in the stream", "subject", msg.Subject(), "err", err)
+		_ = msg.Term()
+		return
+	}
+	n.m.batches.Inc()
+	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 {
+		n.m.redelivered.Inc()
+	}
+	for _, raw := range b.Events {
+		var ev event.Event
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			n.m.rejected.WithLabelValues("bad_event").Inc()
+			n.log.Warn("event rejected", "batch", b.ID, "err", err)
+			continue
+		}
+		row, err := store.NewEventRow(&ev, raw)
+		if err != nil {
+			n.m.rejected.WithLabelValues("bad_event").Inc()
+			n.log.Warn("event rejected", "batch", b.ID, "err", err)
+			continue
+		}
+		h.rows = append(h.rows, row)
+	}
+	n.m.events.Add(float64(len(b.Events)))
+	if len(h.msgs) == 0 {
+		h.oldest = n.now()
+		h.touched = h.oldest
+	}
+	h.msgs = append(h.msgs, msg)
+}
+
+// flush writes the held rows, retrying until it succeeds or ctx ends, then
+// acks the held messages. It returns false if ctx ended first.
+func (n *NCC) flush(ctx context.Context, h *held) bool {
+	backoff := 100 * time.Millisecond
+	for {
+		start := time.Now()
+		err := n.st.InsertEvents(ctx, h.rows)
+		if err == nil {
+			n.m.insertTime.Observe(time.Since(start).Seconds())
+			n.m.stored.Add(float64(len(h.rows)))
+			now := n.now()
+			for _, r := range h.rows {
+				n.m.latency.Observe(now.Sub(r.Ev.Kuzet.ReceivedAt).Seconds())
+			}
+			n.ack(h)
+			n.storeUp()
+			return true
+		}
+		n.m.insertErrors.Inc()
+		n.storeDown(err)
+		if !errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil {
+			// The server refused the data itself: retrying the same rows will
+			// not help. Should never happen with validated events; do not ack,
+			// so nothing is lost, and back off to the maximum.
+			n.log.Error("insert refused by ClickHouse", "rows", len(h.rows), "err", err)
+			backoff = n.cfg.Store.MaxBackoff
+		}
+		if n.now().Sub(h.touched) >= n.cfg.Consumer.AckWait/3 {
+			for _, m := range h.msgs {
+				_ = m.InProgress()
+			}
+			h.touched = n.now()
+		}
+		if !sleep(ctx, backoff) {
+			return false
+		}
+		backoff = min(backoff*2, n.cfg.Store.MaxBackoff)
+	}
+}
+
+// finalFlush tries once more to flush at shutdown, within Stop's context.
+func (n *NCC) finalFlush(h *held) {
+	if len(h.msgs) == 0 {
+		return
+	}
+	n.stopMu.Lock()
+	ctx := n.stopCtx
+	n.stopMu.Unlock()
+	if ctx == nil {
+		return
+	}
+	if !n.flush(ctx, h) {
+		n.log.Warn("messages left unacked at shutdown; they will be redelivered", "messages", len(h.msgs))
+	}
+}
+
+func (n *NCC) ack(h *held) {
+	for _, m := range h.msgs {
+		if err := m.Ack(); err != nil {
+			// The events are stored; a redelivery only rewrites them.
+			n.log.Warn("ack failed; the batch will be redelivered and deduplicated", "err", err)
+		}
+	}
+	n.m.acked.Add(float64(len(h.msgs)))
+	h.msgs, h.rows = h.msgs[:0], h.rows[:0]
+}
+
+func (n *NCC) storeDown(err error) {
+	n.ready.Set("clickhouse", err)
+	n.m.storeUp.Set(0)
+	n.log.Warn("clickhouse unavailable, retrying", "err", err)
+}
+
+func (n *NCC) storeUp() {
+	n.ready.Set("clickhouse", nil)
+	n.m.storeUp.Set(1)
+}
+
+func (n *NCC) watchLag(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			info, err := n.cons.Info(ictx)
+			cancel()
+			if err != nil {
+				continue
+			}
+			n.m.pending.Set(float64(info.NumPending))
+			n.m.ackPending.Set(float64(info.NumAckPending))
+		}
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
