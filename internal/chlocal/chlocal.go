@@ -28,6 +28,10 @@ import (
 // InstallHint is the command that installs the server on Debian.
 const InstallHint = "apt-get update -o DPkg::Lock::Timeout=600 && apt-get install -y -o DPkg::Lock::Timeout=600 clickhouse-server clickhouse-client"
 
+// EnvTestAddr names the environment variable that holds the native address
+// of the ClickHouse server tests use (set by `kuzet clickhouse -- go test`).
+const EnvTestAddr = "KUZET_TEST_CLICKHOUSE"
+
 // ErrNotInstalled is returned by Find when no server binary exists.
 var ErrNotInstalled = errors.New("clickhouse-server is not installed; as root run: " + InstallHint)
 

@@ -46,6 +46,12 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 // MarshalYAML redacts the secret.
 func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
+// MarshalJSON redacts the secret (slog's JSON handler, API dumps).
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
+
+// MarshalText redacts the secret.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // Reveal returns the secret's value, for the one place that needs it.
 func (s Secret) Reveal() string { return string(s) }
 

@@ -22,7 +22,7 @@ import (
 )
 
 // EnvAddr names the variable holding the test server's native address.
-const EnvAddr = "KUZET_TEST_CLICKHOUSE"
+const EnvAddr = chlocal.EnvTestAddr
 
 var (
 	once    sync.Once

@@ -1,0 +1,53 @@
+# kuzet: national security-incident monitoring pipeline.
+# `make` lists the targets. On a fresh Debian machine, as root, `make run`
+# and `make test` install what they need (clickhouse-server) themselves.
+
+GO       ?= go
+BIN      := bin
+PKGS     := ./...
+FUZZTIME ?= 20s
+# Go test timeout; make test stays well under it.
+TIMEOUT  ?= 25m
+
+.DEFAULT_GOAL := help
+.PHONY: help build run test test-short test-race bench fuzz lint deps clean
+
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-11s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+deps: ## Install clickhouse-server if missing (apt-get, as root).
+	@scripts/ensure-clickhouse.sh
+
+build: ## Build kuzet, kuzet-collector, kuzet-ncc and kuzet-api into bin/.
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+run: deps build ## Run the whole pipeline here: embedded NATS, local ClickHouse, demo feed.
+	$(BIN)/kuzet run
+
+test: deps build ## vet, then every test, with a private ClickHouse started and stopped around them.
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l cmd internal pipelines)" || { echo "gofmt needed:"; gofmt -l cmd internal pipelines; exit 1; }
+	$(BIN)/kuzet clickhouse -- $(GO) test -count=1 -timeout $(TIMEOUT) $(PKGS)
+
+test-short: ## Unit tests only: no servers.
+	$(GO) test -short -count=1 $(PKGS)
+
+test-race: deps build ## Every test with the race detector.
+	$(BIN)/kuzet clickhouse -- $(GO) test -race -count=1 -timeout 40m $(PKGS)
+
+bench: ## Component benchmarks, 6 runs each on one core (compare with benchstat).
+	$(GO) test -run='^$$' -bench=. -benchmem -count=6 -cpu=1 $(PKGS)
+
+fuzz: ## Run every fuzz target for FUZZTIME each.
+	@for pkg in $$($(GO) list $(PKGS)); do \
+		for f in $$($(GO) test -list='^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+lint: ## gofmt and go vet.
+	@test -z "$$(gofmt -l cmd internal pipelines)" || { gofmt -l cmd internal pipelines; exit 1; }
+	$(GO) vet $(PKGS)
+
+clean: ## Remove build output and run state.
+	rm -rf $(BIN) .work

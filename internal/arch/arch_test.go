@@ -1,0 +1,91 @@
+package arch_test
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/kuzet-kz/kuzet/internal/conformance"
+)
+
+const module = "github.com/kuzet-kz/kuzet/"
+
+// domain packages: pure logic, testable without servers. Packages not yet
+// written are skipped; each is checked once it exists.
+var domain = []string{"event", "registry", "sigma", "correlate", "incident", "pipeline", "access", "report"}
+
+// forbidden import path prefixes for domain packages.
+var forbidden = []string{
+	"github.com/nats-io/", "github.com/ClickHouse/", "github.com/gofiber/", "github.com/valyala/fasthttp",
+	"net/http", module + "internal/bus", module + "internal/store", module + "internal/api",
+	module + "internal/collector", module + "internal/ncc",
+}
+
+type pkg struct {
+	ImportPath string
+	Doc        string
+	Deps       []string
+	Name       string
+}
+
+func list(t *testing.T, args ...string) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"list", "-e", "-json=ImportPath,Doc,Deps,Name"}, args...)...)
+	cmd.Dir = conformance.ModuleRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func TestDomainPackagesImportNoTransportOrStorage(t *testing.T) {
+	all := list(t, "./...")
+	checked := 0
+	for _, p := range all {
+		rel := strings.TrimPrefix(p.ImportPath, module+"internal/")
+		isDomain := false
+		for _, d := range domain {
+			if rel == d || strings.HasPrefix(rel, d+"/") {
+				isDomain = true
+			}
+		}
+		// CLI subpackages (sigma/sigmacli, pipeline/parsecli) are adapters.
+		if !isDomain || strings.HasSuffix(rel, "cli") || strings.HasSuffix(rel, "test") {
+			continue
+		}
+		checked++
+		for _, dep := range p.Deps {
+			for _, f := range forbidden {
+				if dep == f || strings.HasPrefix(dep, f) && (strings.HasSuffix(f, "/") || strings.HasPrefix(dep, f+"/")) {
+					t.Errorf("domain package %s imports %s", p.ImportPath, dep)
+				}
+			}
+		}
+	}
+	if checked < 3 {
+		t.Fatalf("checked only %d domain packages", checked)
+	}
+}
+
+func TestEveryPackageHasDoc(t *testing.T) {
+	for _, p := range list(t, "./...") {
+		if p.Name == "main" && p.Doc == "" || p.Name != "main" && !strings.HasPrefix(p.Doc, "Package "+p.Name+" ") {
+			if p.Name == "main" {
+				t.Errorf("%s: command without a doc comment", p.ImportPath)
+				continue
+			}
+			t.Errorf("%s: package doc should start %q, got %q", p.ImportPath, "Package "+p.Name, p.Doc)
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package config_test
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kuzet-kz/kuzet/internal/config"
+	"github.com/kuzet-kz/kuzet/internal/conformance"
+)
+
+func TestShippedConfigsLoad(t *testing.T) {
+	dir := filepath.Join(conformance.ModuleRoot(t), "configs")
+	c := config.DefaultCollector()
+	if err := config.Load(filepath.Join(dir, "collector.yaml"), &c); err != nil {
+		t.Errorf("collector.yaml: %v", err)
+	}
+	if c.ID != "almaty-1" || len(c.Inputs) != 3 || c.Batch.Linger != 200*time.Millisecond {
+		t.Errorf("collector.yaml decoded wrong: %+v", c)
+	}
+	n := config.DefaultNCC()
+	if err := config.Load(filepath.Join(dir, "ncc.yaml"), &n); err != nil {
+		t.Errorf("ncc.yaml: %v", err)
+	}
+	a := config.DefaultAPI()
+	if err := config.Load(filepath.Join(dir, "api.yaml"), &a); err != nil {
+		t.Errorf("api.yaml: %v", err)
+	}
+	if len(a.Keys) != 5 {
+		t.Errorf("api.yaml keys: %d", len(a.Keys))
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	for file, c := range map[string]struct {
+		cfg  config.Validator
+		want []string
+	}{
+		"unknown_key.bad.yaml": {ptr(config.DefaultCollector()), []string{"field inputz not found"}},
+		"collector_fields.bad.yaml": {ptr(config.DefaultCollector()), []string{
+			"collector_fields.bad.yaml:1: id:", "zone:", "batch.max_events: must be 1..100000",
+			"inputs[0].listen: missing", "inputs[1].name: duplicate", "inputs[1].type: must be one of",
+			`inputs[1].listen: "nowhere" is not host:port`, "inputs[2].keys: \"plaintext-key\" is not a sha256",
+			"collector_fields.bad.yaml:10: inputs[1].name"}},
+		"ncc_fields.bad.yaml": {ptr(config.DefaultNCC()), []string{
+			`clickhouse.addr: "localhost" is not host:port`, "clickhouse.database", "consumer.max_ack_pending: must be at least fetch_batch",
+			"consumer.ack_wait", "nats.url: \"localhost:4222\" has no scheme", "store.linger"}},
+		"api_fields.bad.yaml": {ptr(config.DefaultAPI()), []string{
+			"keys[0].hash", "keys[1].name: duplicate", "keys[1].role: role owner needs an org", `keys[2].sectors: unknown sector "space"`,
+			`keys[3].role: unknown role "root"`}},
+	} {
+		t.Run(file, func(t *testing.T) {
+			err := config.Load(filepath.Join("testdata", file), c.cfg)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestEnvOverrides(t *testing.T) {
+	t.Setenv("KUZET_NATS_URL", "nats://10.0.0.1:4222")
+	t.Setenv("KUZET_CLICKHOUSE_ADDR", "ch1:9000, ch2:9000")
+	t.Setenv("KUZET_CLICKHOUSE_PASSWORD", "s3cret")
+	t.Setenv("KUZET_STORE_LINGER", "250ms")
+	t.Setenv("KUZET_CONSUMER_MAX_ACK_PENDING", "2048")
+	n := config.DefaultNCC()
+	if err := config.Load("", &n); err != nil {
+		t.Fatal(err)
+	}
+	if n.NATS.URL != "nats://10.0.0.1:4222" || len(n.ClickHouse.Addr) != 2 || n.ClickHouse.Addr[1] != "ch2:9000" ||
+		n.Store.Linger != 250*time.Millisecond || n.Consumer.MaxAckPending != 2048 || n.ClickHouse.Password.Reveal() != "s3cret" {
+		t.Errorf("overrides not applied: %+v", n)
+	}
+	t.Setenv("KUZET_CONSUMER_FETCH_BATCH", "many")
+	if err := config.Load("", &n); err == nil || !strings.Contains(err.Error(), "KUZET_CONSUMER_FETCH_BATCH") {
+		t.Errorf("bad override: %v", err)
+	}
+	names := strings.Join(config.EnvNames(&n), " ")
+	for _, want := range []string{"KUZET_NATS_URL", "KUZET_CLICKHOUSE_ADDR", "KUZET_STORE_MAX_BACKOFF", "KUZET_HTTP_LISTEN"} {
+		if !strings.Contains(names, want) {
+			t.Errorf("EnvNames lacks %s: %s", want, names)
+		}
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	n := config.DefaultNCC()
+	n.ClickHouse.Password = "hunter2"
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "password", n.ClickHouse.Password, "clickhouse", n.ClickHouse)
+	out := buf.String() + fmt.Sprintf("%v %+v %s", n.ClickHouse.Password, n.ClickHouse, n.ClickHouse.Password)
+	if strings.Contains(out, "hunter2") {
+		t.Errorf("secret leaked: %s", out)
+	}
+}

