@@ -115,3 +115,9 @@ func (s *Store) insert(ctx context.Context, table, columns string, rows ...[]any
 	}
 	return nil
 }
+
+// QueryRowScan runs a query that returns one row and scans it; for tests
+// and admin tooling.
+func (s *Store) QueryRowScan(ctx context.Context, sql string, dest ...any) error {
+	return s.conn.QueryRow(ctx, sql).Scan(dest...)
+}
