@@ -43,9 +43,9 @@ func NewFrameReader(r io.Reader, mode string, max int) *FrameReader {
 
 // Next returns the next frame. The slice is valid until the next call.
 //
-// A frame over the size limit returns an *Error with ReasonOversize; the
-// reader has skipped it and the next call continues with the following
-// frame. An octet-counted frame with a bad length returns ReasonSyntax and a
+// A frame over the size limit returns an *Error with ReasonOversize (and,
+// for a line, its first bytes); the reader has skipped it and the next call
+// continues with the following frame. An octet-counted frame with a bad length returns ReasonSyntax and a
 // stream that ends inside a frame ReasonTruncated: the stream cannot be
 // resynchronised reliably after those, so callers close the connection
 // (Fatal reports which errors are so). io.EOF ends the stream.
@@ -144,7 +144,11 @@ func (f *FrameReader) line() ([]byte, error) {
 	f.buf = f.buf[:0]
 	over := false
 	add := func(p []byte) {
-		if over || len(f.buf)+len(p) > f.max+1 { // +1: a CR that is trimmed
+		if over {
+			return
+		}
+		if room := f.max + 1 - len(f.buf); len(p) > room { // +1: a CR that is trimmed
+			f.buf = append(f.buf, p[:room]...) // keep the first bytes for quarantine
 			over = true
 			return
 		}
@@ -170,7 +174,8 @@ func (f *FrameReader) line() ([]byte, error) {
 	}
 	line := bytes.TrimRight(f.buf, "\r")
 	if over || len(line) > f.max {
-		return nil, &Error{Reason: ReasonOversize, Offset: -1, Err: fmt.Errorf("line over the limit of %d bytes", f.max)}
+		// The frame's first bytes come back with the error, for quarantine.
+		return f.buf, &Error{Reason: ReasonOversize, Offset: -1, Err: fmt.Errorf("line over the limit of %d bytes", f.max)}
 	}
 	return line, nil
 }

@@ -116,10 +116,10 @@ func (m *Matcher) MatchHost(h string) *Object {
 // address (log.source.address), then destination.ip and source.ip.
 func (m *Matcher) Match(ev *event.Event) *Object {
 	if ev.Host != nil {
-		if o := m.MatchHost(ev.Host.Name); o != nil {
+		if o := m.matchName(ev.Host.Name); o != nil {
 			return o
 		}
-		if o := m.MatchHost(ev.Host.Hostname); o != nil {
+		if o := m.matchName(ev.Host.Hostname); o != nil {
 			return o
 		}
 		for _, ip := range ev.Host.IP {
@@ -129,7 +129,7 @@ func (m *Matcher) Match(ev *event.Event) *Object {
 		}
 	}
 	if ev.Observer != nil {
-		if o := m.MatchHost(ev.Observer.Hostname); o != nil {
+		if o := m.matchName(ev.Observer.Hostname); o != nil {
 			return o
 		}
 		if o := m.MatchIP(ev.Observer.IP); o != nil {
@@ -138,10 +138,7 @@ func (m *Matcher) Match(ev *event.Event) *Object {
 	}
 	if ev.Log != nil {
 		if ev.Log.Syslog != nil {
-			if o := m.MatchHost(ev.Log.Syslog.Hostname); o != nil {
-				return o
-			}
-			if o := m.MatchIP(ev.Log.Syslog.Hostname); o != nil {
+			if o := m.matchName(ev.Log.Syslog.Hostname); o != nil {
 				return o
 			}
 		}
@@ -162,6 +159,15 @@ func (m *Matcher) Match(ev *event.Event) *Object {
 		}
 	}
 	return nil
+}
+
+// matchName matches a host name field, which devices often fill with an
+// address instead of a name.
+func (m *Matcher) matchName(s string) *Object {
+	if o := m.MatchHost(s); o != nil {
+		return o
+	}
+	return m.MatchIP(s)
 }
 
 // Enrich sets the kuzet block's org, object, sector, criticality and egov
