@@ -275,3 +275,15 @@ func TestIDs(t *testing.T) {
 		t.Error("Stamp changed an assigned identity")
 	}
 }
+
+func TestValidID(t *testing.T) {
+	for s, want := range map[string]bool{
+		"a": true, "oisc-almaty": true, "kz_cert_1": true, "0day": true, strings.Repeat("a", 63): true,
+		"": false, "-a": false, "_a": false, "A": false, "a.b": false, "a b": false, "a*": false, "a>": false,
+		strings.Repeat("a", 64): false, "қаз": false,
+	} {
+		if got := event.ValidID(s); got != want {
+			t.Errorf("ValidID(%q) = %v", s, got)
+		}
+	}
+}

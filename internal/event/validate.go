@@ -4,20 +4,29 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"time"
 	"unicode/utf8"
 )
 
-// idPattern is the form of registry ids (organisations, objects, OISCs,
-// collectors, sectors): they appear in NATS subjects, so no dots, spaces or
-// wildcards.
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-
 // ValidID reports whether s is a well-formed kuzet identifier: lower-case
 // ASCII letters, digits, '_' and '-', 1 to 63 characters, starting with a
-// letter or digit. Such ids are safe as NATS subject tokens.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
+// letter or digit. Registry ids (organisations, objects, OISCs, collectors,
+// sectors) appear in NATS subjects, so no dots, spaces or wildcards.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '_' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks the invariants of a normalised event and returns every
 // violation, joined, each naming its JSON field.
