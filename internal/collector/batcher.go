@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/bus"
+	"github.com/kuzet-kz/kuzet/internal/spool"
 )
 
 // batcher packs event documents into batch envelopes bounded by count,
@@ -24,16 +25,28 @@ type batcher struct {
 	collector string
 	oisc      string
 	seq       *seqAlloc
-	out       chan *bus.Batch
+	spool     *spool.Spool
+	out       chan *pending
 	now       func() time.Time
 	m         *metrics
 }
 
-// add appends one event document, sealing the batch when it is full. It
+// pending is a sealed batch waiting to be published, with its extent in
+// the spool, confirmed once published.
+type pending struct {
+	batch *bus.Batch
+	start int64
+}
+
+// add appends one event document, sealing the batch when it is full. The
+// document is in the spool when add returns: the event is accepted. It
 // blocks while the publish queue is full, until ctx ends.
 func (b *batcher) add(ctx context.Context, doc []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if err := b.spool.Append(doc); err != nil {
+		return err
+	}
 	if b.cur != nil && b.curBytes+len(doc) > b.maxBytes {
 		if err := b.sealLocked(ctx); err != nil {
 			return err
@@ -85,14 +98,51 @@ func (b *batcher) sealLocked(ctx context.Context) error {
 	batch.Seq = seq
 	batch.ID = bus.BatchID(b.collector, seq)
 	batch.CreatedAt = b.now().UTC()
+	start, _, err := b.spool.Seal(batch.ID)
+	if err != nil {
+		return err
+	}
 	select {
-	case b.out <- batch:
+	case b.out <- &pending{batch: batch, start: start}:
 		b.m.queued.Set(float64(len(b.out)))
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	b.cur = nil
 	return nil
+}
+
+// requeue hands the batches recovered from the spool to the publishers, in
+// log order, before any new event is accepted: a batch sealed before the
+// crash keeps its id (JetStream drops it if it was stored), accepted events
+// that were never sealed are sealed now under a new id.
+func (b *batcher) requeue(ctx context.Context, rec []spool.Batch) (events int, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range rec {
+		r := &rec[i]
+		batch := &bus.Batch{ID: r.ID, Collector: b.collector, OISC: b.oisc, CreatedAt: b.now().UTC()}
+		if r.ID == "" {
+			seq, err := b.seq.Next()
+			if err != nil {
+				return events, err
+			}
+			if err := b.spool.Reseal(r, bus.BatchID(b.collector, seq)); err != nil {
+				return events, err
+			}
+			batch.ID, batch.Seq = r.ID, seq
+		}
+		for _, d := range r.Docs {
+			batch.Events = append(batch.Events, d)
+		}
+		events += len(r.Docs)
+		select {
+		case b.out <- &pending{batch: batch, start: r.Start}:
+		case <-ctx.Done():
+			return events, ctx.Err()
+		}
+	}
+	return events, nil
 }
 
 // run seals lingering batches until ctx ends.

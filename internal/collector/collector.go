@@ -10,6 +10,12 @@
 // pipeline_error carrying the raw record and the reason (quarantine), unless
 // the pipeline dropped it on purpose.
 //
+// An event is accepted when it is written to the collector's spool (a
+// write-ahead log under data_dir). Batches are sealed in the spool under
+// their batch id and confirmed once JetStream stored them; after a crash the
+// collector republishes what the spool holds unconfirmed, with the same
+// event ids and batch ids, before it accepts anything new.
+//
 // Shutdown order (Stop): not ready, close inputs, flush pipeline streams,
 // seal the open batch, let the publishers drain the queue within the stop
 // timeout, close NATS, stop the ops server.
@@ -36,6 +42,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 	"github.com/kuzet-kz/kuzet/internal/registry"
+	"github.com/kuzet-kz/kuzet/internal/spool"
 	"github.com/kuzet-kz/kuzet/internal/telemetry"
 )
 
@@ -79,6 +86,7 @@ type Collector struct {
 	pub     *bus.Publisher
 	subject string
 	matcher atomic.Pointer[registry.Matcher]
+	spool   *spool.Spool
 	batch   *batcher
 	inputs  []input
 	ops     *telemetry.OpsServer
@@ -154,6 +162,10 @@ func (c *Collector) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
+	c.spool, err = spool.Open(spool.Options{Dir: filepath.Join(c.cfg.DataDir, c.cfg.ID, "spool"), Fsync: c.cfg.SpoolFsync})
+	if err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
 	c.nc, err = bus.Connect(c.cfg.NATS, "kuzet-collector "+c.cfg.ID, c.log)
 	if err != nil {
 		return err
@@ -175,14 +187,22 @@ func (c *Collector) Start(ctx context.Context) (err error) {
 	c.pub.OnRetry = func(error) { c.m.publishErrors.Inc() }
 	c.batch = &batcher{
 		maxEvents: c.cfg.Batch.MaxEvents, maxBytes: c.cfg.Batch.MaxBytes, linger: c.cfg.Batch.Linger,
-		collector: c.cfg.ID, oisc: c.cfg.OISC, seq: seq, out: make(chan *bus.Batch, c.cfg.MaxInFlight),
-		now: c.now, m: c.m,
+		collector: c.cfg.ID, oisc: c.cfg.OISC, seq: seq, spool: c.spool,
+		out: make(chan *pending, c.cfg.MaxInFlight), now: c.now, m: c.m,
 	}
 	c.bg.Add(1)
 	go func() { defer c.bg.Done(); c.batch.run(c.bgCtx) }()
 	for i := 0; i < c.cfg.MaxInFlight; i++ {
 		c.pubs.Add(1)
 		go c.publishLoop()
+	}
+	if rec := c.spool.Recovered(); len(rec) > 0 {
+		n, err := c.batch.requeue(ctx, rec)
+		if err != nil {
+			return fmt.Errorf("collector: republish spooled batches: %w", err)
+		}
+		c.m.recovered.Add(float64(n))
+		c.log.Info("republishing events accepted before a restart", "batches", len(rec), "events", n)
 	}
 	for _, ic := range c.cfg.Inputs {
 		in, err := c.startInput(ic)
@@ -260,19 +280,25 @@ func (c *Collector) publishLoop() {
 		select {
 		case <-c.pubCtx.Done():
 			return
-		case b, ok := <-c.batch.out:
+		case p, ok := <-c.batch.out:
 			if !ok {
 				return
 			}
+			b := p.batch
 			c.m.queued.Set(float64(len(c.batch.out)))
 			c.m.inFlight.Inc()
 			start := time.Now()
 			dup, err := c.pub.Publish(c.pubCtx, c.subject, b)
 			c.m.inFlight.Dec()
 			if err != nil {
-				c.log.Error("batch not published at shutdown", "batch", b.ID, "events", len(b.Events), "err", err)
+				c.log.Warn("batch not published at shutdown; it stays in the spool for the next start", "batch", b.ID, "events", len(b.Events), "err", err)
 				continue
 			}
+			if err := c.spool.Confirm(p.start); err != nil {
+				c.log.Error("spool confirm", "batch", b.ID, "err", err)
+			}
+			spooled, _ := c.spool.Pending()
+			c.m.spooled.Set(float64(spooled))
 			c.m.publishTime.Observe(time.Since(start).Seconds())
 			c.m.batches.Inc()
 			c.m.published.Add(float64(len(b.Events)))
@@ -342,6 +368,9 @@ func (c *Collector) stop(ctx context.Context) error {
 	c.pubs.Wait()
 	if c.nc != nil {
 		c.nc.Close()
+	}
+	if c.spool != nil {
+		errs = append(errs, c.spool.Close())
 	}
 	if err := c.ops.Stop(ctx); err != nil {
 		errs = append(errs, err)

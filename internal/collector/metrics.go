@@ -16,6 +16,8 @@ type metrics struct {
 	inFlight      prometheus.Gauge
 	connections   *prometheus.GaugeVec
 	objects       prometheus.Gauge
+	spooled       prometheus.Gauge
+	recovered     prometheus.Counter
 	regUpdates    prometheus.Counter
 }
 
@@ -61,11 +63,17 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		objects: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kuzet_collector_registry_objects", Help: "Critical objects of this OISC in the registry snapshot in use.",
 		}),
+		spooled: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kuzet_collector_spool_bytes", Help: "Bytes of accepted events in the spool not yet confirmed published.",
+		}),
+		recovered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kuzet_collector_spool_recovered_events_total", Help: "Events republished from the spool after a restart.",
+		}),
 		regUpdates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kuzet_collector_registry_updates_total", Help: "Registry snapshots applied.",
 		}),
 	}
 	r.MustRegister(m.received, m.rejected, m.accepted, m.quarantined, m.batches, m.published, m.publishErrors,
-		m.duplicates, m.publishTime, m.queued, m.inFlight, m.connections, m.objects, m.regUpdates)
+		m.duplicates, m.publishTime, m.queued, m.inFlight, m.connections, m.objects, m.regUpdates, m.spooled, m.recovered)
 	return m
 }

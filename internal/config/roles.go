@@ -203,8 +203,12 @@ type Collector struct {
 	ID string `yaml:"id"`
 	// OISC is the center the collector works for.
 	OISC string `yaml:"oisc"`
-	// DataDir keeps the batch sequence and file checkpoints.
+	// DataDir keeps the spool of accepted events, the batch sequence and
+	// file checkpoints.
 	DataDir string `yaml:"data_dir"`
+	// SpoolFsync syncs the spool at every sealed batch, so accepted events
+	// survive power loss too (not only a crash of the process).
+	SpoolFsync bool `yaml:"spool_fsync"`
 	NATS    NATS   `yaml:"nats"`
 	HTTP    HTTP   `yaml:"http"`
 	Log     Log    `yaml:"log"`
