@@ -209,9 +209,9 @@ type Collector struct {
 	// SpoolFsync syncs the spool at every sealed batch, so accepted events
 	// survive power loss too (not only a crash of the process).
 	SpoolFsync bool `yaml:"spool_fsync"`
-	NATS    NATS   `yaml:"nats"`
-	HTTP    HTTP   `yaml:"http"`
-	Log     Log    `yaml:"log"`
+	NATS       NATS `yaml:"nats"`
+	HTTP       HTTP `yaml:"http"`
+	Log        Log  `yaml:"log"`
 	// RegistryFile, when set, is imported into the KV bucket at start (for
 	// single-site deployments); the collector always watches the bucket.
 	RegistryFile string        `yaml:"registry_file"`
