@@ -132,6 +132,9 @@ type StreamOptions struct {
 	MaxBytes int64
 	// Duplicates is the Nats-Msg-Id window; it must cover publisher retries.
 	Duplicates time.Duration
+	// Sites are the JetStream domains of OISC sites whose buffers the events
+	// stream sources (hub side only).
+	Sites []string
 }
 
 // DefaultStreamOptions keep events a week, up to 8 GiB, with a 10 minute
@@ -149,7 +152,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		{
 			Name: EventsStream, Subjects: []string{EventsPrefix + ".>"}, Storage: jetstream.FileStorage,
 			Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld, MaxAge: o.MaxAge, MaxBytes: o.MaxBytes,
-			Duplicates: o.Duplicates, Replicas: o.Replicas, MaxMsgSize: 8 << 20,
+			Duplicates: o.Duplicates, Replicas: o.Replicas, MaxMsgSize: 8 << 20, Sources: siteSources(o.Sites),
 			Description: "kuzet batch envelopes of normalised events, one subject per OISC and collector",
 		},
 		{

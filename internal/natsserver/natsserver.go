@@ -36,6 +36,10 @@ type Options struct {
 	LeafPort int
 	// LeafRemotes are hub URLs this server connects to as a leaf node.
 	LeafRemotes []string
+	// LeafDenyExports are subjects this leaf node does not send to its hub
+	// (a site keeps kuzet.events.> local: its stream buffers them and the
+	// hub sources them from it).
+	LeafDenyExports []string
 	// User and Password, when set, require client authentication.
 	User, Password string
 	Logger         *slog.Logger
@@ -92,7 +96,9 @@ func Start(o Options) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("natsserver: leaf remote %q: %w", r, err)
 		}
-		opts.LeafNode.Remotes = append(opts.LeafNode.Remotes, &server.RemoteLeafOpts{URLs: []*url.URL{u}})
+		rl := &server.RemoteLeafOpts{URLs: []*url.URL{u}}
+		rl.DenyExports = o.LeafDenyExports
+		opts.LeafNode.Remotes = append(opts.LeafNode.Remotes, rl)
 	}
 	if opts.LeafNode.Remotes != nil {
 		opts.LeafNode.ReconnectInterval = 250 * time.Millisecond

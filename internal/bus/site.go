@@ -1,0 +1,95 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Site buffering: an OISC site runs a NATS server of its own (a leaf node of
+// the NCC's hub, with a JetStream domain of its own). Its collectors publish
+// to it; the stream KUZET_SITE stores their envelopes on the site, and the
+// hub's KUZET_EVENTS sources that stream through a durable, flow-controlled
+// site-side consumer while the link is up. When the link is down, the site
+// keeps accepting within its limits; when it comes back, sourcing resumes
+// where it stopped. The site's leaf connection must not export
+// kuzet.events.> to the hub, or the hub would store site events twice (once
+// directly, once sourced).
+
+// SiteStream is the stream that buffers a site's events.
+const SiteStream = "KUZET_SITE"
+
+// SiteSourceConsumer names the site-side consumer the hub sources through.
+const SiteSourceConsumer = "ncc-source"
+
+// SiteDeliverSubject is where a site delivers sourced messages to the hub.
+func SiteDeliverSubject(site string) string { return "kuzet.sitesrc." + site }
+
+// Overflow policies of a site buffer.
+const (
+	// OverflowBlock refuses new messages when the buffer is full: the
+	// collectors' publishes fail and back off, their queues fill, and the
+	// inputs stop reading (backpressure towards the devices).
+	OverflowBlock = "block"
+	// OverflowDropOldest deletes the oldest buffered messages to make room;
+	// the loss is visible in the stream's deleted message count.
+	OverflowDropOldest = "drop_oldest"
+)
+
+// SiteOptions bound a site buffer.
+type SiteOptions struct {
+	// Site is the site's JetStream domain.
+	Site     string
+	MaxBytes int64
+	MaxAge   time.Duration
+	Overflow string
+	// Duplicates must cover the publishers' retry period.
+	Duplicates time.Duration
+}
+
+// EnsureSiteStream creates or updates the site's buffer stream and the
+// durable consumer the hub sources through. js addresses the site.
+func EnsureSiteStream(ctx context.Context, js jetstream.JetStream, o SiteOptions) error {
+	discard := jetstream.DiscardOld
+	if o.Overflow == OverflowBlock {
+		discard = jetstream.DiscardNew
+	}
+	if o.Duplicates == 0 {
+		o.Duplicates = 10 * time.Minute
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: SiteStream, Subjects: []string{EventsPrefix + ".>"}, Storage: jetstream.FileStorage,
+		Retention: jetstream.LimitsPolicy, Discard: discard, MaxBytes: o.MaxBytes, MaxAge: o.MaxAge,
+		Duplicates: o.Duplicates, MaxMsgSize: 8 << 20,
+		Description: "kuzet site buffer of " + o.Site + ", sourced by the NCC",
+	}); err != nil {
+		return fmt.Errorf("bus: site stream: %w", err)
+	}
+	if _, err := js.CreateOrUpdatePushConsumer(ctx, SiteStream, jetstream.ConsumerConfig{
+		Durable:        SiteSourceConsumer,
+		DeliverSubject: SiteDeliverSubject(o.Site),
+		AckPolicy:      jetstream.AckFlowControlPolicy,
+		FlowControl:    true,
+		IdleHeartbeat:  time.Second,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		Description:    "the NCC sources the site buffer through this consumer",
+	}); err != nil {
+		return fmt.Errorf("bus: site source consumer: %w", err)
+	}
+	return nil
+}
+
+// siteSources returns the hub stream's sources for the sites.
+func siteSources(sites []string) []*jetstream.StreamSource {
+	var out []*jetstream.StreamSource
+	for _, s := range sites {
+		out = append(out, &jetstream.StreamSource{
+			Name:     SiteStream,
+			External: &jetstream.ExternalStream{APIPrefix: "$JS." + s + ".API"},
+			Consumer: &jetstream.StreamConsumerSource{Name: SiteSourceConsumer, DeliverSubject: SiteDeliverSubject(s)},
+		})
+	}
+	return out
+}

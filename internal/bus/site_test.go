@@ -1,0 +1,124 @@
+package bus_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kuzet-kz/kuzet/internal/bus"
+	"github.com/kuzet-kz/kuzet/internal/natsserver"
+	"github.com/kuzet-kz/kuzet/internal/proctest"
+)
+
+func connect(t *testing.T, url, domain string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := bus.JetStream(nc, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
+	t.Helper()
+	st, err := js.Stream(context.Background(), name)
+	if err != nil {
+		return 0
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		return 0
+	}
+	return info.State.Msgs
+}
+
+// TestSiteBufferSourcedAcrossLinkCut: a site's events reach the hub's
+// stream through sourcing, once each, also when the leaf link is cut while
+// the site keeps publishing and then restored.
+func TestSiteBufferSourcedAcrossLinkCut(t *testing.T) {
+	hub, err := natsserver.Start(natsserver.Options{Name: "hub", Port: -1, LeafPort: -1, StoreDir: t.TempDir(), Domain: "ncc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Shutdown()
+	proxy := proctest.StartProxy(t, strings.TrimPrefix(hub.LeafURL(), "nats-leaf://"))
+	site, err := natsserver.Start(natsserver.Options{Name: "site-a", Port: -1, StoreDir: t.TempDir(), Domain: "site-a",
+		LeafRemotes: []string{"nats-leaf://" + proxy.Addr()}, LeafDenyExports: []string{bus.EventsPrefix + ".>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer site.Shutdown()
+	ctx := context.Background()
+	siteJS := connect(t, site.ClientURL(), "")
+	hubJS := connect(t, hub.ClientURL(), "")
+	if err := bus.EnsureSiteStream(ctx, siteJS, bus.SiteOptions{Site: "site-a", MaxBytes: 1 << 30, MaxAge: time.Hour, Overflow: bus.OverflowBlock}); err != nil {
+		t.Fatal(err)
+	}
+	so := bus.DefaultStreamOptions()
+	so.Sites = []string{"site-a"}
+	// The leaf link must be up for the hub to reach the site's API.
+	proctest.Eventually(t, 10*time.Second, func(ctx context.Context) error {
+		return bus.EnsureStreams(ctx, hubJS, so)
+	})
+	pub := bus.NewPublisher(siteJS, nil)
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			b := batch(uint64(i), 3)
+			if _, err := pub.Publish(ctx, bus.EventsSubject("oisc-a", "c1"), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitHub := func(want uint64) {
+		proctest.Eventually(t, 60*time.Second, func(context.Context) error {
+			if got := streamMsgs(t, hubJS, bus.EventsStream); got != want {
+				return fmt.Errorf("hub has %d messages, want %d", got, want)
+			}
+			return nil
+		})
+	}
+	send(1, 101)
+	waitHub(100)
+	proxy.Cut()
+	send(101, 301) // the site keeps accepting while cut off
+	if got := streamMsgs(t, siteJS, bus.SiteStream); got != 300 {
+		t.Errorf("site buffer holds %d, want 300", got)
+	}
+	time.Sleep(2 * time.Second)
+	if got := streamMsgs(t, hubJS, bus.EventsStream); got != 100 {
+		t.Errorf("hub got %d messages while cut off", got)
+	}
+	proxy.Restore()
+	waitHub(300)
+	// Nothing twice: every batch id once.
+	st, _ := hubJS.Stream(ctx, bus.EventsStream)
+	seen := map[string]bool{}
+	for seq := uint64(1); seq <= 300; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := bus.DecodeBatch(m.Header, m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[b.ID] {
+			t.Errorf("batch %s twice", b.ID)
+		}
+		seen[b.ID] = true
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got := streamMsgs(t, hubJS, bus.EventsStream); got != 300 {
+		t.Errorf("hub holds %d messages after settling, want 300", got)
+	}
+}
