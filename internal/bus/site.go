@@ -18,7 +18,9 @@ import (
 // kuzet.events.> to the hub, or the hub would store site events twice (once
 // directly, once sourced).
 
-// SiteStream is the stream that buffers a site's events.
+// SiteStream is the stream that buffers a site's events. It is a work
+// queue: a message leaves it once the hub has it, so the stream's state is
+// the backlog (bytes, oldest message).
 const SiteStream = "KUZET_SITE"
 
 // SiteSourceConsumer names the site-side consumer the hub sources through.
@@ -61,7 +63,7 @@ func EnsureSiteStream(ctx context.Context, js jetstream.JetStream, o SiteOptions
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: SiteStream, Subjects: []string{EventsPrefix + ".>"}, Storage: jetstream.FileStorage,
-		Retention: jetstream.LimitsPolicy, Discard: discard, MaxBytes: o.MaxBytes, MaxAge: o.MaxAge,
+		Retention: jetstream.WorkQueuePolicy, Discard: discard, MaxBytes: o.MaxBytes, MaxAge: o.MaxAge,
 		Duplicates: o.Duplicates, MaxMsgSize: 8 << 20,
 		Description: "kuzet site buffer of " + o.Site + ", sourced by the NCC",
 	}); err != nil {
@@ -79,6 +81,41 @@ func EnsureSiteStream(ctx context.Context, js jetstream.JetStream, o SiteOptions
 		return fmt.Errorf("bus: site source consumer: %w", err)
 	}
 	return nil
+}
+
+// SiteBacklog is a site buffer's backlog.
+type SiteBacklog struct {
+	Msgs  uint64
+	Bytes uint64
+	// Oldest is the time the oldest buffered message was stored (zero when
+	// the buffer is empty).
+	Oldest time.Time
+	// FirstSeq and LastSeq delimit the stream; with the consumer's ack floor
+	// they reveal messages dropped by the drop_oldest policy.
+	FirstSeq, LastSeq uint64
+	AckFloor          uint64
+}
+
+// SiteState reads a site buffer's backlog.
+func SiteState(ctx context.Context, js jetstream.JetStream) (SiteBacklog, error) {
+	st, err := js.Stream(ctx, SiteStream)
+	if err != nil {
+		return SiteBacklog{}, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return SiteBacklog{}, err
+	}
+	b := SiteBacklog{Msgs: info.State.Msgs, Bytes: info.State.Bytes, FirstSeq: info.State.FirstSeq, LastSeq: info.State.LastSeq}
+	if b.Msgs > 0 {
+		b.Oldest = info.State.FirstTime
+	}
+	if c, err := st.Consumer(ctx, SiteSourceConsumer); err == nil {
+		if ci, err := c.Info(ctx); err == nil {
+			b.AckFloor = ci.AckFloor.Stream
+		}
+	}
+	return b, nil
 }
 
 // siteSources returns the hub stream's sources for the sites.

@@ -197,6 +197,48 @@ func (b Batch) validate(es *Errors, path string) {
 	}
 }
 
+// Site configures an OISC site's buffer: a NATS server of the site, a leaf
+// node of the NCC's hub with a JetStream domain of its own, whose stream
+// keeps the site's events while the link to the NCC is down.
+type Site struct {
+	// Domain is the site's JetStream domain; empty disables site buffering
+	// (the collector then publishes straight to nats.url).
+	Domain string `yaml:"domain"`
+	// Embedded runs the site's NATS server inside the collector (store under
+	// data_dir); otherwise nats.url points at one beside it (kuzet nats
+	// -domain ... -leaf-remotes ...).
+	Embedded bool `yaml:"embedded"`
+	// Hub is the NCC's leaf-node URL, for the embedded server.
+	Hub string `yaml:"hub"`
+	// MaxBytes and MaxAge bound the buffer.
+	MaxBytes int64         `yaml:"max_bytes"`
+	MaxAge   time.Duration `yaml:"max_age"`
+	// Overflow is block (backpressure on the inputs) or drop_oldest
+	// (counted in kuzet_collector_site_dropped_total).
+	Overflow string `yaml:"overflow"`
+}
+
+func (s Site) validate(es *Errors, path string) {
+	if s.Domain == "" {
+		return
+	}
+	if !validDB(strings.ReplaceAll(s.Domain, "-", "_")) {
+		es.Add(path+".domain", "%q is not a valid JetStream domain", s.Domain)
+	}
+	if s.Embedded && s.Hub == "" {
+		es.Add(path+".hub", "an embedded site server needs the hub's leaf URL")
+	}
+	if s.MaxBytes < 1<<20 {
+		es.Add(path+".max_bytes", "must be at least 1 MiB, not %d", s.MaxBytes)
+	}
+	if s.MaxAge < time.Minute {
+		es.Add(path+".max_age", "must be at least 1m, not %s", s.MaxAge)
+	}
+	if s.Overflow != "block" && s.Overflow != "drop_oldest" {
+		es.Add(path+".overflow", "must be block or drop_oldest, not %q", s.Overflow)
+	}
+}
+
 // Collector configures kuzet-collector.
 type Collector struct {
 	// ID names the collector; unique within its OISC; used in subjects.
@@ -215,6 +257,7 @@ type Collector struct {
 	// RegistryFile, when set, is imported into the KV bucket at start (for
 	// single-site deployments); the collector always watches the bucket.
 	RegistryFile string        `yaml:"registry_file"`
+	Site         Site          `yaml:"site"`
 	Batch        Batch         `yaml:"batch"`
 	MaxInFlight  int           `yaml:"max_in_flight"`
 	Zone         string        `yaml:"zone"`
@@ -228,6 +271,7 @@ func DefaultCollector() Collector {
 		DataDir: "data/collector", NATS: DefaultNATS(), HTTP: HTTP{Listen: "127.0.0.1:9101"}, Log: DefaultLog(),
 		Batch:       Batch{MaxEvents: 500, MaxBytes: 1 << 20, Linger: 200 * time.Millisecond},
 		MaxInFlight: 64, Zone: "Asia/Almaty", StopTimeout: 15 * time.Second,
+		Site: Site{MaxBytes: 10 << 30, MaxAge: 7 * 24 * time.Hour, Overflow: "block"},
 	}
 }
 
@@ -249,6 +293,7 @@ func (c *Collector) Validate() error {
 	validListen(&es, "http.listen", c.HTTP.Listen, false)
 	c.Log.validate(&es, "log")
 	c.Batch.validate(&es, "batch")
+	c.Site.validate(&es, "site")
 	if c.MaxInFlight < 1 || c.MaxInFlight > 4096 {
 		es.Add("max_in_flight", "must be 1..4096, not %d", c.MaxInFlight)
 	}
@@ -331,7 +376,10 @@ type Store struct {
 
 // NCC configures kuzet-ncc.
 type NCC struct {
-	ID          string        `yaml:"id"`
+	ID string `yaml:"id"`
+	// Sites are the JetStream domains of the OISC sites whose buffers the
+	// events stream sources.
+	Sites       []string      `yaml:"sites"`
 	NATS        NATS          `yaml:"nats"`
 	ClickHouse  ClickHouse    `yaml:"clickhouse"`
 	HTTP        HTTP          `yaml:"http"`
@@ -357,6 +405,11 @@ func (c *NCC) Validate() error {
 	var es Errors
 	if !event.ValidID(c.ID) {
 		es.Add("id", "%q is not a valid id", c.ID)
+	}
+	for i, s := range c.Sites {
+		if !validDB(strings.ReplaceAll(s, "-", "_")) {
+			es.Add(fmt.Sprintf("sites[%d]", i), "%q is not a valid JetStream domain", s)
+		}
 	}
 	c.NATS.validate(&es, "nats")
 	c.ClickHouse.validate(&es, "clickhouse")
