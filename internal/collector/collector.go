@@ -24,9 +24,11 @@ package collector
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -41,6 +43,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/ingest"
+	"github.com/kuzet-kz/kuzet/internal/natsserver"
 	"github.com/kuzet-kz/kuzet/internal/registry"
 	"github.com/kuzet-kz/kuzet/internal/spool"
 	"github.com/kuzet-kz/kuzet/internal/telemetry"
@@ -81,6 +84,7 @@ type Collector struct {
 	now   func() time.Time
 	ready *telemetry.Readiness
 
+	siteSrv *natsserver.Server
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	pub     *bus.Publisher
@@ -166,7 +170,19 @@ func (c *Collector) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
-	c.nc, err = bus.Connect(c.cfg.NATS, "kuzet-collector "+c.cfg.ID, c.log)
+	natsCfg := c.cfg.NATS
+	site := c.cfg.Site
+	if site.Domain != "" && site.Embedded {
+		c.siteSrv, err = natsserver.Start(natsserver.Options{
+			Name: "site-" + c.cfg.ID, Port: -1, StoreDir: filepath.Join(c.cfg.DataDir, c.cfg.ID, "nats"), Domain: site.Domain,
+			LeafRemotes: []string{site.Hub}, LeafDenyExports: []string{bus.EventsPrefix + ".>"}, Logger: c.log.With("component", "site-nats"),
+		})
+		if err != nil {
+			return fmt.Errorf("collector: site server: %w", err)
+		}
+		natsCfg.URL = c.siteSrv.ClientURL()
+	}
+	c.nc, err = bus.Connect(natsCfg, "kuzet-collector "+c.cfg.ID, c.log)
 	if err != nil {
 		return err
 	}
@@ -174,13 +190,26 @@ func (c *Collector) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	so := bus.DefaultStreamOptions()
-	so.Replicas = c.cfg.NATS.Replicas
-	if err := bus.EnsureStreams(ctx, c.js, so); err != nil {
-		return err
+	regJS := c.js
+	if site.Domain != "" {
+		if err := bus.EnsureSiteStream(ctx, c.js, bus.SiteOptions{Site: site.Domain, MaxBytes: site.MaxBytes,
+			MaxAge: site.MaxAge, Overflow: site.Overflow}); err != nil {
+			return err
+		}
+		if regJS, err = bus.JetStream(c.nc, site.HubDomain); err != nil {
+			return err
+		}
+		c.bg.Add(1)
+		go func() { defer c.bg.Done(); c.watchSite(c.bgCtx) }()
+	} else {
+		so := bus.DefaultStreamOptions()
+		so.Replicas = c.cfg.NATS.Replicas
+		if err := bus.EnsureStreams(ctx, c.js, so); err != nil {
+			return err
+		}
 	}
 	c.ready.Set("nats", nil)
-	if err := c.startRegistry(ctx); err != nil {
+	if err := c.startRegistry(ctx, regJS); err != nil {
 		return err
 	}
 	c.pub = bus.NewPublisher(c.js, c.log)
@@ -216,17 +245,32 @@ func (c *Collector) Start(ctx context.Context) (err error) {
 	return nil
 }
 
-// startRegistry imports the configured registry file, if any, and watches
-// the KV bucket; it waits (bounded) for the first snapshot.
-func (c *Collector) startRegistry(ctx context.Context) error {
-	kv, err := bus.OpenRegistryKV(ctx, c.js, c.cfg.NATS.Replicas, c.log)
-	if err != nil {
-		return err
+// startRegistry applies the cached snapshot, imports the configured registry
+// file, if any, and watches the KV bucket (on the hub, for a site); it waits
+// (bounded) for the first snapshot. Each snapshot is cached under data_dir,
+// so a collector that starts while the NCC is unreachable still enriches.
+func (c *Collector) startRegistry(ctx context.Context, js jetstream.JetStream) error {
+	cache := filepath.Join(c.cfg.DataDir, c.cfg.ID, "registry.json")
+	if reg, err := loadRegistryCache(cache); err == nil {
+		c.applyRegistry(reg, "cache")
+	}
+	first := make(chan struct{})
+	var once sync.Once
+	apply := func(reg *registry.Registry) {
+		c.applyRegistry(reg, "bucket")
+		if err := saveRegistryCache(cache, reg); err != nil {
+			c.log.Warn("registry cache not written", "err", err)
+		}
+		once.Do(func() { close(first) })
 	}
 	if c.cfg.RegistryFile != "" {
 		reg, err := registry.LoadFile(c.cfg.RegistryFile)
 		if err != nil {
 			return fmt.Errorf("collector: %w", err)
+		}
+		kv, err := bus.OpenRegistryKV(ctx, js, c.cfg.NATS.Replicas, c.log)
+		if err != nil {
+			return err
 		}
 		n, err := kv.Import(ctx, reg)
 		if err != nil {
@@ -234,32 +278,21 @@ func (c *Collector) startRegistry(ctx context.Context) error {
 		}
 		c.log.Info("registry imported", "file", c.cfg.RegistryFile, "changed_keys", n)
 	}
-	first := make(chan struct{})
-	var once sync.Once
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
 		for c.bgCtx.Err() == nil {
-			err := kv.Watch(c.bgCtx, func(reg *registry.Registry) {
-				m := registry.NewMatcher(reg, c.cfg.OISC)
-				c.matcher.Store(m)
-				n := 0
-				for _, o := range reg.Objects {
-					if o.OISC == c.cfg.OISC {
-						n++
-					}
-				}
-				c.m.objects.Set(float64(n))
-				c.m.regUpdates.Inc()
-				c.ready.Set("registry", nil)
-				c.log.Info("registry snapshot applied", "objects", n)
-				once.Do(func() { close(first) })
-			})
+			octx, cancel := context.WithTimeout(c.bgCtx, 10*time.Second)
+			kv, err := bus.OpenRegistryKV(octx, js, c.cfg.NATS.Replicas, c.log)
+			cancel()
+			if err == nil {
+				err = kv.Watch(c.bgCtx, apply)
+			}
 			if err != nil && c.bgCtx.Err() == nil {
-				c.log.Warn("registry watch ended, restarting", "err", err)
+				c.log.Warn("registry watch ended, retrying", "err", err)
 				select {
 				case <-c.bgCtx.Done():
-				case <-time.After(time.Second):
+				case <-time.After(2 * time.Second):
 				}
 			}
 		}
@@ -272,6 +305,82 @@ func (c *Collector) startRegistry(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return nil
+}
+
+// applyRegistry switches enrichment to a registry snapshot.
+func (c *Collector) applyRegistry(reg *registry.Registry, from string) {
+	c.matcher.Store(registry.NewMatcher(reg, c.cfg.OISC))
+	n := 0
+	for _, o := range reg.Objects {
+		if o.OISC == c.cfg.OISC {
+			n++
+		}
+	}
+	c.m.objects.Set(float64(n))
+	c.m.regUpdates.Inc()
+	c.ready.Set("registry", nil)
+	c.log.Info("registry snapshot applied", "objects", n, "from", from)
+}
+
+func loadRegistryCache(path string) (*registry.Registry, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var reg registry.Registry
+	if err := json.Unmarshal(data, &reg); err != nil {
+		return nil, err
+	}
+	if err := reg.Validate(); err != nil {
+		return nil, err
+	}
+	return &reg, nil
+}
+
+func saveRegistryCache(path string, reg *registry.Registry) error {
+	data, err := json.Marshal(reg)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// watchSite exports the site buffer's backlog as metrics.
+func (c *Collector) watchSite(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	var dropped uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		b, err := bus.SiteState(sctx, c.js)
+		cancel()
+		if err != nil {
+			continue
+		}
+		c.m.siteBytes.Set(float64(b.Bytes))
+		c.m.siteMsgs.Set(float64(b.Msgs))
+		age := 0.0
+		if !b.Oldest.IsZero() {
+			age = c.now().Sub(b.Oldest).Seconds()
+		}
+		c.m.siteAge.Set(age)
+		// A work queue removes a message when the hub has it; messages
+		// removed beyond the source consumer's ack floor were dropped by
+		// the drop_oldest policy.
+		if b.FirstSeq > 0 && b.FirstSeq-1 > b.AckFloor && b.FirstSeq-1-b.AckFloor > dropped {
+			c.m.siteDropped.Add(float64(b.FirstSeq - 1 - b.AckFloor - dropped))
+			dropped = b.FirstSeq - 1 - b.AckFloor
+		}
+	}
 }
 
 func (c *Collector) publishLoop() {
@@ -368,6 +477,9 @@ func (c *Collector) stop(ctx context.Context) error {
 	c.pubs.Wait()
 	if c.nc != nil {
 		c.nc.Close()
+	}
+	if c.siteSrv != nil {
+		c.siteSrv.Shutdown()
 	}
 	if c.spool != nil {
 		errs = append(errs, c.spool.Close())

@@ -17,6 +17,10 @@ type metrics struct {
 	connections   *prometheus.GaugeVec
 	objects       prometheus.Gauge
 	spooled       prometheus.Gauge
+	siteBytes     prometheus.Gauge
+	siteMsgs      prometheus.Gauge
+	siteAge       prometheus.Gauge
+	siteDropped   prometheus.Counter
 	recovered     prometheus.Counter
 	regUpdates    prometheus.Counter
 }
@@ -66,6 +70,18 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		spooled: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kuzet_collector_spool_bytes", Help: "Bytes of accepted events in the spool not yet confirmed published.",
 		}),
+		siteBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kuzet_collector_site_buffered_bytes", Help: "Bytes in the site buffer not yet confirmed by the NCC.",
+		}),
+		siteMsgs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kuzet_collector_site_buffered_batches", Help: "Batch envelopes in the site buffer not yet confirmed by the NCC.",
+		}),
+		siteAge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kuzet_collector_site_oldest_buffered_seconds", Help: "Age of the oldest envelope in the site buffer (0 when empty).",
+		}),
+		siteDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kuzet_collector_site_dropped_batches_total", Help: "Envelopes the site buffer dropped under the drop_oldest policy.",
+		}),
 		recovered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kuzet_collector_spool_recovered_events_total", Help: "Events republished from the spool after a restart.",
 		}),
@@ -74,6 +90,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		}),
 	}
 	r.MustRegister(m.received, m.rejected, m.accepted, m.quarantined, m.batches, m.published, m.publishErrors,
-		m.duplicates, m.publishTime, m.queued, m.inFlight, m.connections, m.objects, m.regUpdates, m.spooled, m.recovered)
+		m.duplicates, m.publishTime, m.queued, m.inFlight, m.connections, m.objects, m.regUpdates, m.spooled, m.recovered,
+		m.siteBytes, m.siteMsgs, m.siteAge, m.siteDropped)
 	return m
 }

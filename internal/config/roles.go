@@ -210,6 +210,8 @@ type Site struct {
 	Embedded bool `yaml:"embedded"`
 	// Hub is the NCC's leaf-node URL, for the embedded server.
 	Hub string `yaml:"hub"`
+	// HubDomain is the NCC's JetStream domain (where the registry lives).
+	HubDomain string `yaml:"hub_domain"`
 	// MaxBytes and MaxAge bound the buffer.
 	MaxBytes int64         `yaml:"max_bytes"`
 	MaxAge   time.Duration `yaml:"max_age"`
@@ -224,6 +226,9 @@ func (s Site) validate(es *Errors, path string) {
 	}
 	if !validDB(strings.ReplaceAll(s.Domain, "-", "_")) {
 		es.Add(path+".domain", "%q is not a valid JetStream domain", s.Domain)
+	}
+	if s.HubDomain == "" || s.HubDomain == s.Domain {
+		es.Add(path+".hub_domain", "must be set and differ from the site's domain")
 	}
 	if s.Embedded && s.Hub == "" {
 		es.Add(path+".hub", "an embedded site server needs the hub's leaf URL")
@@ -271,7 +276,7 @@ func DefaultCollector() Collector {
 		DataDir: "data/collector", NATS: DefaultNATS(), HTTP: HTTP{Listen: "127.0.0.1:9101"}, Log: DefaultLog(),
 		Batch:       Batch{MaxEvents: 500, MaxBytes: 1 << 20, Linger: 200 * time.Millisecond},
 		MaxInFlight: 64, Zone: "Asia/Almaty", StopTimeout: 15 * time.Second,
-		Site: Site{MaxBytes: 10 << 30, MaxAge: 7 * 24 * time.Hour, Overflow: "block"},
+		Site: Site{HubDomain: "ncc", MaxBytes: 10 << 30, MaxAge: 7 * 24 * time.Hour, Overflow: "block"},
 	}
 }
 

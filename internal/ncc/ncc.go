@@ -132,6 +132,7 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 	}
 	so := bus.DefaultStreamOptions()
 	so.Replicas = n.cfg.NATS.Replicas
+	so.Sites = n.cfg.Sites
 	if err := bus.EnsureStreams(ctx, n.js, so); err != nil {
 		return err
 	}
