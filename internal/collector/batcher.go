@@ -26,6 +26,7 @@ type batcher struct {
 	oisc      string
 	seq       *seqAlloc
 	spool     *spool.Spool
+	journal   *journal
 	out       chan *pending
 	now       func() time.Time
 	m         *metrics
@@ -47,6 +48,7 @@ func (b *batcher) add(ctx context.Context, doc []byte) error {
 	if err := b.spool.Append(doc); err != nil {
 		return err
 	}
+	b.journal.add(doc)
 	if b.cur != nil && b.curBytes+len(doc) > b.maxBytes {
 		if err := b.sealLocked(ctx); err != nil {
 			return err
@@ -102,6 +104,9 @@ func (b *batcher) sealLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := b.journal.flush(); err != nil {
+		return err
+	}
 	select {
 	case b.out <- &pending{batch: batch, start: start}:
 		b.m.queued.Set(float64(len(b.out)))
@@ -134,6 +139,10 @@ func (b *batcher) requeue(ctx context.Context, rec []spool.Batch) (events int, e
 		}
 		for _, d := range r.Docs {
 			batch.Events = append(batch.Events, d)
+			b.journal.add(d)
+		}
+		if err := b.journal.flush(); err != nil {
+			return events, err
 		}
 		events += len(r.Docs)
 		select {

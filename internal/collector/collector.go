@@ -91,6 +91,7 @@ type Collector struct {
 	subject string
 	matcher atomic.Pointer[registry.Matcher]
 	spool   *spool.Spool
+	journal *journal
 	batch   *batcher
 	inputs  []input
 	ops     *telemetry.OpsServer
@@ -170,6 +171,11 @@ func (c *Collector) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
+	if c.cfg.Journal {
+		if c.journal, err = openJournal(filepath.Join(c.cfg.DataDir, c.cfg.ID, "accepted.ids")); err != nil {
+			return fmt.Errorf("collector: journal: %w", err)
+		}
+	}
 	natsCfg := c.cfg.NATS
 	site := c.cfg.Site
 	if site.Domain != "" && site.Embedded {
@@ -216,7 +222,7 @@ func (c *Collector) Start(ctx context.Context) (err error) {
 	c.pub.OnRetry = func(error) { c.m.publishErrors.Inc() }
 	c.batch = &batcher{
 		maxEvents: c.cfg.Batch.MaxEvents, maxBytes: c.cfg.Batch.MaxBytes, linger: c.cfg.Batch.Linger,
-		collector: c.cfg.ID, oisc: c.cfg.OISC, seq: seq, spool: c.spool,
+		collector: c.cfg.ID, oisc: c.cfg.OISC, seq: seq, spool: c.spool, journal: c.journal,
 		out: make(chan *pending, c.cfg.MaxInFlight), now: c.now, m: c.m,
 	}
 	c.bg.Add(1)
@@ -484,6 +490,7 @@ func (c *Collector) stop(ctx context.Context) error {
 	if c.spool != nil {
 		errs = append(errs, c.spool.Close())
 	}
+	errs = append(errs, c.journal.close())
 	if err := c.ops.Stop(ctx); err != nil {
 		errs = append(errs, err)
 	}

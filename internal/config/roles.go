@@ -253,6 +253,9 @@ type Collector struct {
 	// DataDir keeps the spool of accepted events, the batch sequence and
 	// file checkpoints.
 	DataDir string `yaml:"data_dir"`
+	// Journal appends the id of every accepted event to
+	// <data_dir>/<id>/accepted.ids, for `kuzet verify` (37 bytes per event).
+	Journal bool `yaml:"journal"`
 	// SpoolFsync syncs the spool at every sealed batch, so accepted events
 	// survive power loss too (not only a crash of the process).
 	SpoolFsync bool `yaml:"spool_fsync"`
