@@ -42,6 +42,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/failpoint"
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 	"github.com/kuzet-kz/kuzet/internal/natsserver"
 	"github.com/kuzet-kz/kuzet/internal/registry"
@@ -403,7 +404,9 @@ func (c *Collector) publishLoop() {
 			c.m.queued.Set(float64(len(c.batch.out)))
 			c.m.inFlight.Inc()
 			start := time.Now()
+			failpoint.Hit("collector-before-publish")
 			dup, err := c.pub.Publish(c.pubCtx, c.subject, b)
+			failpoint.Hit("collector-after-publish") // stored by JetStream, not confirmed in the spool
 			c.m.inFlight.Dec()
 			if err != nil {
 				c.log.Warn("batch not published at shutdown; it stays in the spool for the next start", "batch", b.ID, "events", len(b.Events), "err", err)

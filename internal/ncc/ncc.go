@@ -37,6 +37,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/failpoint"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/telemetry"
 )
@@ -322,8 +323,10 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 	backoff := 100 * time.Millisecond
 	for {
 		start := time.Now()
+		failpoint.Hit("ncc-before-insert")
 		err := n.st.InsertEvents(ctx, h.rows)
 		if err == nil {
+			failpoint.Hit("ncc-after-insert") // stored, not yet acked
 			n.m.insertTime.Observe(time.Since(start).Seconds())
 			n.m.stored.Add(float64(len(h.rows)))
 			now := n.now()
