@@ -1,0 +1,273 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kuzet-kz/kuzet/internal/config"
+	"github.com/kuzet-kz/kuzet/internal/conformance"
+	"github.com/kuzet-kz/kuzet/internal/proctest"
+	"github.com/kuzet-kz/kuzet/internal/store"
+	"github.com/kuzet-kz/kuzet/internal/verify"
+)
+
+// cluster is a set of kuzet processes for fault tests: a NATS server
+// (kuzet nats), collectors and ncc instances, each restartable and killable,
+// on free loopback ports, with ClickHouse given by the test.
+type cluster struct {
+	t        *testing.T
+	dir      string
+	ch       config.ClickHouse
+	natsPort int
+	leafPort int
+	natsArgs []string
+	nats     *proctest.Proc
+	st       *store.Store
+}
+
+func newCluster(t *testing.T, ch config.ClickHouse, hub bool) *cluster {
+	t.Helper()
+	p := ports(t, 2)
+	c := &cluster{t: t, dir: t.TempDir(), ch: ch, natsPort: p[0]}
+	c.natsArgs = []string{"nats", "-port", fmt.Sprint(p[0]), "-store", filepath.Join(c.dir, "nats"), "-log-level", "warn"}
+	if hub {
+		c.leafPort = p[1]
+		c.natsArgs = append(c.natsArgs, "-domain", "ncc", "-leaf-port", fmt.Sprint(p[1]))
+	}
+	c.startNATS()
+	st, err := store.Open(context.Background(), ch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c.st = st
+	return c
+}
+
+func (c *cluster) natsURL() string { return fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort) }
+
+func (c *cluster) startNATS() {
+	c.t.Helper()
+	c.nats = proctest.Start(c.t, "", proctest.Binary(c.t, "kuzet"), c.natsArgs)
+	if !c.nats.WaitOutput(30*time.Second, "nats nats://") {
+		c.t.Fatalf("kuzet nats did not start:\n%s", c.nats.Output())
+	}
+}
+
+// role is a restartable kuzet role process.
+type role struct {
+	c      *cluster
+	bin    string
+	cfg    string
+	ops    string
+	proc   *proctest.Proc
+	starts int
+}
+
+func (c *cluster) collector(id, oisc, extra string) (*role, string) {
+	c.t.Helper()
+	p := ports(c.t, 2)
+	tcp := fmt.Sprintf("127.0.0.1:%d", p[1])
+	cfg := writeFile(c.t, c.dir, id+".yaml", fmt.Sprintf(`
+id: %s
+oisc: %s
+data_dir: %s
+journal: true
+nats: {url: %q}
+http: {listen: "127.0.0.1:%d"}
+registry_file: %s
+batch: {linger: 100ms, max_events: 200}
+inputs:
+  - {name: syslog-tcp, type: syslog_tcp, listen: %q, pipeline: syslog}
+%s`, id, oisc, filepath.Join(c.dir, "collectors"), c.natsURL(), p[0],
+		filepath.Join(conformance.ModuleRoot(c.t), "configs", "registry.yaml"), tcp, extra))
+	return &role{c: c, bin: proctest.Binary(c.t, "kuzet-collector"), cfg: cfg, ops: fmt.Sprintf("127.0.0.1:%d", p[0])}, tcp
+}
+
+func (c *cluster) ncc(extra string) *role {
+	c.t.Helper()
+	p := ports(c.t, 1)
+	cfg := writeFile(c.t, c.dir, "ncc.yaml", fmt.Sprintf(`
+nats: {url: %q}
+clickhouse: {addr: [%q], database: %s, dial_timeout: 2s, query_timeout: 10s}
+http: {listen: "127.0.0.1:%d"}
+consumer: {ack_wait: 10s}
+store: {linger: 200ms, max_backoff: 2s}
+%s`, c.natsURL(), c.ch.Addr[0], c.ch.Database, p[0], extra))
+	return &role{c: c, bin: proctest.Binary(c.t, "kuzet-ncc"), cfg: cfg, ops: fmt.Sprintf("127.0.0.1:%d", p[0])}
+}
+
+// start starts the role with extra environment and waits until it is ready
+// (ready=false: until it answers /healthz).
+func (r *role) start(ready bool, env ...string) {
+	r.c.t.Helper()
+	r.proc = proctest.Start(r.c.t, "", r.bin, []string{"-config", r.cfg}, env...)
+	r.starts++
+	path := "/healthz"
+	if ready {
+		path = "/readyz"
+	}
+	proctest.Eventually(r.c.t, 60*time.Second, func(ctx context.Context) error {
+		select {
+		case <-r.proc.Done():
+			return fmt.Errorf("exited:\n%s", r.proc.Output())
+		default:
+		}
+		code, err := httpStatus(ctx, "http://"+r.ops+path)
+		if err != nil {
+			return err
+		}
+		if code != 200 {
+			return fmt.Errorf("%s: %d", path, code)
+		}
+		return nil
+	})
+}
+
+func httpStatus(ctx context.Context, url string) (int, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// metric reads one sample from the role's /metrics ("name{labels}").
+func (r *role) metric(name string) float64 {
+	resp, err := http.Get("http://" + r.ops + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var sb strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	for _, line := range strings.Split(sb.String(), "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			var v float64
+			fmt.Sscan(strings.TrimPrefix(line, name+" "), &v)
+			return v
+		}
+	}
+	return 0
+}
+
+// feeder sends numbered RFC 5424 records over TCP at a steady rate,
+// reconnecting when the collector is down.
+type feeder struct {
+	addr   string
+	sent   atomic.Int64
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startFeeder(addr string, rate int) *feeder {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &feeder{addr: addr, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		var conn net.Conn
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		for n := 0; ; {
+			select {
+			case <-ctx.Done():
+				if conn != nil {
+					conn.Close()
+				}
+				return
+			case <-tick.C:
+			}
+			if conn == nil {
+				c, err := net.DialTimeout("tcp", addr, time.Second)
+				if err != nil {
+					continue
+				}
+				conn = c
+			}
+			msg := fmt.Sprintf("<38>1 %s cbs-db-01 sshd %d - - Failed password for user%d from 45.155.205.233 port 52114 ssh2",
+				time.Now().UTC().Format(time.RFC3339Nano), n, n)
+			if _, err := fmt.Fprintf(conn, "%d %s", len(msg), msg); err != nil {
+				conn.Close()
+				conn = nil
+				continue
+			}
+			n++
+			f.sent.Add(1)
+		}
+	}()
+	return f
+}
+
+func (f *feeder) stop() int64 {
+	f.cancel()
+	<-f.done
+	return f.sent.Load()
+}
+
+// settle waits until the journals list at least want accepted events (the
+// last batch is journaled when it is sealed) and the store holds every
+// accepted event, then returns the verification report.
+func (c *cluster) settle(d time.Duration, want int64) verify.Report {
+	c.t.Helper()
+	var rep verify.Report
+	proctest.Eventually(c.t, d, func(ctx context.Context) error {
+		ids, collectors, err := verify.ReadJournals([]string{filepath.Join(c.dir, "collectors")})
+		if err != nil {
+			return err
+		}
+		rep, err = verify.Compare(ctx, c.st, ids, collectors)
+		if err != nil {
+			return err
+		}
+		if int64(rep.Accepted) < want {
+			return fmt.Errorf("%d of %d sent events journaled as accepted", rep.Accepted, want)
+		}
+		if len(rep.Lost) > 0 {
+			return fmt.Errorf("%d of %d accepted events not stored yet", len(rep.Lost), rep.Accepted)
+		}
+		return nil
+	})
+	return rep
+}
+
+var logMu sync.Mutex
+
+// record logs a scenario's figures for the closing note.
+func record(t *testing.T, scenario string, sent int64, rep verify.Report) {
+	logMu.Lock()
+	defer logMu.Unlock()
+	line := fmt.Sprintf("%s: sent %d, accepted %d, stored %d, lost %d, duplicated %d",
+		scenario, sent, rep.Accepted, rep.Stored, len(rep.Lost), len(rep.Duplicated))
+	t.Log(line)
+	if f := os.Getenv("KUZET_FAULT_REPORT"); f != "" {
+		if fh, err := os.OpenFile(f, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+			fmt.Fprintln(fh, line)
+			fh.Close()
+		}
+	}
+}
+
+func getenv(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
