@@ -1,0 +1,253 @@
+// Package leef parses IBM QRadar Log Event Extended Format records:
+//
+//	LEEF:1.0|Vendor|Product|Version|EventID|key=value<TAB>key=value...
+//	LEEF:2.0|Vendor|Product|Version|EventID|Delimiter|key=value<D>key=value...
+//
+// LEEF 1.0 separates attributes with a tab. LEEF 2.0 names its delimiter in
+// the sixth header field: one character, or its code in hex ("x09",
+// "0x09", "^" for the caret itself); an empty field means a tab. A header
+// field may escape a pipe as "\|". A value runs to the next delimiter; a
+// backslash before the delimiter keeps it in the value. devTime is
+// interpreted with devTimeFormat (Java SimpleDateFormat) by DevTime.
+//
+// Parse is pure and keeps no reference to its input.
+package leef
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kuzet-kz/kuzet/internal/ingest"
+)
+
+// KV is one attribute.
+type KV struct{ Key, Value string }
+
+// Record is a parsed LEEF record.
+type Record struct {
+	Version   string
+	Vendor    string
+	Product   string
+	ProdVer   string
+	EventID   string
+	Delimiter byte
+	Attrs     []KV
+}
+
+// Get returns an attribute.
+func (r *Record) Get(key string) (string, bool) {
+	for _, kv := range r.Attrs {
+		if kv.Key == key {
+			return kv.Value, true
+		}
+	}
+	return "", false
+}
+
+// Index returns where a LEEF record starts in s (at the start or after a
+// space, as inside syslog), or -1.
+func Index(s string) int {
+	for off := 0; ; {
+		i := strings.Index(s[off:], "LEEF:")
+		if i < 0 {
+			return -1
+		}
+		i += off
+		if i == 0 || s[i-1] == ' ' {
+			return i
+		}
+		off = i + 5
+	}
+}
+
+type errText string
+
+func (e errText) Error() string { return string(e) }
+
+func syntax(off int, msg string) *ingest.Error {
+	return &ingest.Error{Reason: ingest.ReasonSyntax, Offset: off, Err: errText(msg)}
+}
+
+// Parse parses a record that starts with "LEEF:".
+func Parse(s string) (Record, error) {
+	var r Record
+	if !strings.HasPrefix(s, "LEEF:") {
+		return r, syntax(0, "no LEEF: prefix")
+	}
+	p := 5
+	fields := make([]string, 0, 6)
+	for len(fields) < 5 {
+		v, next, ok := headerField(s, p)
+		if !ok {
+			return r, &ingest.Error{Reason: ingest.ReasonTruncated, Offset: len(s), Err: errText("LEEF header has fewer than 5 fields")}
+		}
+		fields, p = append(fields, v), next
+	}
+	r.Version, r.Vendor, r.Product, r.ProdVer, r.EventID = fields[0], fields[1], fields[2], fields[3], fields[4]
+	r.Delimiter = '\t'
+	switch r.Version {
+	case "1.0", "1":
+	case "2.0", "2":
+		// The delimiter field; tolerate a 2.0 record that omits it.
+		if i := strings.IndexByte(s[p:], '|'); i >= 0 && i <= 4 && !strings.Contains(s[p:p+i], "=") {
+			d, err := delimiter(s[p : p+i])
+			if err != nil {
+				return r, syntax(p, err.Error())
+			}
+			r.Delimiter, p = d, p+i+1
+		}
+	default:
+		return r, syntax(5, "unknown LEEF version "+strconv.Quote(r.Version))
+	}
+	attrs, err := parseAttrs(s[p:], r.Delimiter)
+	if err != nil {
+		return r, err
+	}
+	r.Attrs = attrs
+	return r, nil
+}
+
+func headerField(s string, p int) (string, int, bool) {
+	var b []byte
+	start, escaped := p, false
+	for i := p; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			if i+1 < len(s) && s[i+1] == '|' {
+				b = append(append(b, s[start:i]...), '|')
+				i++
+				start, escaped = i+1, true
+			}
+		case '|':
+			v := s[start:i]
+			if escaped {
+				v = string(append(b, v...))
+			}
+			return v, i + 1, true
+		}
+	}
+	return "", 0, false
+}
+
+// delimiter decodes the LEEF 2.0 delimiter field.
+func delimiter(f string) (byte, error) {
+	switch {
+	case f == "":
+		return '\t', nil
+	case len(f) == 1:
+		return f[0], nil
+	case (strings.HasPrefix(f, "x") || strings.HasPrefix(f, "X")) && len(f) <= 3:
+		f = f[1:]
+	case strings.HasPrefix(f, "0x") || strings.HasPrefix(f, "0X"):
+		f = f[2:]
+	default:
+		return 0, errText("invalid LEEF 2.0 delimiter " + strconv.Quote(f))
+	}
+	n, err := strconv.ParseUint(f, 16, 8)
+	if err != nil || n == 0 {
+		return 0, errText("invalid LEEF 2.0 delimiter code " + strconv.Quote(f))
+	}
+	return byte(n), nil
+}
+
+func parseAttrs(s string, d byte) ([]KV, error) {
+	var out []KV
+	for len(s) > 0 {
+		// One attribute up to the next unescaped delimiter.
+		end, esc := -1, false
+		for i := 0; i < len(s); i++ {
+			if s[i] == '\\' && i+1 < len(s) && s[i+1] == d {
+				esc = true
+				i++
+				continue
+			}
+			if s[i] == d {
+				end = i
+				break
+			}
+		}
+		item := s
+		if end >= 0 {
+			item, s = s[:end], s[end+1:]
+		} else {
+			s = ""
+		}
+		if esc {
+			item = strings.ReplaceAll(item, "\\"+string(d), string(d))
+		}
+		item = strings.TrimRight(item, "\r\n")
+		if strings.TrimSpace(item) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(item, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return out, syntax(0, "LEEF attribute "+strconv.Quote(truncate(item))+" is not key=value")
+		}
+		out = append(out, KV{Key: k, Value: v})
+	}
+	return out, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
+// javaLayouts maps SimpleDateFormat letters to Go layout elements.
+var javaLayouts = []struct{ java, goLayout string }{
+	{"yyyy", "2006"}, {"yy", "06"}, {"MMMM", "January"}, {"MMM", "Jan"}, {"MM", "01"}, {"dd", "02"}, {"d", "2"},
+	{"HH", "15"}, {"hh", "03"}, {"mm", "04"}, {"ss", "05"}, {"SSS", "000"}, {"a", "PM"}, {"zzz", "MST"},
+	{"z", "MST"}, {"Z", "-0700"}, {"XXX", "-07:00"},
+}
+
+// JavaLayout converts a SimpleDateFormat pattern to a Go time layout.
+func JavaLayout(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); {
+		matched := false
+		for _, jl := range javaLayouts {
+			if strings.HasPrefix(p[i:], jl.java) {
+				b.WriteString(jl.goLayout)
+				i += len(jl.java)
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			if p[i] == '\'' {
+				i++
+				continue
+			}
+			b.WriteByte(p[i])
+			i++
+		}
+	}
+	return b.String()
+}
+
+// DevTime interprets the devTime attribute: with devTimeFormat if given,
+// else as epoch milliseconds, else as the LEEF default "MMM dd yyyy
+// HH:mm:ss". Zone-less times are in loc.
+func (r *Record) DevTime(loc *time.Location) (time.Time, bool) {
+	v, ok := r.Get("devTime")
+	if !ok || v == "" {
+		return time.Time{}, false
+	}
+	if f, ok := r.Get("devTimeFormat"); ok && f != "" {
+		t, err := time.ParseInLocation(JavaLayout(f), v, loc)
+		return t, err == nil
+	}
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 1e11 {
+		return time.UnixMilli(ms).UTC(), true
+	}
+	for _, l := range []string{"Jan 02 2006 15:04:05", "Jan 02 2006 15:04:05.000 MST", "Jan 02 2006 15:04:05 MST", time.RFC3339Nano} {
+		if t, err := time.ParseInLocation(l, v, loc); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}

@@ -1,0 +1,118 @@
+package leef_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/kuzet-kz/kuzet/internal/ingest"
+	"github.com/kuzet-kz/kuzet/internal/ingest/leef"
+)
+
+// The examples of IBM's LEEF documentation.
+func TestDocExamples(t *testing.T) {
+	for _, c := range []struct {
+		in      string
+		version string
+		delim   byte
+		attrs   map[string]string
+	}{
+		{"LEEF:1.0|Microsoft|MSExchange|4.0 SP1|15345|src=192.0.2.0\tdst=172.50.123.1\tsev=5\tcat=anomaly\tsrcPort=81\tdstPort=21\tusrName=joe.black",
+			"1.0", '\t', map[string]string{"src": "192.0.2.0", "dst": "172.50.123.1", "usrName": "joe.black", "sev": "5"}},
+		{"LEEF:2.0|Lancope|StealthWatch|1.0|41|^|src=192.0.2.0^dst=172.50.123.1^sev=5^cat=anomaly^srcPort=81^dstPort=21^usrName=joe.black",
+			"2.0", '^', map[string]string{"src": "192.0.2.0", "dstPort": "21", "usrName": "joe.black"}},
+		{"LEEF:2.0|Lancope|StealthWatch|1.0|41|0x5e|src=192.0.2.0^dst=172.50.123.1",
+			"2.0", '^', map[string]string{"dst": "172.50.123.1"}},
+		{"LEEF:2.0|Vendor|Product|1.0|ID|x09|src=10.0.0.1\tdst=10.0.0.2\tmsg=a=b c",
+			"2.0", '\t', map[string]string{"dst": "10.0.0.2", "msg": "a=b c"}},
+		{"LEEF:2.0|V|P|1|ID||a=1\tb=2", "2.0", '\t', map[string]string{"a": "1", "b": "2"}},
+		{`LEEF:2.0|V\|x|P|1|ID|,|a=1\,5,b=2`, "2.0", ',', map[string]string{"a": "1,5", "b": "2"}},
+	} {
+		r, err := leef.Parse(c.in)
+		if err != nil {
+			t.Fatalf("%q: %v", c.in, err)
+		}
+		if r.Version != c.version || r.Delimiter != c.delim {
+			t.Errorf("%q: version %q delimiter %q", c.in, r.Version, r.Delimiter)
+		}
+		for k, v := range c.attrs {
+			if got, _ := r.Get(k); got != v {
+				t.Errorf("%q: %s = %q, want %q", c.in, k, got, v)
+			}
+		}
+	}
+	r, _ := leef.Parse(`LEEF:2.0|V\|x|P|1|ID|,|a=1`)
+	if r.Vendor != "V|x" {
+		t.Errorf("escaped pipe in header: %q", r.Vendor)
+	}
+}
+
+func TestDevTime(t *testing.T) {
+	loc := time.FixedZone("+05", 5*3600)
+	for in, want := range map[string]time.Time{
+		"LEEF:1.0|V|P|1|E|devTime=Nov 24 2026 10:00:01\tdevTimeFormat=MMM dd yyyy HH:mm:ss":       time.Date(2026, 11, 24, 10, 0, 1, 0, loc),
+		"LEEF:1.0|V|P|1|E|devTime=2026-11-24 10:00:01.250\tdevTimeFormat=yyyy-MM-dd HH:mm:ss.SSS": time.Date(2026, 11, 24, 10, 0, 1, 25e7, loc),
+		"LEEF:1.0|V|P|1|E|devTime=1795000000000":                                                  time.UnixMilli(1795000000000),
+		"LEEF:1.0|V|P|1|E|devTime=Nov 24 2026 10:00:01":                                           time.Date(2026, 11, 24, 10, 0, 1, 0, loc),
+	} {
+		r, err := leef.Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := r.DevTime(loc)
+		if !ok || !got.Equal(want) {
+			t.Errorf("%q: %v %v, want %v", in, got, ok, want)
+		}
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	for in, reason := range map[string]string{
+		"LEEF:1.0|a|b|c":           ingest.ReasonTruncated,
+		"CEF:0|a|b|c|d|e|1|":       ingest.ReasonSyntax,
+		"LEEF:3.0|a|b|c|d|x=1":     ingest.ReasonSyntax,
+		"LEEF:2.0|a|b|c|d|xZZ|x=1": ingest.ReasonSyntax,
+		"LEEF:1.0|a|b|c|d|novalue": ingest.ReasonSyntax,
+		"LEEF:1.0|a|b|c|d|=v":      ingest.ReasonSyntax,
+	} {
+		if _, err := leef.Parse(in); err == nil || ingest.ReasonOf(err) != reason {
+			t.Errorf("Parse(%q) = %v, want %s", in, err, reason)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"LEEF:1.0|Microsoft|MSExchange|4.0 SP1|15345|src=192.0.2.0\tdst=172.50.123.1\tsev=5",
+		"LEEF:2.0|Lancope|StealthWatch|1.0|41|^|src=192.0.2.0^dst=172.50.123.1",
+		"LEEF:2.0|V|P|1|ID|x09|a=1\tb=2", `LEEF:2.0|V\|x|P|1|ID|,|a=1\,5,b=2`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := leef.Parse(s)
+		if err != nil {
+			if ingest.ReasonOf(err) == "" {
+				t.Fatal("no reason")
+			}
+			return
+		}
+		for _, kv := range r.Attrs {
+			if kv.Key == "" {
+				t.Fatalf("empty key from %q", s)
+			}
+		}
+		r.DevTime(time.UTC)
+	})
+}
+
+func BenchmarkParse(b *testing.B) {
+	s := "LEEF:2.0|Lancope|StealthWatch|1.0|41|^|src=45.155.205.233^dst=10.10.4.21^sev=5^cat=anomaly^srcPort=52114^dstPort=443^usrName=joe.black^devTime=Nov 24 2026 10:00:01^proto=TCP"
+	b.ReportAllocs()
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		if _, err := leef.Parse(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
