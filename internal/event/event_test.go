@@ -287,3 +287,15 @@ func TestValidID(t *testing.T) {
 		}
 	}
 }
+
+func TestValidPath(t *testing.T) {
+	for p, want := range map[string]bool{
+		"source.ip": true, "@timestamp": true, "log.syslog.facility.code": true, "winlog.EventID": true,
+		"zeek.id.orig_h": true, "labels.site": true, "fields.x": true,
+		"source": false, "source.nope": false, "kuzet.org": false, "winlog": false, "nope.x": false, "": false,
+	} {
+		if got := event.ValidPath(p); got != want {
+			t.Errorf("ValidPath(%q) = %v", p, got)
+		}
+	}
+}

@@ -604,3 +604,24 @@ func toTime(v any) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("cannot use %T as a time", v)
 }
+
+// ValidPath reports whether Set accepts path: a typed ECS field, a label
+// ("labels.<key>") or a namespace key ("winlog.<key>", ...).
+func ValidPath(path string) bool {
+	if _, ok := fields[path]; ok {
+		return true
+	}
+	ns, key, ok := strings.Cut(path, ".")
+	if !ok || key == "" {
+		return false
+	}
+	if ns == "labels" {
+		return true
+	}
+	for _, n := range Namespaces {
+		if n == ns {
+			return true
+		}
+	}
+	return false
+}

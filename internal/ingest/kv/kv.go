@@ -1,0 +1,144 @@
+// Package kv splits key=value text as firewalls and many appliances send it
+// (FortiGate, UserGate, Kerio, Check Point's log exporter, iptables):
+//
+//	date=2026-11-24 time=10:00:01 devname="FG-100F" srcip=10.0.0.5 action="deny" msg="a \"quoted\" value"
+//
+// Pairs are separated by a separator (default: whitespace), key and value by
+// a delimiter (default "="). A value may be quoted with the quote character
+// (default '"'); inside quotes the separator is literal and a backslash
+// escapes the quote and itself. Text that is not part of a pair is skipped
+// and counted, so a free-form prefix does not fail the record.
+//
+// Split is pure and keeps no reference to its input.
+package kv
+
+import (
+	"strings"
+	"unicode"
+
+	"github.com/kuzet-kz/kuzet/internal/ingest"
+)
+
+// Options of a split.
+type Options struct {
+	// Separator between pairs; empty means any run of whitespace.
+	Separator string
+	// Delimiter between key and value; default "=".
+	Delimiter string
+	// Quote is the quoting character; default '"'. Set to -1 for none.
+	Quote rune
+}
+
+// Pair is one key and value.
+type Pair struct{ Key, Value string }
+
+// Split returns the pairs of s and how many stray tokens it skipped.
+func Split(s string, o Options) (pairs []Pair, skipped int, err error) {
+	if o.Delimiter == "" {
+		o.Delimiter = "="
+	}
+	if o.Quote == 0 {
+		o.Quote = '"'
+	}
+	i := 0
+	for i < len(s) {
+		// Skip separators.
+		if o.Separator == "" {
+			for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+				i++
+			}
+		} else {
+			for strings.HasPrefix(s[i:], o.Separator) {
+				i += len(o.Separator)
+			}
+		}
+		if i >= len(s) {
+			break
+		}
+		d := strings.Index(s[i:], o.Delimiter)
+		sepAt := nextSep(s, i, o.Separator)
+		if d < 0 || (sepAt >= 0 && i+d > sepAt) {
+			// A token without a delimiter: skip it.
+			skipped++
+			if sepAt < 0 {
+				break
+			}
+			i = sepAt
+			continue
+		}
+		key := strings.TrimSpace(s[i : i+d])
+		if key == "" {
+			return pairs, skipped, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: i, Err: errText("empty key")}
+		}
+		j := i + d + len(o.Delimiter)
+		var val string
+		if o.Quote > 0 && j < len(s) && rune(s[j]) == o.Quote {
+			v, end, ok := quoted(s, j, byte(o.Quote))
+			if !ok {
+				return pairs, skipped, &ingest.Error{Reason: ingest.ReasonTruncated, Offset: j, Err: errText("unterminated quoted value of " + key)}
+			}
+			val, i = v, end
+		} else {
+			end := nextSep(s, j, o.Separator)
+			if end < 0 {
+				end = len(s)
+			}
+			val, i = s[j:end], end
+		}
+		pairs = append(pairs, Pair{Key: key, Value: val})
+	}
+	return pairs, skipped, nil
+}
+
+type errText string
+
+func (e errText) Error() string { return string(e) }
+
+func nextSep(s string, from int, sep string) int {
+	if sep == "" {
+		for k := from; k < len(s); k++ {
+			if s[k] == ' ' || s[k] == '\t' {
+				return k
+			}
+		}
+		return -1
+	}
+	k := strings.Index(s[from:], sep)
+	if k < 0 {
+		return -1
+	}
+	return from + k
+}
+
+// quoted reads a quoted value starting at s[j] == q.
+func quoted(s string, j int, q byte) (string, int, bool) {
+	var b []byte
+	start, escaped := j+1, false
+	for k := j + 1; k < len(s); k++ {
+		switch s[k] {
+		case '\\':
+			if k+1 < len(s) && (s[k+1] == q || s[k+1] == '\\') {
+				b = append(append(b, s[start:k]...), s[k+1])
+				k++
+				start, escaped = k+1, true
+			}
+		case q:
+			v := s[start:k]
+			if escaped {
+				v = string(append(b, v...))
+			}
+			return v, k + 1, true
+		}
+	}
+	return "", 0, false
+}
+
+// IsKeyLike reports whether s could be a key (letters, digits, _ . - :).
+func IsKeyLike(s string) bool {
+	for _, r := range s {
+		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '.' || r == '-' || r == ':') {
+			return false
+		}
+	}
+	return s != ""
+}

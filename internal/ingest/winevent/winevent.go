@@ -1,0 +1,243 @@
+// Package winevent flattens Windows events to the field names Sigma rules
+// use: the System children (EventID, Channel, Computer, Provider_Name,
+// Provider_Guid, TimeCreated_SystemTime, Execution_ProcessID, ...) and the
+// EventData or UserData children under their own names (Image,
+// CommandLine, TargetUserName, ...).
+//
+// It reads the two JSON shapes real collectors produce: evtx_dump's
+// (Event.System with "#attributes" and "#text", Event.EventData), and
+// Winlogbeat's (winlog.event_id, winlog.channel, winlog.event_data, ...).
+// Numbers Windows renders in hex keep the form of its XML: lower-case "0x",
+// no zero padding ("0x3e7", "0xc000006d"), whatever padding or case the
+// exporter used, because SigmaHQ rules match that form.
+//
+// Flatten is pure.
+package winevent
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kuzet-kz/kuzet/internal/ingest"
+)
+
+// Fields is a flattened event.
+type Fields map[string]any
+
+// Flatten flattens a decoded event document. It returns the fields and the
+// event's creation time (zero when absent).
+func Flatten(doc map[string]any) (Fields, time.Time, error) {
+	f, t, err := flatten(doc)
+	if err == nil {
+		// EventID is a number, also where an exporter wrote it as text.
+		if s, ok := f["EventID"].(string); ok {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+				f["EventID"] = n
+			}
+		}
+	}
+	return f, t, err
+}
+
+func flatten(doc map[string]any) (Fields, time.Time, error) {
+	if ev, ok := doc["Event"].(map[string]any); ok {
+		return flattenEvtx(ev)
+	}
+	if wl, ok := doc["winlog"].(map[string]any); ok {
+		return flattenWinlogbeat(doc, wl)
+	}
+	if _, ok := doc["EventID"]; ok {
+		// Already flat (Sigma field names): keep it, minus metadata keys.
+		out := Fields{}
+		for k, v := range doc {
+			if !strings.HasPrefix(k, "_") {
+				out[k] = normalize(v)
+			}
+		}
+		t, _ := parseTime(out["TimeCreated_SystemTime"])
+		return out, t, nil
+	}
+	return nil, time.Time{}, ingest.Errorf(ingest.ReasonBadField, "neither an evtx_dump event (Event.System), a Winlogbeat event (winlog) nor a flat one (EventID)")
+}
+
+func flattenEvtx(ev map[string]any) (Fields, time.Time, error) {
+	sys, ok := ev["System"].(map[string]any)
+	if !ok {
+		return nil, time.Time{}, ingest.Errorf(ingest.ReasonBadField, "Event.System missing")
+	}
+	out := Fields{}
+	for k, v := range sys {
+		switch x := v.(type) {
+		case map[string]any:
+			if t, ok := x["#text"]; ok {
+				out[k] = normalize(t)
+			}
+			if a, ok := x["#attributes"].(map[string]any); ok {
+				for ak, av := range a {
+					if k == "EventID" && ak != "Qualifiers" {
+						continue
+					}
+					out[k+"_"+ak] = normalize(av)
+				}
+			}
+		default:
+			out[k] = normalize(v)
+		}
+	}
+	if _, ok := out["EventID"]; !ok {
+		return nil, time.Time{}, ingest.Errorf(ingest.ReasonBadField, "Event.System.EventID missing")
+	}
+	for _, sec := range []string{"EventData", "UserData"} {
+		switch d := ev[sec].(type) {
+		case map[string]any:
+			flattenData(d, out)
+		case nil:
+		default:
+			out[sec] = normalize(d)
+		}
+	}
+	t, _ := parseTime(out["TimeCreated_SystemTime"])
+	return out, t, nil
+}
+
+// flattenData copies data children to out under their names; nested
+// elements (UserData's wrapper element) are descended into.
+func flattenData(d map[string]any, out Fields) {
+	for k, v := range d {
+		if k == "#attributes" {
+			continue
+		}
+		// Names with spaces ("Product Name" in Defender events) lose them,
+		// as in SigmaHQ's field names ("ProductName").
+		if strings.IndexByte(k, ' ') >= 0 {
+			k = strings.ReplaceAll(k, " ", "")
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			if t, ok := x["#text"]; ok {
+				out[k] = normalize(t)
+				continue
+			}
+			flattenData(x, out)
+		default:
+			out[k] = normalize(v)
+		}
+	}
+}
+
+func flattenWinlogbeat(doc, wl map[string]any) (Fields, time.Time, error) {
+	out := Fields{}
+	id, ok := wl["event_id"]
+	if !ok {
+		return nil, time.Time{}, ingest.Errorf(ingest.ReasonBadField, "winlog.event_id missing")
+	}
+	out["EventID"] = normalize(id)
+	for src, dst := range map[string]string{
+		"channel": "Channel", "computer_name": "Computer", "provider_name": "Provider_Name", "provider_guid": "Provider_Guid",
+		"record_id": "EventRecordID", "version": "Version", "opcode": "Opcode", "task": "Task", "keywords": "Keywords",
+		"activity_id": "Correlation_ActivityID",
+	} {
+		if v, ok := wl[src]; ok {
+			out[dst] = normalize(v)
+		}
+	}
+	if p, ok := wl["process"].(map[string]any); ok {
+		out["Execution_ProcessID"] = normalize(p["pid"])
+		if th, ok := p["thread"].(map[string]any); ok {
+			out["Execution_ThreadID"] = normalize(th["id"])
+		}
+	}
+	if u, ok := wl["user"].(map[string]any); ok {
+		out["Security_UserID"] = u["identifier"]
+	}
+	for _, sec := range []string{"event_data", "user_data"} {
+		if d, ok := wl[sec].(map[string]any); ok {
+			flattenData(d, out)
+		}
+	}
+	var t time.Time
+	if s, ok := doc["@timestamp"].(string); ok {
+		t, _ = time.Parse(time.RFC3339Nano, s)
+		out["TimeCreated_SystemTime"] = s
+	}
+	return out, t, nil
+}
+
+// normalize turns JSON numbers into int64 (or float64) and hex strings into
+// Windows' XML form.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+		return x.String()
+	case float64:
+		if x == float64(int64(x)) {
+			return int64(x)
+		}
+		return x
+	case string:
+		return Hex(x)
+	case []any:
+		for i := range x {
+			x[i] = normalize(x[i])
+		}
+		return x
+	}
+	return v
+}
+
+// Hex rewrites "0x000003E7" as "0x3e7"; other strings are returned as they
+// are.
+func Hex(s string) string {
+	if len(s) < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || len(s) > 34 {
+		return s
+	}
+	digits := s[2:]
+	lower := true
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		switch {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+		case c >= 'A' && c <= 'F':
+			lower = false
+		default:
+			return s
+		}
+	}
+	trimmed := strings.TrimLeft(digits, "0")
+	if trimmed == "" {
+		trimmed = "0"
+	}
+	if lower && s[1] == 'x' && len(trimmed) == len(digits) {
+		return s
+	}
+	return "0x" + strings.ToLower(trimmed)
+}
+
+func parseTime(v any) (time.Time, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t, err == nil
+}
+
+// EventID returns the event's numeric id, if it has one.
+func (f Fields) EventID() (int64, bool) {
+	switch v := f["EventID"].(type) {
+	case int64:
+		return v, true
+	case string:
+		n, err := strconv.ParseInt(v, 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
