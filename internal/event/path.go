@@ -625,3 +625,34 @@ func ValidPath(path string) bool {
 	}
 	return false
 }
+
+// Namespace returns a source namespace's map (nil when empty or unknown).
+// The map is the event's own: changes to it change the event.
+func (ev *Event) Namespace(ns string) map[string]any { return ev.namespace(ns, false) }
+
+// SetNamespace replaces a source namespace's map with m (not copied), and
+// reports whether ns is a namespace.
+func (ev *Event) SetNamespace(ns string, m map[string]any) bool {
+	if ev.namespace(ns, true) == nil {
+		return false
+	}
+	switch ns {
+	case "winlog":
+		ev.Winlog = m
+	case "zeek":
+		ev.Zeek = m
+	case "suricata":
+		ev.Suricata = m
+	case "cef":
+		ev.CEF = m
+	case "leef":
+		ev.LEEF = m
+	case "auditd":
+		ev.Auditd = m
+	case "wazuh":
+		ev.Wazuh = m
+	case "fields":
+		ev.Fields = m
+	}
+	return true
+}

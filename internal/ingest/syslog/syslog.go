@@ -338,12 +338,13 @@ func parse3164(m *Message, s string, o Options) {
 	// "su:") or a Cisco mnemonic ("%SYS-5-CONFIG_I:").
 	if m.Hostname == "" && s != "" {
 		tok, rest, _ := field(s)
-		if tok != "" && !isTag(tok) && rest != "" && s[0] != '%' {
+		if tok != "" && !isTag(tok) && isHostname(tok) && rest != "" {
 			m.Hostname, s = tok, rest
 		}
 	}
-	// TAG[PID]: MSG
-	if i := strings.IndexByte(s, ':'); i > 0 && i <= 48 && !strings.ContainsAny(s[:i], " \t") && s[0] != '%' {
+	// TAG[PID]: MSG (the colon followed by a space or the end).
+	if i := strings.IndexByte(s, ':'); i > 0 && i <= 48 && (i+1 == len(s) || s[i+1] == ' ') &&
+		!strings.ContainsAny(s[:i], " \t") && s[0] != '%' {
 		tag := s[:i]
 		if lb := strings.IndexByte(tag, '['); lb > 0 && tag[len(tag)-1] == ']' {
 			m.ProcID, tag = tag[lb+1:len(tag)-1], tag[:lb]
@@ -354,6 +355,17 @@ func parse3164(m *Message, s string, o Options) {
 		}
 	}
 	m.Msg = s
+}
+
+// isHostname reports whether a token can be a host name or address.
+func isHostname(tok string) bool {
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':') {
+			return false
+		}
+	}
+	return !strings.HasPrefix(tok, "CEF:") && !strings.HasPrefix(tok, "LEEF:")
 }
 
 // isTag reports whether a token is a TAG (ends with ':' or has "[pid]").

@@ -1,0 +1,471 @@
+// Package pipeline runs kuzet's declarative normalisation pipelines: one
+// YAML file per source type in pipelines/ says which parser reads the
+// record and which steps turn its raw fields into the normalised event
+// (internal/event). Adding a device type needs a YAML file, not Go code.
+//
+// # Running
+//
+// A Set holds the loaded pipelines; NewStream opens a Stream of one of them
+// for one source (a connection, a file). Push normalises one record and
+// emits its event, or returns an *ingest.Error with a stable reason; a
+// stream that joins records (auditd) emits when an event is complete, and on
+// Tick or Flush. Set and Stream are pure: no I/O, no goroutines.
+//
+// # Fields
+//
+// The parser produces raw fields (syslog.*, cef.* and the CEF extension
+// keys, the JSON object's keys, ...). A step names a field: a raw field
+// when one has the name (dots also reach into nested JSON objects), else an
+// event field (source.ip, ...). Steps write event fields. At the end the raw
+// fields are kept under the pipeline's namespace (winlog, zeek, suricata,
+// cef, leef, auditd, wazuh, fields): all of them, the unmapped ones, or
+// none.
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/ingest"
+	"github.com/kuzet-kz/kuzet/internal/ingest/auditd"
+	pipelinefiles "github.com/kuzet-kz/kuzet/pipelines"
+)
+
+// Set is a set of pipelines by name. Safe for concurrent use.
+type Set struct {
+	specs map[string]*Spec
+}
+
+// Load parses and validates every *.yaml at the root of fsys.
+func Load(fsys fs.FS) (*Set, error) {
+	files, err := fs.Glob(fsys, "*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	s := &Set{specs: map[string]*Spec{}}
+	var errs []error
+	for _, f := range files {
+		data, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			return nil, err
+		}
+		spec, err := ParseSpec(path.Join("pipelines", f), data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if other, dup := s.specs[spec.Name]; dup {
+			errs = append(errs, fmt.Errorf("%s: pipeline %q is also defined in %s", spec.file, spec.Name, other.file))
+			continue
+		}
+		s.specs[spec.Name] = spec
+	}
+	for _, spec := range s.specs {
+		walkSteps(spec.Steps, func(st *Step) {
+			if st.Dispatch != "" && s.specs[st.Dispatch] == nil {
+				errs = append(errs, fmt.Errorf("%s: pipeline %q dispatches to unknown pipeline %q", spec.file, spec.Name, st.Dispatch))
+			}
+		})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if len(s.specs) == 0 {
+		return nil, errors.New("pipeline: no pipelines found")
+	}
+	return s, nil
+}
+
+func walkSteps(steps []Step, fn func(*Step)) {
+	for i := range steps {
+		fn(&steps[i])
+		walkSteps(steps[i].Steps, fn)
+	}
+}
+
+var (
+	defaultOnce sync.Once
+	defaultSet  *Set
+	defaultErr  error
+)
+
+// Default returns the pipelines shipped in pipelines/ (embedded).
+func Default() (*Set, error) {
+	defaultOnce.Do(func() { defaultSet, defaultErr = Load(pipelinefiles.FS) })
+	return defaultSet, defaultErr
+}
+
+// Names lists the pipelines, sorted.
+func (s *Set) Names() []string {
+	out := make([]string, 0, len(s.specs))
+	for n := range s.specs {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Spec returns a pipeline's specification, or nil.
+func (s *Set) Spec(name string) *Spec { return s.specs[name] }
+
+// StreamOptions configure a stream.
+type StreamOptions struct {
+	// Location is the zone of timestamps that carry none; default UTC.
+	Location *time.Location
+	// Now is the clock for year-less dates; default time.Now.
+	Now func() time.Time
+	// MaxRecord is the largest record accepted; default 64 KiB.
+	MaxRecord int
+}
+
+// Stream normalises the records of one source. Not safe for concurrent use.
+type Stream struct {
+	set    *Set
+	spec   *Spec
+	opts   StreamOptions
+	joiner *auditd.Joiner
+	// joined keeps the record of each pending auditd event's first line.
+	first ingest.Record
+}
+
+// NewStream opens a stream of the named pipeline.
+func (s *Set) NewStream(name string, opts StreamOptions) (*Stream, error) {
+	spec := s.specs[name]
+	if spec == nil {
+		return nil, fmt.Errorf("pipeline: unknown pipeline %q (have %s)", name, strings.Join(s.Names(), ", "))
+	}
+	if opts.Location == nil {
+		opts.Location = time.UTC
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxRecord <= 0 {
+		opts.MaxRecord = ingest.DefaultMaxRecord
+	}
+	st := &Stream{set: s, spec: spec, opts: opts}
+	if spec.Parser == "auditd" {
+		st.joiner = &auditd.Joiner{}
+		if d, err := time.ParseDuration(spec.Options.Linger); err == nil {
+			st.joiner.Linger = d
+		}
+	}
+	return st, nil
+}
+
+// errDispatch hands a record to another pipeline.
+type errDispatch struct{ to string }
+
+func (e errDispatch) Error() string { return "dispatch to " + e.to }
+
+// Push normalises one record and calls emit for each complete event. A
+// rejected record returns an *ingest.Error (reason "dropped" when a drop
+// step matched); emit's error is returned as it is.
+func (st *Stream) Push(rec ingest.Record, emit func(*event.Event) error) error {
+	if len(rec.Data) == 0 {
+		return ingest.Errorf(ingest.ReasonEmpty, "empty record")
+	}
+	if len(rec.Data) > st.opts.MaxRecord {
+		return ingest.Errorf(ingest.ReasonOversize, "record of %d bytes over the limit of %d", len(rec.Data), st.opts.MaxRecord)
+	}
+	if st.joiner != nil {
+		return st.pushAuditd(rec, emit)
+	}
+	spec := st.spec
+	for depth := 0; ; depth++ {
+		ev, err := st.set.process(spec, rec, st.opts, nil)
+		var d errDispatch
+		if errors.As(err, &d) {
+			if depth >= 3 {
+				return ingest.Errorf(ingest.ReasonPipeline, "dispatch loop at pipeline %q", d.to)
+			}
+			spec = st.set.specs[d.to]
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return emit(ev)
+	}
+}
+
+// Tick emits events a joining pipeline has held for its linger time.
+func (st *Stream) Tick(now time.Time, emit func(*event.Event) error) error {
+	if st.joiner == nil {
+		return nil
+	}
+	return st.emitAuditd(st.joiner.Expire(now), emit)
+}
+
+// Flush emits every event held back.
+func (st *Stream) Flush(emit func(*event.Event) error) error {
+	if st.joiner == nil {
+		return nil
+	}
+	return st.emitAuditd(st.joiner.Flush(), emit)
+}
+
+func (st *Stream) pushAuditd(rec ingest.Record, emit func(*event.Event) error) error {
+	text, _, err := textOf(rec.Data, false)
+	if err != nil {
+		return err
+	}
+	r, err := auditd.ParseRecord(text)
+	if err != nil {
+		return err
+	}
+	done := st.joiner.Add(r, text, rec.ReceivedAt)
+	done = append(done, st.joiner.Expire(rec.ReceivedAt)...)
+	if len(done) > 0 || st.first.ReceivedAt.IsZero() {
+		st.first = rec
+	}
+	return st.emitAuditd(done, emit)
+}
+
+func (st *Stream) emitAuditd(done []auditd.Event, emit func(*event.Event) error) error {
+	var errs []error
+	for i := range done {
+		ev, err := st.set.process(st.spec, st.first, st.opts, &done[i])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := emit(ev); err != nil {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// state is one record's fields while its pipeline runs.
+type state struct {
+	ev     *event.Event
+	raw    map[string]any
+	orig   map[string]any
+	mapped map[string]bool
+	opts   *StreamOptions
+}
+
+// get returns a raw field (also "a.b" into nested objects), else an event
+// field.
+func (st *state) get(name string) (any, bool) {
+	if v, ok := st.raw[name]; ok {
+		return v, v != nil && v != ""
+	}
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		if _, ok := st.raw[name[:i]].(map[string]any); ok {
+			if v, ok := nested(st.raw, name); ok {
+				return v, v != nil && v != ""
+			}
+		}
+	}
+	return st.ev.Get(name)
+}
+
+// nested resolves "a.b.c" in nested objects, also through keys with dots.
+func nested(raw map[string]any, name string) (any, bool) {
+	var cur any = raw
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		v, ok := m[p]
+		if !ok {
+			// A key with dots inside a nested object ("id.orig_h").
+			v, ok := m[strings.Join(parts[i:], ".")]
+			return v, ok
+		}
+		if i == len(parts)-1 {
+			return v, true
+		}
+		cur = v
+	}
+	return nil, false
+}
+
+// textOf returns the record as text. Text formats (lenient) replace invalid
+// UTF-8 and report it; strict formats reject it.
+func textOf(data []byte, lenient bool) (string, bool, error) {
+	if isValidUTF8(data) {
+		return string(data), true, nil
+	}
+	if !lenient {
+		return "", false, ingest.Errorf(ingest.ReasonInvalidUTF8, "record is not valid UTF-8")
+	}
+	return strings.ToValidUTF8(string(data), "\uFFFD"), false, nil
+}
+
+// process runs spec's parser and steps on one record (or a joined auditd
+// event).
+func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined *auditd.Event) (*event.Event, error) {
+	ev := &event.Event{}
+	ev.Kuzet.ReceivedAt = rec.ReceivedAt.UTC()
+	ev.Kuzet.SourceType = spec.Name
+	ev.Kuzet.Input = rec.Input
+	ev.Kuzet.Asset = event.AssetUnknown
+	if rec.Peer != "" {
+		ev.Log = &event.Log{Source: &event.LogSource{Address: rec.Peer}}
+	}
+	if rec.File != "" {
+		if ev.Log == nil {
+			ev.Log = &event.Log{}
+		}
+		ev.Log.File = &event.LogFile{Path: rec.File}
+	}
+	st := &state{ev: ev, raw: map[string]any{}, mapped: map[string]bool{}, opts: &opts}
+	if err := parse(spec, rec, st, joined); err != nil {
+		return nil, err
+	}
+	if spec.Keep == "all" && spec.mutates {
+		st.orig = make(map[string]any, len(st.raw))
+		for k, v := range st.raw {
+			st.orig[k] = v
+		}
+	}
+	if err := st.run(spec.Steps); err != nil {
+		return nil, err
+	}
+	st.keep(spec)
+	if ev.Timestamp.IsZero() {
+		ev.Timestamp = ev.Kuzet.ReceivedAt
+	}
+	ev.Timestamp = ev.Timestamp.UTC()
+	if ev.Event.Kind == "" {
+		ev.Event.Kind = "event"
+	}
+	return ev, nil
+}
+
+// keep copies the raw fields to the namespace.
+func (st *state) keep(spec *Spec) {
+	var src map[string]any
+	switch spec.Keep {
+	case "none":
+		return
+	case "all":
+		if !spec.mutates {
+			// The raw fields are exactly what was parsed: hand them over.
+			if len(st.ev.Namespace(spec.Namespace)) == 0 {
+				st.ev.SetNamespace(spec.Namespace, st.raw)
+				return
+			}
+		}
+		src = st.orig
+		if src == nil {
+			src = st.raw
+		}
+	default:
+		src = st.raw
+	}
+	for k, v := range src {
+		if spec.Keep == "unmapped" && st.mapped[k] {
+			continue
+		}
+		// Empty and null values are kept: rules test for them.
+		_ = st.ev.Set(spec.Namespace+"."+k, jsonable(v))
+	}
+}
+
+// jsonable turns decoder numbers into plain numbers.
+func jsonable(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+		return x.String()
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonable(e)
+		}
+	case []any:
+		for i := range x {
+			x[i] = jsonable(x[i])
+		}
+	}
+	return v
+}
+
+// text returns a value as text ("" for nil).
+func text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int:
+		return strconv.Itoa(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case []string:
+		return strings.Join(x, ",")
+	case []any, map[string]any:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+// texts returns a value as texts: each item of a list.
+func texts(v any) []string {
+	switch x := v.(type) {
+	case []string:
+		return x
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			out = append(out, text(e))
+		}
+		return out
+	}
+	return []string{text(v)}
+}
+
+// ipPaths are event fields that must hold an IP address.
+var ipPaths = map[string]bool{"source.ip": true, "destination.ip": true, "observer.ip": true, "host.ip": true}
+
+// setField stores a value in an event field. A value that does not fit the
+// field (a host name in source.ip, "abc" in a port) is skipped: the raw
+// field stays, kept under the namespace.
+func (st *state) setField(path string, v any) bool {
+	if v == nil || v == "" {
+		return false
+	}
+	if ipPaths[path] {
+		for _, s := range texts(v) {
+			if a, err := netip.ParseAddr(s); err != nil || !a.IsValid() {
+				return false
+			}
+		}
+	}
+	if n, ok := v.(json.Number); ok {
+		v = jsonable(n)
+	}
+	return st.ev.Set(path, v) == nil
+}

@@ -1,0 +1,251 @@
+package pipeline
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/ingest"
+	"github.com/kuzet-kz/kuzet/internal/ingest/auditd"
+	"github.com/kuzet-kz/kuzet/internal/ingest/cef"
+	"github.com/kuzet-kz/kuzet/internal/ingest/kv"
+	"github.com/kuzet-kz/kuzet/internal/ingest/leef"
+	"github.com/kuzet-kz/kuzet/internal/ingest/syslog"
+	"github.com/kuzet-kz/kuzet/internal/ingest/winevent"
+)
+
+// parse runs the spec's parser: it fills raw fields, and the event fields
+// every record of the format has (times, host, syslog header, ...).
+func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error {
+	ev := st.ev
+	switch spec.Parser {
+	case "auditd":
+		return parseAuditd(joined, st)
+	case "json", "winevent":
+		if spec.From == "" {
+			obj, err := decodeObject(rec.Data)
+			if err != nil {
+				return err
+			}
+			ev.Event.Original = string(rec.Data)
+			if spec.Parser == "winevent" {
+				return parseWinevent(obj, st)
+			}
+			for k, v := range obj {
+				st.raw[k] = v
+			}
+			return nil
+		}
+	}
+	// Text formats: legacy devices send other encodings; keep the exact
+	// bytes in kuzet.original_b64 and go on with the text.
+	s, valid, _ := textOf(rec.Data, true)
+	if !valid {
+		ev.Kuzet.OriginalB64 = b64(rec.Data)
+	}
+	ev.Event.Original = s
+	body := s
+	switch spec.Parser {
+	case "syslog":
+		_, err := parseSyslog([]byte(s), st)
+		return err
+	case "cef":
+		if !strings.HasPrefix(s, "CEF:") {
+			// Inside syslog: the header is syslog's, the message the record.
+			msg, err := parseSyslog([]byte(s), st)
+			if err != nil {
+				return err
+			}
+			s = msg
+			ev.Message = ""
+		}
+		i := cef.Index(s)
+		if i < 0 {
+			return ingest.Errorf(ingest.ReasonSyntax, "no CEF record")
+		}
+		r, err := cef.Parse(s[i:])
+		if err != nil {
+			return err
+		}
+		// Header fields under CEF's own names.
+		for k, v := range map[string]string{"cefVersion": r.Version, "deviceVendor": r.DeviceVendor,
+			"deviceProduct": r.DeviceProduct, "deviceVersion": r.DeviceVersion, "deviceEventClassId": r.SignatureID,
+			"name": r.Name, "severity": r.Severity} {
+			st.raw[k] = v
+		}
+		for _, kv := range r.Extension {
+			st.raw[kv.Key] = kv.Value
+		}
+		if n := r.SeverityNumber(); n >= 0 {
+			ev.Event.Severity = n
+		}
+		return nil
+	case "leef":
+		if !strings.HasPrefix(s, "LEEF:") {
+			msg, err := parseSyslog([]byte(s), st)
+			if err != nil {
+				return err
+			}
+			s = msg
+			ev.Message = ""
+		}
+		i := leef.Index(s)
+		if i < 0 {
+			return ingest.Errorf(ingest.ReasonSyntax, "no LEEF record")
+		}
+		r, err := leef.Parse(s[i:])
+		if err != nil {
+			return err
+		}
+		for k, v := range map[string]string{"leefVersion": r.Version, "vendor": r.Vendor, "product": r.Product,
+			"version": r.ProdVer, "eventId": r.EventID} {
+			st.raw[k] = v
+		}
+		for _, kv := range r.Attrs {
+			st.raw[kv.Key] = kv.Value
+		}
+		if t, ok := r.DevTime(st.opts.Location); ok {
+			ev.Timestamp = t
+		}
+		return nil
+	}
+	if spec.From == "syslog" {
+		msg, err := parseSyslog([]byte(s), st)
+		if err != nil {
+			return err
+		}
+		body = msg
+	}
+	switch spec.Parser {
+	case "kv":
+		o := kv.Options{Separator: spec.Options.Separator, Delimiter: spec.Options.Delimiter}
+		if spec.Options.Quote != "" {
+			o.Quote = rune(spec.Options.Quote[0])
+		}
+		pairs, _, err := kv.Split(body, o)
+		if err != nil {
+			return err
+		}
+		if len(pairs) == 0 {
+			return ingest.Errorf(ingest.ReasonSyntax, "no key=value pairs")
+		}
+		for _, p := range pairs {
+			st.raw[p.Key] = p.Value
+		}
+	case "json":
+		obj, err := decodeObject([]byte(strings.TrimSpace(body)))
+		if err != nil {
+			return err
+		}
+		for k, v := range obj {
+			st.raw[k] = v
+		}
+	case "regex":
+		re := compiled(spec.Options.Pattern)
+		m := re.FindStringSubmatch(body)
+		if m == nil {
+			return ingest.Errorf(ingest.ReasonSyntax, "the record does not match the pipeline's pattern")
+		}
+		for i, name := range re.re.SubexpNames() {
+			if name != "" && m[i] != "" {
+				st.raw[name] = m[i]
+			}
+		}
+	case "line":
+		st.raw["message"] = body
+		if ev.Message == "" {
+			ev.Message = body
+		}
+	}
+	return nil
+}
+
+// parseSyslog parses a syslog header into the event's log.syslog fields,
+// @timestamp, host.name, process.name and process.pid, the raw fields
+// syslog.* and message, and returns the message.
+func parseSyslog(data []byte, st *state) (string, error) {
+	m, err := syslog.Parse(data, syslog.Options{Location: st.opts.Location, Now: st.opts.Now()})
+	if err != nil {
+		return "", err
+	}
+	ev := st.ev
+	if ev.Log == nil {
+		ev.Log = &event.Log{}
+	}
+	sl := &event.Syslog{Hostname: m.Hostname, Appname: m.AppName, ProcID: m.ProcID, MsgID: m.MsgID}
+	if m.Priority >= 0 {
+		pri := m.Priority
+		sl.Priority = &pri
+		sl.Facility = &event.SyslogCode{Code: m.Facility(), Name: syslog.FacilityNames[m.Facility()]}
+		sl.Severity = &event.SyslogCode{Code: m.Severity(), Name: syslog.SeverityNames[m.Severity()]}
+		ev.Log.Level = syslog.SeverityNames[m.Severity()]
+		ev.Event.Severity = m.Severity()
+	}
+	if m.Format == syslog.RFC5424 {
+		sl.Version = strconv.Itoa(m.Version)
+	}
+	if len(m.SD) > 0 {
+		sl.StructuredData = map[string]map[string]string{}
+		for _, el := range m.SD {
+			params := map[string]string{}
+			for _, p := range el.Params {
+				params[p.Name] = p.Value
+				st.raw["sd."+el.ID+"."+p.Name] = p.Value
+			}
+			sl.StructuredData[el.ID] = params
+		}
+	}
+	ev.Log.Syslog = sl
+	if !m.Timestamp.IsZero() {
+		ev.Timestamp = m.Timestamp
+	}
+	if m.Hostname != "" {
+		st.setField("host.name", m.Hostname)
+	}
+	if m.AppName != "" {
+		st.setField("process.name", m.AppName)
+	}
+	if pid, err := strconv.Atoi(m.ProcID); err == nil && pid > 0 {
+		st.setField("process.pid", pid)
+	}
+	for k, v := range map[string]string{"syslog.hostname": m.Hostname, "syslog.appname": m.AppName,
+		"syslog.procid": m.ProcID, "syslog.msgid": m.MsgID, "syslog.sequence": m.Sequence} {
+		if v != "" {
+			st.raw[k] = v
+		}
+	}
+	st.raw["message"] = m.Msg
+	ev.Message = m.Msg
+	return m.Msg, nil
+}
+
+func parseWinevent(obj map[string]any, st *state) error {
+	f, t, err := winevent.Flatten(obj)
+	if err != nil {
+		return err
+	}
+	for k, v := range f {
+		st.raw[k] = v
+	}
+	if !t.IsZero() {
+		st.ev.Timestamp = t
+	}
+	return nil
+}
+
+func parseAuditd(e *auditd.Event, st *state) error {
+	if e == nil {
+		return ingest.Errorf(ingest.ReasonPipeline, "auditd pipeline without a joined event")
+	}
+	for k, v := range e.Fields {
+		st.raw[k] = v
+	}
+	st.raw["type"] = e.Types
+	st.raw["serial"] = strconv.FormatUint(e.Serial, 10)
+	if e.Node != "" {
+		st.raw["node"] = e.Node
+	}
+	st.ev.Timestamp = e.Time
+	st.ev.Event.Original = strings.Join(e.Raw, "\n")
+	return nil
+}

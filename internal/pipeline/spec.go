@@ -1,0 +1,381 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/kuzet-kz/kuzet/internal/event"
+)
+
+// Spec is one pipeline as written in pipelines/<name>.yaml.
+type Spec struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// Parser turns a record into raw fields: syslog, cef, leef, kv, json,
+	// winevent, auditd, regex or line.
+	Parser string `yaml:"parser"`
+	// From runs another parser first and hands its message to Parser:
+	// "syslog" for key=value, JSON or free text carried in syslog.
+	From    string        `yaml:"from"`
+	Options ParserOptions `yaml:"options"`
+	// Namespace receives the raw fields kept (Keep); default "fields".
+	Namespace string `yaml:"namespace"`
+	// Keep is all (every raw field, as parsed), unmapped (those no step
+	// consumed; the default) or none.
+	Keep  string    `yaml:"keep"`
+	Steps []Step    `yaml:"steps"`
+	Tests []Example `yaml:"tests"`
+
+	file string
+	// mutates reports whether steps remove raw fields (rename, remove);
+	// when they do not, keep: all hands the raw map, with the fields steps
+	// extracted into it, to the namespace without copying it.
+	mutates bool
+}
+
+// ParserOptions configure a parser.
+type ParserOptions struct {
+	// Separator, Delimiter and Quote configure kv.
+	Separator string `yaml:"separator"`
+	Delimiter string `yaml:"delimiter"`
+	Quote     string `yaml:"quote"`
+	// Pattern is the regex parser's pattern with named groups.
+	Pattern string `yaml:"pattern"`
+	// Linger is how long auditd waits for more records of an event.
+	Linger string `yaml:"linger"`
+}
+
+// Step is one step. Exactly one action is set; If makes it conditional.
+type Step struct {
+	If *Cond `yaml:"if"`
+
+	Map       OrderedMap     `yaml:"map"`
+	Rename    OrderedMap     `yaml:"rename"`
+	Set       OrderedMap     `yaml:"set"`
+	Remove    []string       `yaml:"remove"`
+	Tag       []string       `yaml:"tag"`
+	Lowercase []string       `yaml:"lowercase"`
+	Uppercase []string       `yaml:"uppercase"`
+	Trim      []string       `yaml:"trim"`
+	Timestamp *TimestampStep `yaml:"timestamp"`
+	KV        *KVStep        `yaml:"kv"`
+	Regex     *RegexStep     `yaml:"regex"`
+	JSON      *JSONStep      `yaml:"json"`
+	Lookup    *LookupStep    `yaml:"lookup"`
+	// Basename sets event fields to the last element of a path field
+	// (Windows or POSIX): {Image: process.name}.
+	Basename OrderedMap `yaml:"basename"`
+	Drop     bool       `yaml:"drop"`
+	Reject   string     `yaml:"reject"`
+	Dispatch string     `yaml:"dispatch"`
+	Steps    []Step     `yaml:"steps"`
+}
+
+// TimestampStep parses a time.
+type TimestampStep struct {
+	// Field holds the time; Fields joins several with a space first (a
+	// date and a time sent apart).
+	Field  string   `yaml:"field"`
+	Fields []string `yaml:"fields"`
+	// Formats are tried in order: rfc3339, unix, unix_ms, unix_us,
+	// unix_ns, a Go layout, or "java:<SimpleDateFormat pattern>".
+	Formats []string `yaml:"formats"`
+	// Zone for times without one; default: the stream's zone.
+	Zone string `yaml:"zone"`
+	// Target is an event time field; default @timestamp.
+	Target string `yaml:"target"`
+}
+
+// KVStep splits a field's key=value text into raw fields.
+type KVStep struct {
+	Field     string `yaml:"field"`
+	Separator string `yaml:"separator"`
+	Delimiter string `yaml:"delimiter"`
+	Quote     string `yaml:"quote"`
+	Prefix    string `yaml:"prefix"`
+}
+
+// RegexStep extracts a field's named groups into raw fields.
+type RegexStep struct {
+	Field   string `yaml:"field"`
+	Pattern string `yaml:"pattern"`
+	// Required rejects the record when the pattern does not match.
+	Required bool   `yaml:"required"`
+	Prefix   string `yaml:"prefix"`
+}
+
+// JSONStep decodes a field holding a JSON object into raw fields.
+type JSONStep struct {
+	Field  string `yaml:"field"`
+	Prefix string `yaml:"prefix"`
+}
+
+// LookupStep maps a field's value through a table.
+type LookupStep struct {
+	Field   string            `yaml:"field"`
+	Target  string            `yaml:"target"`
+	Table   map[string]string `yaml:"table"`
+	Default string            `yaml:"default"`
+}
+
+// Example is a pipeline test: a record, and what its event must hold (event
+// paths and their values as text; lists compare as comma-joined) or the
+// reason it must be rejected with.
+type Example struct {
+	Name   string            `yaml:"name"`
+	Input  string            `yaml:"input"`
+	Expect map[string]string `yaml:"expect"`
+	Reject string            `yaml:"reject"`
+	Absent []string          `yaml:"absent"`
+}
+
+// KeyValue is one entry of an OrderedMap.
+type KeyValue struct {
+	Key   string
+	Value any
+	Line  int
+}
+
+// OrderedMap is a YAML mapping that keeps its order.
+type OrderedMap []KeyValue
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (m *OrderedMap) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: expected a mapping", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		var v any
+		if err := n.Content[i+1].Decode(&v); err != nil {
+			return err
+		}
+		*m = append(*m, KeyValue{Key: n.Content[i].Value, Value: v, Line: n.Content[i].Line})
+	}
+	return nil
+}
+
+var parsers = []string{"syslog", "cef", "leef", "kv", "json", "winevent", "auditd", "regex", "line"}
+
+// ParseSpec decodes and validates one pipeline file (file names it in
+// errors). Unknown keys are errors.
+func ParseSpec(file string, data []byte) (*Spec, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var s Spec
+	if err := dec.Decode(&s); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: empty pipeline", file)
+		}
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	s.file = file
+	var doc yaml.Node
+	_ = yaml.Unmarshal(data, &doc)
+	if err := s.validate(&doc); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+var nameRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,40}$`)
+
+func (s *Spec) validate(doc *yaml.Node) error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		line := lineOf(doc, path)
+		loc := s.file
+		if line > 0 {
+			loc = fmt.Sprintf("%s:%d", s.file, line)
+		}
+		errs = append(errs, fmt.Errorf("%s: pipeline %q: %s: %s", loc, s.Name, path, fmt.Sprintf(format, args...)))
+	}
+	if !nameRe.MatchString(s.Name) {
+		bad("name", "%q is not a valid pipeline name", s.Name)
+	}
+	if !slices.Contains(parsers, s.Parser) {
+		bad("parser", "must be one of %s, not %q", strings.Join(parsers, ", "), s.Parser)
+	}
+	if s.From != "" && s.From != "syslog" {
+		bad("from", "only syslog can come first, not %q", s.From)
+	}
+	if s.From != "" && !slices.Contains([]string{"kv", "json", "regex", "line"}, s.Parser) {
+		bad("from", "parser %s reads syslog itself", s.Parser)
+	}
+	if s.Parser == "regex" {
+		if _, err := regexp.Compile(s.Options.Pattern); err != nil || s.Options.Pattern == "" {
+			bad("options.pattern", "the regex parser needs a valid pattern: %v", err)
+		}
+	}
+	if s.Namespace == "" {
+		s.Namespace = "fields"
+	}
+	if !slices.Contains(event.Namespaces, s.Namespace) {
+		bad("namespace", "must be one of %s, not %q", strings.Join(event.Namespaces, ", "), s.Namespace)
+	}
+	switch s.Keep {
+	case "":
+		s.Keep = "unmapped"
+	case "all", "unmapped", "none":
+	default:
+		bad("keep", "must be all, unmapped or none, not %q", s.Keep)
+	}
+	s.validateSteps(s.Steps, "steps", bad)
+	walkSteps(s.Steps, func(st *Step) {
+		if st.Rename != nil || st.Remove != nil {
+			s.mutates = true
+		}
+	})
+	for i, ex := range s.Tests {
+		if ex.Input == "" {
+			bad(fmt.Sprintf("tests[%d].input", i), "missing")
+		}
+		if ex.Reject == "" && len(ex.Expect) == 0 {
+			bad(fmt.Sprintf("tests[%d]", i), "needs expect or reject")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func target(path string) bool { return event.ValidPath(path) }
+
+func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format string, args ...any)) {
+	for i := range steps {
+		st := &steps[i]
+		p := fmt.Sprintf("%s[%d]", base, i)
+		n := 0
+		count := func(set bool) {
+			if set {
+				n++
+			}
+		}
+		count(st.Map != nil)
+		count(st.Rename != nil)
+		count(st.Set != nil)
+		count(st.Remove != nil)
+		count(st.Tag != nil)
+		count(st.Lowercase != nil)
+		count(st.Uppercase != nil)
+		count(st.Trim != nil)
+		count(st.Timestamp != nil)
+		count(st.KV != nil)
+		count(st.Regex != nil)
+		count(st.JSON != nil)
+		count(st.Lookup != nil)
+		count(st.Basename != nil)
+		count(st.Drop)
+		count(st.Reject != "")
+		count(st.Dispatch != "")
+		count(st.Steps != nil)
+		if n != 1 {
+			bad(p, "a step needs exactly one action, it has %d", n)
+		}
+		if st.If != nil {
+			if err := st.If.compile(); err != nil {
+				bad(p+".if", "%v", err)
+			}
+		}
+		for _, kv := range append(append(append(OrderedMap{}, st.Map...), st.Rename...), st.Basename...) {
+			to, ok := kv.Value.(string)
+			if !ok || !target(to) {
+				bad(p, "%s -> %v: not an event field", kv.Key, kv.Value)
+			}
+		}
+		for _, kv := range st.Set {
+			if !target(kv.Key) {
+				bad(p+".set", "%q is not an event field", kv.Key)
+			}
+		}
+		for _, f := range append(append(append([]string{}, st.Lowercase...), st.Uppercase...), st.Trim...) {
+			if !target(f) {
+				bad(p, "%q is not an event field", f)
+			}
+		}
+		if ts := st.Timestamp; ts != nil {
+			if ts.Field == "" && len(ts.Fields) == 0 {
+				bad(p+".timestamp", "needs field or fields")
+			}
+			if len(ts.Formats) == 0 {
+				bad(p+".timestamp.formats", "missing")
+			}
+			if ts.Target == "" {
+				ts.Target = "@timestamp"
+			}
+			if ts.Target != "@timestamp" && ts.Target != "event.created" {
+				bad(p+".timestamp.target", "must be @timestamp or event.created")
+			}
+			if ts.Zone != "" {
+				if _, err := loadZone(ts.Zone); err != nil {
+					bad(p+".timestamp.zone", "%v", err)
+				}
+			}
+		}
+		if st.Regex != nil {
+			re, err := regexp.Compile(st.Regex.Pattern)
+			if err != nil {
+				bad(p+".regex.pattern", "%v", err)
+			} else if re.NumSubexp() == 0 {
+				bad(p+".regex.pattern", "has no named groups")
+			}
+			if st.Regex.Field == "" {
+				bad(p+".regex.field", "missing")
+			}
+		}
+		if st.KV != nil && st.KV.Field == "" {
+			bad(p+".kv.field", "missing")
+		}
+		if st.JSON != nil && st.JSON.Field == "" {
+			bad(p+".json.field", "missing")
+		}
+		if lk := st.Lookup; lk != nil && (lk.Field == "" || !target(lk.Target) || len(lk.Table) == 0) {
+			bad(p+".lookup", "needs field, an event field as target, and a table")
+		}
+		if st.Steps != nil {
+			s.validateSteps(st.Steps, p+".steps", bad)
+		}
+	}
+}
+
+// lineOf finds the line of a path like "steps[2].map" in the document.
+func lineOf(doc *yaml.Node, path string) int {
+	if doc == nil || len(doc.Content) == 0 {
+		return 0
+	}
+	n := doc.Content[0]
+	line := 0
+	for _, part := range strings.Split(path, ".") {
+		key, idx := part, -1
+		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
+			key = part[:i]
+			fmt.Sscan(part[i+1:len(part)-1], &idx)
+		}
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next, line = n.Content[i+1], n.Content[i].Line
+				break
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
+}

@@ -1,0 +1,305 @@
+package pipeline
+
+import (
+	"encoding/base64"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kuzet-kz/kuzet/internal/ingest"
+	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
+	"github.com/kuzet-kz/kuzet/internal/ingest/kv"
+	"github.com/kuzet-kz/kuzet/internal/ingest/leef"
+)
+
+func isValidUTF8(b []byte) bool { return utf8.Valid(b) }
+
+var zones sync.Map // name -> *time.Location
+
+func loadZone(name string) (*time.Location, error) {
+	if l, ok := zones.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, l)
+	return l, nil
+}
+
+var regexCache sync.Map // pattern -> *fastRegexp
+
+func compiled(p string) *fastRegexp {
+	if r, ok := regexCache.Load(p); ok {
+		return r.(*fastRegexp)
+	}
+	r, err := newFastRegexp(p)
+	if err != nil {
+		panic(err) // validated at load
+	}
+	regexCache.Store(p, r)
+	return r
+}
+
+// run executes steps in order.
+func (st *state) run(steps []Step) error {
+	for i := range steps {
+		s := &steps[i]
+		if s.If != nil && !s.If.eval(st) {
+			continue
+		}
+		if err := st.step(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (st *state) step(s *Step) error {
+	switch {
+	case s.Map != nil, s.Rename != nil:
+		pairs, rename := s.Map, false
+		if s.Rename != nil {
+			pairs, rename = s.Rename, true
+		}
+		for _, kv := range pairs {
+			v, ok := st.get(kv.Key)
+			if !ok {
+				continue
+			}
+			if st.setField(kv.Value.(string), v) {
+				st.mapped[kv.Key] = true
+				if rename {
+					delete(st.raw, kv.Key)
+				}
+			}
+		}
+	case s.Set != nil:
+		for _, kv := range s.Set {
+			v := kv.Value
+			if str, ok := v.(string); ok && strings.Contains(str, "{{") {
+				v = st.expand(str)
+			}
+			st.setField(kv.Key, v)
+		}
+	case s.Remove != nil:
+		for _, k := range s.Remove {
+			delete(st.raw, k)
+		}
+	case s.Tag != nil:
+		for _, t := range s.Tag {
+			if !contains(st.ev.Tags, t) {
+				st.ev.Tags = append(st.ev.Tags, t)
+			}
+		}
+	case s.Lowercase != nil, s.Uppercase != nil, s.Trim != nil:
+		fields, fn := s.Lowercase, strings.ToLower
+		if s.Uppercase != nil {
+			fields, fn = s.Uppercase, strings.ToUpper
+		}
+		if s.Trim != nil {
+			fields, fn = s.Trim, strings.TrimSpace
+		}
+		for _, f := range fields {
+			if v := st.ev.GetString(f); v != "" {
+				_ = st.ev.Set(f, fn(v))
+			}
+		}
+	case s.Timestamp != nil:
+		return st.timestamp(s.Timestamp)
+	case s.KV != nil:
+		v, ok := st.get(s.KV.Field)
+		if !ok {
+			return nil
+		}
+		o := kv.Options{Separator: s.KV.Separator, Delimiter: s.KV.Delimiter}
+		if s.KV.Quote != "" {
+			o.Quote = rune(s.KV.Quote[0])
+		}
+		pairs, _, err := kv.Split(text(v), o)
+		if err != nil {
+			return err
+		}
+		for _, p := range pairs {
+			st.raw[s.KV.Prefix+p.Key] = p.Value
+		}
+	case s.Regex != nil:
+		v, ok := st.get(s.Regex.Field)
+		re := compiled(s.Regex.Pattern)
+		var m []string
+		if ok {
+			m = re.FindStringSubmatch(text(v))
+		}
+		if m == nil {
+			if s.Regex.Required {
+				return ingest.Errorf(ingest.ReasonSyntax, "%s does not match %s", s.Regex.Field, s.Regex.Pattern)
+			}
+			return nil
+		}
+		for i, name := range re.re.SubexpNames() {
+			if name != "" && m[i] != "" {
+				st.raw[s.Regex.Prefix+name] = m[i]
+			}
+		}
+	case s.JSON != nil:
+		v, ok := st.get(s.JSON.Field)
+		if !ok {
+			return nil
+		}
+		obj, err := decodeObject([]byte(text(v)))
+		if err != nil {
+			return err
+		}
+		for k, e := range obj {
+			st.raw[s.JSON.Prefix+k] = e
+		}
+	case s.Basename != nil:
+		for _, kv := range s.Basename {
+			v, ok := st.get(kv.Key)
+			if !ok {
+				continue
+			}
+			p := text(v)
+			st.setField(kv.Value.(string), p[strings.LastIndexAny(p, `\/`)+1:])
+		}
+	case s.Lookup != nil:
+		v, _ := st.get(s.Lookup.Field)
+		out, ok := s.Lookup.Table[text(v)]
+		if !ok {
+			out = s.Lookup.Default
+		}
+		st.setField(s.Lookup.Target, out)
+	case s.Drop:
+		return ingest.Errorf(ingest.ReasonDropped, "dropped by a drop step")
+	case s.Reject != "":
+		return ingest.Errorf(ingest.ReasonBadField, "%s", s.Reject)
+	case s.Dispatch != "":
+		return errDispatch{to: s.Dispatch}
+	case s.Steps != nil:
+		return st.run(s.Steps)
+	}
+	return nil
+}
+
+func contains(l []string, s string) bool {
+	for _, e := range l {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// expand replaces {{field}} with the field's text.
+func (st *state) expand(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "{{")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := strings.Index(s[i:], "}}")
+		if j < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		v, _ := st.get(strings.TrimSpace(s[i+2 : i+j]))
+		b.WriteString(text(v))
+		s = s[i+j+2:]
+	}
+}
+
+func (st *state) timestamp(ts *TimestampStep) error {
+	var parts []string
+	if ts.Field != "" {
+		v, ok := st.get(ts.Field)
+		if !ok {
+			return nil
+		}
+		if t, ok := v.(time.Time); ok {
+			_ = st.ev.Set(ts.Target, t)
+			return nil
+		}
+		parts = append(parts, text(v))
+	}
+	for _, f := range ts.Fields {
+		v, ok := st.get(f)
+		if !ok {
+			return nil
+		}
+		parts = append(parts, text(v))
+	}
+	raw := strings.Join(parts, " ")
+	loc := st.opts.Location
+	if ts.Zone != "" {
+		loc, _ = loadZone(ts.Zone)
+	}
+	for _, f := range ts.Formats {
+		if t, ok := parseTime(raw, f, loc); ok {
+			_ = st.ev.Set(ts.Target, t)
+			return nil
+		}
+	}
+	// An unparseable time is not a reason to lose the event: it keeps the
+	// receive time, and the raw value stays under the namespace.
+	return nil
+}
+
+func parseTime(s, format string, loc *time.Location) (time.Time, bool) {
+	switch format {
+	case "rfc3339":
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t, err = time.ParseInLocation("2006-01-02T15:04:05.999999999", s, loc)
+		}
+		return t, err == nil
+	case "unix", "unix_ms", "unix_us", "unix_ns":
+		return parseEpoch(s, map[string]int{"unix": 9, "unix_ms": 6, "unix_us": 3, "unix_ns": 0}[format])
+	}
+	layout := format
+	if p, ok := strings.CutPrefix(format, "java:"); ok {
+		layout = leef.JavaLayout(p)
+	}
+	t, err := time.ParseInLocation(layout, s, loc)
+	return t, err == nil
+}
+
+// parseEpoch parses a decimal epoch exactly ("1521911720.865716"); shift
+// is the number of decimal digits from the unit to nanoseconds.
+func parseEpoch(s string, shift int) (time.Time, bool) {
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" || len(whole) > 19 || strings.HasPrefix(whole, "-") {
+		return time.Time{}, false
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, c := range frac {
+		if c < '0' || c > '9' {
+			return time.Time{}, false
+		}
+	}
+	// value = w.frac units; in nanoseconds: w*10^shift + frac digits shifted.
+	frac = (frac + "000000000")[:shift]
+	var f int64
+	if frac != "" {
+		f, _ = strconv.ParseInt(frac, 10, 64)
+	}
+	mul := int64(math.Pow10(shift))
+	if w > math.MaxInt64/max(mul, 1) {
+		return time.Time{}, false
+	}
+	return time.Unix(0, w*mul+f).UTC(), true
+}
+
+// decodeObject decodes one JSON object (internal/ingest/jsonl).
+func decodeObject(data []byte) (map[string]any, error) { return jsonl.Decode(data) }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
