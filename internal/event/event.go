@@ -14,6 +14,7 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 )
@@ -257,8 +258,18 @@ type Kuzet struct {
 	OriginalB64 string `json:"original_b64,omitempty"`
 }
 
-// Marshal returns the JSON form of ev.
-func Marshal(ev *Event) ([]byte, error) { return json.Marshal(ev) }
+// Marshal returns the JSON form of ev. Unlike json.Marshal it does not
+// escape <, > and & (syslog priorities stay "<38>", so text search finds
+// them).
+func Marshal(ev *Event) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ev); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
 
 // Unmarshal parses the JSON form of an event.
 func Unmarshal(data []byte, ev *Event) error { return json.Unmarshal(data, ev) }

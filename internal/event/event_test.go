@@ -299,3 +299,11 @@ func TestValidPath(t *testing.T) {
 		}
 	}
 }
+
+func TestMarshalKeepsAngleBrackets(t *testing.T) {
+	ev := &event.Event{Message: "<38>1 a & b"}
+	data, err := event.Marshal(ev)
+	if err != nil || !strings.Contains(string(data), `"message":"<38>1 a & b"`) || strings.HasSuffix(string(data), "\n") {
+		t.Errorf("%s %v", data, err)
+	}
+}

@@ -1,0 +1,86 @@
+package parsecli_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kuzet-kz/kuzet/internal/conformance"
+	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/pipeline/parsecli"
+)
+
+func run(t *testing.T, stdin string, args ...string) (code int, out, errOut string) {
+	t.Helper()
+	var o, e strings.Builder
+	code = parsecli.Main(args, strings.NewReader(stdin), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestParseWithRegistry(t *testing.T) {
+	reg := filepath.Join(conformance.ModuleRoot(t), "configs", "registry.yaml")
+	in := "<38>1 2026-11-24T10:00:01Z cbs-db-01 sshd 1 - - Failed password for root from 45.155.205.233 port 1 ssh2\n" +
+		"<999>garbage\n\n" +
+		"<38>Nov 24 10:00:02 ems-01 sshd[2]: Accepted password for op from 10.10.0.5 port 2 ssh2\n"
+	code, out, errOut := run(t, in, "--pipeline", "syslog", "--registry", reg, "-")
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (one record rejected)", code)
+	}
+	if !strings.Contains(errOut, "line 2: syntax:") || !strings.Contains(errOut, "2 events, 1 rejected") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("stdout has %d lines:\n%s", len(lines), out)
+	}
+	var a, b event.Event
+	_ = json.Unmarshal([]byte(lines[0]), &a)
+	_ = json.Unmarshal([]byte(lines[1]), &b)
+	// Without --oisc both OISCs' objects match.
+	if a.Kuzet.Object != "qazbank-cbs" || b.Kuzet.Object != "altyn-scada" || a.User.Name != "root" {
+		t.Errorf("enrichment: %+v / %+v", a.Kuzet, b.Kuzet)
+	}
+	_, out, _ = run(t, in, "--pipeline", "syslog", "--registry", reg, "--oisc", "oisc-almaty")
+	var c event.Event
+	_ = json.Unmarshal([]byte(strings.Split(out, "\n")[0]), &c)
+	if c.Kuzet.Object != "" || c.Kuzet.Asset != event.AssetUnknown {
+		t.Errorf("scoped to oisc-almaty, cbs-db-01 must be unknown: %+v", c.Kuzet)
+	}
+}
+
+func TestParsePrettyPrintedEvtxFile(t *testing.T) {
+	f := conformance.Path(t, "sigmahq", "regression_data", "rules", "windows", "process_creation")
+	var file string
+	_ = filepath.WalkDir(f, func(p string, d os.DirEntry, err error) error {
+		if file == "" && err == nil && strings.HasSuffix(p, ".json") {
+			file = p
+		}
+		return err
+	})
+	code, out, errOut := run(t, "", "--pipeline", "winevent", file)
+	if code != 0 || !strings.Contains(out, `"winlog":{`) {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestUsageAndTests(t *testing.T) {
+	if code, _, _ := run(t, "", "--pipeline", "nope"); code != 2 {
+		t.Errorf("unknown pipeline: %d", code)
+	}
+	if code, _, _ := run(t, ""); code != 2 {
+		t.Errorf("no pipeline: %d", code)
+	}
+	code, out, _ := run(t, "", "--test")
+	if code != 0 || !strings.Contains(out, "ok   fortigate") {
+		t.Errorf("--test: %d\n%s", code, out)
+	}
+	// A pipeline author's directory with a failing test.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "x.yaml"), []byte("name: x\nparser: line\ntests:\n  - input: hello\n    expect: {message: bye}\n"), 0o600)
+	code, out, _ = run(t, "", "--test", "--pipelines", dir)
+	if code != 1 || !strings.Contains(out, `message = "hello", want "bye"`) {
+		t.Errorf("failing test: %d\n%s", code, out)
+	}
+}
