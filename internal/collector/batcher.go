@@ -43,9 +43,21 @@ type pending struct {
 // document is in the spool when add returns: the event is accepted. It
 // blocks while the publish queue is full, until ctx ends.
 func (b *batcher) add(ctx context.Context, doc []byte) error {
+	return b.addMarked(ctx, doc, "", "")
+}
+
+// addMarked is add with a source mark written with the document (see
+// spool.AppendMarked); an empty key writes none.
+func (b *batcher) addMarked(ctx context.Context, doc []byte, key, value string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.spool.Append(doc); err != nil {
+	var err error
+	if key != "" {
+		err = b.spool.AppendMarked(doc, key, value)
+	} else {
+		err = b.spool.Append(doc)
+	}
+	if err != nil {
 		return err
 	}
 	b.journal.add(doc)

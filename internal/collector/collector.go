@@ -521,6 +521,9 @@ type source struct {
 	stream Stream
 	emit   func(*event.Event) error
 	ctx    context.Context
+	// markKey and markValue, when set, are written to the spool with each
+	// event accepted (a file input's position).
+	markKey, markValue string
 }
 
 func (c *Collector) newSource(ctx context.Context, in config.Input) (*source, error) {
@@ -559,7 +562,7 @@ func (s *source) accept(ev *event.Event) error {
 	if err != nil {
 		return &ingest.Error{Reason: ingest.ReasonInvalid, Offset: -1, Err: err}
 	}
-	if err := c.batch.add(s.ctx, doc); err != nil {
+	if err := c.batch.addMarked(s.ctx, doc, s.markKey, s.markValue); err != nil {
 		return err
 	}
 	c.m.accepted.WithLabelValues(s.input.Name, ev.Kuzet.Asset).Inc()

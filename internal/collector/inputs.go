@@ -30,6 +30,8 @@ func (c *Collector) startInput(ic config.Input) (input, error) {
 		return c.startStream(ic)
 	case config.InputHTTP:
 		return c.startHTTP(ic)
+	case config.InputFile:
+		return c.startFile(ic)
 	}
 	return nil, fmt.Errorf("input type %q is not supported yet", ic.Type)
 }

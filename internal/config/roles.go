@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -172,6 +173,9 @@ type Input struct {
 	TLSClientCA string `yaml:"tls_client_ca"`
 	// Paths are file globs for file inputs.
 	Paths []string `yaml:"paths"`
+	// StartAt is where a file input starts on a file it has never read:
+	// beginning (default) or end.
+	StartAt string `yaml:"start_at"`
 	// Keys are the accepted API key hashes ("sha256:<hex>") for http inputs.
 	Keys []string `yaml:"keys"`
 	// MaxBody is the largest HTTP request body, in bytes, for http inputs.
@@ -344,6 +348,14 @@ func (c *Collector) Validate() error {
 			}
 		default:
 			validListen(&es, p+".listen", in.Listen, true)
+		}
+		if !slices.Contains([]string{"", "beginning", "end"}, in.StartAt) {
+			es.Add(p+".start_at", "must be beginning or end, not %q", in.StartAt)
+		}
+		for _, g := range in.Paths {
+			if _, err := filepath.Match(g, ""); err != nil {
+				es.Add(p+".paths", "%q: %v", g, err)
+			}
 		}
 		if !slices.Contains([]string{"", "auto", "lf", "octet"}, in.Framing) {
 			es.Add(p+".framing", "must be auto, lf or octet, not %q", in.Framing)

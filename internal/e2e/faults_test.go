@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -230,4 +231,33 @@ func portOf(addr string) int {
 	var p int
 	fmt.Sscan(addr[strings.LastIndexByte(addr, ':')+1:], &p)
 	return p
+}
+
+// TestFaultCollectorKilledTailingFile kills the collector with SIGKILL
+// while it tails a file that keeps growing: every line is stored once.
+func TestFaultCollectorKilledTailingFile(t *testing.T) {
+	faultTest(t)
+	c := newCluster(t, storetest.Config(t), false)
+	n := c.ncc("")
+	n.start(false)
+	logDir := t.TempDir()
+	coll, _ := c.collector("c-filefault", "oisc-astana", fmt.Sprintf(`
+  - {name: auth-log, type: file, paths: [%q], pipeline: syslog}
+`, filepath.Join(logDir, "*.log")))
+	coll.start(true, "KUZET_FAILPOINT=collector-after-publish:3")
+	w := startFileWriter(filepath.Join(logDir, "auth.log"), 300)
+	coll.proc.Wait(60 * time.Second) // the failpoint
+	coll.start(true)
+	for i := 0; i < 2; i++ {
+		time.Sleep(time.Duration(1500+rand.IntN(1500)) * time.Millisecond)
+		coll.proc.Kill()
+		coll.start(true)
+	}
+	time.Sleep(2 * time.Second)
+	written := w.stop()
+	rep := c.settle(90*time.Second, written)
+	record(t, "collector SIGKILL x3 while tailing a file", written, rep)
+	if !rep.OK() || int64(rep.Accepted) != written || rep.Stored != rep.Accepted {
+		t.Errorf("written %d: %+v", written, rep)
+	}
 }

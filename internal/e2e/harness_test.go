@@ -271,3 +271,42 @@ func getenv(k, def string) string {
 	}
 	return def
 }
+
+// fileWriter appends numbered syslog lines to a file at a steady rate.
+type fileWriter struct {
+	written atomic.Int64
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+func startFileWriter(path string, rate int) *fileWriter {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &fileWriter{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		for n := 0; ; n++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			fmt.Fprintf(f, "<38>%s cbs-db-01 sshd[%d]: Failed password for user%d from 45.155.205.233 port 52114 ssh2\n",
+				time.Now().Format(time.Stamp), n, n)
+			w.written.Add(1)
+		}
+	}()
+	return w
+}
+
+func (w *fileWriter) stop() int64 {
+	w.cancel()
+	<-w.done
+	return w.written.Load()
+}

@@ -199,6 +199,10 @@ func (st *Stream) Push(rec ingest.Record, emit func(*event.Event) error) error {
 	}
 }
 
+// Joining reports whether the stream joins several records into one event
+// (auditd), holding records until the event is complete.
+func (st *Stream) Joining() bool { return st.joiner != nil }
+
 // Tick emits events a joining pipeline has held for its linger time.
 func (st *Stream) Tick(now time.Time, emit func(*event.Event) error) error {
 	if st.joiner == nil {

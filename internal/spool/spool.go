@@ -13,9 +13,10 @@
 // The log is a sequence of segment files named by the logical byte position
 // of their first record (%020d.seg). A record is: payload length (uint32
 // little endian), CRC-32C of kind and payload (uint32), kind (1 byte: 1 an
-// event document, 2 a seal with the batch id), payload. The file
-// "checkpoint" holds the position before which every record is confirmed;
-// segments wholly before it are deleted. A torn record at the end of the log
+// event document, 2 a seal with the batch id, 3 a source mark "key\0value"
+// written with the event before it), payload. The file "checkpoint" holds the
+// position before which every record is confirmed, then the marks ("key\t
+// value" lines); segments wholly before it are deleted. A torn record at the end of the log
 // (a crash during a write) is cut off at recovery.
 //
 // Set Fsync to survive power loss too; without it, records survive a crash
@@ -41,6 +42,9 @@ import (
 const (
 	kindEvent byte = 1
 	kindSeal  byte = 2
+	// kindMark records a source position (a file offset) reached by the
+	// event written just before it, in the same write.
+	kindMark byte = 3
 )
 
 const headerLen = 9
@@ -87,6 +91,8 @@ type Spool struct {
 	checkpoint int64
 	recovered  []Batch
 	buf        []byte
+	// marks holds the latest value of each source mark (see AppendMarked).
+	marks map[string]string
 }
 
 type span struct {
@@ -103,7 +109,7 @@ func Open(o Options) (*Spool, error) {
 	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
 		return nil, err
 	}
-	s := &Spool{opts: o, inflight: map[int64]*span{}}
+	s := &Spool{opts: o, inflight: map[int64]*span{}, marks: map[string]string{}}
 	if err := s.recover(); err != nil {
 		return nil, err
 	}
@@ -114,11 +120,18 @@ func segName(pos int64) string { return fmt.Sprintf("%020d.seg", pos) }
 
 func (s *Spool) recover() error {
 	if data, err := os.ReadFile(filepath.Join(s.opts.Dir, "checkpoint")); err == nil {
-		n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+		// First line: the position; then one mark per line, "key\tvalue".
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		n, err := strconv.ParseInt(strings.TrimSpace(lines[0]), 10, 64)
 		if err != nil || n < 0 {
-			return fmt.Errorf("spool: corrupt checkpoint %q", data)
+			return fmt.Errorf("spool: corrupt checkpoint %q", lines[0])
 		}
 		s.checkpoint = n
+		for _, l := range lines[1:] {
+			if k, v, ok := strings.Cut(l, "\t"); ok {
+				s.marks[k] = v
+			}
+		}
 	} else if !os.IsNotExist(err) {
 		return err
 	}
@@ -179,6 +192,13 @@ func (s *Spool) recover() error {
 					}
 					cur.Docs = append(cur.Docs, payload)
 					cur.End = pos + n
+				case kindMark:
+					if k, v, ok := strings.Cut(string(payload), "\x00"); ok {
+						s.marks[k] = v
+					}
+					if cur != nil {
+						cur.End = pos + n // the mark belongs to the batch of its event
+					}
 				case kindSeal:
 					if cur == nil {
 						cur = &Batch{Start: pos}
@@ -228,7 +248,7 @@ func readRecord(r *bufio.Reader) (kind byte, payload []byte, n int64, err error)
 	l := binary.LittleEndian.Uint32(h[0:4])
 	sum := binary.LittleEndian.Uint32(h[4:8])
 	kind = h[8]
-	if l > MaxRecord || (kind != kindEvent && kind != kindSeal) {
+	if l > MaxRecord || (kind != kindEvent && kind != kindSeal && kind != kindMark) {
 		return 0, nil, 0, errors.New("bad header")
 	}
 	payload = make([]byte, l)
@@ -266,8 +286,22 @@ func (s *Spool) openSegment(start int64, create bool) error {
 func (s *Spool) Recovered() []Batch { return s.recovered }
 
 func (s *Spool) write(kind byte, payload []byte) (int64, error) {
-	if len(payload) > MaxRecord {
-		return 0, fmt.Errorf("spool: record of %d bytes over %d", len(payload), MaxRecord)
+	return s.writeRecords(kind, payload, 0, nil)
+}
+
+func appendRecord(buf []byte, kind byte, payload []byte) []byte {
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(payload)))
+	c := crc32.Update(crc32.Update(0, crcTable, []byte{kind}), crcTable, payload)
+	buf = binary.LittleEndian.AppendUint32(buf, c)
+	buf = append(buf, kind)
+	return append(buf, payload...)
+}
+
+// writeRecords writes one record, and a second when kind2 is set, with one
+// write call: a process killed in between leaves both or neither.
+func (s *Spool) writeRecords(kind byte, payload []byte, kind2 byte, payload2 []byte) (int64, error) {
+	if len(payload) > MaxRecord || len(payload2) > MaxRecord {
+		return 0, fmt.Errorf("spool: record over %d bytes", MaxRecord)
 	}
 	if s.end-s.segStart >= s.opts.SegmentBytes {
 		s.segs = append(s.segs, s.end)
@@ -275,12 +309,10 @@ func (s *Spool) write(kind byte, payload []byte) (int64, error) {
 			return 0, err
 		}
 	}
-	s.buf = s.buf[:0]
-	s.buf = binary.LittleEndian.AppendUint32(s.buf, uint32(len(payload)))
-	c := crc32.Update(crc32.Update(0, crcTable, []byte{kind}), crcTable, payload)
-	s.buf = binary.LittleEndian.AppendUint32(s.buf, c)
-	s.buf = append(s.buf, kind)
-	s.buf = append(s.buf, payload...)
+	s.buf = appendRecord(s.buf[:0], kind, payload)
+	if kind2 != 0 {
+		s.buf = appendRecord(s.buf, kind2, payload2)
+	}
 	if _, err := s.f.Write(s.buf); err != nil {
 		return 0, fmt.Errorf("spool: write: %w", err)
 	}
@@ -295,6 +327,39 @@ func (s *Spool) Append(doc []byte) error {
 	defer s.mu.Unlock()
 	_, err := s.write(kindEvent, doc)
 	return err
+}
+
+// AppendMarked writes an event's document and a source mark (key and
+// value, such as a file and the offset after the line the event came from)
+// in one write: after a crash, Marks gives the position reached by the
+// events the spool holds, so the source resumes exactly after them.
+func (s *Spool) AppendMarked(doc []byte, key, value string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.writeRecords(kindEvent, doc, kindMark, []byte(key+"\x00"+value)); err != nil {
+		return err
+	}
+	s.marks[key] = value
+	return nil
+}
+
+// Marks returns the latest value of every source mark.
+func (s *Spool) Marks() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]string, len(s.marks))
+	for k, v := range s.marks {
+		out[k] = v
+	}
+	return out
+}
+
+// ForgetMark drops a mark (a file that no longer exists) from the next
+// checkpoint.
+func (s *Spool) ForgetMark(key string) {
+	s.mu.Lock()
+	delete(s.marks, key)
+	s.mu.Unlock()
 }
 
 // Seal closes the open batch under id and returns its extent. The batch is
@@ -372,7 +437,14 @@ func (s *Spool) Confirm(start int64) error {
 
 func (s *Spool) saveCheckpoint() error {
 	tmp := filepath.Join(s.opts.Dir, "checkpoint.tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.FormatInt(s.checkpoint, 10)+"\n"), 0o640); err != nil {
+	// The marks saved are those of events already in the spool, so they
+	// stay valid when the records that carried them are deleted.
+	var b strings.Builder
+	b.WriteString(strconv.FormatInt(s.checkpoint, 10) + "\n")
+	for k, v := range s.marks {
+		b.WriteString(k + "\t" + v + "\n")
+	}
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o640); err != nil {
 		return err
 	}
 	if s.opts.Fsync {

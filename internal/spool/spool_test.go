@@ -187,3 +187,63 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	}
 }
+
+func TestMarksSurviveCrashAndCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, 0)
+	for i := 1; i <= 3; i++ {
+		if err := s.AppendMarked([]byte(fmt.Sprintf(`{"n":%d}`, i)), "file:1:2", fmt.Sprint(i*100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _, _ := s.Seal("c1/1")
+	if err := s.AppendMarked([]byte(`{"n":4}`), "file:9:9", "50"); err != nil {
+		t.Fatal(err)
+	}
+	// Crash before anything is confirmed: the marks come from the records.
+	s2 := open(t, dir, 0)
+	if m := s2.Marks(); m["file:1:2"] != "300" || m["file:9:9"] != "50" {
+		t.Errorf("marks after crash: %v", m)
+	}
+	rec := s2.Recovered()
+	if len(rec) != 2 || len(rec[0].Docs) != 3 || len(rec[1].Docs) != 1 {
+		t.Fatalf("recovered %+v", rec)
+	}
+	// Confirmed and deleted: the marks come from the checkpoint.
+	if err := s.Confirm(st); err != nil {
+		t.Fatal(err)
+	}
+	s.ForgetMark("file:9:9")
+	if err := s.Confirm(st); err == nil {
+		t.Error("confirming twice")
+	}
+	_, _, _ = s.Seal("c1/2")
+	s3 := open(t, dir, 0)
+	if m := s3.Marks(); m["file:1:2"] != "300" {
+		t.Errorf("marks after checkpoint: %v", m)
+	}
+}
+
+func TestResealAfterMarkedTail(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, 0)
+	if err := s.AppendMarked([]byte(`{"n":1}`), "file:1:1", "10"); err != nil {
+		t.Fatal(err)
+	}
+	// Crash: the tail is unsealed and ends with a mark record.
+	s2 := open(t, dir, 0)
+	rec := s2.Recovered()
+	if len(rec) != 1 || rec[0].ID != "" {
+		t.Fatalf("recovered %+v", rec)
+	}
+	if err := s2.Reseal(&rec[0], "c1/9"); err != nil {
+		t.Fatalf("reseal of a marked tail: %v", err)
+	}
+	if err := s2.Confirm(rec[0].Start); err != nil {
+		t.Fatal(err)
+	}
+	s3 := open(t, dir, 0)
+	if len(s3.Recovered()) != 0 || s3.Marks()["file:1:1"] != "10" {
+		t.Errorf("after confirm: %+v %v", s3.Recovered(), s3.Marks())
+	}
+}
