@@ -1,0 +1,80 @@
+package sigmacli_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kuzet-kz/kuzet/internal/conformance"
+	"github.com/kuzet-kz/kuzet/internal/sigma/sigmacli"
+)
+
+func run(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var o, e strings.Builder
+	code := sigmacli.Main(args, strings.NewReader(stdin), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestCheckSigmaHQ(t *testing.T) {
+	root := conformance.Path(t, "sigmahq")
+	code, out, _ := run(t, "", "check", "--rules", filepath.Join(root, "rules"), "--rules", filepath.Join(root, "rules-emerging-threats"),
+		"--rules", filepath.Join(root, "rules-threat-hunting"))
+	last := out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:]
+	if code != 0 || !strings.HasPrefix(last, "compiled ") || !strings.HasSuffix(strings.TrimSpace(last), ", rejected 0") {
+		t.Errorf("exit %d, summary %q", code, last)
+	}
+	code, out, _ = run(t, "", "check", "--rules", filepath.Join(root, "unsupported"))
+	if code != 0 || !strings.Contains(out, "legacy construct removed from the Sigma specification: aggregation") ||
+		!strings.Contains(out, "near") {
+		t.Errorf("unsupported: exit %d\n%s", code, out)
+	}
+}
+
+func TestScanRegressionFile(t *testing.T) {
+	root := conformance.Path(t, "sigmahq")
+	// Every rule of the regression set over the flat events on stdin.
+	data, err := os.ReadFile(filepath.Join(root, "regression_events.flat.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, string(data), "scan", "--rules", filepath.Join(root, "rules"), "--events", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	ids := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	n := 0
+	for sc.Scan() {
+		var m struct {
+			RuleID string `json:"rule_id"`
+			Title  string `json:"title"`
+			Level  string `json:"level"`
+			Event  int    `json:"event"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("bad line %q", sc.Text())
+		}
+		if m.Event < 0 || m.Event >= 238 || m.RuleID == "" || m.Title == "" {
+			t.Fatalf("bad match %+v", m)
+		}
+		ids[m.RuleID] = true
+		n++
+	}
+	// The regression rules under rules/ fire; far from every rule fires.
+	if len(ids) < 150 || len(ids) > 1500 {
+		t.Errorf("%d distinct rules matched (%d matches)", len(ids), n)
+	}
+	t.Logf("%d matches of %d distinct rules over 238 events", n, len(ids))
+}
+
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{{}, {"check"}, {"scan", "--rules", "."}, {"frobnicate", "--rules", "."}} {
+		if code, _, _ := run(t, "", args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
