@@ -23,6 +23,8 @@ type evalCtx struct {
 	fmap map[string]string
 	// lowered caches lower-cased scalar string values by field name.
 	lowered map[string]string
+	mark    []bool // prefilter candidates of the current route
+	fired   []int  // rules matched so far
 }
 
 func (c *evalCtx) get(field string) (any, bool) {

@@ -19,6 +19,8 @@ type CompiledRule struct {
 	// Warnings are non-fatal notes from compilation (unfilled placeholders).
 	Warnings []string
 	idx      int
+	// need is the rule's necessary condition, for the prefilter.
+	need need
 }
 
 // ID returns the rule's id, or its title when it has none.
@@ -116,6 +118,7 @@ func compileRule(r *Rule, env *compileEnv) (*CompiledRule, error) {
 		searches[name] = s
 	}
 	var conds []func(*evalCtx) bool
+	nd := need{ok: true}
 	for _, cs := range r.Detection.Conditions {
 		n, err := parseCondition(cs)
 		if err != nil {
@@ -126,8 +129,9 @@ func compileRule(r *Rule, env *compileEnv) (*CompiledRule, error) {
 			return nil, fmt.Errorf("condition %q: %w", cs, err)
 		}
 		conds = append(conds, f)
+		nd = union(nd, needOfCond(n, searches, r.Detection.Order))
 	}
-	cr := &CompiledRule{Rule: r}
+	cr := &CompiledRule{Rule: r, need: nd}
 	if len(conds) == 1 {
 		cr.eval = conds[0]
 	} else {
@@ -158,6 +162,7 @@ type Engine struct {
 	routes  []*Route
 	ungated []*CompiledRule
 	byRoute map[*Route][]*CompiledRule
+	index   map[*Route]*routeIndex
 	pool    sync.Pool
 }
 
@@ -214,6 +219,10 @@ func Compile(rules []*Rule, o Options) (*Engine, []Rejected, []string) {
 			e.byRoute[rt] = append(e.byRoute[rt], cr)
 		}
 	}
+	e.index = map[*Route]*routeIndex{}
+	for rt, rs := range e.byRoute {
+		e.index[rt] = buildRouteIndex(rs)
+	}
 	return e, rejected, warnings
 }
 
@@ -265,6 +274,7 @@ func (e *Engine) ctx(ev Event) *evalCtx {
 	if c == nil {
 		c = &evalCtx{lowered: make(map[string]string, 16)}
 	}
+	c.fired = c.fired[:0]
 	c.ev = ev
 	return c
 }
@@ -277,7 +287,6 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 		clear(c.lowered)
 		e.pool.Put(c)
 	}()
-	var fired []int
 	for _, rt := range e.routes {
 		rules := e.byRoute[rt]
 		if len(rules) == 0 || !rt.matches(ev) {
@@ -285,9 +294,15 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 		}
 		c.fmap = rt.FieldMap
 		clear(c.lowered)
-		for _, r := range rules {
-			if r.eval(c) && !slices.Contains(fired, r.idx) {
-				fired = append(fired, r.idx)
+		if cap(c.mark) < len(rules) {
+			c.mark = make([]bool, len(rules))
+		}
+		mark := c.mark[:len(rules)]
+		clear(mark)
+		e.index[rt].candidates(c, mark)
+		for pos, r := range rules {
+			if mark[pos] && r.eval(c) && !slices.Contains(c.fired, r.idx) {
+				c.fired = append(c.fired, r.idx)
 				fn(r)
 			}
 		}
@@ -295,8 +310,8 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 	c.fmap = nil
 	clear(c.lowered)
 	for _, r := range e.ungated {
-		if r.eval(c) && !slices.Contains(fired, r.idx) {
-			fired = append(fired, r.idx)
+		if r.eval(c) && !slices.Contains(c.fired, r.idx) {
+			c.fired = append(c.fired, r.idx)
 			fn(r)
 		}
 	}
@@ -315,3 +330,13 @@ func (e *Engine) Stats() map[string]int {
 	sort.Strings(keys)
 	return out
 }
+
+// Routes returns the routes rules run on, in evaluation order (for tools
+// and benchmarks that apply the same gating).
+func (e *Engine) Routes() []*Route { return e.routes }
+
+// RouteRules returns the rules routed to a route.
+func (e *Engine) RouteRules(rt *Route) []*CompiledRule { return e.byRoute[rt] }
+
+// Matches reports whether the route's conditions hold for an event.
+func (r *Route) Matches(ev Event) bool { return r.matches(ev) }

@@ -1,0 +1,274 @@
+package sigma
+
+import (
+	"regexp/syntax"
+	"strings"
+)
+
+// Prefiltering: most rules cannot match most events, and a literal tells
+// which. For each rule the compiler derives a necessary condition, a set of
+// (field, literal) atoms of which at least one must hold (the field's
+// lower-cased text contains the literal) for the rule to match. For each
+// route, the atoms of its rules are compiled into one Aho-Corasick
+// automaton per field; an event is scanned once per field and only the
+// rules with a hit, plus those without a necessary condition, are
+// evaluated.
+
+type atom struct {
+	field string
+	lit   string
+}
+
+// need is a necessary condition: OR of atoms. ok false means none is known.
+type need struct {
+	atoms []atom
+	ok    bool
+}
+
+func unknown() need { return need{} }
+
+func (n need) score() int {
+	if !n.ok || len(n.atoms) == 0 {
+		return -1
+	}
+	min := 1 << 30
+	for _, a := range n.atoms {
+		if len(a.lit) < min {
+			min = len(a.lit)
+		}
+	}
+	// Longer shortest literal, then fewer atoms.
+	return min*1000 - len(n.atoms)
+}
+
+// best returns the more selective of two necessary conditions of an AND.
+func best(a, b need) need {
+	if a.score() >= b.score() {
+		return a
+	}
+	return b
+}
+
+// union is the condition of an OR: both must be known.
+func union(a, b need) need {
+	if !a.ok || !b.ok {
+		return unknown()
+	}
+	return need{atoms: append(append([]atom{}, a.atoms...), b.atoms...), ok: true}
+}
+
+func needOfCond(n condNode, searches map[string]search, order []string) need {
+	switch x := n.(type) {
+	case condAnd:
+		return best(needOfCond(x.L, searches, order), needOfCond(x.R, searches, order))
+	case condOr:
+		return union(needOfCond(x.L, searches, order), needOfCond(x.R, searches, order))
+	case condNot:
+		return unknown()
+	case condRef:
+		return needOfSearch(searches[x.Name])
+	case condOf:
+		names := resolve(x.Pattern, order)
+		if x.N == 0 || x.N >= len(names) {
+			// All of them: any one's condition is necessary.
+			r := unknown()
+			for _, nm := range names {
+				r = best(r, needOfSearch(searches[nm]))
+			}
+			return r
+		}
+		r := need{ok: true}
+		for _, nm := range names {
+			r = union(r, needOfSearch(searches[nm]))
+		}
+		return r
+	}
+	return unknown()
+}
+
+func needOfSearch(s search) need {
+	switch x := s.(type) {
+	case andSearch:
+		r := unknown()
+		for _, e := range x {
+			r = best(r, needOfSearch(e))
+		}
+		return r
+	case orSearch:
+		r := need{ok: true}
+		for _, e := range x {
+			r = union(r, needOfSearch(e))
+		}
+		return r
+	case *fieldSearch:
+		if x.exists != nil || x.null || len(x.matchers) == 0 {
+			return unknown()
+		}
+		if x.all {
+			r := unknown()
+			for _, m := range x.matchers {
+				r = best(r, needOfMatcher(x.field, m))
+			}
+			return r
+		}
+		r := need{ok: true}
+		for _, m := range x.matchers {
+			r = union(r, needOfMatcher(x.field, m))
+		}
+		return r
+	}
+	return unknown() // keywords
+}
+
+func needOfMatcher(field string, m valueMatcher) need {
+	lit := func(s string) need {
+		s = strings.ToLower(s)
+		if s == "" {
+			return unknown()
+		}
+		return need{atoms: []atom{{field, s}}, ok: true}
+	}
+	switch x := m.(type) {
+	case *strMatcher:
+		r := need{ok: true}
+		for _, p := range x.pats {
+			r = union(r, lit(p.required))
+		}
+		return r
+	case *numMatcher:
+		return lit(x.text)
+	case *reMatcher:
+		return lit(regexLiteral(x.re.String()))
+	case anyMatcher:
+		r := need{ok: true}
+		for _, e := range x {
+			r = union(r, needOfMatcher(field, e))
+		}
+		return r
+	}
+	return unknown()
+}
+
+// regexLiteral returns the longest literal every match of the regular
+// expression contains ("" when there is none), case-folded literals
+// included (the prefilter compares lower-cased text).
+func regexLiteral(pattern string) string {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	re = re.Simplify()
+	bestLit := ""
+	consider := func(n *syntax.Regexp) {
+		if n.Op == syntax.OpLiteral && len(string(n.Rune)) > len(bestLit) {
+			bestLit = string(n.Rune)
+		}
+	}
+	var walk func(n *syntax.Regexp)
+	walk = func(n *syntax.Regexp) {
+		switch n.Op {
+		case syntax.OpConcat:
+			for _, c := range n.Sub {
+				if c.Op == syntax.OpCapture {
+					walk(c.Sub[0])
+					continue
+				}
+				consider(c)
+			}
+		case syntax.OpCapture:
+			walk(n.Sub[0])
+		case syntax.OpLiteral:
+			consider(n)
+		}
+	}
+	walk(re)
+	return bestLit
+}
+
+// routeIndex is the prefilter of one route.
+type routeIndex struct {
+	fields []string
+	ac     []*acMachine
+	// rules[f][pid] are the positions (in the route's rule list) of the
+	// rules whose atom is pattern pid of field f.
+	rules  [][][]int32
+	always []int32
+}
+
+func buildRouteIndex(rules []*CompiledRule) *routeIndex {
+	ix := &routeIndex{}
+	type fieldPats struct {
+		pats  []string
+		byLit map[string]int32
+		rules [][]int32
+	}
+	byField := map[string]*fieldPats{}
+	var order []string
+	for pos, r := range rules {
+		if !r.need.ok || len(r.need.atoms) == 0 {
+			ix.always = append(ix.always, int32(pos))
+			continue
+		}
+		for _, a := range r.need.atoms {
+			fp := byField[a.field]
+			if fp == nil {
+				fp = &fieldPats{byLit: map[string]int32{}}
+				byField[a.field] = fp
+				order = append(order, a.field)
+			}
+			pid, ok := fp.byLit[a.lit]
+			if !ok {
+				pid = int32(len(fp.pats))
+				fp.byLit[a.lit] = pid
+				fp.pats = append(fp.pats, a.lit)
+				fp.rules = append(fp.rules, nil)
+			}
+			fp.rules[pid] = append(fp.rules[pid], int32(pos))
+		}
+	}
+	for _, f := range order {
+		fp := byField[f]
+		ix.fields = append(ix.fields, f)
+		ix.ac = append(ix.ac, newACMachine(fp.pats))
+		ix.rules = append(ix.rules, fp.rules)
+	}
+	return ix
+}
+
+// candidates marks the route's rules an event can match.
+func (ix *routeIndex) candidates(c *evalCtx, mark []bool) {
+	for _, p := range ix.always {
+		mark[p] = true
+	}
+	for i, f := range ix.fields {
+		v, ok := c.get(f)
+		if !ok || v == nil {
+			continue
+		}
+		rules := ix.rules[i]
+		scan := func(s string) {
+			ix.ac[i].scan(s, func(pid int32) {
+				for _, p := range rules[pid] {
+					mark[p] = true
+				}
+			})
+		}
+		switch x := v.(type) {
+		case []any:
+			for _, e := range x {
+				if s, ok := text(e); ok {
+					scan(lower(s))
+				}
+			}
+		case []string:
+			for _, e := range x {
+				scan(lower(e))
+			}
+		default:
+			fv := c.prepare(f, v)
+			if fv.ok {
+				scan(fv.ls)
+			}
+		}
+	}
+}
