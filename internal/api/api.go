@@ -141,6 +141,7 @@ func (s *Server) routes() {
 	v1.Get("/whoami", s.whoami)
 	v1.Get("/sectors", s.sectors)
 	v1.Get("/events", s.listEvents)
+	v1.Get("/alerts", s.listAlerts)
 	app.Use(func(c *fiber.Ctx) error {
 		return &Error{Status: fiber.StatusNotFound, Code: CodeNotFound, Message: "no such route: " + c.Method() + " " + c.Path()}
 	})

@@ -27,7 +27,56 @@ const (
 	queryTimeout = 20 * time.Second
 )
 
-var eventParams = []string{"from", "to", "sector", "org", "object", "oisc", "q", "limit", "cursor"}
+var (
+	eventParams = []string{"from", "to", "sector", "org", "object", "oisc", "q", "limit", "cursor"}
+	alertParams = []string{"from", "to", "sector", "org", "object", "oisc", "level", "rule_id", "limit", "cursor"}
+)
+
+var levels = []string{"informational", "low", "medium", "high", "critical"}
+
+// listAlerts serves GET /api/v1/alerts: the parameters of events (without
+// q) and level, rule_id. Roles that read events read alerts, scoped alike.
+func (s *Server) listAlerts(c *fiber.Ctx) error {
+	p := principal(c)
+	if !p.ReadsEvents() {
+		return &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "role " + string(p.Role) + " may not read alerts"}
+	}
+	eq, err := s.parseQuery(c, alertParams)
+	if err != nil {
+		return err
+	}
+	args := c.Context().QueryArgs()
+	q := store.AlertQuery{From: eq.From, To: eq.To, Sectors: eq.Sectors, Orgs: eq.Orgs, Objects: eq.Objects, OISCs: eq.OISCs,
+		Limit: eq.Limit, Cursor: eq.Cursor, Scope: p.EventScope()}
+	for _, raw := range args.PeekMulti("level") {
+		for _, v := range strings.Split(string(raw), ",") {
+			if v = strings.TrimSpace(v); v == "" {
+				continue
+			}
+			if !slices.Contains(levels, v) {
+				return badParam("level", "must be one of %s", strings.Join(levels, ", "))
+			}
+			q.Levels = append(q.Levels, v)
+		}
+	}
+	for _, raw := range args.PeekMulti("rule_id") {
+		v := string(raw)
+		if len(v) > 128 || !utf8.ValidString(v) {
+			return badParam("rule_id", "invalid rule id")
+		}
+		q.RuleIDs = append(q.RuleIDs, strings.Clone(v))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+	defer cancel()
+	page, err := s.st.QueryAlerts(ctx, q)
+	if err != nil {
+		if errors.Is(err, store.ErrBadCursor) {
+			return badParam("cursor", "invalid cursor")
+		}
+		return err
+	}
+	return c.JSON(fiber.Map{"alerts": page.Events, "next_cursor": page.Next, "limit": q.Limit})
+}
 
 func (s *Server) sectors(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"sectors": registry.Sectors})
@@ -44,7 +93,7 @@ func (s *Server) listEvents(c *fiber.Ctx) error {
 	if !p.ReadsEvents() {
 		return &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "role " + string(p.Role) + " may not read raw events"}
 	}
-	q, err := s.parseEventQuery(c)
+	q, err := s.parseQuery(c, eventParams)
 	if err != nil {
 		return err
 	}
@@ -65,13 +114,15 @@ func (s *Server) listEvents(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"events": events, "next_cursor": page.Next, "limit": q.Limit})
 }
 
-func (s *Server) parseEventQuery(c *fiber.Ctx) (store.EventQuery, error) {
+// parseQuery parses the parameters events and alerts share; any parameter
+// outside allowed is an error.
+func (s *Server) parseQuery(c *fiber.Ctx, allowed []string) (store.EventQuery, error) {
 	var q store.EventQuery
 	var perr error
 	args := c.Context().QueryArgs()
 	args.VisitAll(func(k, v []byte) {
-		if perr == nil && !slices.Contains(eventParams, string(k)) {
-			perr = badParam(string(k), "unknown parameter %q (accepted: %s)", truncate(string(k), 40), strings.Join(eventParams, ", "))
+		if perr == nil && !slices.Contains(allowed, string(k)) {
+			perr = badParam(string(k), "unknown parameter %q (accepted: %s)", truncate(string(k), 40), strings.Join(allowed, ", "))
 		}
 	})
 	if perr != nil {

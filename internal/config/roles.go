@@ -394,6 +394,19 @@ type Store struct {
 	MaxBackoff time.Duration `yaml:"max_backoff"`
 }
 
+// Rules configures the ncc's Sigma detection.
+type Rules struct {
+	// Disabled turns detection off.
+	Disabled bool `yaml:"disabled"`
+	// Builtin loads kuzet's own rule pack (pipelines/rules).
+	Builtin bool `yaml:"builtin"`
+	// Dirs are more rule directories (SigmaHQ's rules, local rules).
+	Dirs []string `yaml:"dirs"`
+	// Reload is how often the directories are checked for changes; the
+	// rule set is recompiled and swapped without a restart.
+	Reload time.Duration `yaml:"reload"`
+}
+
 // NCC configures kuzet-ncc.
 type NCC struct {
 	ID string `yaml:"id"`
@@ -406,6 +419,7 @@ type NCC struct {
 	Log         Log           `yaml:"log"`
 	Consumer    Consumer      `yaml:"consumer"`
 	Store       Store         `yaml:"store"`
+	Rules       Rules         `yaml:"rules"`
 	StopTimeout time.Duration `yaml:"stop_timeout"`
 }
 
@@ -416,6 +430,7 @@ func DefaultNCC() NCC {
 		Log:         DefaultLog(),
 		Consumer:    Consumer{Durable: "ncc", FetchBatch: 64, MaxAckPending: 1024, AckWait: 60 * time.Second},
 		Store:       Store{MaxRows: 20000, Linger: time.Second, MaxBackoff: 30 * time.Second},
+		Rules:       Rules{Builtin: true, Reload: 30 * time.Second},
 		StopTimeout: 20 * time.Second,
 	}
 }
@@ -458,6 +473,14 @@ func (c *NCC) Validate() error {
 	}
 	if c.StopTimeout <= 0 {
 		es.Add("stop_timeout", "must be positive")
+	}
+	if c.Rules.Reload < time.Second {
+		es.Add("rules.reload", "must be at least 1s, not %s", c.Rules.Reload)
+	}
+	for i, d := range c.Rules.Dirs {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			es.Add(fmt.Sprintf("rules.dirs[%d]", i), "%q is not a directory", d)
+		}
 	}
 	return es.Err()
 }

@@ -89,9 +89,10 @@ func (g *Generator) Next() Record {
 		return Record{"syslog", a.OISC, fmt.Appendf(nil, "<132>%s ids-01 CEF:0|OISF|Suricata|7.0.3|%d|%s|%d|src=%s spt=%d dst=%s dpt=%d proto=TCP act=alert",
 			now.In(time.FixedZone("ALMT", 5*3600)).Format(time.Stamp), 2000000+g.rnd.IntN(10000), sig, 3+g.rnd.IntN(7),
 			attacker, port, a.IP, []int{22, 80, 443, 502, 3389}[g.rnd.IntN(5)])}
-	case 4: // firewall deny, RFC 5424 with structured data
-		return Record{"syslog", a.OISC, fmt.Appendf(nil, `<36>1 %s fw-edge-1 filterlog - FW_DENY [fw@32473 action="deny" src="%s" dst="%s" dport="%d" proto="tcp"] deny tcp %s:%d -> %s:%d`,
-			now.UTC().Format(time.RFC3339), attacker, a.IP, 23, attacker, port, a.IP, 23)}
+	case 4: // FortiGate deny at the edge (key=value in syslog)
+		return Record{"syslog", a.OISC, fmt.Appendf(nil, `<189>%s fw-edge-1 date=%s time=%s devname="FG-100F" logid="0000000013" type="traffic" subtype="forward" level="warning" srcip=%s srcport=%d dstip=%s dstport=%d proto=6 action="deny" policyid=7`,
+			now.In(time.FixedZone("ALMT", 5*3600)).Format(time.Stamp), now.Format("2006-01-02"), now.Format("15:04:05"),
+			attacker, port, a.IP, []int{23, 502, 3389, 445}[g.rnd.IntN(4)])}
 	case 5: // Windows failed logon (4625), evtx_dump shape
 		return Record{"winevent", a.OISC, winEvent(now, a.Host, 4625, "Security", "Microsoft-Windows-Security-Auditing", map[string]any{
 			"TargetUserName": user, "TargetDomainName": "CORP", "LogonType": 3, "Status": "0xc000006d", "SubStatus": "0xc0000064",

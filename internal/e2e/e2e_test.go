@@ -269,6 +269,33 @@ func TestKuzetRunSmoke(t *testing.T) {
 			t.Errorf("demo record rejected: %s (%s)", ev.Message, ev.Event.Original)
 		}
 	}
+	// The ncc's Sigma rules turn demo events into alerts.
+	proctest.Eventually(t, 60*time.Second, func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+apiAddr+"/api/v1/alerts?limit=200", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var ab struct {
+			Alerts []struct {
+				RuleID string `json:"rule_id"`
+				Sector string `json:"sector"`
+			} `json:"alerts"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&ab); err != nil {
+			return err
+		}
+		rules := map[string]bool{}
+		for _, a := range ab.Alerts {
+			rules[a.RuleID] = true
+		}
+		if len(rules) < 3 {
+			return fmt.Errorf("alerts of %d rules so far", len(rules))
+		}
+		return nil
+	})
 	resp, err := http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,11 @@ type metrics struct {
 	storeUp      prometheus.Gauge
 	pending      prometheus.Gauge
 	ackPending   prometheus.Gauge
+
+	alerts        *prometheus.CounterVec
+	rulesLoaded   prometheus.Gauge
+	rulesRejected prometheus.Counter
+	ruleReloads   prometheus.Counter
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -58,6 +63,19 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "kuzet_ncc_consumer_ack_pending_messages", Help: "Envelopes delivered and not yet acked.",
 		}),
 	}
+	m.alerts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kuzet_ncc_alerts_total", Help: "Alerts produced by Sigma rules, by level (a redelivered event counts again).",
+	}, []string{"level"})
+	m.rulesLoaded = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "kuzet_ncc_rules_loaded", Help: "Sigma rules in the running rule set.",
+	})
+	m.rulesRejected = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kuzet_ncc_rules_rejected_total", Help: "Sigma rules that did not parse or compile, at each load.",
+	})
+	m.ruleReloads = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kuzet_ncc_rule_reloads_total", Help: "Rule set reloads after the rule directories changed.",
+	})
+	r.MustRegister(m.alerts, m.rulesLoaded, m.rulesRejected, m.ruleReloads)
 	r.MustRegister(m.batches, m.events, m.redelivered, m.rejected, m.stored, m.acked, m.insertErrors, m.insertTime,
 		m.latency, m.storeUp, m.pending, m.ackPending)
 	return m

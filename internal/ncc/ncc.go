@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -65,6 +66,8 @@ type NCC struct {
 	js   jetstream.JetStream
 	cons jetstream.Consumer
 	ops  *telemetry.OpsServer
+
+	rules atomic.Pointer[ruleSet]
 
 	cancel   context.CancelFunc
 	loopDone chan struct{}
@@ -119,6 +122,14 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("ncc: ops listener: %w", err)
 	}
+	if !n.cfg.Rules.Disabled {
+		rs, err := n.loadRules()
+		if err != nil {
+			return fmt.Errorf("ncc: rules: %w", err)
+		}
+		n.rules.Store(rs)
+		n.log.Info("rule set loaded", "rules", rs.rules, "version", rs.version)
+	}
 	n.st, err = store.Open(ctx, n.cfg.ClickHouse, n.log)
 	if err != nil {
 		return err
@@ -152,6 +163,10 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 	go n.loop(lctx)
 	n.bg.Add(1)
 	go func() { defer n.bg.Done(); n.watchLag(lctx) }()
+	if n.rules.Load() != nil {
+		n.bg.Add(1)
+		go func() { defer n.bg.Done(); n.watchRules(lctx, &n.rules) }()
+	}
 	return nil
 }
 
@@ -211,6 +226,7 @@ func (n *NCC) Run(ctx context.Context) error {
 type held struct {
 	msgs    []jetstream.Msg
 	rows    []store.EventRow
+	alerts  []store.Alert
 	oldest  time.Time
 	touched time.Time // last InProgress
 }
@@ -308,6 +324,9 @@ func (n *NCC) take(h *held, msg jetstream.Msg) {
 			continue
 		}
 		h.rows = append(h.rows, row)
+		if rs := n.rules.Load(); rs != nil && ev.Event.Kind != "pipeline_error" {
+			h.alerts = append(h.alerts, n.detect(rs, row.Ev, raw, n.now().UTC())...)
+		}
 	}
 	n.m.events.Add(float64(len(b.Events)))
 	if len(h.msgs) == 0 {
@@ -325,6 +344,12 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 		start := time.Now()
 		failpoint.Hit("ncc-before-insert")
 		err := n.st.InsertEvents(ctx, h.rows)
+		if err == nil {
+			err = n.st.InsertAlerts(ctx, h.alerts)
+		}
+		if err == nil {
+			err = n.publishAlerts(ctx, h.alerts)
+		}
 		if err == nil {
 			failpoint.Hit("ncc-after-insert") // stored, not yet acked
 			n.m.insertTime.Observe(time.Since(start).Seconds())
@@ -359,6 +384,24 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 	}
 }
 
+// publishAlerts publishes alerts to kuzet.alerts.<oisc>.<sector>, one
+// message each with Nats-Msg-Id = alert id (a retry is stored once).
+func (n *NCC) publishAlerts(ctx context.Context, alerts []store.Alert) error {
+	for _, a := range alerts {
+		data, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = n.js.Publish(pctx, bus.AlertsSubject(a.OISC, a.Sector), data, jetstream.WithMsgID(a.ID.String()))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("ncc: publish alert %s: %w", a.ID, err)
+		}
+	}
+	return nil
+}
+
 // finalFlush tries once more to flush at shutdown, within Stop's context.
 func (n *NCC) finalFlush(h *held) {
 	if len(h.msgs) == 0 {
@@ -377,7 +420,7 @@ func (n *NCC) finalFlush(h *held) {
 
 func (n *NCC) ack(h *held) {
 	if n.ackHook != nil && !n.ackHook(h.msgs) {
-		h.msgs, h.rows = h.msgs[:0], h.rows[:0]
+		h.msgs, h.rows, h.alerts = h.msgs[:0], h.rows[:0], h.alerts[:0]
 		return
 	}
 	for _, m := range h.msgs {
@@ -387,7 +430,7 @@ func (n *NCC) ack(h *held) {
 		}
 	}
 	n.m.acked.Add(float64(len(h.msgs)))
-	h.msgs, h.rows = h.msgs[:0], h.rows[:0]
+	h.msgs, h.rows, h.alerts = h.msgs[:0], h.rows[:0], h.alerts[:0]
 }
 
 func (n *NCC) storeDown(err error) {

@@ -55,6 +55,34 @@ var migrations = []migration{
 		PARTITION BY toYYYYMMDD(received_at)
 		ORDER BY (received_at, event_id)`,
 	}},
+	{2, "alerts", []string{
+		`CREATE TABLE IF NOT EXISTS {db}.alerts (
+			alert_id UUID,
+			received_at DateTime,
+			detected_at DateTime,
+			event_time DateTime,
+			rule_id String,
+			rule_title String,
+			level String,
+			tags Array(String),
+			attack Array(String),
+			event_ids Array(String),
+			collector String,
+			oisc String,
+			org String,
+			object String,
+			sector String,
+			asset String,
+			criticality UInt8,
+			host_name String,
+			source_ip String,
+			user_name String,
+			ruleset String,
+			doc String
+		) ENGINE = ReplacingMergeTree
+		PARTITION BY toYYYYMM(received_at)
+		ORDER BY (received_at, alert_id)`,
+	}},
 }
 
 // Migrate creates the database if needed and applies the migrations not yet

@@ -1,0 +1,152 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kuzet-kz/kuzet/internal/access"
+)
+
+// Alert is a detection: a rule that matched events. Its id is
+// deterministic (rule and event ids), so a redelivered batch recreates the
+// same alert, which the table keeps once.
+type Alert struct {
+	ID uuid.UUID `json:"alert_id"`
+	// ReceivedAt is the matched event's received_at: immutable, so a
+	// recreated alert lands in the same partition.
+	ReceivedAt time.Time `json:"received_at"`
+	DetectedAt time.Time `json:"detected_at"`
+	EventTime  time.Time `json:"event_time"`
+	RuleID     string    `json:"rule_id"`
+	RuleTitle  string    `json:"rule_title"`
+	Level      string    `json:"level"`
+	Tags       []string  `json:"tags"`
+	// Attack holds the ATT&CK tactics and techniques among the tags.
+	Attack      []string `json:"attack"`
+	EventIDs    []string `json:"event_ids"`
+	Collector   string   `json:"collector"`
+	OISC        string   `json:"oisc"`
+	Org         string   `json:"org,omitempty"`
+	Object      string   `json:"object,omitempty"`
+	Sector      string   `json:"sector,omitempty"`
+	Asset       string   `json:"asset"`
+	Criticality int      `json:"criticality,omitempty"`
+	HostName    string   `json:"host_name,omitempty"`
+	SourceIP    string   `json:"source_ip,omitempty"`
+	UserName    string   `json:"user_name,omitempty"`
+	// RuleSet is the version (content hash) of the rule set that matched.
+	RuleSet string `json:"ruleset"`
+}
+
+const alertColumns = "alert_id, received_at, detected_at, event_time, rule_id, rule_title, level, tags, attack, event_ids, " +
+	"collector, oisc, org, object, sector, asset, criticality, host_name, source_ip, user_name, ruleset, doc"
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// InsertAlerts writes alerts in one INSERT; rewriting an alert id is
+// harmless.
+func (s *Store) InsertAlerts(ctx context.Context, alerts []Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	rows := make([][]any, 0, len(alerts))
+	for _, a := range alerts {
+		doc, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []any{a.ID, a.ReceivedAt.UTC(), a.DetectedAt.UTC(), clampTime(a.EventTime, a.ReceivedAt), a.RuleID,
+			a.RuleTitle, a.Level, nonNil(a.Tags), nonNil(a.Attack), nonNil(a.EventIDs), a.Collector, a.OISC, a.Org, a.Object,
+			a.Sector, a.Asset, uint8(a.Criticality), a.HostName, a.SourceIP, a.UserName, a.RuleSet, string(doc)})
+	}
+	return s.insert(ctx, "alerts", alertColumns, rows...)
+}
+
+func clampTime(t, fallback time.Time) time.Time {
+	if t.IsZero() || t.Year() < 1970 || t.Year() > 2105 {
+		return fallback.UTC()
+	}
+	return t.UTC()
+}
+
+// AlertQuery selects alerts; empty fields do not restrict.
+type AlertQuery struct {
+	From, To time.Time
+	Sectors  []string
+	Orgs     []string
+	Objects  []string
+	OISCs    []string
+	Levels   []string
+	RuleIDs  []string
+	Limit    int
+	Cursor   string
+	Scope    access.EventScope
+}
+
+// QueryAlerts returns a page of alerts, newest first, each once (FINAL).
+func (s *Store) QueryAlerts(ctx context.Context, q AlertQuery) (EventPage, error) {
+	if q.Limit <= 0 {
+		return EventPage{}, errors.New("store: limit must be positive")
+	}
+	var w where
+	scopeConds(&w, q.Scope)
+	if !q.From.IsZero() {
+		w.add("received_at >= ?", q.From.UTC())
+	}
+	if !q.To.IsZero() {
+		w.add("received_at < ?", q.To.UTC())
+	}
+	w.in("sector", q.Sectors)
+	w.in("org", q.Orgs)
+	w.in("object", q.Objects)
+	w.in("oisc", q.OISCs)
+	w.in("level", q.Levels)
+	w.in("rule_id", q.RuleIDs)
+	if q.Cursor != "" {
+		c, err := parseCursor(q.Cursor)
+		if err != nil {
+			return EventPage{}, err
+		}
+		w.add("(received_at < ? OR (received_at = ? AND alert_id < ?))", c.at, c.at, c.id)
+	}
+	sql := "SELECT alert_id, received_at, doc FROM " + s.table("alerts") + " FINAL" + w.String() +
+		" ORDER BY received_at DESC, alert_id DESC LIMIT ?"
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	rows, err := s.conn.Query(ctx, sql, append(w.args, q.Limit+1)...)
+	if err != nil {
+		return EventPage{}, classify("query alerts", err)
+	}
+	defer rows.Close()
+	page := EventPage{Events: []json.RawMessage{}}
+	var last cursor
+	for rows.Next() {
+		var (
+			id  uuid.UUID
+			at  time.Time
+			doc string
+		)
+		if err := rows.Scan(&id, &at, &doc); err != nil {
+			return EventPage{}, fmt.Errorf("store: scan alert: %w", err)
+		}
+		if len(page.Events) == q.Limit {
+			page.Next = last.String()
+			break
+		}
+		page.Events = append(page.Events, json.RawMessage(doc))
+		last = cursor{at: at, id: id}
+	}
+	return page, rows.Err()
+}
