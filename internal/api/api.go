@@ -93,16 +93,7 @@ func New(opts Options) (*Server, error) {
 	if err := opts.Config.Validate(); err != nil {
 		return nil, err
 	}
-	if opts.Registerer == nil {
-		opts.Registerer = prometheus.NewRegistry()
-	}
-	if opts.Gatherer == nil {
-		if g, ok := opts.Registerer.(prometheus.Gatherer); ok {
-			opts.Gatherer = g
-		} else {
-			opts.Gatherer = prometheus.DefaultGatherer
-		}
-	}
+	opts.Registerer, opts.Gatherer = telemetry.Registries(opts.Registerer, opts.Gatherer)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

@@ -124,16 +124,7 @@ func New(opts Options) (*Collector, error) {
 	if opts.Streams == nil {
 		return nil, errors.New("collector: Options.Streams is required")
 	}
-	if opts.Registerer == nil {
-		opts.Registerer = prometheus.NewRegistry()
-	}
-	if opts.Gatherer == nil {
-		if g, ok := opts.Registerer.(prometheus.Gatherer); ok {
-			opts.Gatherer = g
-		} else {
-			opts.Gatherer = prometheus.DefaultGatherer
-		}
-	}
+	opts.Registerer, opts.Gatherer = telemetry.Registries(opts.Registerer, opts.Gatherer)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

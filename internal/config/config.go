@@ -117,7 +117,7 @@ func Load(path string, cfg Validator) error {
 		var fe *FieldError
 		if errors.As(e, &fe) && path != "" {
 			fe.File = path
-			fe.Line = lineOf(node, fe.Path)
+			fe.Line = LineOf(node, fe.Path)
 		}
 		fes = append(fes, e)
 	}
@@ -152,8 +152,9 @@ func decode(data []byte, cfg any) (*yaml.Node, error) {
 	return &doc, nil
 }
 
-// lineOf finds the line of the value at a path like "inputs[1].listen".
-func lineOf(doc *yaml.Node, path string) int {
+// LineOf finds the line of the value at a path like "inputs[1].listen" in
+// a YAML document (0 when it is not there). Pipelines use it too.
+func LineOf(doc *yaml.Node, path string) int {
 	if doc == nil || len(doc.Content) == 0 {
 		return 0
 	}

@@ -2,8 +2,9 @@ package pipeline
 
 import (
 	"regexp"
-	"regexp/syntax"
 	"strings"
+
+	"github.com/kuzet-kz/kuzet/internal/regexlit"
 )
 
 // fastRegexp is a regular expression with a prefilter: a literal every
@@ -36,38 +37,5 @@ func (f *fastRegexp) FindStringSubmatch(s string) []string {
 	return f.re.FindStringSubmatch(s)
 }
 
-// requiredLiteral returns the longest case-sensitive literal that is a
-// direct part of the pattern's top-level concatenation (so every match
-// contains it), or "".
-func requiredLiteral(pattern string) string {
-	re, err := syntax.Parse(pattern, syntax.Perl)
-	if err != nil {
-		return ""
-	}
-	re = re.Simplify()
-	best := ""
-	consider := func(n *syntax.Regexp) {
-		if n.Op == syntax.OpLiteral && n.Flags&syntax.FoldCase == 0 && len(string(n.Rune)) > len(best) {
-			best = string(n.Rune)
-		}
-	}
-	var walk func(n *syntax.Regexp)
-	walk = func(n *syntax.Regexp) {
-		switch n.Op {
-		case syntax.OpConcat:
-			for _, c := range n.Sub {
-				if c.Op == syntax.OpCapture {
-					walk(c.Sub[0])
-					continue
-				}
-				consider(c)
-			}
-		case syntax.OpCapture:
-			walk(n.Sub[0])
-		case syntax.OpLiteral:
-			consider(n)
-		}
-	}
-	walk(re)
-	return best
-}
+// requiredLiteral returns a literal every match contains (case-sensitive).
+func requiredLiteral(pattern string) string { return regexlit.Required(pattern, false) }

@@ -2,7 +2,7 @@ package pipeline
 
 import "testing"
 
-func TestRequiredLiteral(t *testing.T) {
+func TestFastRegexp(t *testing.T) {
 	for p, want := range map[string]string{
 		`(^|\s)CEF:\d+\|`: "CEF:",
 		`^(?P<r>Failed|Accepted) (?:(?P<m>\S+) for )?(?P<u>\S+) from (?P<ip>[0-9.]+)`: " from ",

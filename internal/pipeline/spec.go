@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
 )
 
@@ -189,7 +190,7 @@ var nameRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,40}$`)
 func (s *Spec) validate(doc *yaml.Node) error {
 	var errs []error
 	bad := func(path, format string, args ...any) {
-		line := lineOf(doc, path)
+		line := config.LineOf(doc, path)
 		loc := s.file
 		if line > 0 {
 			loc = fmt.Sprintf("%s:%d", s.file, line)
@@ -340,42 +341,4 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 			s.validateSteps(st.Steps, p+".steps", bad)
 		}
 	}
-}
-
-// lineOf finds the line of a path like "steps[2].map" in the document.
-func lineOf(doc *yaml.Node, path string) int {
-	if doc == nil || len(doc.Content) == 0 {
-		return 0
-	}
-	n := doc.Content[0]
-	line := 0
-	for _, part := range strings.Split(path, ".") {
-		key, idx := part, -1
-		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
-			key = part[:i]
-			fmt.Sscan(part[i+1:len(part)-1], &idx)
-		}
-		if n.Kind != yaml.MappingNode {
-			return line
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				next, line = n.Content[i+1], n.Content[i].Line
-				break
-			}
-		}
-		if next == nil {
-			return line
-		}
-		n = next
-		if idx >= 0 {
-			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
-				return line
-			}
-			n = n.Content[idx]
-			line = n.Line
-		}
-	}
-	return line
 }

@@ -1,8 +1,9 @@
 package sigma
 
 import (
-	"regexp/syntax"
 	"strings"
+
+	"github.com/kuzet-kz/kuzet/internal/regexlit"
 )
 
 // Prefiltering: most rules cannot match most events, and a literal tells
@@ -149,41 +150,9 @@ func needOfMatcher(field string, m valueMatcher) need {
 	return unknown()
 }
 
-// regexLiteral returns the longest literal every match of the regular
-// expression contains ("" when there is none), case-folded literals
+// regexLiteral returns a literal every match contains, case-folded ones
 // included (the prefilter compares lower-cased text).
-func regexLiteral(pattern string) string {
-	re, err := syntax.Parse(pattern, syntax.Perl)
-	if err != nil {
-		return ""
-	}
-	re = re.Simplify()
-	bestLit := ""
-	consider := func(n *syntax.Regexp) {
-		if n.Op == syntax.OpLiteral && len(string(n.Rune)) > len(bestLit) {
-			bestLit = string(n.Rune)
-		}
-	}
-	var walk func(n *syntax.Regexp)
-	walk = func(n *syntax.Regexp) {
-		switch n.Op {
-		case syntax.OpConcat:
-			for _, c := range n.Sub {
-				if c.Op == syntax.OpCapture {
-					walk(c.Sub[0])
-					continue
-				}
-				consider(c)
-			}
-		case syntax.OpCapture:
-			walk(n.Sub[0])
-		case syntax.OpLiteral:
-			consider(n)
-		}
-	}
-	walk(re)
-	return bestLit
-}
+func regexLiteral(pattern string) string { return regexlit.Required(pattern, true) }
 
 // routeIndex is the prefilter of one route.
 type routeIndex struct {

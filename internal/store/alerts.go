@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -97,56 +95,9 @@ type AlertQuery struct {
 
 // QueryAlerts returns a page of alerts, newest first, each once (FINAL).
 func (s *Store) QueryAlerts(ctx context.Context, q AlertQuery) (EventPage, error) {
-	if q.Limit <= 0 {
-		return EventPage{}, errors.New("store: limit must be positive")
-	}
 	var w where
-	scopeConds(&w, q.Scope)
-	if !q.From.IsZero() {
-		w.add("received_at >= ?", q.From.UTC())
-	}
-	if !q.To.IsZero() {
-		w.add("received_at < ?", q.To.UTC())
-	}
-	w.in("sector", q.Sectors)
-	w.in("org", q.Orgs)
-	w.in("object", q.Objects)
-	w.in("oisc", q.OISCs)
+	listConds(&w, q.Scope, q.From, q.To, q.Sectors, q.Orgs, q.Objects, q.OISCs)
 	w.in("level", q.Levels)
 	w.in("rule_id", q.RuleIDs)
-	if q.Cursor != "" {
-		c, err := parseCursor(q.Cursor)
-		if err != nil {
-			return EventPage{}, err
-		}
-		w.add("(received_at < ? OR (received_at = ? AND alert_id < ?))", c.at, c.at, c.id)
-	}
-	sql := "SELECT alert_id, received_at, doc FROM " + s.table("alerts") + " FINAL" + w.String() +
-		" ORDER BY received_at DESC, alert_id DESC LIMIT ?"
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	rows, err := s.conn.Query(ctx, sql, append(w.args, q.Limit+1)...)
-	if err != nil {
-		return EventPage{}, classify("query alerts", err)
-	}
-	defer rows.Close()
-	page := EventPage{Events: []json.RawMessage{}}
-	var last cursor
-	for rows.Next() {
-		var (
-			id  uuid.UUID
-			at  time.Time
-			doc string
-		)
-		if err := rows.Scan(&id, &at, &doc); err != nil {
-			return EventPage{}, fmt.Errorf("store: scan alert: %w", err)
-		}
-		if len(page.Events) == q.Limit {
-			page.Next = last.String()
-			break
-		}
-		page.Events = append(page.Events, json.RawMessage(doc))
-		last = cursor{at: at, id: id}
-	}
-	return page, rows.Err()
+	return s.readPage(ctx, "alerts", "alert_id", &w, q.Limit, q.Cursor)
 }

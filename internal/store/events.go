@@ -218,45 +218,45 @@ func scopeConds(w *where, sc access.EventScope) {
 	}
 }
 
-// QueryEvents returns a page of events matching q, newest first by
-// received_at then event id, each event once (FINAL).
-func (s *Store) QueryEvents(ctx context.Context, q EventQuery) (EventPage, error) {
-	if q.Limit <= 0 {
+// listConds adds the conditions every listing shares: the scope, the
+// received_at range and the registry filters.
+func listConds(w *where, sc access.EventScope, from, to time.Time, sectors, orgs, objects, oiscs []string) {
+	scopeConds(w, sc)
+	if !from.IsZero() {
+		w.add("received_at >= ?", from.UTC())
+	}
+	if !to.IsZero() {
+		w.add("received_at < ?", to.UTC())
+	}
+	w.in("sector", sectors)
+	w.in("org", orgs)
+	w.in("object", objects)
+	w.in("oisc", oiscs)
+}
+
+// readPage reads a page of a table's docs matching w, newest first by
+// received_at then idCol, each id once (FINAL), continuing after cursor.
+func (s *Store) readPage(ctx context.Context, table, idCol string, w *where, limit int, cur string) (EventPage, error) {
+	if limit <= 0 {
 		return EventPage{}, errors.New("store: limit must be positive")
 	}
-	var w where
-	scopeConds(&w, q.Scope)
-	if !q.From.IsZero() {
-		w.add("received_at >= ?", q.From.UTC())
-	}
-	if !q.To.IsZero() {
-		w.add("received_at < ?", q.To.UTC())
-	}
-	w.in("sector", q.Sectors)
-	w.in("org", q.Orgs)
-	w.in("object", q.Objects)
-	w.in("oisc", q.OISCs)
-	if q.Text != "" {
-		w.add("positionCaseInsensitiveUTF8(doc, ?) > 0", q.Text)
-	}
-	if q.Cursor != "" {
-		c, err := parseCursor(q.Cursor)
+	if cur != "" {
+		c, err := parseCursor(cur)
 		if err != nil {
 			return EventPage{}, err
 		}
-		w.add("(received_at < ? OR (received_at = ? AND event_id < ?))", c.at, c.at, c.id)
+		w.add("(received_at < ? OR (received_at = ? AND "+idCol+" < ?))", c.at, c.at, c.id)
 	}
-	sql := "SELECT event_id, received_at, doc FROM " + s.table("events") + " FINAL" + w.String() +
-		" ORDER BY received_at DESC, event_id DESC LIMIT ?"
-	args := append(w.args, q.Limit+1)
+	sql := "SELECT " + idCol + ", received_at, doc FROM " + s.table(table) + " FINAL" + w.String() +
+		" ORDER BY received_at DESC, " + idCol + " DESC LIMIT ?"
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	rows, err := s.conn.Query(ctx, sql, args...)
+	rows, err := s.conn.Query(ctx, sql, append(w.args, limit+1)...)
 	if err != nil {
-		return EventPage{}, classify("query events", err)
+		return EventPage{}, classify("query "+table, err)
 	}
 	defer rows.Close()
-	page := EventPage{Events: make([]json.RawMessage, 0, min(q.Limit, 256))}
+	page := EventPage{Events: make([]json.RawMessage, 0, min(limit, 256))}
 	var last cursor
 	for rows.Next() {
 		var (
@@ -265,9 +265,9 @@ func (s *Store) QueryEvents(ctx context.Context, q EventQuery) (EventPage, error
 			doc string
 		)
 		if err := rows.Scan(&id, &at, &doc); err != nil {
-			return EventPage{}, fmt.Errorf("store: scan event: %w", err)
+			return EventPage{}, fmt.Errorf("store: scan %s: %w", table, err)
 		}
-		if len(page.Events) == q.Limit {
+		if len(page.Events) == limit {
 			page.Next = last.String()
 			break
 		}
@@ -275,9 +275,20 @@ func (s *Store) QueryEvents(ctx context.Context, q EventQuery) (EventPage, error
 		last = cursor{at: at, id: id}
 	}
 	if err := rows.Err(); err != nil {
-		return EventPage{}, classify("read events", err)
+		return EventPage{}, classify("read "+table, err)
 	}
 	return page, nil
+}
+
+// QueryEvents returns a page of events matching q, newest first by
+// received_at then event id, each event once (FINAL).
+func (s *Store) QueryEvents(ctx context.Context, q EventQuery) (EventPage, error) {
+	var w where
+	listConds(&w, q.Scope, q.From, q.To, q.Sectors, q.Orgs, q.Objects, q.OISCs)
+	if q.Text != "" {
+		w.add("positionCaseInsensitiveUTF8(doc, ?) > 0", q.Text)
+	}
+	return s.readPage(ctx, "events", "event_id", &w, q.Limit, q.Cursor)
 }
 
 // CountEvents counts distinct stored events matching the scope and time range

@@ -61,6 +61,23 @@ func NewRegistry() *prometheus.Registry {
 	return r
 }
 
+// Registries returns the registerer and gatherer a role uses: a new
+// registry when none is given, and the registerer itself as gatherer when
+// it is one.
+func Registries(r prometheus.Registerer, g prometheus.Gatherer) (prometheus.Registerer, prometheus.Gatherer) {
+	if r == nil {
+		r = prometheus.NewRegistry()
+	}
+	if g == nil {
+		if rg, ok := r.(prometheus.Gatherer); ok {
+			g = rg
+		} else {
+			g = prometheus.DefaultGatherer
+		}
+	}
+	return r, g
+}
+
 // Readiness tracks named readiness checks; the role is ready when every
 // check is set and passing. Safe for concurrent use.
 type Readiness struct {
