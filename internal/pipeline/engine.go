@@ -281,25 +281,24 @@ func (st *state) get(name string) (any, bool) {
 
 // nested resolves "a.b.c" in nested objects, also through keys with dots.
 func nested(raw map[string]any, name string) (any, bool) {
-	var cur any = raw
-	parts := strings.Split(name, ".")
-	for i, p := range parts {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
+	m := raw
+	rest := name
+	for {
+		p, tail, more := strings.Cut(rest, ".")
 		v, ok := m[p]
 		if !ok {
 			// A key with dots inside a nested object ("id.orig_h").
-			v, ok := m[strings.Join(parts[i:], ".")]
+			v, ok := m[rest]
 			return v, ok
 		}
-		if i == len(parts)-1 {
+		if !more {
 			return v, true
 		}
-		cur = v
+		if m, ok = v.(map[string]any); !ok {
+			return nil, false
+		}
+		rest = tail
 	}
-	return nil, false
 }
 
 // textOf returns the record as text. Text formats (lenient) replace invalid
@@ -331,7 +330,10 @@ func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined 
 		}
 		ev.Log.File = &event.LogFile{Path: rec.File}
 	}
-	st := &state{ev: ev, raw: map[string]any{}, mapped: map[string]bool{}, opts: &opts}
+	st := &state{ev: ev, opts: &opts}
+	if spec.Keep == "unmapped" {
+		st.mapped = map[string]bool{}
+	}
 	if err := parse(spec, rec, st, joined); err != nil {
 		return nil, err
 	}
@@ -355,32 +357,33 @@ func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined 
 	return ev, nil
 }
 
-// keep copies the raw fields to the namespace.
+// keep copies the raw fields to the namespace: the map itself when the
+// namespace is still empty (the common case: no copy, no path lookups).
 func (st *state) keep(spec *Spec) {
-	var src map[string]any
-	switch spec.Keep {
-	case "none":
+	if spec.Keep == "none" {
 		return
-	case "all":
-		if !spec.mutates {
-			// The raw fields are exactly what was parsed: hand them over.
-			if len(st.ev.Namespace(spec.Namespace)) == 0 {
-				st.ev.SetNamespace(spec.Namespace, st.raw)
-				return
+	}
+	src := st.raw
+	if spec.Keep == "all" && st.orig != nil {
+		src = st.orig
+	}
+	if spec.Keep == "unmapped" && len(st.mapped) > 0 {
+		m := make(map[string]any, len(src))
+		for k, v := range src {
+			if !st.mapped[k] {
+				m[k] = v
 			}
 		}
-		src = st.orig
-		if src == nil {
-			src = st.raw
+		src = m
+	}
+	// Empty and null values are kept: rules test for them.
+	if len(st.ev.Namespace(spec.Namespace)) == 0 {
+		if len(src) > 0 {
+			st.ev.SetNamespace(spec.Namespace, src)
 		}
-	default:
-		src = st.raw
+		return
 	}
 	for k, v := range src {
-		if spec.Keep == "unmapped" && st.mapped[k] {
-			continue
-		}
-		// Empty and null values are kept: rules test for them.
 		_ = st.ev.Set(spec.Namespace+"."+k, jsonable(v))
 	}
 }

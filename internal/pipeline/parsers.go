@@ -8,6 +8,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 	"github.com/kuzet-kz/kuzet/internal/ingest/auditd"
 	"github.com/kuzet-kz/kuzet/internal/ingest/cef"
+	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
 	"github.com/kuzet-kz/kuzet/internal/ingest/kv"
 	"github.com/kuzet-kz/kuzet/internal/ingest/leef"
 	"github.com/kuzet-kz/kuzet/internal/ingest/syslog"
@@ -23,22 +24,24 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 		return parseAuditd(joined, st)
 	case "json", "winevent":
 		if spec.From == "" {
-			obj, err := decodeObject(rec.Data)
+			// One copy of the record: the original, and the decoded
+			// strings are its substrings.
+			orig := string(rec.Data)
+			obj, err := jsonl.DecodeString(orig)
 			if err != nil {
 				return err
 			}
-			ev.Event.Original = string(rec.Data)
+			ev.Event.Original = orig
 			if spec.Parser == "winevent" {
 				return parseWinevent(obj, st)
 			}
-			for k, v := range obj {
-				st.raw[k] = v
-			}
+			st.raw = obj
 			return nil
 		}
 	}
 	// Text formats: legacy devices send other encodings; keep the exact
 	// bytes in kuzet.original_b64 and go on with the text.
+	st.raw = make(map[string]any, 16)
 	s, valid, _ := textOf(rec.Data, true)
 	if !valid {
 		ev.Kuzet.OriginalB64 = b64(rec.Data)
@@ -68,11 +71,13 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 			return err
 		}
 		// Header fields under CEF's own names.
-		for k, v := range map[string]string{"cefVersion": r.Version, "deviceVendor": r.DeviceVendor,
-			"deviceProduct": r.DeviceProduct, "deviceVersion": r.DeviceVersion, "deviceEventClassId": r.SignatureID,
-			"name": r.Name, "severity": r.Severity} {
-			st.raw[k] = v
-		}
+		st.raw["cefVersion"] = r.Version
+		st.raw["deviceVendor"] = r.DeviceVendor
+		st.raw["deviceProduct"] = r.DeviceProduct
+		st.raw["deviceVersion"] = r.DeviceVersion
+		st.raw["deviceEventClassId"] = r.SignatureID
+		st.raw["name"] = r.Name
+		st.raw["severity"] = r.Severity
 		for _, kv := range r.Extension {
 			st.raw[kv.Key] = kv.Value
 		}
@@ -97,10 +102,11 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 		if err != nil {
 			return err
 		}
-		for k, v := range map[string]string{"leefVersion": r.Version, "vendor": r.Vendor, "product": r.Product,
-			"version": r.ProdVer, "eventId": r.EventID} {
-			st.raw[k] = v
-		}
+		st.raw["leefVersion"] = r.Version
+		st.raw["vendor"] = r.Vendor
+		st.raw["product"] = r.Product
+		st.raw["version"] = r.ProdVer
+		st.raw["eventId"] = r.EventID
 		for _, kv := range r.Attrs {
 			st.raw[kv.Key] = kv.Value
 		}
@@ -224,9 +230,7 @@ func parseWinevent(obj map[string]any, st *state) error {
 	if err != nil {
 		return err
 	}
-	for k, v := range f {
-		st.raw[k] = v
-	}
+	st.raw = f
 	if !t.IsZero() {
 		st.ev.Timestamp = t
 	}
@@ -237,6 +241,7 @@ func parseAuditd(e *auditd.Event, st *state) error {
 	if e == nil {
 		return ingest.Errorf(ingest.ReasonPipeline, "auditd pipeline without a joined event")
 	}
+	st.raw = make(map[string]any, len(e.Fields)+3)
 	for k, v := range e.Fields {
 		st.raw[k] = v
 	}

@@ -72,7 +72,9 @@ func (st *state) step(s *Step) error {
 				continue
 			}
 			if st.setField(kv.Value.(string), v) {
-				st.mapped[kv.Key] = true
+				if st.mapped != nil {
+					st.mapped[kv.Key] = true
+				}
 				if rename {
 					delete(st.raw, kv.Key)
 				}

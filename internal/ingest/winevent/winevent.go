@@ -67,7 +67,8 @@ func flattenEvtx(ev map[string]any) (Fields, time.Time, error) {
 	if !ok {
 		return nil, time.Time{}, ingest.Errorf(ingest.ReasonBadField, "Event.System missing")
 	}
-	out := Fields{}
+	data, _ := ev["EventData"].(map[string]any)
+	out := make(Fields, len(sys)+len(data)+8)
 	for k, v := range sys {
 		switch x := v.(type) {
 		case map[string]any:
