@@ -1,7 +1,6 @@
 package bus
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -72,13 +71,12 @@ func DecodeBatch(h nats.Header, data []byte) (*Batch, error) {
 	default:
 		return nil, fmt.Errorf("bus: unknown encoding %q", enc)
 	}
-	var b Batch
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&b); err != nil {
+	b, err := decodeBody(data)
+	if err != nil {
 		return nil, fmt.Errorf("bus: batch body: %w", err)
 	}
 	if b.ID == "" {
 		return nil, fmt.Errorf("bus: batch without id")
 	}
-	return &b, nil
+	return b, nil
 }

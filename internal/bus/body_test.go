@@ -1,0 +1,101 @@
+package bus
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func sampleBody(tb testing.TB, n int) []byte {
+	tb.Helper()
+	b := Batch{ID: "c1/7", Collector: "c1", OISC: "oisc-a", Seq: 7, CreatedAt: time.Date(2026, 11, 24, 10, 0, 1, 5, time.UTC)}
+	for i := range n {
+		b.Events = append(b.Events, json.RawMessage(fmt.Sprintf(
+			`{"@timestamp":"2026-11-24T10:00:01Z","message":"ev %d \"quoted\" \\ {[","kuzet":{"event_id":"0197231e-005a-7928-a50b-%012d"},"winlog":{"EventID":4625,"ok":true,"none":null,"list":[1,2.5e3,"x",{"y":[]}]}}`, i, i)))
+	}
+	data, err := json.Marshal(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
+}
+
+func TestDecodeBodyMatchesEncodingJSON(t *testing.T) {
+	data := sampleBody(t, 50)
+	var want Batch
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeBody(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameBatch(t, data, got, &want)
+}
+
+func TestDecodeBodyRejects(t *testing.T) {
+	for _, in := range []string{
+		``, `[]`, `{`, `{"id":"a"`, `{"id":"a",}`, `{"id" "a"}`, `{"events":[{"a":1}`, `{"events":[{"a":"1}]}`,
+		`{"events":[{"a":1},]}`, `{"events":[{"a":1}} `, `{"id":1}`, `{"seq":"x"}`, `{"id":"a"} x`, `{"events":[{"a":` + "\"\x01\"" + `}]}`,
+		`{"events":[` + string(bytes.Repeat([]byte("["), 300)) + `]}`,
+	} {
+		if b, err := decodeBody([]byte(in)); err == nil {
+			t.Errorf("%q: accepted as %+v", in, b)
+		}
+	}
+}
+
+func sameBatch(t *testing.T, data []byte, got, want *Batch) {
+	t.Helper()
+	if got.ID != want.ID || got.Collector != want.Collector || got.OISC != want.OISC || got.Seq != want.Seq ||
+		!got.CreatedAt.Equal(want.CreatedAt) || len(got.Events) != len(want.Events) || (got.Events == nil) != (want.Events == nil) {
+		t.Fatalf("%q:\ngot  %+v\nwant %+v", data, got, want)
+	}
+	for i := range got.Events {
+		if !bytes.Equal(got.Events[i], want.Events[i]) {
+			t.Fatalf("%q: event %d: got %q, want %q", data, i, got.Events[i], want.Events[i])
+		}
+	}
+}
+
+// FuzzDecodeBody: whatever encoding/json decodes to a batch with an id,
+// decodeBody decodes to the same batch; nothing panics.
+func FuzzDecodeBody(f *testing.F) {
+	f.Add(sampleBody(f, 2))
+	f.Add([]byte(`{"ID":"a","Events":[1,"x",null,{"a":[{}]}],"seq":3}`))
+	f.Add([]byte(`{"events":null,"created_at":"2026-11-24T10:00:01+05:00"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := decodeBody(data)
+		var want Batch
+		if json.Unmarshal(data, &want) != nil || want.ID == "" {
+			return // DecodeBatch rejects a batch without id either way
+		}
+		if err != nil {
+			t.Fatalf("%q: encoding/json decodes it, decodeBody: %v", data, err)
+		}
+		sameBatch(t, data, got, &want)
+	})
+}
+
+func BenchmarkDecodeBody(b *testing.B) {
+	data := sampleBody(b, 500)
+	b.Run("kuzet", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := decodeBody(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			var bt Batch
+			if err := json.Unmarshal(data, &bt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
