@@ -35,8 +35,8 @@ test-short: ## Unit tests only: no servers.
 test-race: deps build ## Every test with the race detector.
 	$(BIN)/kuzet clickhouse -- $(GO) test -race -count=1 -timeout 40m $(PKGS)
 
-bench: ## Component benchmarks, 6 runs each on one core (compare with benchstat).
-	$(GO) test -run='^$$' -bench=. -benchmem -count=6 -cpu=1 $(PKGS)
+bench: deps build ## Benchmarks, 6 runs each on one core (compare with benchstat); ncc throughput on a private ClickHouse.
+	$(BIN)/kuzet clickhouse -- $(GO) test -run='^$$' -bench=. -benchmem -count=6 -cpu=1 -timeout 60m $(PKGS)
 
 fuzz: ## Run every fuzz target for FUZZTIME each.
 	@for pkg in $$($(GO) list $(PKGS)); do \

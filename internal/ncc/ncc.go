@@ -5,10 +5,13 @@
 // # Delivery
 //
 // Messages are acked only after the INSERT that holds their events has
-// succeeded (ack after durable effect). The loop holds at most
-// consumer.max_ack_pending messages: it fetches while the pending rows are
-// fewer than store.max_rows, flushes when they reach it or when the oldest
-// has waited store.linger, and stops fetching while a flush fails. While
+// succeeded (ack after durable effect). The loop fetches envelopes while the
+// pending rows are fewer than store.max_rows (at most
+// consumer.max_ack_pending messages), decodes them and runs detection on
+// every core, and hands the batch to the writer when the rows reach
+// store.max_rows or the oldest has waited store.linger. The writer inserts
+// and acks one batch while the loop fills the next; at most two batches are
+// held, so the loop stops fetching while a flush fails. While
 // ClickHouse is unavailable it retries with exponential backoff (capped at
 // store.max_backoff), sends InProgress on the held messages so JetStream does
 // not redeliver them, and reports not ready on /readyz and
@@ -27,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -224,32 +228,47 @@ type held struct {
 
 func (n *NCC) loop(ctx context.Context) {
 	defer close(n.loopDone)
-	migrated := false
-	var h held
-	backoff := 100 * time.Millisecond
-	for {
-		if !migrated {
-			if err := n.st.Migrate(ctx); err != nil {
-				n.storeDown(err)
-				if !sleep(ctx, backoff) {
-					return
-				}
-				backoff = min(backoff*2, n.cfg.Store.MaxBackoff)
-				continue
+	if !n.migrate(ctx) {
+		return
+	}
+	// The writer inserts and acks one batch while the loop fetches and
+	// decodes the next: at most two batches are held.
+	writes := make(chan *held)
+	spare := make(chan *held, 1)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for h := range writes {
+			if !n.flush(ctx, h) {
+				n.finalFlush(h)
 			}
-			migrated = true
-			n.storeUp()
-			backoff = 100 * time.Millisecond
+			if len(h.msgs) == 0 {
+				select {
+				case spare <- h:
+				default:
+				}
+			}
 		}
+	}()
+	h := &held{}
+	defer func() {
+		close(writes)
+		<-writerDone
+		n.finalFlush(h)
+	}()
+	for {
 		if ctx.Err() != nil {
-			n.finalFlush(&h)
 			return
 		}
 		due := len(h.msgs) > 0 && n.now().Sub(h.oldest) >= n.cfg.Store.Linger
 		if len(h.rows) >= n.cfg.Store.MaxRows || due || len(h.msgs) >= n.cfg.Consumer.MaxAckPending {
-			if !n.flush(ctx, &h) {
-				n.finalFlush(&h)
+			if !n.handOff(ctx, writes, h) {
 				return
+			}
+			select {
+			case h = <-spare:
+			default:
+				h = &held{}
 			}
 			continue
 		}
@@ -259,7 +278,45 @@ func (n *NCC) loop(ctx context.Context) {
 		}
 		wait = max(wait, 10*time.Millisecond)
 		room := min(n.cfg.Consumer.FetchBatch, n.cfg.Consumer.MaxAckPending-len(h.msgs))
-		n.fetch(ctx, &h, room, wait)
+		n.fetch(ctx, h, room, wait)
+	}
+}
+
+// migrate applies the schema migrations, retrying with backoff while
+// ClickHouse is unavailable. It returns false if ctx ended first.
+func (n *NCC) migrate(ctx context.Context) bool {
+	backoff := 100 * time.Millisecond
+	for {
+		err := n.st.Migrate(ctx)
+		if err == nil {
+			n.storeUp()
+			return true
+		}
+		n.storeDown(err)
+		if !sleep(ctx, backoff) {
+			return false
+		}
+		backoff = min(backoff*2, n.cfg.Store.MaxBackoff)
+	}
+}
+
+// handOff gives h to the writer, waiting while it writes the batch before;
+// meanwhile InProgress keeps h's messages from being redelivered.
+func (n *NCC) handOff(ctx context.Context, writes chan<- *held, h *held) bool {
+	t := time.NewTicker(n.cfg.Consumer.AckWait / 3)
+	defer t.Stop()
+	for {
+		select {
+		case writes <- h:
+			return true
+		case <-t.C:
+			for _, m := range h.msgs {
+				_ = m.InProgress()
+			}
+			h.touched = n.now()
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
 
@@ -275,9 +332,11 @@ func (n *NCC) fetch(ctx context.Context, h *held, room int, wait time.Duration) 
 		}
 		return
 	}
+	var msgs []jetstream.Msg
 	for msg := range mb.Messages() {
-		n.take(h, msg)
+		msgs = append(msgs, msg)
 	}
+	n.takeAll(h, msgs)
 	if err := mb.Error(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, nats.ErrTimeout) &&
 		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) {
 		n.ready.Set("nats", err)
@@ -288,19 +347,56 @@ func (n *NCC) fetch(ctx context.Context, h *held, room int, wait time.Duration) 
 	n.ready.Set("nats", nil)
 }
 
-// take decodes one envelope into rows held until the next flush.
-func (n *NCC) take(h *held, msg jetstream.Msg) {
+// decoded is one envelope's rows and alerts, made before the loop takes
+// them.
+type decoded struct {
+	msg    jetstream.Msg
+	ok     bool
+	events int
+	rows   []store.EventRow
+	alerts []store.Alert
+}
+
+// takeAll decodes the envelopes of one fetch on every core, then takes
+// them in their order.
+func (n *NCC) takeAll(h *held, msgs []jetstream.Msg) {
+	out := make([]decoded, len(msgs))
+	workers := min(runtime.GOMAXPROCS(0), len(msgs))
+	if workers <= 1 {
+		for i, m := range msgs {
+			out[i] = n.decode(m)
+		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for i := int(next.Add(1)) - 1; i < len(msgs); i = int(next.Add(1)) - 1 {
+					out[i] = n.decode(msgs[i])
+				}
+			})
+		}
+		wg.Wait()
+	}
+	for i := range out {
+		n.take(h, &out[i])
+	}
+}
+
+// decode decodes one envelope into event rows and runs detection on them.
+// Safe for concurrent use.
+func (n *NCC) decode(msg jetstream.Msg) decoded {
+	d := decoded{msg: msg}
 	b, err := bus.DecodeBatch(msg.Headers(), msg.Data())
 	if err != nil {
 		n.m.rejected.WithLabelValues("bad_envelope").Inc()
 		n.log.Error("envelope rejected; terminated, left in the stream", "subject", msg.Subject(), "err", err)
-		_ = msg.Term()
-		return
+		return d
 	}
-	n.m.batches.Inc()
-	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 {
-		n.m.redelivered.Inc()
-	}
+	d.ok, d.events = true, len(b.Events)
+	d.rows = make([]store.EventRow, 0, len(b.Events))
+	rs := n.rules.Load()
+	now := n.now().UTC()
 	for _, raw := range b.Events {
 		var ev event.Event
 		if err := json.Unmarshal(raw, &ev); err != nil {
@@ -314,17 +410,32 @@ func (n *NCC) take(h *held, msg jetstream.Msg) {
 			n.log.Warn("event rejected", "batch", b.ID, "err", err)
 			continue
 		}
-		h.rows = append(h.rows, row)
-		if rs := n.rules.Load(); rs != nil && ev.Event.Kind != "pipeline_error" {
-			h.alerts = append(h.alerts, n.detect(rs, row.Ev, raw, n.now().UTC())...)
+		d.rows = append(d.rows, row)
+		if rs != nil && ev.Event.Kind != "pipeline_error" {
+			d.alerts = append(d.alerts, n.detect(rs, row.Ev, raw, now)...)
 		}
 	}
-	n.m.events.Add(float64(len(b.Events)))
+	return d
+}
+
+// take adds one decoded envelope to the rows held until the next flush.
+func (n *NCC) take(h *held, d *decoded) {
+	if !d.ok {
+		_ = d.msg.Term()
+		return
+	}
+	n.m.batches.Inc()
+	if md, err := d.msg.Metadata(); err == nil && md.NumDelivered > 1 {
+		n.m.redelivered.Inc()
+	}
+	h.rows = append(h.rows, d.rows...)
+	h.alerts = append(h.alerts, d.alerts...)
+	n.m.events.Add(float64(d.events))
 	if len(h.msgs) == 0 {
 		h.oldest = n.now()
 		h.touched = h.oldest
 	}
-	h.msgs = append(h.msgs, msg)
+	h.msgs = append(h.msgs, d.msg)
 }
 
 // flush writes the held rows, retrying until it succeeds or ctx ends, then
@@ -338,8 +449,10 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 		if err == nil {
 			err = n.st.InsertAlerts(ctx, h.alerts)
 		}
+		published := true
 		if err == nil {
 			err = n.publishAlerts(ctx, h.alerts)
+			published = err == nil
 		}
 		if err == nil {
 			failpoint.Hit("ncc-after-insert") // stored, not yet acked
@@ -353,9 +466,16 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 			n.storeUp()
 			return true
 		}
-		n.m.insertErrors.Inc()
-		n.storeDown(err)
-		if !errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil {
+		if !published {
+			// Stored; NATS did not take the alerts. Retried with backoff:
+			// the rows are rewritten, idempotent by id.
+			n.ready.Set("nats", err)
+			n.log.Warn("alerts not published, retrying", "alerts", len(h.alerts), "err", err)
+		} else {
+			n.m.insertErrors.Inc()
+			n.storeDown(err)
+		}
+		if published && !errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil {
 			// The server refused the data itself: retrying the same rows will
 			// not help. Should never happen with validated events; do not ack,
 			// so nothing is lost, and back off to the maximum.
@@ -376,22 +496,47 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 }
 
 // publishAlerts publishes alerts to kuzet.alerts.<oisc>.<sector>, one
-// message each with Nats-Msg-Id = alert id (a retry is stored once).
+// message each with Nats-Msg-Id = alert id (a retry is stored once),
+// asynchronously in windows of alertWindow acks.
 func (n *NCC) publishAlerts(ctx context.Context, alerts []store.Alert) error {
-	for _, a := range alerts {
-		data, err := json.Marshal(a)
-		if err != nil {
-			return err
+	const alertWindow = 256
+	for len(alerts) > 0 {
+		chunk := alerts[:min(alertWindow, len(alerts))]
+		alerts = alerts[len(chunk):]
+		futures := make([]jetstream.PubAckFuture, 0, len(chunk))
+		for _, a := range chunk {
+			data, err := json.Marshal(a)
+			if err != nil {
+				return err
+			}
+			f, err := n.js.PublishAsync(bus.AlertsSubject(a.OISC, a.Sector), data, jetstream.WithMsgID(a.ID.String()))
+			if err != nil {
+				return fmt.Errorf("ncc: publish alert %s: %w", a.ID, err)
+			}
+			futures = append(futures, f)
 		}
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err = n.js.Publish(pctx, bus.AlertsSubject(a.OISC, a.Sector), data, jetstream.WithMsgID(a.ID.String()))
-		cancel()
-		if err != nil {
-			return fmt.Errorf("ncc: publish alert %s: %w", a.ID, err)
+		timeout := time.NewTimer(5 * time.Second)
+		for i, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				timeout.Stop()
+				return fmt.Errorf("ncc: publish alert %s: %w", chunk[i].ID, err)
+			case <-timeout.C:
+				return fmt.Errorf("ncc: publish alert %s: %w", chunk[i].ID, errPublishTimeout)
+			case <-ctx.Done():
+				timeout.Stop()
+				return ctx.Err()
+			}
 		}
+		timeout.Stop()
 	}
 	return nil
 }
+
+// errPublishTimeout is returned when JetStream does not acknowledge a
+// published alert in time.
+var errPublishTimeout = errors.New("no acknowledgement within 5s")
 
 // finalFlush tries once more to flush at shutdown, within Stop's context.
 func (n *NCC) finalFlush(h *held) {

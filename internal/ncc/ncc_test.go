@@ -30,7 +30,7 @@ type fixture struct {
 	st  *store.Store
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	s := bustest.Server(t)
 	_, js := bustest.Connect(t, s)
@@ -74,7 +74,7 @@ func (f *fixture) publish(t *testing.T, seq0, n, m int) []string {
 	return ids
 }
 
-func start(t *testing.T, cfg config.NCC, reg prometheus.Registerer) *ncc.NCC {
+func start(t testing.TB, cfg config.NCC, reg prometheus.Registerer) *ncc.NCC {
 	t.Helper()
 	n, err := ncc.New(ncc.Options{Config: cfg, Registerer: reg, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
