@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -249,4 +250,60 @@ func (s *scanner) skipString() error {
 	}
 	s.i = len(s.data)
 	return s.errorf("unterminated string")
+}
+
+// encodeBody writes an envelope body: what json.Marshal(b) writes, with
+// each event copied as it is instead of re-validated and compacted
+// (events are event.Marshal's compact output). Each event is checked to be
+// exactly one JSON value, so one bad event cannot break the envelope's
+// framing.
+func encodeBody(b *Batch) ([]byte, error) {
+	size := 160 + len(b.ID) + len(b.Collector) + len(b.OISC)
+	for _, ev := range b.Events {
+		size += len(ev) + 1
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, `{"id":`...)
+	buf = appendJSON(buf, b.ID)
+	buf = append(buf, `,"collector":`...)
+	buf = appendJSON(buf, b.Collector)
+	buf = append(buf, `,"oisc":`...)
+	buf = appendJSON(buf, b.OISC)
+	buf = append(buf, `,"seq":`...)
+	buf = strconv.AppendUint(buf, b.Seq, 10)
+	buf = append(buf, `,"created_at":`...)
+	ts, err := b.CreatedAt.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	buf = append(buf, ts...)
+	buf = append(buf, `,"events":`...)
+	if b.Events == nil {
+		buf = append(buf, "null"...)
+	} else {
+		buf = append(buf, '[')
+		for i, ev := range b.Events {
+			s := scanner{data: ev}
+			s.ws()
+			start := s.i
+			if err := s.skipValue(0); err != nil {
+				return nil, fmt.Errorf("event %d: %w", i, err)
+			}
+			end := s.i
+			if s.ws(); s.i != len(ev) {
+				return nil, fmt.Errorf("event %d: %w", i, s.errorf("data after the value"))
+			}
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, ev[start:end]...)
+		}
+		buf = append(buf, ']')
+	}
+	return append(buf, '}'), nil
+}
+
+func appendJSON(buf []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(buf, q...)
 }

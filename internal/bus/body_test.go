@@ -99,3 +99,60 @@ func BenchmarkDecodeBody(b *testing.B) {
 		}
 	})
 }
+
+func TestEncodeBodyMatchesEncodingJSON(t *testing.T) {
+	for _, n := range []int{0, 1, 50} {
+		var b Batch
+		if err := json.Unmarshal(sampleBody(t, n), &b); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			b.Events = nil
+		}
+		b.ID = `c1/<7>&"x"` // escapes as encoding/json writes them
+		want, err := json.Marshal(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := encodeBody(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("events %d:\ngot  %s\nwant %s", n, got, want)
+		}
+	}
+}
+
+func TestEncodeBodyRejectsBrokenEvents(t *testing.T) {
+	for _, ev := range []string{``, `{`, `{"a":1}}`, `{"a":1} {"b":2}`, `{"a":"1}`, `]`} {
+		b := Batch{ID: "c1/1", Events: []json.RawMessage{json.RawMessage(`{"ok":1}`), json.RawMessage(ev)}}
+		if _, err := encodeBody(&b); err == nil {
+			t.Errorf("%q: accepted", ev)
+		}
+	}
+}
+
+// FuzzEncodeBody: an event encodeBody accepts comes back from decodeBody
+// with the same bytes (minus surrounding whitespace), and the other events
+// of the envelope are untouched.
+func FuzzEncodeBody(f *testing.F) {
+	f.Add([]byte(`{"a":[1,{"b":"c\"}"}],"d":null}`))
+	f.Add([]byte(` "x" `))
+	f.Add([]byte(`{"a":`))
+	f.Fuzz(func(t *testing.T, ev []byte) {
+		b := Batch{ID: "c1/1", Events: []json.RawMessage{json.RawMessage(`{"first":1}`), ev, json.RawMessage(`{"last":[2]}`)}}
+		body, err := encodeBody(&b)
+		if err != nil {
+			return
+		}
+		got, err := decodeBody(body)
+		if err != nil {
+			t.Fatalf("%q: own envelope does not decode: %v\n%s", ev, err, body)
+		}
+		if len(got.Events) != 3 || string(got.Events[0]) != `{"first":1}` || string(got.Events[2]) != `{"last":[2]}` ||
+			!bytes.Equal(got.Events[1], bytes.Trim(ev, " \t\r\n")) {
+			t.Fatalf("%q: decoded as %q", ev, got.Events)
+		}
+	})
+}

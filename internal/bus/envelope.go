@@ -30,7 +30,7 @@ func BatchID(collector string, seq uint64) string {
 // EncodeBatch returns the message for b (without subject), S2-compressed
 // when compress is set.
 func EncodeBatch(b *Batch, compress bool) (*nats.Msg, error) {
-	body, err := json.Marshal(b)
+	body, err := encodeBody(b)
 	if err != nil {
 		return nil, fmt.Errorf("bus: encode batch %s: %w", b.ID, err)
 	}
