@@ -40,7 +40,7 @@ func validateJSON(t *testing.T, s *jsonschema.Schema, data []byte) error {
 	return s.Validate(doc)
 }
 
-func fullEvent(t *testing.T) *event.Event {
+func fullEvent(t testing.TB) *event.Event {
 	t.Helper()
 	ev := &event.Event{Timestamp: time.Date(2026, 11, 24, 9, 30, 0, 123000000, time.UTC)}
 	if err := event.Stamp(ev, time.Now(), "almaty-1", "oisc-energy", "syslog-udp"); err != nil {

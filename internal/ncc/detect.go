@@ -16,7 +16,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kuzet-kz/kuzet/internal/event"
-	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
 	"github.com/kuzet-kz/kuzet/internal/sigma"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	rulepack "github.com/kuzet-kz/kuzet/pipelines/rules"
@@ -161,11 +160,7 @@ func attackTags(tags []string) []string {
 }
 
 // detect runs the rule set on one event and returns its alerts.
-func (n *NCC) detect(rs *ruleSet, ev *event.Event, raw []byte, now time.Time) []store.Alert {
-	doc, err := jsonl.Decode(raw)
-	if err != nil {
-		return nil
-	}
+func (n *NCC) detect(rs *ruleSet, ev *event.Event, doc map[string]any, now time.Time) []store.Alert {
 	ns := namespaces[ev.Kuzet.SourceType]
 	if ns == "" {
 		ns = "fields"

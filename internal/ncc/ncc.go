@@ -43,6 +43,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/failpoint"
+	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/telemetry"
 )
@@ -398,24 +399,42 @@ func (n *NCC) decode(msg jetstream.Msg) decoded {
 	rs := n.rules.Load()
 	now := n.now().UTC()
 	for _, raw := range b.Events {
-		var ev event.Event
-		if err := json.Unmarshal(raw, &ev); err != nil {
+		ev, doc, err := decodeEvent(raw)
+		if err != nil {
 			n.m.rejected.WithLabelValues("bad_event").Inc()
 			n.log.Warn("event rejected", "batch", b.ID, "err", err)
 			continue
 		}
-		row, err := store.NewEventRow(&ev, raw)
+		row, err := store.NewEventRow(ev, raw)
 		if err != nil {
 			n.m.rejected.WithLabelValues("bad_event").Inc()
 			n.log.Warn("event rejected", "batch", b.ID, "err", err)
 			continue
 		}
 		d.rows = append(d.rows, row)
-		if rs != nil && ev.Event.Kind != "pipeline_error" {
-			d.alerts = append(d.alerts, n.detect(rs, row.Ev, raw, now)...)
+		if rs != nil && doc != nil && ev.Event.Kind != "pipeline_error" {
+			d.alerts = append(d.alerts, n.detect(rs, ev, doc, now)...)
 		}
 	}
 	return d
+}
+
+// decodeEvent decodes an event's JSON once, into maps (what the Sigma
+// engine reads), and builds the typed event from them; encoding/json
+// decodes only what event.FromDoc leaves to it. doc is nil when the maps
+// could not be made.
+func decodeEvent(raw []byte) (ev *event.Event, doc map[string]any, err error) {
+	doc, err = jsonl.Decode(raw)
+	if err == nil {
+		if ev, ok := event.FromDoc(doc); ok {
+			return ev, doc, nil
+		}
+	}
+	ev = &event.Event{}
+	if err := json.Unmarshal(raw, ev); err != nil {
+		return nil, nil, err
+	}
+	return ev, doc, nil
 }
 
 // take adds one decoded envelope to the rows held until the next flush.
