@@ -41,19 +41,11 @@ func decodeBody(data []byte) (*Batch, error) {
 		s.ws()
 		vs := s.i
 		// Keys match case-insensitively, as encoding/json matches them.
-		switch {
-		case strings.EqualFold(key, "events"):
-			key = "events"
-		case strings.EqualFold(key, "id"):
-			key = "id"
-		case strings.EqualFold(key, "collector"):
-			key = "collector"
-		case strings.EqualFold(key, "oisc"):
-			key = "oisc"
-		case strings.EqualFold(key, "seq"):
-			key = "seq"
-		case strings.EqualFold(key, "created_at"):
-			key = "created_at"
+		for _, known := range batchKeys {
+			if strings.EqualFold(key, known) {
+				key = known
+				break
+			}
 		}
 		if key == "events" && s.peek() == '[' {
 			evs, err := s.events()
@@ -100,6 +92,9 @@ func decodeBody(data []byte) (*Batch, error) {
 	}
 	return &b, nil
 }
+
+// batchKeys are the JSON keys of Batch.
+var batchKeys = [...]string{"id", "collector", "oisc", "seq", "created_at", "events"}
 
 type scanner struct {
 	data []byte
