@@ -39,6 +39,7 @@ const (
 	ReasonBadField    = "bad_field"
 	ReasonDropped     = "dropped" // a pipeline's drop condition matched: not an error, but counted
 	ReasonPipeline    = "pipeline"
+	ReasonPanic       = "parser_panic" // a parser bug met this record: recovered, the record quarantined
 	ReasonInvalid     = "invalid_event"
 	ReasonOverload    = "overload"
 )

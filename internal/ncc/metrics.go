@@ -17,6 +17,7 @@ type metrics struct {
 	ackPending   prometheus.Gauge
 
 	alerts        *prometheus.CounterVec
+	detectErrors  prometheus.Counter
 	rulesLoaded   prometheus.Gauge
 	rulesRejected prometheus.Counter
 	ruleReloads   prometheus.Counter
@@ -66,6 +67,9 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	m.alerts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kuzet_ncc_alerts_total", Help: "Alerts produced by Sigma rules, by level (a redelivered event counts again).",
 	}, []string{"level"})
+	m.detectErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kuzet_ncc_detect_errors_total", Help: "Events on which detection failed (a rule-engine bug, recovered); each is stored without alerts.",
+	})
 	m.rulesLoaded = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "kuzet_ncc_rules_loaded", Help: "Sigma rules in the running rule set.",
 	})
@@ -75,7 +79,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	m.ruleReloads = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kuzet_ncc_rule_reloads_total", Help: "Rule set reloads after the rule directories changed.",
 	})
-	r.MustRegister(m.alerts, m.rulesLoaded, m.rulesRejected, m.ruleReloads)
+	r.MustRegister(m.alerts, m.detectErrors, m.rulesLoaded, m.rulesRejected, m.ruleReloads)
 	r.MustRegister(m.batches, m.events, m.redelivered, m.rejected, m.stored, m.acked, m.insertErrors, m.insertTime,
 		m.latency, m.storeUp, m.pending, m.ackPending)
 	return m

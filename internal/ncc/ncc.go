@@ -85,6 +85,8 @@ type NCC struct {
 
 	// ackHook, for tests, may skip the acks of a flush (a lost ack).
 	ackHook func(msgs []jetstream.Msg) bool
+	// detectHook, for tests, runs before detection on each event.
+	detectHook func(*event.Event)
 }
 
 // New validates the options. It does no I/O.
@@ -365,7 +367,7 @@ func (n *NCC) takeAll(h *held, msgs []jetstream.Msg) {
 	workers := min(runtime.GOMAXPROCS(0), len(msgs))
 	if workers <= 1 {
 		for i, m := range msgs {
-			out[i] = n.decode(m)
+			out[i] = n.safeDecode(m)
 		}
 	} else {
 		var next atomic.Int64
@@ -373,7 +375,7 @@ func (n *NCC) takeAll(h *held, msgs []jetstream.Msg) {
 		for range workers {
 			wg.Go(func() {
 				for i := int(next.Add(1)) - 1; i < len(msgs); i = int(next.Add(1)) - 1 {
-					out[i] = n.decode(msgs[i])
+					out[i] = n.safeDecode(msgs[i])
 				}
 			})
 		}
@@ -382,6 +384,20 @@ func (n *NCC) takeAll(h *held, msgs []jetstream.Msg) {
 	for i := range out {
 		n.take(h, &out[i])
 	}
+}
+
+// safeDecode runs decode, recovering from a panic (a decoder bug that some
+// envelope reaches): the envelope is terminated like one that does not
+// decode, and stays in the stream for inspection.
+func (n *NCC) safeDecode(msg jetstream.Msg) (d decoded) {
+	defer func() {
+		if r := recover(); r != nil {
+			n.m.rejected.WithLabelValues("decode_panic").Inc()
+			n.log.Error("envelope decoding failed; terminated, left in the stream", "subject", msg.Subject(), "panic", r)
+			d = decoded{msg: msg}
+		}
+	}()
+	return n.decode(msg)
 }
 
 // decode decodes one envelope into event rows and runs detection on them.
@@ -413,10 +429,27 @@ func (n *NCC) decode(msg jetstream.Msg) decoded {
 		}
 		d.rows = append(d.rows, row)
 		if rs != nil && doc != nil && ev.Event.Kind != "pipeline_error" {
-			d.alerts = append(d.alerts, n.detect(rs, ev, doc, now)...)
+			d.alerts = append(d.alerts, n.safeDetect(rs, ev, doc, now)...)
 		}
 	}
 	return d
+}
+
+// safeDetect runs detect, recovering from a panic (an engine bug that some
+// event reaches): the event is stored without alerts and counted, instead
+// of crashing the ncc on every redelivery of its batch.
+func (n *NCC) safeDetect(rs *ruleSet, ev *event.Event, doc map[string]any, now time.Time) (alerts []store.Alert) {
+	defer func() {
+		if r := recover(); r != nil {
+			n.m.detectErrors.Inc()
+			n.log.Error("detection failed on an event; stored without alerts", "event_id", ev.Kuzet.EventID, "panic", r)
+			alerts = nil
+		}
+	}()
+	if n.detectHook != nil {
+		n.detectHook(ev)
+	}
+	return n.detect(rs, ev, doc, now)
 }
 
 // decodeEvent decodes an event's JSON once, into maps (what the Sigma

@@ -255,3 +255,41 @@ func contains(s []string, v string) bool {
 	}
 	return false
 }
+
+// A panic in detection (an engine bug some event reaches) must not crash
+// the ncc, or it would crash again on every redelivery: the event is
+// stored without alerts and counted.
+func TestDetectionPanicStoresEventWithoutAlerts(t *testing.T) {
+	f := newFixture(t)
+	reg := prometheus.NewPedanticRegistry()
+	n, err := ncc.New(ncc.Options{Config: f.cfg, Registerer: reg, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.SetDetectHook(func(ev *event.Event) {
+		if ev.Message == "event 1/3" {
+			panic("engine bug")
+		}
+	})
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = n.Stop(ctx)
+	})
+	ids := f.publish(t, 1, 2, 5)
+	proctest.Eventually(t, 30*time.Second, func(ctx context.Context) error {
+		if got := testutil.ToFloat64(gauge(reg, "kuzet_ncc_batches_acked_total")); got != 2 {
+			return fmt.Errorf("acked %v", got)
+		}
+		return nil
+	})
+	if d, _, err := f.stored(context.Background()); err != nil || d != uint64(len(ids)) {
+		t.Fatalf("stored %d of %d: %v", d, len(ids), err)
+	}
+	if got := testutil.ToFloat64(gauge(reg, "kuzet_ncc_detect_errors_total")); got != 1 {
+		t.Fatalf("detect errors %v, want 1", got)
+	}
+}

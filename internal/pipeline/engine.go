@@ -163,6 +163,18 @@ func (s *Set) NewStream(name string, opts StreamOptions) (*Stream, error) {
 	return st, nil
 }
 
+// processHook, for tests, runs before each record is processed.
+var processHook func(ingest.Record)
+
+// recoverPanic turns a panic (a bug in a parser or step that some record
+// reaches) into a rejection of that record, so that one record cannot stop
+// an input. The collector counts and quarantines it like any rejection.
+func recoverPanic(err *error) {
+	if r := recover(); r != nil {
+		*err = ingest.Errorf(ingest.ReasonPanic, "internal error normalising the record: %v", r)
+	}
+}
+
 // errDispatch hands a record to another pipeline.
 type errDispatch struct{ to string }
 
@@ -171,7 +183,8 @@ func (e errDispatch) Error() string { return "dispatch to " + e.to }
 // Push normalises one record and calls emit for each complete event. A
 // rejected record returns an *ingest.Error (reason "dropped" when a drop
 // step matched); emit's error is returned as it is.
-func (st *Stream) Push(rec ingest.Record, emit func(*event.Event) error) error {
+func (st *Stream) Push(rec ingest.Record, emit func(*event.Event) error) (err error) {
+	defer recoverPanic(&err)
 	if len(rec.Data) == 0 {
 		return ingest.Errorf(ingest.ReasonEmpty, "empty record")
 	}
@@ -204,7 +217,8 @@ func (st *Stream) Push(rec ingest.Record, emit func(*event.Event) error) error {
 func (st *Stream) Joining() bool { return st.joiner != nil }
 
 // Tick emits events a joining pipeline has held for its linger time.
-func (st *Stream) Tick(now time.Time, emit func(*event.Event) error) error {
+func (st *Stream) Tick(now time.Time, emit func(*event.Event) error) (err error) {
+	defer recoverPanic(&err)
 	if st.joiner == nil {
 		return nil
 	}
@@ -212,7 +226,8 @@ func (st *Stream) Tick(now time.Time, emit func(*event.Event) error) error {
 }
 
 // Flush emits every event held back.
-func (st *Stream) Flush(emit func(*event.Event) error) error {
+func (st *Stream) Flush(emit func(*event.Event) error) (err error) {
+	defer recoverPanic(&err)
 	if st.joiner == nil {
 		return nil
 	}
@@ -316,6 +331,9 @@ func textOf(data []byte, lenient bool) (string, bool, error) {
 // process runs spec's parser and steps on one record (or a joined auditd
 // event).
 func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined *auditd.Event) (*event.Event, error) {
+	if processHook != nil {
+		processHook(rec)
+	}
 	ev := &event.Event{}
 	ev.Kuzet.ReceivedAt = rec.ReceivedAt.UTC()
 	ev.Kuzet.SourceType = spec.Name

@@ -4,7 +4,10 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
+	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/ingest"
 	"github.com/kuzet-kz/kuzet/internal/pipeline"
 )
 
@@ -50,5 +53,36 @@ func TestBadPipelines(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, c.want)
 			}
 		})
+	}
+}
+
+// A panic while normalising one record (a parser bug) rejects that record
+// with its own reason; the stream goes on with the next.
+func TestPanicRejectsOnlyThatRecord(t *testing.T) {
+	set, err := pipeline.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipeline.SetProcessHook(func(r ingest.Record) {
+		if string(r.Data) == "<13>boom" {
+			panic("parser bug")
+		}
+	})
+	t.Cleanup(func() { pipeline.SetProcessHook(nil) })
+	st, err := set.NewStream("syslog", pipeline.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	emit := func(ev *event.Event) error { got = append(got, ev.Message); return nil }
+	err = st.Push(ingest.Record{Data: []byte("<13>boom"), ReceivedAt: time.Now()}, emit)
+	if ingest.ReasonOf(err) != ingest.ReasonPanic || !strings.Contains(err.Error(), "parser bug") {
+		t.Fatalf("err %v (reason %q), want reason %s", err, ingest.ReasonOf(err), ingest.ReasonPanic)
+	}
+	if err := st.Push(ingest.Record{Data: []byte("<13>Nov 24 10:00:01 host app: fine"), ReceivedAt: time.Now()}, emit); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "fine" {
+		t.Fatalf("events after the panic: %q", got)
 	}
 }

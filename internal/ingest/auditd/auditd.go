@@ -46,7 +46,9 @@ func ParseRecord(line string) (Record, error) {
 		// A prefix: "node=host ", a syslog header, "audispd: ".
 		pre := s[:i]
 		if j := strings.Index(pre, "node="); j >= 0 {
-			r.Node = strings.Fields(pre[j+5:])[0]
+			if f := strings.Fields(pre[j+5:]); len(f) > 0 {
+				r.Node = f[0]
+			}
 		}
 		s = s[i:]
 	} else if i < 0 {
