@@ -274,15 +274,20 @@ func (d *decoder) strSlow(start int) (string, error) {
 				return "", d.fail(ingest.ReasonSyntax, "invalid \\u escape")
 			}
 			if utf16.IsSurrogate(r) {
+				// The next escape is taken only when it completes a valid
+				// pair; otherwise U+FFFD, and the next escape stands on its
+				// own, as encoding/json does.
 				r2 := rune(-1)
+				save := d.i
 				if d.i+1 < len(d.s) && d.s[d.i] == '\\' && d.s[d.i+1] == 'u' {
 					d.i += 2
-					r2, ok = d.hex4()
-					if !ok {
-						return "", d.fail(ingest.ReasonSyntax, "invalid \\u escape")
+					if r2, ok = d.hex4(); !ok {
+						r2 = -1
 					}
 				}
-				r = utf16.DecodeRune(r, r2) // U+FFFD when unpaired, as encoding/json
+				if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
+					d.i = save
+				}
 			}
 			b = utf8.AppendRune(b, r)
 		default:
