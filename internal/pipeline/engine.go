@@ -365,7 +365,10 @@ func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined 
 		return nil, err
 	}
 	st.keep(spec)
-	if ev.Timestamp.IsZero() {
+	if ev.Timestamp.IsZero() || !plausible(ev.Timestamp) {
+		// No time, or one no event can have (a device's epoch in the
+		// wrong unit): the receive time; the source's stays in the raw
+		// fields and event.original.
 		ev.Timestamp = ev.Kuzet.ReceivedAt
 	}
 	ev.Timestamp = ev.Timestamp.UTC()
@@ -476,8 +479,9 @@ func texts(v any) []string {
 var ipPaths = map[string]bool{"source.ip": true, "destination.ip": true, "observer.ip": true, "host.ip": true}
 
 // setField stores a value in an event field. A value that does not fit the
-// field (a host name in source.ip, "abc" in a port) is skipped: the raw
-// field stays, kept under the namespace.
+// field (a host name in source.ip, "abc" or 100000 in a port, an outcome
+// ECS does not define) is skipped: the raw field stays, kept under the
+// namespace.
 func (st *state) setField(path string, v any) bool {
 	if v == nil || v == "" {
 		return false
@@ -487,6 +491,16 @@ func (st *state) setField(path string, v any) bool {
 			if a, err := netip.ParseAddr(s); err != nil || !a.IsValid() {
 				return false
 			}
+		}
+	}
+	switch path {
+	case "source.port", "destination.port":
+		if n, err := strconv.Atoi(strings.TrimSpace(text(v))); err != nil || n < 0 || n > 65535 {
+			return false
+		}
+	case "event.outcome":
+		if o := text(v); o != "success" && o != "failure" && o != "unknown" {
+			return false
 		}
 	}
 	if n, ok := v.(json.Number); ok {

@@ -86,3 +86,34 @@ func TestPanicRejectsOnlyThatRecord(t *testing.T) {
 		t.Fatalf("events after the panic: %q", got)
 	}
 }
+
+// Values that do not fit their event field are left in the raw fields:
+// the event stays valid.
+func TestOutOfRangeValuesKeptRaw(t *testing.T) {
+	set, err := pipeline.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := set.NewStream("leef", pipeline.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	rec := "LEEF:2.0|V|P|1|E|^|src=10.0.0.1^srcPort=100000^dstPort=443^devTime=99999999999999999^devTimeFormat=epoch"
+	var got *event.Event
+	if err := st.Push(ingest.Record{Data: []byte(rec), ReceivedAt: now}, func(ev *event.Event) error { got = ev; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := event.Stamp(got, now, "c1", "oisc-a", "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := got.Validate(); err != nil {
+		t.Fatalf("invalid event: %v", err)
+	}
+	if got.Source.Port != 0 || got.Destination.Port != 443 || got.LEEF["srcPort"] != "100000" {
+		t.Fatalf("ports %d/%d, raw %v", got.Source.Port, got.Destination.Port, got.LEEF["srcPort"])
+	}
+	if !got.Timestamp.Equal(now.UTC()) {
+		t.Fatalf("@timestamp %v, want the receive time %v", got.Timestamp, now.UTC())
+	}
+}

@@ -217,6 +217,14 @@ func (st *state) expand(s string) string {
 	}
 }
 
+// plausible reports whether a parsed time can be an event's time (the
+// years the event schema accepts); another is skipped, and the event keeps
+// its receive time.
+func plausible(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 1970 && y <= 9999
+}
+
 func (st *state) timestamp(ts *TimestampStep) error {
 	var parts []string
 	if ts.Field != "" {
@@ -225,7 +233,9 @@ func (st *state) timestamp(ts *TimestampStep) error {
 			return nil
 		}
 		if t, ok := v.(time.Time); ok {
-			_ = st.ev.Set(ts.Target, t)
+			if plausible(t) {
+				_ = st.ev.Set(ts.Target, t)
+			}
 			return nil
 		}
 		parts = append(parts, text(v))
@@ -244,7 +254,9 @@ func (st *state) timestamp(ts *TimestampStep) error {
 	}
 	for _, f := range ts.Formats {
 		if t, ok := parseTime(raw, f, loc); ok {
-			_ = st.ev.Set(ts.Target, t)
+			if plausible(t) {
+				_ = st.ev.Set(ts.Target, t)
+			}
 			return nil
 		}
 	}
