@@ -21,17 +21,40 @@ import (
 type evalCtx struct {
 	ev   Event
 	fmap map[string]string
-	// lowered caches lower-cased scalar string values by field name.
+	// lowered caches lower-cased scalar string values by the event's field
+	// name (after mapping), for the whole event.
 	lowered map[string]string
 	mark    []bool // prefilter candidates of the current route
 	fired   []int  // rules matched so far
+	// kw holds every string of the event, lowered once for all keyword
+	// searches (whatever the route: keywords read no field names).
+	kw      []fieldValue
+	kwReady bool
+}
+
+// keywords returns every string value of the event, prepared.
+func (c *evalCtx) keywords() []fieldValue {
+	if !c.kwReady {
+		c.ev.Strings(func(s string) bool {
+			c.kw = append(c.kw, fieldValue{v: s, s: s, ls: lower(s), isStr: true, ok: true})
+			return false
+		})
+		c.kwReady = true
+	}
+	return c.kw
 }
 
 func (c *evalCtx) get(field string) (any, bool) {
+	return c.ev.Field(c.resolve(field))
+}
+
+// resolve maps a rule's field name to the event's, by the current route's
+// field mapping.
+func (c *evalCtx) resolve(field string) string {
 	if m, ok := c.fmap[field]; ok {
-		field = m
+		return m
 	}
-	return c.ev.Field(field)
+	return field
 }
 
 // fieldValue is a field's value prepared for matchers.
@@ -106,7 +129,8 @@ type fieldSearch struct {
 }
 
 func (f *fieldSearch) eval(c *evalCtx) bool {
-	v, ok := c.get(f.field)
+	field := c.resolve(f.field)
+	v, ok := c.ev.Field(field)
 	if f.exists != nil {
 		return (ok && v != nil) == *f.exists
 	}
@@ -115,14 +139,14 @@ func (f *fieldSearch) eval(c *evalCtx) bool {
 	}
 	if f.all {
 		for _, m := range f.matchers {
-			if !c.matchAny(f.field, v, m) {
+			if !c.matchAny(field, v, m) {
 				return false
 			}
 		}
 		return len(f.matchers) > 0 || f.null
 	}
 	for _, m := range f.matchers {
-		if c.matchAny(f.field, v, m) {
+		if c.matchAny(field, v, m) {
 			return true
 		}
 	}
@@ -160,11 +184,14 @@ type keywordSearch struct {
 }
 
 func (k *keywordSearch) eval(c *evalCtx) bool {
+	kw := c.keywords()
 	one := func(m valueMatcher) bool {
-		return c.ev.Strings(func(s string) bool {
-			fv := fieldValue{v: s, s: s, ls: lower(s), isStr: true, ok: true}
-			return m.match(c, &fv)
-		})
+		for i := range kw {
+			if m.match(c, &kw[i]) {
+				return true
+			}
+		}
+		return false
 	}
 	if k.all {
 		for _, m := range k.matchers {

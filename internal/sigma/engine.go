@@ -275,6 +275,7 @@ func (e *Engine) ctx(ev Event) *evalCtx {
 		c = &evalCtx{lowered: make(map[string]string, 16)}
 	}
 	c.fired = c.fired[:0]
+	c.kw, c.kwReady = c.kw[:0], false
 	c.ev = ev
 	return c
 }
@@ -285,6 +286,8 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 	defer func() {
 		c.ev, c.fmap = nil, nil
 		clear(c.lowered)
+		clear(c.kw) // drop references to the event's strings
+		c.kw = c.kw[:0]
 		e.pool.Put(c)
 	}()
 	for _, rt := range e.routes {
@@ -293,7 +296,6 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 			continue
 		}
 		c.fmap = rt.FieldMap
-		clear(c.lowered)
 		if cap(c.mark) < len(rules) {
 			c.mark = make([]bool, len(rules))
 		}
@@ -308,7 +310,6 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 		}
 	}
 	c.fmap = nil
-	clear(c.lowered)
 	for _, r := range e.ungated {
 		if r.eval(c) && !slices.Contains(c.fired, r.idx) {
 			c.fired = append(c.fired, r.idx)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -84,17 +85,54 @@ func (c *routeCond) holds(v any) bool {
 		}
 		return false
 	}
+	if n, ok := v.(int64); ok && n >= 0 && n < 1<<31 {
+		// EventIDs: compare digits without formatting the number.
+		var buf [12]byte
+		s := strconv.AppendInt(buf[:0], n, 10)
+		for _, want := range c.values {
+			if string(s) == want {
+				return true
+			}
+		}
+		return false
+	}
 	s, ok := text(v)
 	if !ok {
 		return false
 	}
-	s = lower(s)
 	for _, want := range c.values {
-		if s == want {
+		if equalLower(s, want) {
 			return true
 		}
 	}
 	return false
+}
+
+// equalLower reports whether lower(s) == want, without lowering s when it
+// is ASCII.
+func equalLower(s, want string) bool {
+	if len(s) != len(want) {
+		// Only non-ASCII lowering changes a length.
+		for i := 0; i < len(s); i++ {
+			if s[i] >= 0x80 {
+				return lower(s) == want
+			}
+		}
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			return lower(s) == want
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *Route) matches(ev Event) bool {

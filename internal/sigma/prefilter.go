@@ -210,7 +210,8 @@ func (ix *routeIndex) candidates(c *evalCtx, mark []bool) {
 		mark[p] = true
 	}
 	for i, f := range ix.fields {
-		v, ok := c.get(f)
+		f = c.resolve(f)
+		v, ok := c.ev.Field(f)
 		if !ok || v == nil {
 			continue
 		}
