@@ -30,6 +30,9 @@ type evalCtx struct {
 	// searches (whatever the route: keywords read no field names).
 	kw      []fieldValue
 	kwReady bool
+	// slots hold the values being matched (see matchValue).
+	slots [4]fieldValue
+	depth int
 }
 
 // keywords returns every string value of the event, prepared.
@@ -158,23 +161,37 @@ func (c *evalCtx) matchAny(field string, v any, m valueMatcher) bool {
 	switch x := v.(type) {
 	case []any:
 		for _, e := range x {
-			fv := c.prepare("", e)
-			if m.match(c, &fv) {
+			if c.matchValue(m, c.prepare("", e)) {
 				return true
 			}
 		}
 		return false
 	case []string:
 		for _, e := range x {
-			fv := c.prepare("", e)
-			if m.match(c, &fv) {
+			if c.matchValue(m, c.prepare("", e)) {
 				return true
 			}
 		}
 		return false
 	}
-	fv := c.prepare(field, v)
-	return m.match(c, &fv)
+	return c.matchValue(m, c.prepare(field, v))
+}
+
+// matchValue calls m.match on fv held in the context's slots, not on the
+// heap (a pointer passed to an interface method escapes); matchers that
+// match other fields (fieldref) nest.
+func (c *evalCtx) matchValue(m valueMatcher, fv fieldValue) bool {
+	if c.depth == len(c.slots) {
+		p := new(fieldValue)
+		*p = fv
+		return m.match(c, p)
+	}
+	slot := &c.slots[c.depth]
+	*slot = fv
+	c.depth++
+	ok := m.match(c, slot)
+	c.depth--
+	return ok
 }
 
 // keywordSearch matches values anywhere in the event.

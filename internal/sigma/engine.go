@@ -275,7 +275,7 @@ func (e *Engine) ctx(ev Event) *evalCtx {
 		c = &evalCtx{lowered: make(map[string]string, 16)}
 	}
 	c.fired = c.fired[:0]
-	c.kw, c.kwReady = c.kw[:0], false
+	c.kw, c.kwReady, c.depth = c.kw[:0], false, 0
 	c.ev = ev
 	return c
 }
@@ -288,6 +288,7 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 		clear(c.lowered)
 		clear(c.kw) // drop references to the event's strings
 		c.kw = c.kw[:0]
+		c.slots = [len(c.slots)]fieldValue{}
 		e.pool.Put(c)
 	}()
 	for _, rt := range e.routes {
