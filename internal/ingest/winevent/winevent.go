@@ -184,7 +184,10 @@ func normalize(v any) any {
 		}
 		return x
 	case string:
-		return Hex(x)
+		if h := Hex(x); h != x {
+			return h
+		}
+		return v // the same string: no new interface value
 	case []any:
 		for i := range x {
 			x[i] = normalize(x[i])
