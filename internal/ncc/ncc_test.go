@@ -74,11 +74,16 @@ func (f *fixture) publish(t *testing.T, seq0, n, m int) []string {
 	return ids
 }
 
-func start(t testing.TB, cfg config.NCC, reg prometheus.Registerer) *ncc.NCC {
+// start creates and starts an ncc, stopped when the test ends; before
+// Start, setup may install test hooks.
+func start(t testing.TB, cfg config.NCC, reg prometheus.Registerer, setup ...func(*ncc.NCC)) *ncc.NCC {
 	t.Helper()
 	n, err := ncc.New(ncc.Options{Config: cfg, Registerer: reg, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range setup {
+		f(n)
 	}
 	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -262,22 +267,12 @@ func contains(s []string, v string) bool {
 func TestDetectionPanicStoresEventWithoutAlerts(t *testing.T) {
 	f := newFixture(t)
 	reg := prometheus.NewPedanticRegistry()
-	n, err := ncc.New(ncc.Options{Config: f.cfg, Registerer: reg, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.SetDetectHook(func(ev *event.Event) {
-		if ev.Message == "event 1/3" {
-			panic("engine bug")
-		}
-	})
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = n.Stop(ctx)
+	start(t, f.cfg, reg, func(n *ncc.NCC) {
+		n.SetDetectHook(func(ev *event.Event) {
+			if ev.Message == "event 1/3" {
+				panic("engine bug")
+			}
+		})
 	})
 	ids := f.publish(t, 1, 2, 5)
 	proctest.Eventually(t, 30*time.Second, func(ctx context.Context) error {
