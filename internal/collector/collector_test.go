@@ -121,17 +121,7 @@ func (f *fixture) events(t *testing.T) []event.Event {
 		if m.Header.Get("Nats-Msg-Id") == "" {
 			t.Error("no Nats-Msg-Id")
 		}
-		b, err := bus.DecodeBatch(m.Header, m.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, raw := range b.Events {
-			var ev event.Event
-			if err := json.Unmarshal(raw, &ev); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, ev)
-		}
+		out = append(out, bustest.Events(t, m.Header, m.Data)...)
 	}
 	return out
 }

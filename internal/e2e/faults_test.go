@@ -78,14 +78,7 @@ func TestFaultCollectorKilled(t *testing.T) {
 	coll, tcp := c.collector("c-collfault", "oisc-astana", "")
 	coll.start(true, "KUZET_FAILPOINT=collector-after-publish:4")
 	feed := startFeeder(tcp, 300)
-	// First crash: after JetStream stored a batch, before the spool knew.
-	coll.proc.Wait(60 * time.Second)
-	coll.start(true)
-	for i := 0; i < 2; i++ {
-		time.Sleep(time.Duration(1500+rand.IntN(1500)) * time.Millisecond)
-		coll.proc.Kill()
-		coll.start(true)
-	}
+	crashThrice(coll)
 	time.Sleep(2 * time.Second)
 	sent := feed.stop()
 	time.Sleep(time.Second)
@@ -246,18 +239,25 @@ func TestFaultCollectorKilledTailingFile(t *testing.T) {
 `, filepath.Join(logDir, "*.log")))
 	coll.start(true, "KUZET_FAILPOINT=collector-after-publish:3")
 	w := startFileWriter(filepath.Join(logDir, "auth.log"), 300)
-	coll.proc.Wait(60 * time.Second) // the failpoint
-	coll.start(true)
-	for i := 0; i < 2; i++ {
-		time.Sleep(time.Duration(1500+rand.IntN(1500)) * time.Millisecond)
-		coll.proc.Kill()
-		coll.start(true)
-	}
+	crashThrice(coll)
 	time.Sleep(2 * time.Second)
 	written := w.stop()
 	rep := c.settle(90*time.Second, written)
 	record(t, "collector SIGKILL x3 while tailing a file", written, rep)
 	if !rep.OK() || int64(rep.Accepted) != written || rep.Stored != rep.Accepted {
 		t.Errorf("written %d: %+v", written, rep)
+	}
+}
+
+// crashThrice waits for a collector started with a failpoint to crash
+// (after JetStream stored a batch, before the spool knew), restarts it,
+// then kills it with SIGKILL twice more at random moments of the feed.
+func crashThrice(coll *role) {
+	coll.proc.Wait(60 * time.Second)
+	coll.start(true)
+	for i := 0; i < 2; i++ {
+		time.Sleep(time.Duration(1500+rand.IntN(1500)) * time.Millisecond)
+		coll.proc.Kill()
+		coll.start(true)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -190,17 +189,7 @@ func streamEvents(t *testing.T, js jetstream.JetStream) []event.Event {
 		if err != nil {
 			continue
 		}
-		b, err := bus.DecodeBatch(m.Header, m.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, raw := range b.Events {
-			var ev event.Event
-			if err := json.Unmarshal(raw, &ev); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, ev)
-		}
+		out = append(out, bustest.Events(t, m.Header, m.Data)...)
 	}
 	return out
 }

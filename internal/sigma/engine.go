@@ -34,24 +34,27 @@ func (r *CompiledRule) ID() string {
 // Tags returns the rule's tags.
 func (r *CompiledRule) Tags() []string { return r.Rule.Tags }
 
+// compilePair compiles the two operands of and/or.
+func compilePair(a, b condNode, searches map[string]search, order []string) (l, r func(*evalCtx) bool, err error) {
+	if l, err = compileCondition(a, searches, order); err != nil {
+		return nil, nil, err
+	}
+	if r, err = compileCondition(b, searches, order); err != nil {
+		return nil, nil, err
+	}
+	return l, r, nil
+}
+
 func compileCondition(n condNode, searches map[string]search, order []string) (func(*evalCtx) bool, error) {
 	switch x := n.(type) {
 	case condAnd:
-		l, err := compileCondition(x.L, searches, order)
-		if err != nil {
-			return nil, err
-		}
-		r, err := compileCondition(x.R, searches, order)
+		l, r, err := compilePair(x.L, x.R, searches, order)
 		if err != nil {
 			return nil, err
 		}
 		return func(c *evalCtx) bool { return l(c) && r(c) }, nil
 	case condOr:
-		l, err := compileCondition(x.L, searches, order)
-		if err != nil {
-			return nil, err
-		}
-		r, err := compileCondition(x.R, searches, order)
+		l, r, err := compilePair(x.L, x.R, searches, order)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kuzet-kz/kuzet/internal/bus"
+	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/natsserver"
 )
 
@@ -37,4 +39,23 @@ func Connect(tb testing.TB, s *natsserver.Server) (*nats.Conn, jetstream.JetStre
 		tb.Fatal(err)
 	}
 	return nc, js
+}
+
+// Events decodes a stored envelope into its events; a malformed envelope or
+// event fails the test.
+func Events(tb testing.TB, h nats.Header, data []byte) []event.Event {
+	tb.Helper()
+	b, err := bus.DecodeBatch(h, data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := make([]event.Event, 0, len(b.Events))
+	for _, raw := range b.Events {
+		var ev event.Event
+		if err := event.Unmarshal(raw, &ev); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
 }
