@@ -125,3 +125,28 @@ func ValidHash(h string) bool {
 func KeyMatches(key, hash string) bool {
 	return subtle.ConstantTimeCompare([]byte(HashKey(key)), []byte(hash)) == 1
 }
+
+// commonKeys are words people put in place of a key. A configured hash of
+// one of them is a configuration error: anyone could guess the key.
+var commonKeys = []string{
+	"test", "test1", "test2", "test3", "test4", "testing", "password", "password1", "passw0rd",
+	"admin", "administrator", "root", "changeme", "change-me", "kuzet", "secret", "default",
+	"guest", "demo", "example", "key", "apikey", "api-key", "token", "letmein", "qwerty",
+	"123456", "12345678", "1234567890", "0000", "1234", "dev", "development", "ncc", "oisc",
+}
+
+var commonKeyHashes = func() map[string]string {
+	m := make(map[string]string, len(commonKeys))
+	for _, w := range commonKeys {
+		m[HashKey(w)] = w
+	}
+	return m
+}()
+
+// CommonKey reports whether hash is the stored form of a common word
+// (test, password, admin, changeme, kuzet, ...), and which. Hashes are
+// compared case-insensitively in their hex digits.
+func CommonKey(hash string) (word string, ok bool) {
+	word, ok = commonKeyHashes[strings.ToLower(hash)]
+	return word, ok
+}

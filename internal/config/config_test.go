@@ -27,6 +27,7 @@ func TestShippedConfigsLoad(t *testing.T) {
 		t.Errorf("ncc.yaml: %v", err)
 	}
 	a := config.DefaultAPI()
+	t.Chdir(conformance.ModuleRoot(t)) // registry_file is relative to the working directory
 	if err := config.Load(filepath.Join(dir, "api.yaml"), &a); err != nil {
 		t.Errorf("api.yaml: %v", err)
 	}
@@ -51,7 +52,14 @@ func TestBadConfigs(t *testing.T) {
 			"consumer.ack_wait", "nats.url: \"localhost:4222\" has no scheme", "store.linger"}},
 		"api_fields.bad.yaml": {ptr(config.DefaultAPI()), []string{
 			"keys[0].hash", "keys[1].name: duplicate", "keys[1].role: role owner needs an org", `keys[2].sectors: unknown sector "space"`,
-			`keys[3].role: unknown role "root"`}},
+			`keys[3].role: unknown role "root"`, `keys[4].hash: is the hash of the common word "password"`,
+			`keys[6].hash: the same hash as keys[5] ("e", role owner)`,
+			`keys[7].org: key "g": organisation "no-such-org" is not in the registry`,
+			`keys[8].oisc: key "h": "oisc-nowhere" is not an OISC`, `keys[9].oisc: key "i": "ncc" is not an OISC`}},
+		"api_registry.bad.yaml": {ptr(config.DefaultAPI()), []string{
+			`registry_file: "testdata/no-such-registry.yaml"`, `needed to check the org and oisc of keys[0] ("qazbank-ciso")`}},
+		"collector_keys.bad.yaml": {ptr(config.DefaultCollector()), []string{
+			`inputs[0].keys[1]: is the hash of the common word "changeme"`}},
 	} {
 		t.Run(file, func(t *testing.T) {
 			err := config.Load(filepath.Join("testdata", file), c.cfg)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -366,9 +367,11 @@ func (c *Collector) Validate() error {
 		if in.Type == InputHTTP && len(in.Keys) == 0 {
 			es.Add(p+".keys", "an http input needs at least one key hash")
 		}
-		for _, k := range in.Keys {
+		for j, k := range in.Keys {
 			if !access.ValidHash(k) {
 				es.Add(p+".keys", "%q is not a sha256:<64 hex> key hash (kuzet apikey makes one)", k)
+			} else if w, ok := access.CommonKey(k); ok {
+				es.Add(fmt.Sprintf("%s.keys[%d]", p, j), "is the hash of the common word %q, which anyone could guess: make a key with kuzet apikey", w)
 			}
 		}
 	}
@@ -507,6 +510,9 @@ type API struct {
 	ClickHouse ClickHouse `yaml:"clickhouse"`
 	Log        Log        `yaml:"log"`
 	Keys       []APIKey   `yaml:"keys"`
+	// RegistryFile is the registry of critical objects that the keys' org
+	// and oisc are checked against at validation (no server needed).
+	RegistryFile string `yaml:"registry_file"`
 	// MaxLimit caps the page size of list endpoints.
 	MaxLimit    int           `yaml:"max_limit"`
 	StopTimeout time.Duration `yaml:"stop_timeout"`
@@ -515,7 +521,7 @@ type API struct {
 // DefaultAPI returns the api defaults.
 func DefaultAPI() API {
 	return API{Listen: "127.0.0.1:8080", ClickHouse: DefaultClickHouse(), Log: DefaultLog(), MaxLimit: 1000,
-		StopTimeout: 10 * time.Second}
+		StopTimeout: 10 * time.Second, RegistryFile: "configs/registry.yaml"}
 }
 
 // Validate implements Validator.
@@ -531,6 +537,7 @@ func (c *API) Validate() error {
 		es.Add("stop_timeout", "must be positive")
 	}
 	names := map[string]bool{}
+	hashes := map[string]int{} // lower-case hash -> first entry
 	for i, k := range c.Keys {
 		p := fmt.Sprintf("keys[%d]", i)
 		if k.Name == "" {
@@ -541,6 +548,16 @@ func (c *API) Validate() error {
 		names[k.Name] = true
 		if !access.ValidHash(k.Hash) {
 			es.Add(p+".hash", "must be sha256:<64 hex digits> (kuzet apikey makes one)")
+		} else if w, ok := access.CommonKey(k.Hash); ok {
+			es.Add(p+".hash", "is the hash of the common word %q, which anyone could guess: make a key with kuzet apikey", w)
+		}
+		if h := strings.ToLower(k.Hash); k.Hash != "" {
+			if j, dup := hashes[h]; dup {
+				es.Add(p+".hash", "the same hash as keys[%d] (%q, role %s): one key would hold two roles; give each entry its own key",
+					j, c.Keys[j].Name, c.Keys[j].Role)
+			} else {
+				hashes[h] = i
+			}
 		}
 		if err := k.Principal().Validate(); err != nil {
 			es.Add(p+".role", "%v", err)
@@ -551,5 +568,43 @@ func (c *API) Validate() error {
 			}
 		}
 	}
+	c.checkKeyScopes(&es)
 	return es.Err()
+}
+
+// checkKeyScopes checks each key's org and oisc against the registry file:
+// a key scoped to an organisation or OISC that does not exist would see
+// nothing, or, after a rename, another one's data.
+func (c *API) checkKeyScopes(es *Errors) {
+	var reg *registry.Registry
+	var regErr error
+	loaded := false
+	for i, k := range c.Keys {
+		if k.Org == "" && k.OISC == "" {
+			continue
+		}
+		if !loaded {
+			loaded = true
+			if c.RegistryFile == "" {
+				regErr = errors.New("not set")
+			} else {
+				reg, regErr = registry.LoadFile(c.RegistryFile)
+			}
+			if regErr != nil {
+				es.Add("registry_file", "%q: %v; it is needed to check the org and oisc of keys[%d] (%q)", c.RegistryFile, regErr, i, k.Name)
+			}
+		}
+		if regErr != nil {
+			return
+		}
+		p := fmt.Sprintf("keys[%d]", i)
+		if k.Org != "" && reg.Organisation(k.Org) == nil {
+			es.Add(p+".org", "key %q: organisation %q is not in the registry %s", k.Name, k.Org, c.RegistryFile)
+		}
+		if k.OISC != "" {
+			if ct := reg.Center(k.OISC); ct == nil || ct.Kind != registry.KindOISC {
+				es.Add(p+".oisc", "key %q: %q is not an OISC in the registry %s", k.Name, k.OISC, c.RegistryFile)
+			}
+		}
+	}
 }

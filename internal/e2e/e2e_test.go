@@ -222,6 +222,36 @@ func TestBadConfigExitsTwo(t *testing.T) {
 	}
 }
 
+// TestAPICheckConfigKeys runs kuzet-api -check-config on keys that share a
+// hash, name an organisation or OISC the registry lacks, or hash a common
+// word: each is an error naming its entry, and the binary exits 2.
+func TestAPICheckConfigKeys(t *testing.T) {
+	dir := t.TempDir()
+	dup := access.HashKey("k-" + t.Name() + time.Now().String())
+	cfg := writeFile(t, dir, "api.yaml", fmt.Sprintf(`registry_file: configs/registry.yaml
+keys:
+  - {name: bank-owner, role: owner, org: qazbank, hash: %q}
+  - {name: duty, role: ncc-analyst, hash: %q}
+  - {name: ghost-owner, role: owner, org: ghost-llp, hash: %q}
+  - {name: ghost-soc, role: oisc-analyst, oisc: oisc-atlantis, hash: %q}
+  - {name: lazy, role: ncc-analyst, hash: %q}
+`, dup, dup, access.HashKey(dup+"2"), access.HashKey(dup+"3"), access.HashKey("kuzet")))
+	p := proctest.Start(t, "", proctest.Binary(t, "kuzet-api"), []string{"-check-config", "-config", cfg})
+	if code := p.Wait(20 * time.Second); code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", code, p.Output())
+	}
+	for _, want := range []string{
+		`keys[1].hash: the same hash as keys[0] ("bank-owner", role owner)`,
+		`keys[2].org: key "ghost-owner": organisation "ghost-llp" is not in the registry`,
+		`keys[3].oisc: key "ghost-soc": "oisc-atlantis" is not an OISC`,
+		`keys[4].hash: is the hash of the common word "kuzet"`,
+	} {
+		if !strings.Contains(p.Output(), want) {
+			t.Errorf("output lacks %q:\n%s", want, p.Output())
+		}
+	}
+}
+
 // TestKuzetRunSmoke runs `kuzet run` as `make run` does: its demo feed's
 // events come out of the API within a minute, and Ctrl-C stops everything,
 // its ClickHouse child included.
