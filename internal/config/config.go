@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kuzet-kz/kuzet/internal/yamlpath"
 )
 
 // Secret is a string that never shows in logs, fmt output or YAML dumps.
@@ -117,7 +119,7 @@ func Load(path string, cfg Validator) error {
 		var fe *FieldError
 		if errors.As(e, &fe) && path != "" {
 			fe.File = path
-			fe.Line = LineOf(node, fe.Path)
+			fe.Line = yamlpath.Line(node, fe.Path)
 		}
 		fes = append(fes, e)
 	}
@@ -150,46 +152,6 @@ func decode(data []byte, cfg any) (*yaml.Node, error) {
 		return nil, err
 	}
 	return &doc, nil
-}
-
-// LineOf finds the line of the value at a path like "inputs[1].listen" in
-// a YAML document (0 when it is not there). Pipelines use it too.
-func LineOf(doc *yaml.Node, path string) int {
-	if doc == nil || len(doc.Content) == 0 {
-		return 0
-	}
-	n := doc.Content[0]
-	line := 0
-	for _, part := range strings.Split(path, ".") {
-		key, idx := part, -1
-		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
-			key = part[:i]
-			idx, _ = strconv.Atoi(part[i+1 : len(part)-1])
-		}
-		if n.Kind != yaml.MappingNode {
-			return line
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				next = n.Content[i+1]
-				line = n.Content[i].Line
-				break
-			}
-		}
-		if next == nil {
-			return line
-		}
-		n = next
-		if idx >= 0 {
-			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
-				return line
-			}
-			n = n.Content[idx]
-			line = n.Line
-		}
-	}
-	return line
 }
 
 // EnvPrefix starts every override variable.

@@ -1,7 +1,10 @@
 package event
 
 import (
+	"encoding/json"
 	"time"
+
+	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
 )
 
 // FromDoc builds an event from its JSON form already decoded into maps
@@ -195,4 +198,22 @@ func (ev *Event) kuzetFromDoc(m map[string]any) bool {
 		*s = str
 	}
 	return true
+}
+
+// Decode decodes one event's JSON once, into maps (what the Sigma engine
+// reads), and builds the typed event from them; encoding/json decodes only
+// what FromDoc leaves to it. doc is nil when the maps could not be made
+// (the typed event may still decode).
+func Decode(raw []byte) (ev *Event, doc map[string]any, err error) {
+	doc, err = jsonl.Decode(raw)
+	if err == nil {
+		if ev, ok := FromDoc(doc); ok {
+			return ev, doc, nil
+		}
+	}
+	ev = &Event{}
+	if err := json.Unmarshal(raw, ev); err != nil {
+		return nil, nil, err
+	}
+	return ev, doc, nil
 }

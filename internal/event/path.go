@@ -656,3 +656,17 @@ func (ev *Event) SetNamespace(ns string, m map[string]any) bool {
 	}
 	return true
 }
+
+// DocNamespace returns the source namespace of a decoded event document:
+// the first of Namespaces that holds a non-empty object, or "fields". A
+// pipeline writes its source's fields into one namespace, so this names
+// where a Sigma field of that source is looked up first, for any pipeline,
+// built-in or new, without a table of source types.
+func DocNamespace(doc map[string]any) string {
+	for _, ns := range Namespaces {
+		if m, ok := doc[ns].(map[string]any); ok && len(m) > 0 {
+			return ns
+		}
+	}
+	return "fields"
+}

@@ -12,3 +12,27 @@ func (n *NCC) SetAckHook(h func(msgs []jetstream.Msg) bool) { n.ackHook = h }
 
 // SetDetectHook installs a hook run before detection on each event.
 func (n *NCC) SetDetectHook(h func(*event.Event)) { n.detectHook = h }
+
+// DetectEvents loads the configured rules and runs the consumer's path for
+// one event (event.Decode, then detection unless it is a pipeline error)
+// over each of raws, returning the ids of the rules each one matched.
+func (n *NCC) DetectEvents(raws [][]byte) ([][]string, error) {
+	rs, err := n.loadRules()
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]string, len(raws))
+	for i, raw := range raws {
+		ev, doc, err := event.Decode(raw)
+		if err != nil {
+			return nil, err
+		}
+		if doc == nil || ev.Event.Kind == "pipeline_error" {
+			continue
+		}
+		for _, a := range n.safeDetect(rs, ev, doc, n.now()) {
+			out[i] = append(out[i], a.RuleID)
+		}
+	}
+	return out, nil
+}

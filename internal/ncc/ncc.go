@@ -43,7 +43,6 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/failpoint"
-	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/telemetry"
 )
@@ -126,7 +125,7 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("ncc: rules: %w", err)
 		}
 		n.rules.Store(rs)
-		n.log.Info("rule set loaded", "rules", rs.rules, "version", rs.version)
+		n.log.Info("rule set loaded", "rules", len(rs.Engine.Rules()), "version", rs.Version)
 	}
 	n.st, err = store.Open(ctx, n.cfg.ClickHouse, n.log)
 	if err != nil {
@@ -415,7 +414,7 @@ func (n *NCC) decode(msg jetstream.Msg) decoded {
 	rs := n.rules.Load()
 	now := n.now().UTC()
 	for _, raw := range b.Events {
-		ev, doc, err := decodeEvent(raw)
+		ev, doc, err := event.Decode(raw)
 		if err != nil {
 			n.m.rejected.WithLabelValues("bad_event").Inc()
 			n.log.Warn("event rejected", "batch", b.ID, "err", err)
@@ -450,24 +449,6 @@ func (n *NCC) safeDetect(rs *ruleSet, ev *event.Event, doc map[string]any, now t
 		n.detectHook(ev)
 	}
 	return n.detect(rs, ev, doc, now)
-}
-
-// decodeEvent decodes an event's JSON once, into maps (what the Sigma
-// engine reads), and builds the typed event from them; encoding/json
-// decodes only what event.FromDoc leaves to it. doc is nil when the maps
-// could not be made.
-func decodeEvent(raw []byte) (ev *event.Event, doc map[string]any, err error) {
-	doc, err = jsonl.Decode(raw)
-	if err == nil {
-		if ev, ok := event.FromDoc(doc); ok {
-			return ev, doc, nil
-		}
-	}
-	ev = &event.Event{}
-	if err := json.Unmarshal(raw, ev); err != nil {
-		return nil, nil, err
-	}
-	return ev, doc, nil
 }
 
 // take adds one decoded envelope to the rows held until the next flush.

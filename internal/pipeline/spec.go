@@ -11,8 +11,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/yamlpath"
 )
 
 // Spec is one pipeline as written in pipelines/<name>.yaml.
@@ -190,7 +190,7 @@ var nameRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,40}$`)
 func (s *Spec) validate(doc *yaml.Node) error {
 	var errs []error
 	bad := func(path, format string, args ...any) {
-		line := config.LineOf(doc, path)
+		line := yamlpath.Line(doc, path)
 		loc := s.file
 		if line > 0 {
 			loc = fmt.Sprintf("%s:%d", s.file, line)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/ingest/winevent"
 	"github.com/kuzet-kz/kuzet/internal/sigma"
 )
@@ -25,8 +26,9 @@ rejected rule and per warning, and ends with "compiled N, rejected M". It
 exits 0 unless a rule failed for an unexpected reason.
 
 scan runs the rules over JSON events (NDJSON, or objects one after another
-such as pretty-printed evtx_dump files; flat Sigma field names or the raw
-evtx_dump shape) and prints one JSON object per match:
+such as pretty-printed evtx_dump files; kuzet's normalised events as
+kuzet parse prints them, evaluated exactly as the ncc does; flat Sigma field
+names; or the raw evtx_dump shape) and prints one JSON object per match:
 {"rule_id":...,"title":...,"level":...,"event":N}, N the 0-based index of the
 event. Keys starting with "_" are metadata, not event fields. Log sources are
 routed as the pipelines say (SigmaHQ's thor.yml mapping for Windows).
@@ -79,30 +81,18 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "kuzet sigma: pipelines: %v\n", err)
 		return 2
 	}
-	var all []*sigma.Rule
-	var parseErrs []error
 	for _, d := range rules {
-		st, err := os.Stat(d)
-		if err != nil {
+		if _, err := os.Stat(d); err != nil {
 			fmt.Fprintf(stderr, "kuzet sigma: %v\n", err)
 			return 2
 		}
-		var rs []*sigma.Rule
-		var es []error
-		if st.IsDir() {
-			rs, es = sigma.LoadDir(d)
-		} else {
-			data, err := os.ReadFile(d)
-			if err != nil {
-				fmt.Fprintf(stderr, "kuzet sigma: %v\n", err)
-				return 2
-			}
-			rs, es = sigma.ParseRules(d, data)
-		}
-		all = append(all, rs...)
-		parseErrs = append(parseErrs, es...)
 	}
-	eng, rejected, warnings := sigma.Compile(all, sigma.Options{Pipelines: ps, NoGating: *noGating})
+	rs, err := sigma.Load(sigma.Source{Paths: rules}, sigma.Options{Pipelines: ps, NoGating: *noGating})
+	if err != nil {
+		fmt.Fprintf(stderr, "kuzet sigma: %v\n", err)
+		return 2
+	}
+	all, parseErrs, rejected, warnings, eng := rs.Parsed, rs.ParseErrors, rs.Rejected, rs.Warnings, rs.Engine
 	if cmd == "check" {
 		return check(stdout, all, parseErrs, rejected, warnings)
 	}
@@ -177,7 +167,10 @@ func scan(eng *sigma.Engine, path string, stdin io.Reader, stdout, stderr io.Wri
 			return 1
 		}
 		ev := sigma.Event(sigma.MapEvent(doc))
-		if _, ok := doc["Event"]; ok {
+		if _, ok := doc["kuzet"].(map[string]any); ok {
+			// A normalised event (kuzet parse): looked up as the ncc does.
+			ev = sigma.NestedEvent{Doc: doc, Namespace: event.DocNamespace(doc)}
+		} else if _, ok := doc["Event"]; ok {
 			flat, _, err := winevent.Flatten(doc)
 			if err != nil {
 				fmt.Fprintf(stderr, "kuzet sigma: event %d: %v\n", n, err)
