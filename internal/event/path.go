@@ -15,15 +15,6 @@ import (
 // (Zeek's "id.orig_h"), so the rest of the path is never split further.
 var Namespaces = []string{"winlog", "zeek", "suricata", "cef", "leef", "auditd", "wazuh", "fields"}
 
-// Winlog keys that kuzet sets for every Windows event; the other winlog keys
-// are the event's EventData (or UserData) children under their own names.
-const (
-	WinEventID  = "EventID"
-	WinChannel  = "Channel"
-	WinProvider = "Provider_Name"
-	WinComputer = "Computer"
-)
-
 // namespace returns the map of namespace ns, creating it when mk is true.
 func (ev *Event) namespace(ns string, mk bool) map[string]any {
 	var p *map[string]any

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"time"
 	"unicode/utf8"
 )
 
@@ -112,7 +111,3 @@ func (ev *Event) Validate() error {
 	}
 	return errors.Join(errs...)
 }
-
-// TimeFormat is the layout of every instant in the JSON form: RFC 3339 in
-// UTC with up to nanosecond precision.
-const TimeFormat = time.RFC3339Nano

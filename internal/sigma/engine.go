@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 )
@@ -320,20 +319,6 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 			fn(r)
 		}
 	}
-}
-
-// Stats reports how many rules the engine routes per route, for tools.
-func (e *Engine) Stats() map[string]int {
-	out := map[string]int{}
-	for rt, rs := range e.byRoute {
-		out[rt.Name] = len(rs)
-	}
-	keys := make([]string, 0, len(out))
-	for k := range out {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return out
 }
 
 // Routes returns the routes rules run on, in evaluation order (for tools

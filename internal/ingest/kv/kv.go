@@ -14,7 +14,6 @@ package kv
 
 import (
 	"strings"
-	"unicode"
 
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 )
@@ -131,14 +130,4 @@ func quoted(s string, j int, q byte) (string, int, bool) {
 		}
 	}
 	return "", 0, false
-}
-
-// IsKeyLike reports whether s could be a key (letters, digits, _ . - :).
-func IsKeyLike(s string) bool {
-	for _, r := range s {
-		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '.' || r == '-' || r == ':') {
-			return false
-		}
-	}
-	return s != ""
 }
