@@ -362,10 +362,35 @@ type ingestError struct {
 	Detail string `json:"detail"`
 }
 
+// ingestResponse is the answer to a request whose records were read: the
+// success answer, and every error answer after reading began. LastLine is
+// the last line number the collector is done with (accepted, rejected and
+// kept as a pipeline_error event, or dropped by the pipeline): a sender
+// resumes at LastLine+1 without duplicates.
 type ingestResponse struct {
 	Accepted int           `json:"accepted"`
 	Rejected int           `json:"rejected"`
+	LastLine int           `json:"last_line"`
 	Errors   []ingestError `json:"errors,omitempty"`
+	Error    *apiError     `json:"error,omitempty"`
+}
+
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (r *ingestResponse) fail(w http.ResponseWriter, status int, code, msg string) {
+	r.Error = &apiError{Code: code, Message: msg}
+	writeJSON(w, status, r)
+}
+
+func (r *ingestResponse) reject(line int, ie *ingest.Error) {
+	r.Rejected++
+	r.LastLine = line
+	if len(r.Errors) < 100 {
+		r.Errors = append(r.Errors, ingestError{Line: line, Reason: ie.Reason, Detail: ie.Err.Error()})
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -402,8 +427,10 @@ func (c *Collector) startHTTP(ic config.Input) (input, error) {
 	return in, nil
 }
 
+// apiKey returns the key of "Authorization: Bearer <key>" (the scheme is
+// case-insensitive, RFC 7235 section 2.1) or of X-Api-Key.
 func apiKey(r *http.Request) string {
-	if k, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+	if scheme, k, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " "); ok && strings.EqualFold(scheme, "Bearer") {
 		return strings.TrimSpace(k)
 	}
 	return r.Header.Get("X-Api-Key")
@@ -457,51 +484,59 @@ func (c *Collector) serveIngest(ic config.Input, w http.ResponseWriter, r *http.
 	peer := r.RemoteAddr
 	fr := ingest.NewFrameReader(body, ingest.FramingLF, maxRecord(ic))
 	var resp ingestResponse
-	line := 0
+	fail := func(status int, code, msg string) {
+		src.flush() // records a joining pipeline holds back, before the answer counts them
+		resp.fail(w, status, code, msg)
+	}
 	for {
 		data, err := fr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line++
+		line := fr.Line()
+		rec := ingest.Record{Data: data, Input: ic.Name, Pipeline: ic.Pipeline, Peer: peer, ReceivedAt: c.now().UTC()}
 		if err != nil {
 			var ie *ingest.Error
 			var mbe *http.MaxBytesError
 			switch {
 			case errors.As(err, &mbe) || errors.Is(err, errBodyTooLarge):
+				// The record the limit cut is not kept: the sender sends it
+				// again, from last_line+1, in a smaller request.
 				c.m.rejected.WithLabelValues(ic.Name, ingest.ReasonOversize).Inc()
-				src.flush()
-				httpError(w, http.StatusRequestEntityTooLarge, "too_large",
-					fmt.Sprintf("body over the limit; the first %d records were accepted", resp.Accepted))
+				fail(http.StatusRequestEntityTooLarge, "too_large",
+					fmt.Sprintf("body over the limit; lines up to %d were taken, send the rest from line %d", resp.LastLine, resp.LastLine+1))
 				return
 			case errors.As(err, &ie):
 				c.m.received.WithLabelValues(ic.Name).Inc()
-				src.reject(ingest.Record{Data: data, Input: ic.Name, Pipeline: ic.Pipeline, Peer: peer, ReceivedAt: c.now().UTC()}, ie)
-				resp.Rejected++
-				if len(resp.Errors) < 100 {
-					resp.Errors = append(resp.Errors, ingestError{Line: line, Reason: ie.Reason, Detail: ie.Err.Error()})
-				}
+				src.reject(rec, ie)
+				resp.reject(line, ie)
 				continue
 			default:
-				c.m.rejected.WithLabelValues(ic.Name, ingest.ReasonTruncated).Inc()
-				httpError(w, http.StatusBadRequest, "bad_body", "reading the body: "+err.Error())
+				// The body ended early or is corrupt: a record cut short is
+				// kept as a pipeline_error event.
+				if len(data) > 0 {
+					ie := &ingest.Error{Reason: ingest.ReasonTruncated, Offset: len(data), Err: fmt.Errorf("body ended inside the record: %w", err)}
+					c.m.received.WithLabelValues(ic.Name).Inc()
+					src.reject(rec, ie)
+					resp.reject(line, ie)
+				} else {
+					c.m.rejected.WithLabelValues(ic.Name, ingest.ReasonTruncated).Inc()
+				}
+				fail(http.StatusBadRequest, "bad_body", "reading the body: "+err.Error())
 				return
 			}
 		}
-		rec := ingest.Record{Data: data, Input: ic.Name, Pipeline: ic.Pipeline, Peer: peer, ReceivedAt: c.now().UTC()}
 		ie, herr := src.handle(rec)
 		if herr != nil {
-			httpError(w, http.StatusServiceUnavailable, "stopping", "the collector is stopping")
+			fail(http.StatusServiceUnavailable, "stopping", "the collector is stopping")
 			return
 		}
 		if ie != nil {
-			resp.Rejected++
-			if len(resp.Errors) < 100 {
-				resp.Errors = append(resp.Errors, ingestError{Line: line, Reason: ie.Reason, Detail: ie.Err.Error()})
-			}
+			resp.reject(line, ie)
 			continue
 		}
 		resp.Accepted++
+		resp.LastLine = line
 	}
 	src.flush()
 	writeJSON(w, http.StatusOK, resp)
