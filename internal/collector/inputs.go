@@ -86,6 +86,9 @@ func (c *Collector) startUDP(ic config.Input) (input, error) {
 				continue
 			}
 			if len(rec.Data) == 0 {
+				// Only NUL, CR or LF: nothing to keep, but counted.
+				c.m.received.WithLabelValues(ic.Name).Inc()
+				c.m.rejected.WithLabelValues(ic.Name, ingest.ReasonEmpty).Inc()
 				continue
 			}
 			if _, err := src.handle(rec); err != nil {

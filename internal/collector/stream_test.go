@@ -212,3 +212,30 @@ func metricSum(text, prefix string) float64 {
 	}
 	return sum
 }
+
+// TestUDPEmptyDatagramsCounted: datagrams of only NUL, CR or LF bytes are
+// received and rejected as empty, not silently ignored.
+func TestUDPEmptyDatagramsCounted(t *testing.T) {
+	f := newFixture(t, nil)
+	u, err := net.Dial("udp", f.c.InputAddr("udp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	for _, d := range []string{"\x00", "\r\n", "\n\n\x00", "ems-01|after empty"} {
+		if _, err := u.Write([]byte(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.waitEvents(t, 1)
+	metrics := scrape(t, f.c.OpsAddr())
+	for _, want := range []string{
+		`kuzet_collector_records_received_total{input="udp"} 4`,
+		`kuzet_collector_records_rejected_total{input="udp",reason="empty"} 3`,
+	} {
+		if !strings.Contains(metrics, want) {
+			name, _, _ := strings.Cut(want, "{")
+			t.Errorf("metrics lack %s; have:\n%s", want, grepLines(metrics, name))
+		}
+	}
+}
