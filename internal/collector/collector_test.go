@@ -69,6 +69,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, mutate func(*config.Collector)) *fixture {
 	t.Helper()
+	return newFixtureWith(t, streams, mutate)
+}
+
+// newFixtureWith runs a collector whose inputs normalise with sf.
+func newFixtureWith(t *testing.T, sf collector.StreamFactory, mutate func(*config.Collector)) *fixture {
+	t.Helper()
 	s := bustest.Server(t)
 	_, js := bustest.Connect(t, s)
 	f := &fixture{js: js, reg: prometheus.NewPedanticRegistry(), key: "test-ingest-key"}
@@ -88,7 +94,7 @@ func newFixture(t *testing.T, mutate func(*config.Collector)) *fixture {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	c, err := collector.New(collector.Options{Config: cfg, Streams: streams, Registerer: f.reg,
+	c, err := collector.New(collector.Options{Config: cfg, Streams: sf, Registerer: f.reg,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
