@@ -6,11 +6,13 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kuzet-kz/kuzet/internal/collector"
 	"github.com/kuzet-kz/kuzet/internal/config"
 )
 
@@ -236,6 +238,35 @@ func TestUDPEmptyDatagramsCounted(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			name, _, _ := strings.Cut(want, "{")
 			t.Errorf("metrics lack %s; have:\n%s", want, grepLines(metrics, name))
+		}
+	}
+}
+
+// TestSyslogLineWithoutPRIStaysAnEvent: over TCP with the syslog pipeline,
+// a line without a PRI, also one that starts with a number, is an event
+// (RFC 3164 4.3.3), not a rejection.
+func TestSyslogLineWithoutPRIStaysAnEvent(t *testing.T) {
+	sf, err := collector.DefaultStreams()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixtureWith(t, sf, func(c *config.Collector) {
+		c.Inputs[0].Pipeline, c.Inputs[1].Pipeline, c.Inputs[2].Pipeline = "syslog", "syslog", "ndjson"
+	})
+	c, err := net.Dial("tcp", f.c.InputAddr("tcp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := []string{"70000 bytes transferred", "Nov 24 10:00:01 ems-01 sshd[1]: no pri", "0 errors found"}
+	fmt.Fprint(c, strings.Join(lines, "\n")+"\n")
+	c.Close()
+	evs := f.waitEvents(t, len(lines))
+	if len(evs) != len(lines) {
+		t.Fatalf("%d events for %d lines", len(evs), len(lines))
+	}
+	for _, ev := range evs {
+		if ev.Event.Kind == "pipeline_error" || !slices.Contains(lines, ev.Event.Original) {
+			t.Errorf("kind %s, original %q", ev.Event.Kind, ev.Event.Original)
 		}
 	}
 }
