@@ -30,6 +30,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -546,6 +548,9 @@ func (s *source) accept(ev *event.Event) error {
 		return err
 	}
 	c.matcher.Load().Enrich(ev)
+	if ev.Kuzet.OriginalB64 != "" && !slices.Contains(ev.Tags, TagInvalidUTF8) {
+		ev.Tags = append(ev.Tags, TagInvalidUTF8)
+	}
 	if err := ev.Validate(); err != nil {
 		return &ingest.Error{Reason: ingest.ReasonInvalid, Offset: -1, Err: err}
 	}
@@ -557,8 +562,18 @@ func (s *source) accept(ev *event.Event) error {
 		return err
 	}
 	c.m.accepted.WithLabelValues(s.input.Name, ev.Kuzet.Asset).Inc()
+	if ev.Kuzet.OriginalB64 != "" {
+		c.m.invalidUTF8.WithLabelValues(s.input.Name).Inc()
+	}
 	return nil
 }
+
+// TagInvalidUTF8 marks an event whose record was not valid UTF-8. The
+// policy is the same for every input and pipeline: the record is kept, its
+// invalid bytes are replaced by U+FFFD in event.original and the parsed
+// fields, its exact bytes are in kuzet.original_b64, and it is counted in
+// kuzet_collector_records_invalid_utf8_total.
+const TagInvalidUTF8 = "invalid_utf8"
 
 // handle normalises one record; a rejected record is counted, quarantined
 // and returned as rejected. err is set only when the collector cannot take
@@ -597,8 +612,9 @@ func (s *source) reject(rec ingest.Record, ie *ingest.Error) {
 const quarantineMax = 8 << 10
 
 // quarantineEvent wraps a rejected record: kind pipeline_error, the reason
-// in message and labels, the record (its first 8 KiB) in event.original, or
-// base64 in kuzet.original_b64 when it is not UTF-8.
+// in message and labels, the record (its first 8 KiB) in event.original;
+// when it is not UTF-8, invalid bytes replaced there and the exact bytes
+// in kuzet.original_b64.
 func quarantineEvent(rec ingest.Record, ie *ingest.Error, pipeline string) *event.Event {
 	ev := &event.Event{Timestamp: rec.ReceivedAt}
 	ev.Kuzet.ReceivedAt = rec.ReceivedAt
@@ -609,13 +625,19 @@ func quarantineEvent(rec ingest.Record, ie *ingest.Error, pipeline string) *even
 	ev.Tags = []string{"quarantine"}
 	ev.Labels = map[string]string{"reject_reason": ie.Reason, "record_bytes": fmt.Sprint(len(rec.Data))}
 	data := rec.Data
+	valid := utf8.Valid(data)
 	if len(data) > quarantineMax {
-		data = data[:quarantineMax]
+		n := quarantineMax
+		for valid && n > 0 && !utf8.RuneStart(data[n]) {
+			n-- // do not cut a valid record inside a character
+		}
+		data = data[:n]
 		ev.Labels["truncated"] = "true"
 	}
-	if utf8.Valid(data) {
+	if valid {
 		ev.Event.Original = string(data)
 	} else {
+		ev.Event.Original = strings.ToValidUTF8(string(data), "\uFFFD")
 		ev.Kuzet.OriginalB64 = base64.StdEncoding.EncodeToString(data)
 	}
 	if rec.Peer != "" {

@@ -32,15 +32,20 @@ import (
 
 // lineStream is a minimal normaliser for testing the collector's own
 // mechanics (inputs, identity, enrichment, batching, quarantine): a record
-// "host|message" becomes an event of that host; "DROP" is dropped; anything
-// without '|' is rejected as a syntax error.
+// "host|message" (after an optional syslog PRI "<N>") becomes an event of
+// that host; "DROP" is dropped; anything without '|' is rejected as a
+// syntax error.
 type lineStream struct{}
 
 func (lineStream) Push(rec ingest.Record, emit func(*event.Event) error) error {
 	if string(rec.Data) == "DROP" {
 		return ingest.Errorf(ingest.ReasonDropped, "drop rule")
 	}
-	host, msg, ok := strings.Cut(string(rec.Data), "|")
+	s := string(rec.Data)
+	if pri, rest, ok := strings.Cut(s, ">"); ok && strings.HasPrefix(pri, "<") {
+		s = rest
+	}
+	host, msg, ok := strings.Cut(s, "|")
 	if !ok {
 		return ingest.Errorf(ingest.ReasonSyntax, "no '|' in record")
 	}
@@ -64,6 +69,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, mutate func(*config.Collector)) *fixture {
 	t.Helper()
+	return newFixtureWith(t, streams, mutate)
+}
+
+// newFixtureWith runs a collector whose inputs normalise with sf.
+func newFixtureWith(t *testing.T, sf collector.StreamFactory, mutate func(*config.Collector)) *fixture {
+	t.Helper()
 	s := bustest.Server(t)
 	_, js := bustest.Connect(t, s)
 	f := &fixture{js: js, reg: prometheus.NewPedanticRegistry(), key: "test-ingest-key"}
@@ -83,7 +94,7 @@ func newFixture(t *testing.T, mutate func(*config.Collector)) *fixture {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	c, err := collector.New(collector.Options{Config: cfg, Streams: streams, Registerer: f.reg,
+	c, err := collector.New(collector.Options{Config: cfg, Streams: sf, Registerer: f.reg,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
@@ -156,14 +167,15 @@ func TestInputsStampEnrichAndPublish(t *testing.T) {
 	}
 	fmt.Fprint(u, "ems-01|udp one\n")
 	u.Close()
-	// TCP, LF and octet-counted frames on one connection.
-	tc, err := net.Dial("tcp", f.c.InputAddr("tcp"))
-	if err != nil {
-		t.Fatal(err)
+	// TCP: an LF-framed and an octet-counted connection (auto framing).
+	for _, frames := range []string{"boiler-hmi-1|tcp lf\n", fmt.Sprintf("%d %s", len("<13>cbs-db-01|tcp octet"), "<13>cbs-db-01|tcp octet")} {
+		tc, err := net.Dial("tcp", f.c.InputAddr("tcp"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(tc, frames)
+		tc.Close()
 	}
-	fmt.Fprint(tc, "boiler-hmi-1|tcp lf\n")
-	fmt.Fprintf(tc, "%d %s", len("cbs-db-01|tcp octet"), "cbs-db-01|tcp octet")
-	tc.Close()
 	// HTTP, gzip.
 	var body bytes.Buffer
 	zw := gzip.NewWriter(&body)
@@ -268,8 +280,10 @@ func TestMalformedInputRejectedWithReason(t *testing.T) {
 	u.Close()
 	tc, _ := net.Dial("tcp", f.c.InputAddr("tcp"))
 	fmt.Fprint(tc, "ems-01|"+strings.Repeat("B", 300)+"\nems-01|after oversize\n")
-	// A truncated octet frame at the end of the stream.
-	fmt.Fprint(tc, "50 ems-01|cut")
+	tc.Close()
+	// A truncated octet frame at the end of an octet-counted stream.
+	tc, _ = net.Dial("tcp", f.c.InputAddr("tcp"))
+	fmt.Fprint(tc, "50 <13>ems-01|cut")
 	tc.Close()
 	// HTTP: no key, wrong key, bad gzip, body too large, wrong encoding.
 	for _, c := range []struct {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/access"
@@ -85,6 +86,9 @@ func (c *Collector) startUDP(ic config.Input) (input, error) {
 				continue
 			}
 			if len(rec.Data) == 0 {
+				// Only NUL, CR or LF: nothing to keep, but counted.
+				c.m.received.WithLabelValues(ic.Name).Inc()
+				c.m.rejected.WithLabelValues(ic.Name, ingest.ReasonEmpty).Inc()
 				continue
 			}
 			if _, err := src.handle(rec); err != nil {
@@ -109,17 +113,40 @@ func (u *udpInput) close(ctx context.Context) error {
 
 // streamInput accepts TCP or TLS connections carrying framed syslog.
 type streamInput struct {
-	cfg   config.Input
-	ln    net.Listener
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-	done  chan struct{}
+	cfg     config.Input
+	ln      net.Listener
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	perIP   map[string]int
+	closing atomic.Bool
+	wg      sync.WaitGroup
+	done    chan struct{}
 }
 
-// maxConns bounds concurrent connections per stream input.
-const maxConns = 4096
+// Defaults of the connection limits of stream inputs.
+const (
+	defaultIdleTimeout   = 5 * time.Minute
+	defaultMaxConns      = 4096
+	defaultMaxConnsPerIP = 64
+)
 
+// Reasons a stream connection is refused or closed (label values of
+// kuzet_collector_connections_refused_total and _closed_total).
+const (
+	reasonMaxConns      = "max_conns"
+	reasonMaxConnsPerIP = "max_conns_per_ip"
+	reasonIdleTimeout   = "idle_timeout"
+	reasonEOF           = "eof"
+	reasonConnError     = "error"
+	reasonShutdown      = "shutdown"
+)
+
+func orDefault[T time.Duration | int](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
 func loadTLS(ic config.Input) (*tls.Config, error) {
 	cert, err := tls.LoadX509KeyPair(ic.TLSCert, ic.TLSKey)
 	if err != nil {
@@ -153,7 +180,8 @@ func (c *Collector) startStream(ic config.Input) (input, error) {
 		}
 		ln = tls.NewListener(ln, tc)
 	}
-	in := &streamInput{cfg: ic, ln: ln, conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
+	in := &streamInput{cfg: ic, ln: ln, conns: map[net.Conn]struct{}{}, perIP: map[string]int{}, done: make(chan struct{})}
+	maxConns, maxPerIP := orDefault(ic.MaxConns, defaultMaxConns), orDefault(ic.MaxConnsPerIP, defaultMaxConnsPerIP)
 	go func() {
 		defer close(in.done)
 		for {
@@ -166,31 +194,76 @@ func (c *Collector) startStream(ic config.Input) (input, error) {
 				time.Sleep(50 * time.Millisecond)
 				continue
 			}
+			ip := peerIP(conn.RemoteAddr())
 			in.mu.Lock()
-			if len(in.conns) >= maxConns {
+			refused := ""
+			switch {
+			case len(in.conns) >= maxConns:
+				refused = reasonMaxConns
+			case in.perIP[ip] >= maxPerIP:
+				refused = reasonMaxConnsPerIP
+			}
+			if refused != "" {
 				in.mu.Unlock()
-				c.m.rejected.WithLabelValues(ic.Name, ingest.ReasonOverload).Inc()
+				c.m.connRefused.WithLabelValues(ic.Name, refused).Inc()
+				c.log.Debug("connection refused", "input", ic.Name, "peer", conn.RemoteAddr(), "reason", refused)
 				conn.Close()
 				continue
 			}
 			in.conns[conn] = struct{}{}
+			in.perIP[ip]++
 			in.wg.Add(1)
 			in.mu.Unlock()
-			go c.serveConn(in, conn)
+			go c.serveConn(in, conn, ip)
 		}
 	}()
 	return in, nil
 }
 
-func (c *Collector) serveConn(in *streamInput, conn net.Conn) {
+// peerIP is the address part of a remote address, the key of the
+// per-address connection limit.
+func peerIP(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+// idleConn moves the read deadline idle ahead before every read, so a
+// connection that sends nothing for idle is closed. Once the input is
+// closing, it leaves the deadline in the past (see streamInput.close).
+type idleConn struct {
+	net.Conn
+	idle    time.Duration
+	closing *atomic.Bool
+}
+
+func (r idleConn) Read(p []byte) (int, error) {
+	_ = r.Conn.SetReadDeadline(time.Now().Add(r.idle))
+	if r.closing.Load() {
+		_ = r.Conn.SetReadDeadline(time.Now())
+	}
+	return r.Conn.Read(p)
+}
+
+func (c *Collector) serveConn(in *streamInput, conn net.Conn, ip string) {
 	ic := in.cfg
 	c.m.connections.WithLabelValues(ic.Name).Inc()
+	reason := reasonConnError
 	defer func() {
 		conn.Close()
 		in.mu.Lock()
 		delete(in.conns, conn)
+		if in.perIP[ip]--; in.perIP[ip] <= 0 {
+			delete(in.perIP, ip)
+		}
 		in.mu.Unlock()
 		c.m.connections.WithLabelValues(ic.Name).Dec()
+		c.m.connClosed.WithLabelValues(ic.Name, reason).Inc()
 		in.wg.Done()
 	}()
 	src, err := c.newSource(c.bgCtx, ic)
@@ -200,29 +273,44 @@ func (c *Collector) serveConn(in *streamInput, conn net.Conn) {
 	}
 	defer src.flush()
 	peer := conn.RemoteAddr().String()
-	fr := ingest.NewFrameReader(conn, ic.Framing, maxRecord(ic))
+	rec := func(data []byte) ingest.Record {
+		return ingest.Record{Data: data, Input: ic.Name, Pipeline: ic.Pipeline, Peer: peer, ReceivedAt: c.now().UTC()}
+	}
+	fr := ingest.NewFrameReader(idleConn{conn, orDefault(ic.IdleTimeout, defaultIdleTimeout), &in.closing}, ic.Framing, maxRecord(ic))
 	for {
 		data, err := fr.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
+		if err == nil {
+			if _, err := src.handle(rec(data)); err != nil {
+				reason = reasonShutdown
 				return
 			}
-			var ie *ingest.Error
-			if errors.As(err, &ie) {
-				c.m.received.WithLabelValues(ic.Name).Inc()
-				src.reject(ingest.Record{Data: data, Input: ic.Name, Pipeline: ic.Pipeline, Peer: peer, ReceivedAt: c.now().UTC()}, ie)
-				if ingest.Fatal(err) {
-					return
-				}
+			continue
+		}
+		var ie *ingest.Error
+		if errors.As(err, &ie) {
+			c.m.received.WithLabelValues(ic.Name).Inc()
+			src.reject(rec(data), ie)
+			if !ingest.Fatal(err) {
 				continue
 			}
-			c.log.Debug("connection ended", "input", ic.Name, "peer", peer, "err", err)
-			return
+		} else if len(data) > 0 {
+			// The connection ended inside a line: like a last line without
+			// LF at EOF, it is a record.
+			if _, herr := src.handle(rec(data)); herr != nil {
+				reason = reasonShutdown
+				return
+			}
 		}
-		rec := ingest.Record{Data: data, Input: ic.Name, Pipeline: ic.Pipeline, Peer: peer, ReceivedAt: c.now().UTC()}
-		if _, err := src.handle(rec); err != nil {
-			return
+		switch {
+		case in.closing.Load():
+			reason = reasonShutdown
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			reason = reasonEOF
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			reason = reasonIdleTimeout
 		}
+		c.log.Debug("connection ended", "input", ic.Name, "peer", peer, "reason", reason, "err", err)
+		return
 	}
 }
 
@@ -232,6 +320,7 @@ func (s *streamInput) addr() string { return s.ln.Addr().String() }
 // close stops accepting, then lets each connection finish the frames it
 // has already read: a read deadline in the past ends its next read.
 func (s *streamInput) close(ctx context.Context) error {
+	s.closing.Store(true)
 	_ = s.ln.Close()
 	<-s.done
 	s.mu.Lock()
@@ -276,10 +365,35 @@ type ingestError struct {
 	Detail string `json:"detail"`
 }
 
+// ingestResponse is the answer to a request whose records were read: the
+// success answer, and every error answer after reading began. LastLine is
+// the last line number the collector is done with (accepted, rejected and
+// kept as a pipeline_error event, or dropped by the pipeline): a sender
+// resumes at LastLine+1 without duplicates.
 type ingestResponse struct {
 	Accepted int           `json:"accepted"`
 	Rejected int           `json:"rejected"`
+	LastLine int           `json:"last_line"`
 	Errors   []ingestError `json:"errors,omitempty"`
+	Error    *apiError     `json:"error,omitempty"`
+}
+
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (r *ingestResponse) fail(w http.ResponseWriter, status int, code, msg string) {
+	r.Error = &apiError{Code: code, Message: msg}
+	writeJSON(w, status, r)
+}
+
+func (r *ingestResponse) reject(line int, ie *ingest.Error) {
+	r.Rejected++
+	r.LastLine = line
+	if len(r.Errors) < 100 {
+		r.Errors = append(r.Errors, ingestError{Line: line, Reason: ie.Reason, Detail: ie.Err.Error()})
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -316,8 +430,10 @@ func (c *Collector) startHTTP(ic config.Input) (input, error) {
 	return in, nil
 }
 
+// apiKey returns the key of "Authorization: Bearer <key>" (the scheme is
+// case-insensitive, RFC 7235 section 2.1) or of X-Api-Key.
 func apiKey(r *http.Request) string {
-	if k, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+	if scheme, k, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " "); ok && strings.EqualFold(scheme, "Bearer") {
 		return strings.TrimSpace(k)
 	}
 	return r.Header.Get("X-Api-Key")
@@ -371,51 +487,59 @@ func (c *Collector) serveIngest(ic config.Input, w http.ResponseWriter, r *http.
 	peer := r.RemoteAddr
 	fr := ingest.NewFrameReader(body, ingest.FramingLF, maxRecord(ic))
 	var resp ingestResponse
-	line := 0
+	fail := func(status int, code, msg string) {
+		src.flush() // records a joining pipeline holds back, before the answer counts them
+		resp.fail(w, status, code, msg)
+	}
 	for {
 		data, err := fr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line++
+		line := fr.Line()
+		rec := ingest.Record{Data: data, Input: ic.Name, Pipeline: ic.Pipeline, Peer: peer, ReceivedAt: c.now().UTC()}
 		if err != nil {
 			var ie *ingest.Error
 			var mbe *http.MaxBytesError
 			switch {
 			case errors.As(err, &mbe) || errors.Is(err, errBodyTooLarge):
+				// The record the limit cut is not kept: the sender sends it
+				// again, from last_line+1, in a smaller request.
 				c.m.rejected.WithLabelValues(ic.Name, ingest.ReasonOversize).Inc()
-				src.flush()
-				httpError(w, http.StatusRequestEntityTooLarge, "too_large",
-					fmt.Sprintf("body over the limit; the first %d records were accepted", resp.Accepted))
+				fail(http.StatusRequestEntityTooLarge, "too_large",
+					fmt.Sprintf("body over the limit; lines up to %d were taken, send the rest from line %d", resp.LastLine, resp.LastLine+1))
 				return
 			case errors.As(err, &ie):
 				c.m.received.WithLabelValues(ic.Name).Inc()
-				src.reject(ingest.Record{Data: data, Input: ic.Name, Pipeline: ic.Pipeline, Peer: peer, ReceivedAt: c.now().UTC()}, ie)
-				resp.Rejected++
-				if len(resp.Errors) < 100 {
-					resp.Errors = append(resp.Errors, ingestError{Line: line, Reason: ie.Reason, Detail: ie.Err.Error()})
-				}
+				src.reject(rec, ie)
+				resp.reject(line, ie)
 				continue
 			default:
-				c.m.rejected.WithLabelValues(ic.Name, ingest.ReasonTruncated).Inc()
-				httpError(w, http.StatusBadRequest, "bad_body", "reading the body: "+err.Error())
+				// The body ended early or is corrupt: a record cut short is
+				// kept as a pipeline_error event.
+				if len(data) > 0 {
+					ie := &ingest.Error{Reason: ingest.ReasonTruncated, Offset: len(data), Err: fmt.Errorf("body ended inside the record: %w", err)}
+					c.m.received.WithLabelValues(ic.Name).Inc()
+					src.reject(rec, ie)
+					resp.reject(line, ie)
+				} else {
+					c.m.rejected.WithLabelValues(ic.Name, ingest.ReasonTruncated).Inc()
+				}
+				fail(http.StatusBadRequest, "bad_body", "reading the body: "+err.Error())
 				return
 			}
 		}
-		rec := ingest.Record{Data: data, Input: ic.Name, Pipeline: ic.Pipeline, Peer: peer, ReceivedAt: c.now().UTC()}
 		ie, herr := src.handle(rec)
 		if herr != nil {
-			httpError(w, http.StatusServiceUnavailable, "stopping", "the collector is stopping")
+			fail(http.StatusServiceUnavailable, "stopping", "the collector is stopping")
 			return
 		}
 		if ie != nil {
-			resp.Rejected++
-			if len(resp.Errors) < 100 {
-				resp.Errors = append(resp.Errors, ingestError{Line: line, Reason: ie.Reason, Detail: ie.Err.Error()})
-			}
+			resp.reject(line, ie)
 			continue
 		}
 		resp.Accepted++
+		resp.LastLine = line
 	}
 	src.flush()
 	writeJSON(w, http.StatusOK, resp)

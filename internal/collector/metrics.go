@@ -15,6 +15,9 @@ type metrics struct {
 	queued        prometheus.Gauge
 	inFlight      prometheus.Gauge
 	connections   *prometheus.GaugeVec
+	connClosed    *prometheus.CounterVec
+	connRefused   *prometheus.CounterVec
+	invalidUTF8   *prometheus.CounterVec
 	objects       prometheus.Gauge
 	spooled       prometheus.Gauge
 	siteBytes     prometheus.Gauge
@@ -64,6 +67,18 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "kuzet_collector_connections", Help: "Open stream connections per input.",
 		}, []string{"input"}),
+		connClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kuzet_collector_connections_closed_total",
+			Help: "Stream connections closed, by reason (eof, idle_timeout, error, shutdown).",
+		}, []string{"input", "reason"}),
+		connRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kuzet_collector_connections_refused_total",
+			Help: "Stream connections refused at accept, by reason (max_conns, max_conns_per_ip).",
+		}, []string{"input", "reason"}),
+		invalidUTF8: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kuzet_collector_records_invalid_utf8_total",
+			Help: "Records with invalid UTF-8 kept (invalid bytes replaced, exact bytes in kuzet.original_b64).",
+		}, []string{"input"}),
 		objects: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kuzet_collector_registry_objects", Help: "Critical objects of this OISC in the registry snapshot in use.",
 		}),
@@ -90,7 +105,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		}),
 	}
 	r.MustRegister(m.received, m.rejected, m.accepted, m.quarantined, m.batches, m.published, m.publishErrors,
-		m.duplicates, m.publishTime, m.queued, m.inFlight, m.connections, m.objects, m.regUpdates, m.spooled, m.recovered,
+		m.duplicates, m.publishTime, m.queued, m.inFlight, m.connections, m.connClosed, m.connRefused, m.invalidUTF8, m.objects, m.regUpdates, m.spooled, m.recovered,
 		m.siteBytes, m.siteMsgs, m.siteAge, m.siteDropped)
 	return m
 }

@@ -58,8 +58,8 @@ func TestTLSInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(conn, "%d %s", len("ems-01|over tls"), "ems-01|over tls")
-	fmt.Fprint(conn, "ems-01|second over tls\n")
+	fmt.Fprintf(conn, "%d %s", len("<13>ems-01|over tls"), "<13>ems-01|over tls")
+	fmt.Fprintf(conn, "%d %s", len("<13>ems-01|second over tls"), "<13>ems-01|second over tls")
 	conn.Close()
 	// A plaintext client cannot speak to the TLS input.
 	plain, err := net.Dial("tcp", f.c.InputAddr("tls"))

@@ -46,7 +46,8 @@ func TestBadConfigs(t *testing.T) {
 			"collector_fields.bad.yaml:1: id:", "zone:", "batch.max_events: must be 1..100000",
 			"inputs[0].listen: missing", "inputs[1].name: duplicate", "inputs[1].type: must be one of",
 			`inputs[1].listen: "nowhere" is not host:port`, "inputs[2].keys: \"plaintext-key\" is not a sha256",
-			"collector_fields.bad.yaml:10: inputs[1].name"}},
+			"collector_fields.bad.yaml:10: inputs[1].name", "inputs[3].framing: must be auto, lf, nul or octet",
+			"inputs[3].idle_timeout: must be 0", "inputs[3].max_conns_per_ip: 20 is more than max_conns 10"}},
 		"ncc_fields.bad.yaml": {ptr(config.DefaultNCC()), []string{
 			`clickhouse.addr: "localhost" is not host:port`, "clickhouse.database", "consumer.max_ack_pending: must be at least fetch_batch",
 			"consumer.ack_wait", "nats.url: \"localhost:4222\" has no scheme", "store.linger"}},

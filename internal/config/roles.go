@@ -164,9 +164,19 @@ type Input struct {
 	MaxRecord int `yaml:"max_record"`
 	// Zone resolves timestamps without a zone (IANA name).
 	Zone string `yaml:"zone"`
-	// Framing for TCP/TLS: auto (octet counting when a frame starts with a
-	// digit, else LF), lf, or octet.
+	// Framing for TCP/TLS: auto (decided per connection from its first
+	// frame: octet counting for "LEN SP <PRI>", else LF, or NUL when the
+	// first frame ends with NUL), lf, nul, or octet.
 	Framing string `yaml:"framing"`
+	// IdleTimeout closes a TCP or TLS connection that sent nothing for this
+	// long; 0 means the default, 5m.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConns bounds the open connections of a TCP or TLS input; 0 means
+	// the default, 4096.
+	MaxConns int `yaml:"max_conns"`
+	// MaxConnsPerIP bounds the open connections of a TCP or TLS input from
+	// one sender address; 0 means the default, 64.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 	// TLS certificate and key files for syslog_tls and https.
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
@@ -358,8 +368,19 @@ func (c *Collector) Validate() error {
 				es.Add(p+".paths", "%q: %v", g, err)
 			}
 		}
-		if !slices.Contains([]string{"", "auto", "lf", "octet"}, in.Framing) {
-			es.Add(p+".framing", "must be auto, lf or octet, not %q", in.Framing)
+		if !slices.Contains([]string{"", "auto", "lf", "nul", "octet"}, in.Framing) {
+			es.Add(p+".framing", "must be auto, lf, nul or octet, not %q", in.Framing)
+		}
+		if in.IdleTimeout < 0 || in.IdleTimeout > 24*time.Hour {
+			es.Add(p+".idle_timeout", "must be 0 (default 5m) .. 24h, not %s", in.IdleTimeout)
+		}
+		if in.MaxConns < 0 || in.MaxConns > 1<<20 {
+			es.Add(p+".max_conns", "must be 0 (default 4096) .. %d, not %d", 1<<20, in.MaxConns)
+		}
+		if in.MaxConnsPerIP < 0 || in.MaxConnsPerIP > 1<<20 {
+			es.Add(p+".max_conns_per_ip", "must be 0 (default 64) .. %d, not %d", 1<<20, in.MaxConnsPerIP)
+		} else if in.MaxConns > 0 && in.MaxConnsPerIP > in.MaxConns {
+			es.Add(p+".max_conns_per_ip", "%d is more than max_conns %d", in.MaxConnsPerIP, in.MaxConns)
 		}
 		if in.Type == InputTLS && (in.TLSCert == "" || in.TLSKey == "") {
 			es.Add(p+".tls_cert", "a syslog_tls input needs tls_cert and tls_key")

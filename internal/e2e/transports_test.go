@@ -91,9 +91,13 @@ inputs:
 	u, _ := net.Dial("udp", addr(1))
 	fmt.Fprint(u, "<38>Nov 24 10:00:01 cbs-db-01 sshd[1]: Failed password for root from 45.155.205.233 port 1 ssh2")
 	u.Close()
+	// One framing per connection (RFC 6587): octet counting, then LF.
 	c, _ := net.Dial("tcp", addr(2))
 	m := "<38>1 2026-11-24T10:00:02Z egov-web-01 sshd 2 - - Accepted password for op from 10.50.0.9 port 2 ssh2"
-	fmt.Fprintf(c, "%d %s<13>Nov 24 10:00:03 wtp-plc-gw kernel: tcp lf\n", len(m), m)
+	fmt.Fprintf(c, "%d %s", len(m), m)
+	c.Close()
+	c, _ = net.Dial("tcp", addr(2))
+	fmt.Fprint(c, "<13>Nov 24 10:00:03 wtp-plc-gw kernel: tcp lf\n")
 	c.Close()
 	tc, err := tls.Dial("tcp", addr(3), &tls.Config{RootCAs: pool})
 	if err != nil {

@@ -235,15 +235,14 @@ func (st *Stream) Flush(emit func(*event.Event) error) (err error) {
 }
 
 func (st *Stream) pushAuditd(rec ingest.Record, emit func(*event.Event) error) error {
-	text, _, err := textOf(rec.Data, false)
-	if err != nil {
-		return err
-	}
+	// Invalid UTF-8 is replaced in the parsed fields; the joined event
+	// keeps the lines as received (see parseAuditd).
+	text, _ := textOf(rec.Data)
 	r, err := auditd.ParseRecord(text)
 	if err != nil {
 		return err
 	}
-	done := st.joiner.Add(r, text, rec.ReceivedAt)
+	done := st.joiner.Add(r, string(rec.Data), rec.ReceivedAt)
 	done = append(done, st.joiner.Expire(rec.ReceivedAt)...)
 	if len(done) > 0 || st.first.ReceivedAt.IsZero() {
 		st.first = rec
@@ -316,16 +315,14 @@ func nested(raw map[string]any, name string) (any, bool) {
 	}
 }
 
-// textOf returns the record as text. Text formats (lenient) replace invalid
-// UTF-8 and report it; strict formats reject it.
-func textOf(data []byte, lenient bool) (string, bool, error) {
+// textOf returns the record as text and whether it was valid UTF-8;
+// invalid bytes are replaced by U+FFFD (the kuzet-wide policy: the caller
+// keeps the exact bytes in kuzet.original_b64).
+func textOf(data []byte) (string, bool) {
 	if isValidUTF8(data) {
-		return string(data), true, nil
+		return string(data), true
 	}
-	if !lenient {
-		return "", false, ingest.Errorf(ingest.ReasonInvalidUTF8, "record is not valid UTF-8")
-	}
-	return strings.ToValidUTF8(string(data), "\uFFFD"), false, nil
+	return strings.ToValidUTF8(string(data), "\uFFFD"), false
 }
 
 // process runs spec's parser and steps on one record (or a joined auditd

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/ingest"
@@ -25,8 +26,13 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 	case "json", "winevent":
 		if spec.From == "" {
 			// One copy of the record: the original, and the decoded
-			// strings are its substrings.
-			orig := string(rec.Data)
+			// strings are its substrings. Invalid UTF-8 is replaced (it can
+			// only be inside strings in valid JSON) and the exact bytes
+			// kept in kuzet.original_b64, as for text formats.
+			orig, valid := textOf(rec.Data)
+			if !valid {
+				ev.Kuzet.OriginalB64 = b64(rec.Data)
+			}
 			obj, err := jsonl.DecodeString(orig)
 			if err != nil {
 				return err
@@ -42,7 +48,7 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 	// Text formats: legacy devices send other encodings; keep the exact
 	// bytes in kuzet.original_b64 and go on with the text.
 	st.raw = make(map[string]any, 16)
-	s, valid, _ := textOf(rec.Data, true)
+	s, valid := textOf(rec.Data)
 	if !valid {
 		ev.Kuzet.OriginalB64 = b64(rec.Data)
 	}
@@ -251,6 +257,13 @@ func parseAuditd(e *auditd.Event, st *state) error {
 		st.raw["node"] = e.Node
 	}
 	st.ev.Timestamp = e.Time
-	st.ev.Event.Original = strings.Join(e.Raw, "\n")
+	// e.Raw holds the lines as received; invalid UTF-8 is replaced in the
+	// original and the exact bytes kept in kuzet.original_b64.
+	orig := strings.Join(e.Raw, "\n")
+	if !utf8.ValidString(orig) {
+		st.ev.Kuzet.OriginalB64 = b64([]byte(orig))
+		orig = strings.ToValidUTF8(orig, "\uFFFD")
+	}
+	st.ev.Event.Original = orig
 	return nil
 }
