@@ -607,18 +607,38 @@ func (n *NCC) finalFlush(h *held) {
 }
 
 func (n *NCC) ack(h *held) {
-	if n.ackHook != nil && !n.ackHook(h.msgs) {
-		h.msgs, h.rows, h.alerts = h.msgs[:0], h.rows[:0], h.alerts[:0]
-		return
-	}
-	for _, m := range h.msgs {
-		if err := m.Ack(); err != nil {
-			// The events are stored; a redelivery only rewrites them.
-			n.log.Warn("ack failed; the batch will be redelivered and deduplicated", "err", err)
+	if n.ackHook == nil || n.ackHook(h.msgs) {
+		for _, m := range h.msgs {
+			if err := m.Ack(); err != nil {
+				// The events are stored; a redelivery only rewrites them.
+				n.log.Warn("ack failed; the batch will be redelivered and deduplicated", "err", err)
+			}
 		}
+		n.m.acked.Add(float64(len(h.msgs)))
 	}
-	n.m.acked.Add(float64(len(h.msgs)))
-	h.msgs, h.rows, h.alerts = h.msgs[:0], h.rows[:0], h.alerts[:0]
+	h.reset(n.cfg.Store.MaxRows)
+}
+
+// reset empties h for reuse. The slices are cleared, not only resliced, so
+// that h holds no reference to the messages, events and envelope bodies it
+// held (a reused batch would otherwise keep the last burst alive); one that
+// grew past maxRows (a burst of alerts, a last envelope over the limit) is
+// dropped, so the next batch starts small.
+func (h *held) reset(maxRows int) {
+	h.msgs = resetSlice(h.msgs, maxRows)
+	h.rows = resetSlice(h.rows, maxRows)
+	h.alerts = resetSlice(h.alerts, maxRows)
+	h.oldest, h.touched = time.Time{}, time.Time{}
+}
+
+// resetSlice returns s emptied with its elements zeroed, or nil when its
+// capacity is over limit.
+func resetSlice[T any](s []T, limit int) []T {
+	if cap(s) > limit {
+		return nil
+	}
+	clear(s[:cap(s)])
+	return s[:0]
 }
 
 func (n *NCC) storeDown(err error) {

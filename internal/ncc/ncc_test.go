@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -32,10 +33,23 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	s := bustest.Server(t)
-	_, js := bustest.Connect(t, s)
+	return newFixtureAt(t, bustest.Server(t).ClientURL())
+}
+
+// newFixtureAt is newFixture with the NATS server at url.
+func newFixtureAt(t testing.TB, url string) *fixture {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := config.DefaultNCC()
-	cfg.NATS.URL = s.ClientURL()
+	cfg.NATS.URL = url
 	cfg.ClickHouse = storetest.Config(t)
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Store.Linger = 200 * time.Millisecond
