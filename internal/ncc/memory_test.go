@@ -7,13 +7,18 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kuzet-kz/kuzet/internal/bus"
+	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/ncc"
 	"github.com/kuzet-kz/kuzet/internal/proctest"
 )
 
@@ -130,6 +135,25 @@ func TestMemoryBoundedAfterBurstOfLargeRecords(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	idle := liveHeap()
 
+	// The peak is sampled for the record (README): it includes garbage
+	// not yet collected, so it is logged, not checked.
+	var peak atomic.Uint64
+	sampling, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-sampling:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > peak.Load() {
+				peak.Store(ms.HeapAlloc)
+			}
+		}
+	}()
 	began := time.Now()
 	const lines, wide = 2000, 1000
 	var docs []json.RawMessage
@@ -150,12 +174,113 @@ func TestMemoryBoundedAfterBurstOfLargeRecords(t *testing.T) {
 	send(docs)
 	docs = nil
 	waitStored(60 * time.Second)
+	took := time.Since(began)
+	close(sampling)
+	<-sampled
 	time.Sleep(300 * time.Millisecond) // the ncc idles (linger passes)
 	after := liveHeap()
-	t.Logf("live heap: idle %.1f MB, after a burst of %d events in %d envelopes (%s) %.1f MB",
-		float64(idle)/1e6, sent, seq, time.Since(began).Round(time.Millisecond), float64(after)/1e6)
+	t.Logf("live heap: idle %.1f MB, after a burst of %d events in %d envelopes (%s) %.1f MB; peak heap (live and garbage) %.1f MB",
+		float64(idle)/1e6, sent, seq, took.Round(time.Millisecond), float64(after)/1e6, float64(peak.Load())/1e6)
 	if after > 300<<20 || after > 2*idle {
 		t.Errorf("live heap after the burst is %.1f MB; want under 300 MB and under twice the idle %.1f MB",
 			float64(after)/1e6, float64(idle)/1e6)
+	}
+}
+
+// TestByteLimitsBoundBatchesAndFetches publishes 30 envelopes of about
+// 1 MB each and holds the writer on its first batch: the ncc must fetch no
+// more than consumer.fetch_max_bytes at a time, cut each batch there
+// (store.max_batch_bytes is smaller than one fetch), and fetch nothing more
+// while the batch being written leaves less than a fetch under
+// store.max_inflight_bytes. Then everything is stored and the bytes held
+// go back to zero.
+func TestByteLimitsBoundBatchesAndFetches(t *testing.T) {
+	f := newFixture(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	const envelopes, per = 30, 15
+	wire := 0
+	for s := range envelopes {
+		batch := &bus.Batch{ID: bus.BatchID("c1", uint64(s)), Collector: "c1", OISC: "oisc-a", CreatedAt: time.Now()}
+		for i := range per {
+			batch.Events = append(batch.Events, bigSyslog(t, r, s*per+i))
+		}
+		msg, err := bus.EncodeBatch(batch, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wire = max(wire, len(msg.Data))
+		if _, err := f.pub.Publish(context.Background(), bus.EventsSubject("oisc-a", "c1"), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := f.cfg
+	cfg.Consumer.FetchMaxBytes = config.MinFetchBytes
+	cfg.Store.MaxBatchBytes = 2 << 20
+	cfg.Store.MaxInflightBytes = cfg.Store.MaxBatchBytes + cfg.Consumer.FetchMaxBytes
+	perFetch := int(cfg.Consumer.FetchMaxBytes) / wire // envelopes one fetch can bring
+
+	var mu sync.Mutex
+	var flushes []int
+	release := make(chan struct{})
+	var once sync.Once
+	reg := prometheus.NewPedanticRegistry()
+	start(t, cfg, reg, func(n *ncc.NCC) {
+		n.SetAckHook(func(msgs []jetstream.Msg) bool {
+			mu.Lock()
+			flushes = append(flushes, len(msgs))
+			mu.Unlock()
+			<-release // the first batch is written; its ack waits
+			return true
+		})
+	})
+	t.Cleanup(func() { once.Do(func() { close(release) }) }) // before the ncc stops
+	cons, err := f.js.Consumer(context.Background(), bus.EventsStream, cfg.Consumer.Durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proctest.Eventually(t, 20*time.Second, func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(flushes) == 0 {
+			return fmt.Errorf("no batch written yet")
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond) // time to fetch more, if the limits let it
+	info, err := cons.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := find(reg, "kuzet_ncc_inflight_bytes", "", "")
+	once.Do(func() { close(release) })
+	if info.NumAckPending > perFetch {
+		t.Errorf("%d envelopes delivered while the first batch was written; want at most one fetch of %d (%d bytes of %d-byte envelopes)",
+			info.NumAckPending, perFetch, cfg.Consumer.FetchMaxBytes, wire)
+	}
+	if held <= 0 || held > float64(cfg.Store.MaxInflightBytes)+float64(2*perFetch*wire) {
+		t.Errorf("kuzet_ncc_inflight_bytes %v while a batch was written; want positive and at most max_inflight_bytes + a fetch", held)
+	}
+	proctest.Eventually(t, 40*time.Second, func(ctx context.Context) error {
+		n, _, err := f.stored(ctx)
+		if err != nil {
+			return err
+		}
+		if n != envelopes*per {
+			return fmt.Errorf("stored %d of %d", n, envelopes*per)
+		}
+		if a := find(reg, "kuzet_ncc_batches_acked_total", "", ""); a != envelopes {
+			return fmt.Errorf("acked %v of %d", a, envelopes)
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for i, m := range flushes {
+		if m > perFetch {
+			t.Errorf("batch %d held %d envelopes; want at most one fetch (%d)", i, m, perFetch)
+		}
+	}
+	if held := find(reg, "kuzet_ncc_inflight_bytes", "", ""); held != 0 {
+		t.Errorf("kuzet_ncc_inflight_bytes %v once everything is acked; want 0", held)
 	}
 }
