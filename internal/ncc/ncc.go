@@ -5,11 +5,15 @@
 // # Delivery
 //
 // Messages are acked only after the INSERT that holds their events has
-// succeeded (ack after durable effect). The loop fetches envelopes while the
-// pending rows are fewer than store.max_rows (at most
-// consumer.max_ack_pending messages), decodes them and runs detection on
-// every core, and hands the batch to the writer when the rows reach
-// store.max_rows or the oldest has waited store.linger. The writer inserts
+// succeeded (ack after durable effect). The loop fetches envelopes (at most
+// consumer.fetch_max_bytes per fetch) while the pending rows are fewer than
+// store.max_rows (at most consumer.max_ack_pending messages), decodes them
+// and runs detection on every core, and hands the batch to the writer when
+// the rows reach store.max_rows, its envelopes store.max_batch_bytes, or the
+// oldest has waited store.linger. It fetches only while a whole fetch fits
+// under store.max_inflight_bytes with the two batches it holds; an acked
+// batch is cleared before reuse, so nothing held refers to stored events
+// (README, "Memory"). The writer inserts
 // and acks one batch while the loop fills the next; at most two batches are
 // held, so the loop stops fetching while a flush fails. While
 // ClickHouse is unavailable it retries with exponential backoff (capped at
