@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -36,10 +37,13 @@ func liveHeap() uint64 {
 // message of mostly distinct text (it compresses as little as real logs).
 func bigSyslog(t *testing.T, r *rand.Rand, i int) []byte {
 	t.Helper()
-	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 =:/."
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 =:/.-_" // 64
 	msg := make([]byte, 65<<10)
-	for j := range msg {
-		msg[j] = letters[r.IntN(len(letters))]
+	for j := 0; j < len(msg); {
+		for u := r.Uint64(); u > 0 && j < len(msg); u >>= 6 { // ten letters a draw
+			msg[j] = letters[u&63]
+			j++
+		}
 	}
 	ev := &event.Event{Timestamp: time.Now().UTC(), Message: fmt.Sprintf("line %d %s", i, msg)}
 	ev.Event.Kind = "event"
@@ -88,11 +92,11 @@ func TestMemoryBoundedAfterBurstOfLargeRecords(t *testing.T) {
 	}
 	// NATS runs in a process of its own, so that the heap measured here
 	// is the ncc's (JetStream's block caches are not).
-	nats := proctest.Start(t, "", proctest.Binary(t, "kuzet"), []string{"nats", "-port", "-1", "-store", t.TempDir()})
-	if !nats.WaitOutput(20*time.Second, "nats nats://") {
-		t.Fatalf("kuzet nats did not start:\n%s", nats.Output())
+	srv := proctest.Start(t, "", proctest.Binary(t, "kuzet"), []string{"nats", "-port", "-1", "-store", t.TempDir()})
+	if !srv.WaitOutput(20*time.Second, "nats nats://") {
+		t.Fatalf("kuzet nats did not start:\n%s", srv.Output())
 	}
-	url := strings.Fields(nats.Output()[strings.Index(nats.Output(), "nats nats://"):])[1]
+	url := strings.Fields(srv.Output()[strings.Index(srv.Output(), "nats nats://"):])[1]
 	f := newFixtureAt(t, url)
 	cfg := f.cfg
 	cfg.Store.Linger = 100 * time.Millisecond
@@ -102,10 +106,27 @@ func TestMemoryBoundedAfterBurstOfLargeRecords(t *testing.T) {
 
 	seq := uint64(0)
 	sent := 0
+	// Each phase publishes on a connection of its own, closed before the
+	// heap is measured: its write buffer, grown by 1 MB envelopes, is the
+	// test's and not the ncc's.
+	var pub *bus.Publisher
+	var pubConn *nats.Conn
+	connect := func() {
+		t.Helper()
+		var err error
+		if pubConn, err = nats.Connect(url); err != nil {
+			t.Fatal(err)
+		}
+		js, err := jetstream.New(pubConn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub = bus.NewPublisher(js, nil)
+	}
 	send := func(docs []json.RawMessage) {
 		t.Helper()
 		batch := &bus.Batch{ID: bus.BatchID("c1", seq), Collector: "c1", OISC: "oisc-a", CreatedAt: time.Now(), Events: docs}
-		if _, err := f.pub.Publish(context.Background(), bus.EventsSubject("oisc-a", "c1"), batch); err != nil {
+		if _, err := pub.Publish(context.Background(), bus.EventsSubject("oisc-a", "c1"), batch); err != nil {
 			t.Fatal(err)
 		}
 		seq++
@@ -130,7 +151,9 @@ func TestMemoryBoundedAfterBurstOfLargeRecords(t *testing.T) {
 
 	// Idle: a few small events through every path first (connections,
 	// pools and rules in use), then the heap at rest.
+	connect()
 	send([]json.RawMessage{wideWinEvent(t, r, -1), bigSyslog(t, r, -1)})
+	pubConn.Close()
 	waitStored(30 * time.Second)
 	time.Sleep(300 * time.Millisecond)
 	idle := liveHeap()
@@ -154,6 +177,7 @@ func TestMemoryBoundedAfterBurstOfLargeRecords(t *testing.T) {
 		}
 	}()
 	began := time.Now()
+	connect()
 	const lines, wide = 2000, 1000
 	var docs []json.RawMessage
 	size := 0
@@ -172,6 +196,7 @@ func TestMemoryBoundedAfterBurstOfLargeRecords(t *testing.T) {
 	}
 	send(docs)
 	docs = nil
+	pubConn.Close()
 	waitStored(60 * time.Second)
 	took := time.Since(began)
 	close(sampling)
@@ -181,6 +206,11 @@ func TestMemoryBoundedAfterBurstOfLargeRecords(t *testing.T) {
 	t.Logf("live heap: idle %.1f MB, after a burst of %d events in %d envelopes (%s) %.1f MB; peak heap (live and garbage) %.1f MB, envelopes held %.1f MB",
 		float64(idle)/1e6, sent, seq, took.Round(time.Millisecond), float64(after)/1e6, float64(peak.Load())/1e6,
 		float64(held.Load())/1e6)
+	// The events barely compress, so an envelope counts about twice its
+	// fetched bytes: the bound is max_inflight_bytes + fetch_max_bytes.
+	if bound := uint64(cfg.Store.MaxInflightBytes + cfg.Consumer.FetchMaxBytes); held.Load() > bound {
+		t.Errorf("kuzet_ncc_inflight_bytes reached %d; want at most %d", held.Load(), bound)
+	}
 	if after > 300<<20 || after > 2*idle {
 		t.Errorf("live heap after the burst is %.1f MB; want under 300 MB and under twice the idle %.1f MB",
 			float64(after)/1e6, float64(idle)/1e6)
