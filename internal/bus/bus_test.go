@@ -2,7 +2,9 @@ package bus_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,6 +68,30 @@ func TestEnvelopeRejects(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestEnvelopeTooLarge: a body that would decompress past MaxDecoded is
+// refused before it is decompressed, with ErrTooLarge (the ncc counts it
+// as reason envelope_too_large); DecodeBatchSize reports the size of the
+// decompressed body the events refer to.
+func TestEnvelopeTooLarge(t *testing.T) {
+	h := nats.Header{bus.HeaderSchema: {bus.SchemaHeader}, bus.HeaderEncoding: {"s2"}}
+	bomb := binary.AppendUvarint(nil, bus.MaxDecoded+1)
+	if _, err := bus.DecodeBatch(h, append(bomb, "garbage"...)); !errors.Is(err, bus.ErrTooLarge) {
+		t.Errorf("err = %v, want ErrTooLarge", err)
+	}
+	b := batch(2, 10)
+	msg, err := bus.EncodeBatch(b, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := bus.EncodeBatch(b, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, n, err := bus.DecodeBatchSize(msg.Header, msg.Data); err != nil || n != len(plain.Data) {
+		t.Errorf("DecodeBatchSize = %d, %v; want %d (the body decompressed)", n, err, len(plain.Data))
 	}
 }
 

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -48,35 +49,48 @@ func EncodeBatch(b *Batch, compress bool) (*nats.Msg, error) {
 // MaxDecoded bounds the decompressed size of an envelope (64 MiB).
 const MaxDecoded = 64 << 20
 
+// ErrTooLarge is returned for an envelope whose body decompresses to more
+// than MaxDecoded bytes.
+var ErrTooLarge = errors.New("envelope too large")
+
 // DecodeBatch parses a message body with its headers. It fails for an
-// unknown schema version or encoding, a body that does not decode, or
-// a batch without id.
+// unknown schema version or encoding, a body that does not decode (or
+// decodes to more than MaxDecoded bytes: ErrTooLarge), or a batch without id.
+// The events are slices of one decompressed body, which stays allocated
+// while any of them is referenced.
 func DecodeBatch(h nats.Header, data []byte) (*Batch, error) {
+	b, _, err := DecodeBatchSize(h, data)
+	return b, err
+}
+
+// DecodeBatchSize is DecodeBatch that also returns the size of the
+// decompressed body the events refer to.
+func DecodeBatchSize(h nats.Header, data []byte) (*Batch, int, error) {
 	if v := h.Get(HeaderSchema); v != SchemaHeader {
-		return nil, fmt.Errorf("bus: %w %q", ErrSchema, v)
+		return nil, 0, fmt.Errorf("bus: %w %q", ErrSchema, v)
 	}
 	switch enc := h.Get(HeaderEncoding); enc {
 	case "":
 	case "s2":
 		n, err := s2.DecodedLen(data)
 		if err != nil {
-			return nil, fmt.Errorf("bus: s2 body: %w", err)
+			return nil, 0, fmt.Errorf("bus: s2 body: %w", err)
 		}
 		if n > MaxDecoded {
-			return nil, fmt.Errorf("bus: s2 body decodes to %d bytes, over %d", n, MaxDecoded)
+			return nil, 0, fmt.Errorf("bus: s2 body decodes to %d bytes, over %d: %w", n, MaxDecoded, ErrTooLarge)
 		}
 		if data, err = s2.Decode(nil, data); err != nil {
-			return nil, fmt.Errorf("bus: s2 body: %w", err)
+			return nil, 0, fmt.Errorf("bus: s2 body: %w", err)
 		}
 	default:
-		return nil, fmt.Errorf("bus: unknown encoding %q", enc)
+		return nil, 0, fmt.Errorf("bus: unknown encoding %q", enc)
 	}
 	b, err := decodeBody(data)
 	if err != nil {
-		return nil, fmt.Errorf("bus: batch body: %w", err)
+		return nil, 0, fmt.Errorf("bus: batch body: %w", err)
 	}
 	if b.ID == "" {
-		return nil, fmt.Errorf("bus: batch without id")
+		return nil, 0, fmt.Errorf("bus: batch without id")
 	}
-	return b, nil
+	return b, len(data), nil
 }

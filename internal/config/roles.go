@@ -408,7 +408,15 @@ type Consumer struct {
 	MaxAckPending int `yaml:"max_ack_pending"`
 	// AckWait must exceed the slowest flush; the ncc also sends InProgress.
 	AckWait time.Duration `yaml:"ack_wait"`
+	// FetchMaxBytes bounds the bytes of the messages one fetch asks for (as
+	// stored in the stream, compressed); at least MinFetchBytes, so that the
+	// largest envelope the stream accepts can always be fetched.
+	FetchMaxBytes int64 `yaml:"fetch_max_bytes"`
 }
+
+// MinFetchBytes is the least consumer.fetch_max_bytes: the events stream's
+// largest message (8 MiB, bus.EnsureStreams) with room for its headers.
+const MinFetchBytes = 9 << 20
 
 // Store configures the ClickHouse batch writer.
 type Store struct {
@@ -416,6 +424,14 @@ type Store struct {
 	Linger  time.Duration `yaml:"linger"`
 	// MaxBackoff caps the retry backoff while ClickHouse is unavailable.
 	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// MaxBatchBytes cuts a batch by size as MaxRows cuts it by rows: the
+	// batch is written once its envelopes' bytes (decompressed body and
+	// message) reach it.
+	MaxBatchBytes int64 `yaml:"max_batch_bytes"`
+	// MaxInflightBytes bounds the bytes of the envelopes held, in the batch
+	// being written and the one being filled: the ncc fetches only while
+	// a whole consumer.fetch_max_bytes still fits under it.
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
 }
 
 // Rules configures the ncc's Sigma detection.
@@ -452,8 +468,8 @@ func DefaultNCC() NCC {
 	return NCC{
 		ID: "ncc-1", NATS: DefaultNATS(), ClickHouse: DefaultClickHouse(), HTTP: HTTP{Listen: "127.0.0.1:9102"},
 		Log:         DefaultLog(),
-		Consumer:    Consumer{Durable: "ncc", FetchBatch: 64, MaxAckPending: 1024, AckWait: 60 * time.Second},
-		Store:       Store{MaxRows: 20000, Linger: time.Second, MaxBackoff: 30 * time.Second},
+		Consumer:    Consumer{Durable: "ncc", FetchBatch: 64, MaxAckPending: 1024, AckWait: 60 * time.Second, FetchMaxBytes: 16 << 20},
+		Store:       Store{MaxRows: 20000, Linger: time.Second, MaxBackoff: 30 * time.Second, MaxBatchBytes: 32 << 20, MaxInflightBytes: 64 << 20},
 		Rules:       Rules{Builtin: true, Reload: 30 * time.Second},
 		StopTimeout: 20 * time.Second,
 	}
@@ -494,6 +510,16 @@ func (c *NCC) Validate() error {
 	}
 	if c.Store.MaxBackoff <= 0 {
 		es.Add("store.max_backoff", "must be positive")
+	}
+	if c.Consumer.FetchMaxBytes < MinFetchBytes {
+		es.Add("consumer.fetch_max_bytes", "must be at least %d (9 MiB: the largest envelope), not %d", MinFetchBytes, c.Consumer.FetchMaxBytes)
+	}
+	if c.Store.MaxBatchBytes < 1<<20 {
+		es.Add("store.max_batch_bytes", "must be at least 1048576 (1 MiB), not %d", c.Store.MaxBatchBytes)
+	}
+	if c.Store.MaxInflightBytes < c.Store.MaxBatchBytes+c.Consumer.FetchMaxBytes {
+		es.Add("store.max_inflight_bytes", "must be at least store.max_batch_bytes + consumer.fetch_max_bytes (%d), not %d",
+			c.Store.MaxBatchBytes+c.Consumer.FetchMaxBytes, c.Store.MaxInflightBytes)
 	}
 	if c.StopTimeout <= 0 {
 		es.Add("stop_timeout", "must be positive")

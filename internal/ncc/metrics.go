@@ -11,6 +11,7 @@ type metrics struct {
 	acked        prometheus.Counter
 	insertErrors prometheus.Counter
 	insertTime   prometheus.Histogram
+	batchBytes   prometheus.Histogram
 	latency      prometheus.Histogram
 	storeUp      prometheus.Gauge
 	pending      prometheus.Gauge
@@ -50,6 +51,10 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "kuzet_ncc_insert_seconds", Help: "Duration of successful event INSERTs.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 3, 10),
 		}),
+		batchBytes: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kuzet_ncc_batch_bytes", Help: "Bytes of the envelopes of each batch handed to the writer (decompressed body and message).",
+			Buckets: prometheus.ExponentialBuckets(64<<10, 2, 12),
+		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "kuzet_ncc_event_latency_seconds", Help: "From acceptance at the collector to storage at the NCC.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 3, 12),
@@ -80,7 +85,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		Name: "kuzet_ncc_rule_reloads_total", Help: "Rule set reloads after the rule directories changed.",
 	})
 	r.MustRegister(m.alerts, m.detectErrors, m.rulesLoaded, m.rulesRejected, m.ruleReloads)
-	r.MustRegister(m.batches, m.events, m.redelivered, m.rejected, m.stored, m.acked, m.insertErrors, m.insertTime,
+	r.MustRegister(m.batches, m.events, m.redelivered, m.rejected, m.stored, m.acked, m.insertErrors, m.insertTime, m.batchBytes,
 		m.latency, m.storeUp, m.pending, m.ackPending)
 	return m
 }

@@ -5,11 +5,15 @@
 // # Delivery
 //
 // Messages are acked only after the INSERT that holds their events has
-// succeeded (ack after durable effect). The loop fetches envelopes while the
-// pending rows are fewer than store.max_rows (at most
-// consumer.max_ack_pending messages), decodes them and runs detection on
-// every core, and hands the batch to the writer when the rows reach
-// store.max_rows or the oldest has waited store.linger. The writer inserts
+// succeeded (ack after durable effect). The loop fetches envelopes (at most
+// consumer.fetch_max_bytes per fetch) while the pending rows are fewer than
+// store.max_rows (at most consumer.max_ack_pending messages), decodes them
+// and runs detection on every core, and hands the batch to the writer when
+// the rows reach store.max_rows, its envelopes store.max_batch_bytes, or the
+// oldest has waited store.linger. It fetches only while a whole fetch fits
+// under store.max_inflight_bytes with the two batches it holds; an acked
+// batch is cleared before reuse, so nothing held refers to stored events
+// (README, "Memory"). The writer inserts
 // and acks one batch while the loop fills the next; at most two batches are
 // held, so the loop stops fetching while a flush fails. While
 // ClickHouse is unavailable it retries with exponential backoff (capped at
@@ -82,6 +86,12 @@ type NCC struct {
 	stopMu  sync.Mutex
 	stopCtx context.Context
 
+	// writing and filling are the bytes of the batch being written and of
+	// the one being filled (kuzet_ncc_inflight_bytes); freed is signalled
+	// when the writer lets a batch go.
+	writing, filling atomic.Int64
+	freed            chan struct{}
+
 	// ackHook, for tests, may skip the acks of a flush (a lost ack).
 	ackHook func(msgs []jetstream.Msg) bool
 	// detectHook, for tests, runs before detection on each event.
@@ -97,11 +107,17 @@ func New(opts Options) (*NCC, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &NCC{
+	n := &NCC{
 		opts: opts, cfg: opts.Config, now: opts.Now, m: newMetrics(opts.Registerer),
 		log:   telemetry.OrDiscard(opts.Logger).With("role", "ncc", "ncc", opts.Config.ID),
 		ready: telemetry.NewReadiness("nats", "clickhouse", "consumer"),
-	}, nil
+		freed: make(chan struct{}, 1),
+	}
+	opts.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kuzet_ncc_inflight_bytes",
+		Help: "Bytes of the envelopes held unacked (decompressed body and message), in the batch being written and the one being filled.",
+	}, func() float64 { return float64(n.writing.Load() + n.filling.Load()) }))
+	return n, nil
 }
 
 // Start connects to NATS and ClickHouse, migrates the schema, and starts
@@ -224,6 +240,7 @@ type held struct {
 	msgs    []jetstream.Msg
 	rows    []store.EventRow
 	alerts  []store.Alert
+	bytes   int64 // of the envelopes: decompressed body and message
 	oldest  time.Time
 	touched time.Time // last InProgress
 }
@@ -241,8 +258,15 @@ func (n *NCC) loop(ctx context.Context) {
 	go func() {
 		defer close(writerDone)
 		for h := range writes {
+			b := h.bytes
+			n.m.batchBytes.Observe(float64(b))
 			if !n.flush(ctx, h) {
 				n.finalFlush(h)
+			}
+			n.writing.Add(-b)
+			select {
+			case n.freed <- struct{}{}:
+			default:
 			}
 			if len(h.msgs) == 0 {
 				select {
@@ -263,8 +287,27 @@ func (n *NCC) loop(ctx context.Context) {
 			return
 		}
 		due := len(h.msgs) > 0 && n.now().Sub(h.oldest) >= n.cfg.Store.Linger
-		if len(h.rows) >= n.cfg.Store.MaxRows || due || len(h.msgs) >= n.cfg.Consumer.MaxAckPending {
+		full := len(h.rows) >= n.cfg.Store.MaxRows || h.bytes >= n.cfg.Store.MaxBatchBytes ||
+			len(h.msgs) >= n.cfg.Consumer.MaxAckPending
+		// A fetch may bring FetchMaxBytes (compressed, so more once
+		// decoded): fetch only while that fits under MaxInflightBytes.
+		if n.writing.Load()+h.bytes+n.cfg.Consumer.FetchMaxBytes > n.cfg.Store.MaxInflightBytes && !full && !due {
+			if len(h.msgs) == 0 {
+				// The batch being written is the whole allowance: wait for it.
+				select {
+				case <-n.freed:
+				case <-ctx.Done():
+				}
+				continue
+			}
+			full = true
+		}
+		if full || due {
+			// Counted as being written from now: the writer subtracts it.
+			n.writing.Add(h.bytes)
+			n.filling.Store(0)
 			if !n.handOff(ctx, writes, h) {
+				n.writing.Add(-h.bytes)
 				return
 			}
 			select {
@@ -325,7 +368,7 @@ func (n *NCC) handOff(ctx context.Context, writes chan<- *held, h *held) bool {
 func (n *NCC) fetch(ctx context.Context, h *held, room int, wait time.Duration) {
 	fctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	mb, err := n.cons.Fetch(room, jetstream.FetchContext(fctx))
+	mb, err := n.cons.Fetch(room, jetstream.FetchContext(fctx), jetstream.FetchMaxBytes(int(n.cfg.Consumer.FetchMaxBytes)))
 	if err != nil {
 		if ctx.Err() == nil {
 			n.ready.Set("nats", err)
@@ -339,6 +382,7 @@ func (n *NCC) fetch(ctx context.Context, h *held, room int, wait time.Duration) 
 		msgs = append(msgs, msg)
 	}
 	n.takeAll(h, msgs)
+	n.filling.Store(h.bytes)
 	if err := mb.Error(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, nats.ErrTimeout) &&
 		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) {
 		n.ready.Set("nats", err)
@@ -355,6 +399,7 @@ type decoded struct {
 	msg    jetstream.Msg
 	ok     bool
 	events int
+	bytes  int64 // decompressed body and message
 	rows   []store.EventRow
 	alerts []store.Alert
 }
@@ -403,13 +448,21 @@ func (n *NCC) safeDecode(msg jetstream.Msg) (d decoded) {
 // Safe for concurrent use.
 func (n *NCC) decode(msg jetstream.Msg) decoded {
 	d := decoded{msg: msg}
-	b, err := bus.DecodeBatch(msg.Headers(), msg.Data())
+	b, size, err := bus.DecodeBatchSize(msg.Headers(), msg.Data())
 	if err != nil {
-		n.m.rejected.WithLabelValues("bad_envelope").Inc()
+		reason := "bad_envelope"
+		if errors.Is(err, bus.ErrTooLarge) {
+			reason = "envelope_too_large"
+		}
+		n.m.rejected.WithLabelValues(reason).Inc()
 		n.log.Error("envelope rejected; terminated, left in the stream", "subject", msg.Subject(), "err", err)
 		return d
 	}
 	d.ok, d.events = true, len(b.Events)
+	d.bytes = int64(size)
+	if msg.Headers().Get(bus.HeaderEncoding) != "" {
+		d.bytes += int64(len(msg.Data()))
+	}
 	d.rows = make([]store.EventRow, 0, len(b.Events))
 	rs := n.rules.Load()
 	now := n.now().UTC()
@@ -463,6 +516,7 @@ func (n *NCC) take(h *held, d *decoded) {
 	}
 	h.rows = append(h.rows, d.rows...)
 	h.alerts = append(h.alerts, d.alerts...)
+	h.bytes += d.bytes
 	n.m.events.Add(float64(d.events))
 	if len(h.msgs) == 0 {
 		h.oldest = n.now()
@@ -588,18 +642,38 @@ func (n *NCC) finalFlush(h *held) {
 }
 
 func (n *NCC) ack(h *held) {
-	if n.ackHook != nil && !n.ackHook(h.msgs) {
-		h.msgs, h.rows, h.alerts = h.msgs[:0], h.rows[:0], h.alerts[:0]
-		return
-	}
-	for _, m := range h.msgs {
-		if err := m.Ack(); err != nil {
-			// The events are stored; a redelivery only rewrites them.
-			n.log.Warn("ack failed; the batch will be redelivered and deduplicated", "err", err)
+	if n.ackHook == nil || n.ackHook(h.msgs) {
+		for _, m := range h.msgs {
+			if err := m.Ack(); err != nil {
+				// The events are stored; a redelivery only rewrites them.
+				n.log.Warn("ack failed; the batch will be redelivered and deduplicated", "err", err)
+			}
 		}
+		n.m.acked.Add(float64(len(h.msgs)))
 	}
-	n.m.acked.Add(float64(len(h.msgs)))
-	h.msgs, h.rows, h.alerts = h.msgs[:0], h.rows[:0], h.alerts[:0]
+	h.reset(n.cfg.Store.MaxRows)
+}
+
+// reset empties h for reuse. The slices are cleared, not only resliced, so
+// that h holds no reference to the messages, events and envelope bodies it
+// held (a reused batch would otherwise keep the last burst alive); one that
+// grew past maxRows (a burst of alerts, a last envelope over the limit) is
+// dropped, so the next batch starts small.
+func (h *held) reset(maxRows int) {
+	h.msgs = resetSlice(h.msgs, maxRows)
+	h.rows = resetSlice(h.rows, maxRows)
+	h.alerts = resetSlice(h.alerts, maxRows)
+	h.bytes, h.oldest, h.touched = 0, time.Time{}, time.Time{}
+}
+
+// resetSlice returns s emptied with its elements zeroed, or nil when its
+// capacity is over limit.
+func resetSlice[T any](s []T, limit int) []T {
+	if cap(s) > limit {
+		return nil
+	}
+	clear(s[:cap(s)])
+	return s[:0]
 }
 
 func (n *NCC) storeDown(err error) {

@@ -2,6 +2,7 @@ package ncc_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -32,10 +34,23 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	s := bustest.Server(t)
-	_, js := bustest.Connect(t, s)
+	return newFixtureAt(t, bustest.Server(t).ClientURL())
+}
+
+// newFixtureAt is newFixture with the NATS server at url.
+func newFixtureAt(t testing.TB, url string) *fixture {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := config.DefaultNCC()
-	cfg.NATS.URL = s.ClientURL()
+	cfg.NATS.URL = url
 	cfg.ClickHouse = storetest.Config(t)
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Store.Linger = 200 * time.Millisecond
@@ -239,10 +254,21 @@ func TestBadEnvelopeRejected(t *testing.T) {
 	if _, err := f.js.Publish(context.Background(), bus.EventsSubject("oisc-a", "c1"), []byte("not an envelope")); err != nil {
 		t.Fatal(err)
 	}
+	// An S2 body that says it decompresses past bus.MaxDecoded.
+	bomb := nats.NewMsg(bus.EventsSubject("oisc-a", "c1"))
+	bomb.Header.Set(bus.HeaderSchema, bus.SchemaHeader)
+	bomb.Header.Set(bus.HeaderEncoding, "s2")
+	bomb.Data = append(binary.AppendUvarint(nil, bus.MaxDecoded+1), "not really s2"...)
+	if _, err := f.js.PublishMsg(context.Background(), bomb); err != nil {
+		t.Fatal(err)
+	}
 	ids := f.publish(t, 10, 1, 3)
 	proctest.Eventually(t, 20*time.Second, func(ctx context.Context) error {
 		if got := testutil.ToFloat64(counterVec(reg, "kuzet_ncc_rejected_total", "reason", "bad_envelope")); got != 1 {
 			return fmt.Errorf("rejected %v", got)
+		}
+		if got := testutil.ToFloat64(counterVec(reg, "kuzet_ncc_rejected_total", "reason", "envelope_too_large")); got != 1 {
+			return fmt.Errorf("rejected as too large %v", got)
 		}
 		d, _, err := f.stored(ctx)
 		if err != nil || d != uint64(len(ids)) {

@@ -75,12 +75,17 @@ func (r EventRow) values() []any {
 		ev.Event.Kind, cat, ev.Event.Action, ev.Event.Outcome, int32(ev.Event.Severity), src.IP, clampPort(src.Port),
 		dst.IP, clampPort(dst.Port), ev.GetString("network.transport"), ev.GetString("user.name"),
 		ev.GetString("host.name"), ev.GetString("process.name"), ev.GetString("rule.name"),
-		ev.GetString("observer.vendor"), ev.GetString("observer.product"), ev.Message, string(r.Doc),
+		ev.GetString("observer.vendor"), ev.GetString("observer.product"), ev.Message, r.Doc,
 	}
 }
 
-// InsertEvents writes rows in one INSERT. Writing the same event id again is
-// harmless: the table keeps one row per id (reads with FINAL see one).
+// insertBlockBytes is the size of the blocks an INSERT is sent in: rows
+// are encoded and compressed one block at a time, so the client's buffers
+// stay this small whatever the batch.
+const insertBlockBytes = 4 << 20
+
+// InsertEvents writes rows in one INSERT, sent in blocks of about 4 MiB.
+// Writing the same event id again is harmless: the table keeps one row per id (reads with FINAL see one).
 // Errors wrap ErrUnavailable when the server could not be reached.
 func (s *Store) InsertEvents(ctx context.Context, rows []EventRow) error {
 	if len(rows) == 0 {
@@ -93,9 +98,16 @@ func (s *Store) InsertEvents(ctx context.Context, rows []EventRow) error {
 		return classify("prepare events insert", err)
 	}
 	defer func() { _ = b.Abort() }()
+	block := 0
 	for _, r := range rows {
 		if err := b.Append(r.values()...); err != nil {
 			return fmt.Errorf("store: append event %s: %w", r.ID, err)
+		}
+		if block += len(r.Doc) + len(r.Ev.Message); block >= insertBlockBytes {
+			if err := b.Flush(); err != nil {
+				return classify("insert events", err)
+			}
+			block = 0
 		}
 	}
 	if err := b.Send(); err != nil {
