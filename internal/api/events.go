@@ -168,6 +168,10 @@ func (s *Server) parseQuery(c *fiber.Ctx, allowed []string) (store.EventQuery, e
 			if err != nil {
 				return q, badParam(f.name, "must be an RFC 3339 time such as 2026-11-24T10:00:00Z")
 			}
+			if !store.ValidTime(t) {
+				return q, &Error{Status: fiber.StatusBadRequest, Code: CodeInvalidTime, Field: f.name,
+					Message: f.name + " must be from " + store.MinTime.Format(time.RFC3339) + " to " + store.MaxTime.Format(time.RFC3339)}
+			}
 			*f.dst = t
 		}
 	}

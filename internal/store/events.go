@@ -148,6 +148,18 @@ type EventPage struct {
 	Next string
 }
 
+// The range of times the store's DateTime columns hold and the range
+// queries accept: DateTime is UInt32 seconds, and ClickHouse 18.16's date
+// tables end with 2105, so the range is whole years 1970..2105 (the writer
+// clamps event times to the same range).
+var (
+	MinTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
+// ValidTime reports whether t is within MinTime..MaxTime.
+func ValidTime(t time.Time) bool { return !t.Before(MinTime) && !t.After(MaxTime) }
+
 // ErrBadCursor is returned for a cursor that did not come from this API.
 var ErrBadCursor = errors.New("invalid cursor")
 
@@ -171,7 +183,7 @@ func parseCursor(s string) (cursor, error) {
 		return cursor{}, ErrBadCursor
 	}
 	n, err := strconv.ParseInt(secs, 10, 64)
-	if err != nil || n < 0 {
+	if err != nil || n < MinTime.Unix() || n > MaxTime.Unix() {
 		return cursor{}, ErrBadCursor
 	}
 	u, err := uuid.Parse(id)
