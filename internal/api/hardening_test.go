@@ -1,10 +1,32 @@
 package api_test
 
 import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kuzet-kz/kuzet/internal/config"
+	"github.com/kuzet-kz/kuzet/internal/store/storetest"
 
 	"github.com/kuzet-kz/kuzet/internal/api"
 )
@@ -48,5 +70,233 @@ func TestTimeRange(t *testing.T) {
 				t.Errorf("error %+v, want %s on %s", eb.Error, c.code, c.field)
 			}
 		})
+	}
+}
+
+func (f *fixture) do(t *testing.T, method, key, target string) *http.Response {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	if key != "" {
+		req.Header.Set("Authorization", key)
+	}
+	resp, err := f.srv.App().Test(req, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// TestSecurityHeaders: data is never sniffed, cached or framed.
+func TestSecurityHeaders(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct{ key, target string }{
+		{"Bearer ncc-key", "/api/v1/events?limit=1"},
+		{"", "/api/v1/events"},
+		{"Bearer ncc-key", "/api/v1/nothing"},
+	} {
+		resp := f.do(t, http.MethodGet, c.key, c.target)
+		for h, want := range map[string]string{
+			"X-Content-Type-Options":  "nosniff",
+			"Cache-Control":           "no-store",
+			"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+			"Referrer-Policy":         "no-referrer",
+		} {
+			if got := resp.Header.Get(h); got != want {
+				t.Errorf("%s %d: %s = %q, want %q", c.target, resp.StatusCode, h, got, want)
+			}
+		}
+	}
+}
+
+// TestMethodNotAllowed: a wrong method on a route is 405 with Allow.
+func TestMethodNotAllowed(t *testing.T) {
+	f := newFixture(t)
+	for _, target := range []string{"/api/v1/events", "/healthz", "/api/v1/alerts"} {
+		resp := f.do(t, http.MethodPost, "Bearer ncc-key", target)
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD" {
+			t.Fatalf("%s: status %d, Allow %q: %s", target, resp.StatusCode, resp.Header.Get("Allow"), body)
+		}
+		var eb errBody
+		if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code != api.CodeMethodNotAllowed {
+			t.Errorf("%s: body %s", target, body)
+		}
+	}
+	if resp := f.do(t, http.MethodPost, "Bearer ncc-key", "/api/v1/nothing"); resp.StatusCode != 404 {
+		t.Errorf("unknown route: %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestBearerCaseInsensitive: RFC 7235 auth schemes are case-insensitive.
+func TestBearerCaseInsensitive(t *testing.T) {
+	f := newFixture(t)
+	for _, h := range []string{"Bearer ncc-key", "bearer ncc-key", "BEARER ncc-key", "bEaReR   ncc-key"} {
+		if resp := f.do(t, http.MethodGet, h, "/api/v1/whoami"); resp.StatusCode != 200 {
+			t.Errorf("%q: status %d", h, resp.StatusCode)
+		}
+	}
+	if resp := f.do(t, http.MethodGet, "Bearerncc-key", "/api/v1/whoami"); resp.StatusCode != 401 {
+		t.Errorf("no space: status %d", resp.StatusCode)
+	}
+}
+
+// TestMetricsApartFromPublicPort: /metrics is served on the ops listener
+// only; the public port answers 404 for it.
+func TestMetricsApartFromPublicPort(t *testing.T) {
+	f := newFixture(t)
+	if err := f.srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(t, f.srv) })
+	resp, err := http.Get("http://" + f.srv.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("public /metrics: %d, want 404", resp.StatusCode)
+	}
+	if f.srv.OpsAddr() == "" || f.srv.OpsAddr() == f.srv.Addr() {
+		t.Fatalf("ops addr %q, api addr %q", f.srv.OpsAddr(), f.srv.Addr())
+	}
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + f.srv.OpsAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || path == "/metrics" && !strings.Contains(string(body), "kuzet_api_requests_total") {
+			t.Errorf("ops %s: %d %.200s", path, resp.StatusCode, body)
+		}
+	}
+}
+
+// TestTLS: with tls_cert and tls_key the API serves TLS 1.2+ only; with
+// tls_client_ca it requires a client certificate signed by that CA.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := newCA(t)
+	certFile, keyFile := ca.issue(t, dir, "server", true)
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, ca.pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clientCert, clientKey := ca.issue(t, dir, "client", false)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.pem)
+	pair, err := tls.LoadX509KeyPair(clientCert, clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(addr string, tc *tls.Config) (int, error) {
+		cl := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+		resp, err := cl.Get("https://" + addr + "/healthz")
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	for _, c := range []struct {
+		name     string
+		clientCA bool
+	}{{"server only", false}, {"client certificates", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := config.DefaultAPI()
+			cfg.Listen, cfg.HTTP.Listen = "127.0.0.1:0", ""
+			cfg.TLSCert, cfg.TLSKey = certFile, keyFile
+			if c.clientCA {
+				cfg.TLSClientCA = caFile
+			}
+			srv, err := api.New(api.Options{Config: cfg, Store: storetest.Open(t), Registerer: prometheus.NewPedanticRegistry()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { stop(t, srv) })
+			withCert := &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}}
+			if code, err := get(srv.Addr(), withCert); err != nil || code != 200 {
+				t.Fatalf("TLS 1.2+: %d %v", code, err)
+			}
+			if _, err := get(srv.Addr(), &tls.Config{RootCAs: roots, MaxVersion: tls.VersionTLS11, Certificates: withCert.Certificates}); err == nil {
+				t.Error("TLS 1.1 accepted")
+			}
+			_, err = get(srv.Addr(), &tls.Config{RootCAs: roots})
+			if c.clientCA && err == nil {
+				t.Error("no client certificate accepted")
+			}
+			if !c.clientCA && err != nil {
+				t.Errorf("no client certificate: %v", err)
+			}
+			if resp, err := http.Get("http://" + srv.Addr() + "/healthz"); err == nil && resp.StatusCode == 200 {
+				t.Error("plain HTTP served")
+			}
+		})
+	}
+}
+
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+}
+
+func newCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kuzet test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+}
+
+func (ca *testCA) issue(t *testing.T, dir, name string, server bool) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+func stop(t *testing.T, srv *api.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Stop(ctx); err != nil {
+		t.Error(err)
 	}
 }
