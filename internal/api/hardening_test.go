@@ -26,6 +26,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kuzet-kz/kuzet/internal/config"
+	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/store/storetest"
 
 	"github.com/kuzet-kz/kuzet/internal/api"
@@ -298,5 +300,48 @@ func stop(t *testing.T, srv *api.Server) {
 	defer cancel()
 	if err := srv.Stop(ctx); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestSearchAsSeen: q searches the text as a reader sees it (message and
+// field values, unescaped), not the JSON document's syntax or key names.
+func TestSearchAsSeen(t *testing.T) {
+	f := newFixture(t)
+	at := time.Now().UTC().Add(-30 * time.Second)
+	ev := &event.Event{Timestamp: at, Message: `process C:\Windows\System32\cmd.exe started`,
+		Process: &event.Process{Name: "Вредонос.exe"}}
+	if err := event.Stamp(ev, at, "c1", "oisc-a", "test"); err != nil {
+		t.Fatal(err)
+	}
+	ev.Kuzet.Org, ev.Kuzet.Object, ev.Kuzet.Sector, ev.Kuzet.Asset = "bank", "bank-obj", "banking", event.AssetKnown
+	doc, _ := event.Marshal(ev)
+	row, err := store.NewEventRow(ev, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.InsertEvents(context.Background(), []store.EventRow{row}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		q    string
+		want int
+	}{
+		{`C:\Windows`, 1},
+		{`c:\windows\system32`, 1},
+		{`вредонос.EXE`, 1}, // a field value, case-insensitive in UTF-8
+		{`kuzet`, 0},        // a key name in every document
+		{`"`, 0},            // JSON syntax
+		{`message`, 0},
+		{`":"`, 0},
+		{`login failed`, 6},
+	} {
+		code, body := f.get(t, "ncc-key", "/api/v1/events?q="+url.QueryEscape(c.q))
+		var eb eventsBody
+		if code != 200 || json.Unmarshal(body, &eb) != nil {
+			t.Fatalf("q=%s: %d %.200s", c.q, code, body)
+		}
+		if len(eb.Events) != c.want {
+			t.Errorf("q=%s: %d events, want %d", c.q, len(eb.Events), c.want)
+		}
 	}
 }

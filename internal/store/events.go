@@ -22,23 +22,74 @@ import (
 const eventColumns = "event_id, received_at, ts, collector, oisc, org, object, sector, asset, criticality, egov, " +
 	"input, source_type, kind, category, action, outcome, severity, source_ip, source_port, destination_ip, " +
 	"destination_port, transport, user_name, host_name, process_name, rule_name, observer_vendor, observer_product, " +
-	"message, doc"
+	"message, doc, search"
 
 // EventRow is one row of the events table: the columns queries filter on,
-// and the event's full JSON in Doc.
+// the event's full JSON in Doc, and its text as a reader sees it in Search.
 type EventRow struct {
-	ID  uuid.UUID
-	Ev  *event.Event
-	Doc []byte
+	ID     uuid.UUID
+	Ev     *event.Event
+	Doc    []byte
+	Search string
 }
 
-// NewEventRow checks an event's id and pairs it with its JSON form.
+// NewEventRow checks an event's id and pairs it with its JSON form and its
+// search text.
 func NewEventRow(ev *event.Event, doc []byte) (EventRow, error) {
 	id, err := event.ParseID(ev.Kuzet.EventID)
 	if err != nil {
 		return EventRow{}, err
 	}
-	return EventRow{ID: id, Ev: ev, Doc: doc}, nil
+	return EventRow{ID: id, Ev: ev, Doc: doc, Search: SearchText(doc)}, nil
+}
+
+// SearchText returns what q searches in a JSON document: its values as a
+// reader sees them (strings unescaped, numbers as written), one per line,
+// without key names or JSON syntax. doc must be valid JSON.
+func SearchText(doc []byte) string {
+	var b strings.Builder
+	b.Grow(len(doc) / 2)
+	for i := 0; i < len(doc); i++ {
+		switch c := doc[i]; {
+		case c == '"':
+			j, esc := i+1, false
+			for j < len(doc) && doc[j] != '"' {
+				if doc[j] == '\\' {
+					esc = true
+					j++
+				}
+				j++
+			}
+			if j >= len(doc) {
+				return b.String()
+			}
+			k := j + 1
+			for k < len(doc) && (doc[k] == ' ' || doc[k] == '\t' || doc[k] == '\n' || doc[k] == '\r') {
+				k++
+			}
+			if k == len(doc) || doc[k] != ':' { // a value, not a key
+				if esc {
+					var u string
+					if json.Unmarshal(doc[i:j+1], &u) == nil {
+						b.WriteString(u)
+					}
+				} else {
+					b.Write(doc[i+1 : j])
+				}
+				b.WriteByte('\n')
+			}
+			i = j
+		case c == '-' || c >= '0' && c <= '9':
+			j := i + 1
+			for j < len(doc) && strings.IndexByte("+-.eE0123456789", doc[j]) >= 0 {
+				j++
+			}
+			b.Write(doc[i:j])
+			b.WriteByte('\n')
+			i = j - 1
+		}
+	}
+	return b.String()
 }
 
 func clampPort(p int) uint16 {
@@ -75,7 +126,7 @@ func (r EventRow) values() []any {
 		ev.Event.Kind, cat, ev.Event.Action, ev.Event.Outcome, int32(ev.Event.Severity), src.IP, clampPort(src.Port),
 		dst.IP, clampPort(dst.Port), ev.GetString("network.transport"), ev.GetString("user.name"),
 		ev.GetString("host.name"), ev.GetString("process.name"), ev.GetString("rule.name"),
-		ev.GetString("observer.vendor"), ev.GetString("observer.product"), ev.Message, string(r.Doc),
+		ev.GetString("observer.vendor"), ev.GetString("observer.product"), ev.Message, string(r.Doc), r.Search,
 	}
 }
 
@@ -131,7 +182,9 @@ type EventQuery struct {
 	Orgs     []string
 	Objects  []string
 	OISCs    []string
-	// Text is searched case-insensitively (UTF-8) in the whole event.
+	// Text is searched case-insensitively (UTF-8) in the event's text as a
+	// reader sees it: its message and field values (SearchText), not its
+	// JSON syntax or key names.
 	Text string
 	// Limit is the page size (1..MaxLimit).
 	Limit int
@@ -298,7 +351,7 @@ func (s *Store) QueryEvents(ctx context.Context, q EventQuery) (EventPage, error
 	var w where
 	listConds(&w, q.Scope, q.From, q.To, q.Sectors, q.Orgs, q.Objects, q.OISCs)
 	if q.Text != "" {
-		w.add("positionCaseInsensitiveUTF8(doc, ?) > 0", q.Text)
+		w.add("positionCaseInsensitiveUTF8(search, ?) > 0", q.Text)
 	}
 	return s.readPage(ctx, "events", "event_id", &w, q.Limit, q.Cursor)
 }
