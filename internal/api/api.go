@@ -42,6 +42,8 @@ const (
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeTooLarge         = "request_too_large"
+	CodeRateLimited      = "rate_limited"
+	CodeTooManyQueries   = "too_many_queries"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 )
@@ -66,8 +68,9 @@ func badParam(field, format string, args ...any) *Error {
 // Options configure a Server.
 type Options struct {
 	Config config.API
-	// Store is used instead of opening one from Config.ClickHouse (the
-	// all-in-one binary shares the ncc's). The Server does not close it.
+	// Store is used instead of opening one from Config.ClickHouse (tests
+	// share one; `kuzet run` lets the API open a pool of its own, apart from
+	// the ncc's writer). The Server does not close it.
 	Store      *store.Store
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -85,6 +88,7 @@ type Server struct {
 	ownStore bool
 	keys     map[string]access.Principal // by key hash
 	m        *metrics
+	lim      *limiter
 	now      func() time.Time
 	ln       net.Listener
 	ops      *telemetry.OpsServer
@@ -106,7 +110,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts: opts, cfg: opts.Config, st: opts.Store, now: opts.Now, m: newMetrics(opts.Registerer),
 		log:  telemetry.OrDiscard(opts.Logger).With("role", "api"),
-		keys: map[string]access.Principal{},
+		keys: map[string]access.Principal{}, lim: newLimiter(opts.Config.Limits, opts.Now),
 	}
 	for _, k := range opts.Config.Keys {
 		s.keys[k.Hash] = k.Principal()

@@ -24,7 +24,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/kuzet-kz/kuzet/internal/access"
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/store"
@@ -344,4 +346,133 @@ func TestSearchAsSeen(t *testing.T) {
 			t.Errorf("q=%s: %d events, want %d", c.q, len(eb.Events), c.want)
 		}
 	}
+}
+
+// TestPageByteBound: a page that reaches limits.max_response_bytes ends
+// early with a next cursor, and the cursor pages through every event once.
+func TestPageByteBound(t *testing.T) {
+	st := storetest.Open(t)
+	cfg := config.DefaultAPI()
+	cfg.Listen, cfg.HTTP.Listen = "127.0.0.1:0", ""
+	cfg.Limits.MaxResponseBytes = 64 << 10
+	cfg.Keys = []config.APIKey{{Name: "ncc", Role: "ncc-analyst", Hash: access.HashKey("ncc-key")}}
+	reg := prometheus.NewPedanticRegistry()
+	srv, err := api.New(api.Options{Config: cfg, Store: st, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{srv: srv, reg: reg, st: st}
+	base := time.Now().UTC().Add(-time.Minute)
+	var rows []store.EventRow
+	for i := range 10 {
+		ev := &event.Event{Timestamp: base, Message: strings.Repeat("x", 30<<10)}
+		if err := event.Stamp(ev, base.Add(time.Duration(i)*time.Second), "c1", "oisc-a", "test"); err != nil {
+			t.Fatal(err)
+		}
+		doc, _ := event.Marshal(ev)
+		r, err := store.NewEventRow(ev, doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	if err := st.InsertEvents(context.Background(), rows); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	target := "/api/v1/events?limit=1000"
+	for pages := 1; ; pages++ {
+		code, body := f.get(t, "ncc-key", target)
+		var eb eventsBody
+		if code != 200 || json.Unmarshal(body, &eb) != nil {
+			t.Fatalf("%d %.200s", code, body)
+		}
+		if len(body) > cfg.Limits.MaxResponseBytes+1024 {
+			t.Errorf("page %d: %d bytes, bound %d", pages, len(body), cfg.Limits.MaxResponseBytes)
+		}
+		if len(eb.Events) != 2 && eb.NextCursor != "" {
+			t.Errorf("page %d: %d events of 30 KiB under a 64 KiB bound, want 2", pages, len(eb.Events))
+		}
+		for _, ev := range eb.Events {
+			if seen[ev.Kuzet.EventID] {
+				t.Fatal("an event on two pages")
+			}
+			seen[ev.Kuzet.EventID] = true
+		}
+		if eb.NextCursor == "" {
+			if pages != 5 {
+				t.Errorf("%d pages, want 5", pages)
+			}
+			break
+		}
+		if pages > 10 {
+			t.Fatal("too many pages")
+		}
+		target = "/api/v1/events?limit=1000&cursor=" + url.QueryEscape(eb.NextCursor)
+	}
+	if len(seen) != 10 {
+		t.Errorf("paged %d events, want 10", len(seen))
+	}
+}
+
+// TestRateLimitPerKey: over a key's rate a request gets 429 with
+// Retry-After, counted by reason; other keys are not affected, and the key
+// is served again once tokens refill (injected clock).
+func TestRateLimitPerKey(t *testing.T) {
+	st := storetest.Open(t)
+	cfg := config.DefaultAPI()
+	cfg.Listen, cfg.HTTP.Listen = "127.0.0.1:0", ""
+	cfg.Limits.RatePerKey, cfg.Limits.BurstPerKey = 0.5, 2
+	cfg.Keys = []config.APIKey{{Name: "a", Role: "ncc-analyst", Hash: access.HashKey("a-key")},
+		{Name: "b", Role: "ncc-analyst", Hash: access.HashKey("b-key")}}
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	reg := prometheus.NewPedanticRegistry()
+	srv, err := api.New(api.Options{Config: cfg, Store: st, Registerer: reg, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{srv: srv, reg: reg, st: st}
+	for i := range 2 {
+		if resp := f.do(t, http.MethodGet, "Bearer a-key", "/api/v1/events"); resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+	}
+	resp := f.do(t, http.MethodGet, "Bearer a-key", "/api/v1/events")
+	body, _ := io.ReadAll(resp.Body)
+	var eb errBody
+	_ = json.Unmarshal(body, &eb)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "2" || eb.Error.Code != api.CodeRateLimited {
+		t.Fatalf("over the rate: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if resp := f.do(t, http.MethodGet, "Bearer b-key", "/api/v1/events"); resp.StatusCode != 200 {
+		t.Errorf("another key: %d", resp.StatusCode)
+	}
+	now = now.Add(2 * time.Second)
+	if resp := f.do(t, http.MethodGet, "Bearer a-key", "/api/v1/events"); resp.StatusCode != 200 {
+		t.Errorf("after refill: %d", resp.StatusCode)
+	}
+	if got := testutil.ToFloat64(rejected(t, reg, api.CodeRateLimited)); got != 1 {
+		t.Errorf("rejected{reason=rate_limited} = %v, want 1", got)
+	}
+}
+
+func rejected(t *testing.T, reg *prometheus.Registry, reason string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "kuzet_api_rejected_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "x"}, func() float64 { return m.GetCounter().GetValue() })
+				}
+			}
+		}
+	}
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "x"}, func() float64 { return 0 })
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/google/uuid"
@@ -188,6 +190,9 @@ type EventQuery struct {
 	Text string
 	// Limit is the page size (1..MaxLimit).
 	Limit int
+	// MaxBytes ends a page early once its events reach this many bytes (at
+	// least one event per page); 0 does not bound.
+	MaxBytes int
 	// Cursor continues a previous page (EventPage.Next).
 	Cursor string
 	// Scope is the caller's restriction, applied inside the query.
@@ -299,61 +304,127 @@ func listConds(w *where, sc access.EventScope, from, to time.Time, sectors, orgs
 	w.in("oisc", oiscs)
 }
 
-// readPage reads a page of a table's docs matching w, newest first by
-// received_at then idCol, each id once (FINAL), continuing after cursor.
-func (s *Store) readPage(ctx context.Context, table, idCol string, w *where, limit int, cur string) (EventPage, error) {
+// readPage streams a page of a table's docs matching w to emit, newest
+// first by received_at then idCol, each id once (FINAL), continuing after
+// cur, and returns the cursor of the next page ("" on the last).
+//
+// A page holds at most limit rows and, past its first row, at most maxBytes
+// of docs (0: no byte bound); a page that reaches the byte bound ends early
+// with a next cursor. It is read in two steps, so that neither ClickHouse
+// nor this process holds more than the page: the first selects the page's
+// ids and doc sizes, the second reads those docs in order. ctx's deadline
+// reaches the server as max_execution_time. An error from emit ends the
+// page and is returned as it is.
+func (s *Store) readPage(ctx context.Context, table, idCol string, w *where, limit, maxBytes int, cur string,
+	emit func(doc []byte) error) (string, error) {
 	if limit <= 0 {
-		return EventPage{}, errors.New("store: limit must be positive")
+		return "", errors.New("store: limit must be positive")
 	}
 	if cur != "" {
 		c, err := parseCursor(cur)
 		if err != nil {
-			return EventPage{}, err
+			return "", err
 		}
 		w.add("(received_at < ? OR (received_at = ? AND "+idCol+" < ?))", c.at, c.at, c.id)
 	}
-	sql := "SELECT " + idCol + ", received_at, doc FROM " + s.table(table) + " FINAL" + w.String() +
-		" ORDER BY received_at DESC, " + idCol + " DESC LIMIT ?"
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	rows, err := s.conn.Query(ctx, sql, append(w.args, limit+1)...)
+	sql := "SELECT " + idCol + ", received_at, length(doc) FROM " + s.table(table) + " FINAL" + w.String() +
+		" ORDER BY received_at DESC, " + idCol + " DESC LIMIT ?"
+	rows, err := s.conn.Query(withDeadline(ctx), sql, append(w.args, limit+1)...)
 	if err != nil {
-		return EventPage{}, classify("query "+table, err)
+		return "", classify("query "+table, err)
 	}
-	defer rows.Close()
-	page := EventPage{Events: make([]json.RawMessage, 0, min(limit, 256))}
-	var last cursor
+	var (
+		ids         []string
+		first, last cursor
+		total       int
+		next        string
+	)
 	for rows.Next() {
 		var (
-			id  uuid.UUID
-			at  time.Time
-			doc string
+			id   uuid.UUID
+			at   time.Time
+			size uint64
 		)
-		if err := rows.Scan(&id, &at, &doc); err != nil {
-			return EventPage{}, fmt.Errorf("store: scan %s: %w", table, err)
+		if err := rows.Scan(&id, &at, &size); err != nil {
+			rows.Close()
+			return "", fmt.Errorf("store: scan %s: %w", table, err)
 		}
-		if len(page.Events) == limit {
-			page.Next = last.String()
+		if len(ids) == limit || len(ids) > 0 && maxBytes > 0 && total+int(size) > maxBytes {
+			next = last.String()
 			break
 		}
-		page.Events = append(page.Events, json.RawMessage(doc))
+		if len(ids) == 0 {
+			first = cursor{at: at, id: id}
+		}
+		ids = append(ids, id.String())
+		total += int(size)
 		last = cursor{at: at, id: id}
 	}
+	rows.Close() // at most one more row of ids and sizes to drain
 	if err := rows.Err(); err != nil {
-		return EventPage{}, classify("read "+table, err)
+		return "", classify("read "+table, err)
 	}
-	return page, nil
+	if len(ids) == 0 {
+		return "", nil
+	}
+	w.add("received_at <= ? AND received_at >= ? AND has(?, toString("+idCol+"))", first.at, last.at, ids)
+	sql = "SELECT doc FROM " + s.table(table) + " FINAL" + w.String() + " ORDER BY received_at DESC, " + idCol + " DESC"
+	docs, err := s.conn.Query(withDeadline(ctx), sql, w.args...)
+	if err != nil {
+		return "", classify("query "+table, err)
+	}
+	defer docs.Close()
+	for docs.Next() {
+		var doc string
+		if err := docs.Scan(&doc); err != nil {
+			return "", fmt.Errorf("store: scan %s: %w", table, err)
+		}
+		if err := emit(unsafeBytes(doc)); err != nil {
+			return "", err
+		}
+	}
+	if err := docs.Err(); err != nil {
+		return "", classify("read "+table, err)
+	}
+	return next, nil
+}
+
+// unsafeBytes views s as bytes without a copy; emit must not keep or
+// modify them.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// collect returns an emit function that appends copies of docs to page.
+func collect(page *EventPage) func([]byte) error {
+	return func(doc []byte) error {
+		page.Events = append(page.Events, json.RawMessage(slices.Clone(doc)))
+		return nil
+	}
 }
 
 // QueryEvents returns a page of events matching q, newest first by
 // received_at then event id, each event once (FINAL).
 func (s *Store) QueryEvents(ctx context.Context, q EventQuery) (EventPage, error) {
+	var page EventPage
+	next, err := s.StreamEvents(ctx, q, collect(&page))
+	if err != nil {
+		return EventPage{}, err
+	}
+	page.Next = next
+	return page, nil
+}
+
+// StreamEvents is QueryEvents handing each event's JSON to emit as it is
+// read (the bytes are valid only during the call), and returning the next
+// cursor. It holds no more than one page of q.MaxBytes in memory.
+func (s *Store) StreamEvents(ctx context.Context, q EventQuery, emit func(doc []byte) error) (string, error) {
 	var w where
 	listConds(&w, q.Scope, q.From, q.To, q.Sectors, q.Orgs, q.Objects, q.OISCs)
 	if q.Text != "" {
 		w.add("positionCaseInsensitiveUTF8(search, ?) > 0", q.Text)
 	}
-	return s.readPage(ctx, "events", "event_id", &w, q.Limit, q.Cursor)
+	return s.readPage(ctx, "events", "event_id", &w, q.Limit, q.MaxBytes, q.Cursor, emit)
 }
 
 // CountEvents counts distinct stored events matching the scope and time range
@@ -372,7 +443,7 @@ func (s *Store) CountEvents(ctx context.Context, q EventQuery) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var n uint64
-	err := s.conn.QueryRow(ctx, "SELECT uniqExact(event_id) FROM "+s.table("events")+w.String(), w.args...).Scan(&n)
+	err := s.conn.QueryRow(withDeadline(ctx), "SELECT uniqExact(event_id) FROM "+s.table("events")+w.String(), w.args...).Scan(&n)
 	if err != nil {
 		return 0, classify("count events", err)
 	}
@@ -389,7 +460,7 @@ func (s *Store) EventIDs(ctx context.Context, collector string) (map[uuid.UUID]u
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	rows, err := s.conn.Query(ctx, "SELECT event_id, count() FROM "+s.table("events")+" FINAL"+w.String()+" GROUP BY event_id", w.args...)
+	rows, err := s.conn.Query(withDeadline(ctx), "SELECT event_id, count() FROM "+s.table("events")+" FINAL"+w.String()+" GROUP BY event_id", w.args...)
 	if err != nil {
 		return nil, classify("event ids", err)
 	}
