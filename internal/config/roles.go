@@ -547,7 +547,7 @@ type APILimits struct {
 
 // DefaultAPILimits returns the api limits' defaults.
 func DefaultAPILimits() APILimits {
-	return APILimits{MaxResponseBytes: 8 << 20, MaxConcurrentQueries: 8, MaxConcurrentQueriesPerKey: 2,
+	return APILimits{MaxResponseBytes: 4 << 20, MaxConcurrentQueries: 8, MaxConcurrentQueriesPerKey: 2,
 		MaxQueuedQueries: 64, QueueTimeout: 30 * time.Second, RatePerKey: 20, BurstPerKey: 40, QueryTimeout: 20 * time.Second}
 }
 
