@@ -64,12 +64,15 @@ type ClickHouse struct {
 	Password     Secret        `yaml:"password"`
 	DialTimeout  time.Duration `yaml:"dial_timeout"`
 	QueryTimeout time.Duration `yaml:"query_timeout"`
+	// MaxOpenConns and MaxIdleConns size the role's connection pool.
+	MaxOpenConns int `yaml:"max_open_conns"`
+	MaxIdleConns int `yaml:"max_idle_conns"`
 }
 
 // DefaultClickHouse is a local server.
 func DefaultClickHouse() ClickHouse {
 	return ClickHouse{Addr: []string{"127.0.0.1:9000"}, Database: "kuzet", User: "default",
-		DialTimeout: 5 * time.Second, QueryTimeout: 30 * time.Second}
+		DialTimeout: 5 * time.Second, QueryTimeout: 30 * time.Second, MaxOpenConns: 16, MaxIdleConns: 4}
 }
 
 func (c ClickHouse) validate(es *Errors, path string) {
@@ -89,6 +92,12 @@ func (c ClickHouse) validate(es *Errors, path string) {
 	}
 	if c.QueryTimeout <= 0 {
 		es.Add(path+".query_timeout", "must be positive")
+	}
+	if c.MaxOpenConns < 1 || c.MaxOpenConns > 1024 {
+		es.Add(path+".max_open_conns", "must be 1..1024, not %d", c.MaxOpenConns)
+	}
+	if c.MaxIdleConns < 0 || c.MaxIdleConns > c.MaxOpenConns {
+		es.Add(path+".max_idle_conns", "must be 0..max_open_conns, not %d", c.MaxIdleConns)
 	}
 }
 
@@ -614,6 +623,10 @@ func (c *API) Validate() error {
 		}
 	}
 	c.Limits.validate(&es, "limits")
+	if c.ClickHouse.MaxOpenConns <= c.Limits.MaxConcurrentQueries {
+		es.Add("clickhouse.max_open_conns", "must exceed limits.max_concurrent_queries (%d): queries and readiness checks share the pool",
+			c.Limits.MaxConcurrentQueries)
+	}
 	names := map[string]bool{}
 	for i, k := range c.Keys {
 		p := fmt.Sprintf("keys[%d]", i)

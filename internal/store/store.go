@@ -15,6 +15,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,8 +54,8 @@ func Open(ctx context.Context, cfg config.ClickHouse, log *slog.Logger) (*Store,
 		Auth:             clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password.Reveal()},
 		DialTimeout:      cfg.DialTimeout,
 		ReadTimeout:      cfg.QueryTimeout,
-		MaxOpenConns:     16,
-		MaxIdleConns:     4,
+		MaxOpenConns:     cmp.Or(cfg.MaxOpenConns, 16),
+		MaxIdleConns:     cmp.Or(cfg.MaxIdleConns, 4),
 		ConnMaxLifetime:  time.Hour,
 		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
 		Compression:      &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
