@@ -27,7 +27,7 @@ import (
 const memBinEnv = "KUZET_API_MEMTEST_BIN"
 
 // TestPeakMemoryUnderHeavyQueries runs the real kuzet-api against ClickHouse
-// holding 1,000 events of about 64 KiB, sends 20 concurrent
+// holding 300 events of about 64 KiB, sends 20 concurrent
 // limit=1000 text searches with one owner key, and requires every one to be
 // served (queued by the per-key limit, not refused) while the process's peak
 // RSS (VmHWM) stays under 512 MB.
@@ -36,12 +36,12 @@ func TestPeakMemoryUnderHeavyQueries(t *testing.T) {
 		t.Skip("runs the kuzet-api binary against ClickHouse")
 	}
 	st := storetest.Open(t)
-	const events, msgSize = 1000, 64 << 10
+	const events, msgSize = 300, 64 << 10
 	base := time.Now().UTC().Add(-time.Hour)
 	words := strings.Repeat("failed password for invalid user admin from 203.0.113.7 port 4711 ssh2; ", msgSize/72)
-	for batch := 0; batch < events; batch += 250 {
-		rows := make([]store.EventRow, 0, 250)
-		for i := batch; i < batch+250; i++ {
+	for batch := 0; batch < events; batch += 150 {
+		rows := make([]store.EventRow, 0, 150)
+		for i := batch; i < batch+150; i++ {
 			ev := &event.Event{Timestamp: base, Message: fmt.Sprintf("%06d %s", i, words)}
 			if err := event.Stamp(ev, base.Add(time.Duration(i)*time.Second), "c1", "oisc-a", "test"); err != nil {
 				t.Fatal(err)
