@@ -336,10 +336,9 @@ func (s *Store) readPage(ctx context.Context, table, idCol string, w *where, lim
 		return "", classify("query "+table, err)
 	}
 	var (
-		ids         []string
-		first, last cursor
-		total       int
-		next        string
+		keys  []cursor
+		total int
+		next  string
 	)
 	for rows.Next() {
 		var (
@@ -351,44 +350,58 @@ func (s *Store) readPage(ctx context.Context, table, idCol string, w *where, lim
 			rows.Close()
 			return "", fmt.Errorf("store: scan %s: %w", table, err)
 		}
-		if len(ids) == limit || len(ids) > 0 && maxBytes > 0 && total+int(size) > maxBytes {
-			next = last.String()
+		if len(keys) == limit || len(keys) > 0 && maxBytes > 0 && total+int(size) > maxBytes {
+			next = keys[len(keys)-1].String()
 			break
 		}
-		if len(ids) == 0 {
-			first = cursor{at: at, id: id}
-		}
-		ids = append(ids, id.String())
+		keys = append(keys, cursor{at: at, id: id})
 		total += int(size)
-		last = cursor{at: at, id: id}
 	}
 	rows.Close() // at most one more row of ids and sizes to drain
 	if err := rows.Err(); err != nil {
 		return "", classify("read "+table, err)
 	}
-	if len(ids) == 0 {
-		return "", nil
+	// The docs, in the same order, docChunk ids per query (a query's text
+	// stays far below ClickHouse's max_query_size).
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), docChunk)]
+		keys = keys[len(chunk):]
+		ids := make([]string, len(chunk))
+		for i, k := range chunk {
+			ids[i] = k.id.String()
+		}
+		cw := where{conds: slices.Clip(w.conds), args: slices.Clip(w.args)}
+		cw.add("received_at <= ? AND received_at >= ? AND has(?, toString("+idCol+"))", chunk[0].at, chunk[len(chunk)-1].at, ids)
+		sql := "SELECT doc FROM " + s.table(table) + " FINAL" + cw.String() + " ORDER BY received_at DESC, " + idCol + " DESC"
+		if err := s.emitDocs(ctx, table, sql, cw.args, emit); err != nil {
+			return "", err
+		}
 	}
-	w.add("received_at <= ? AND received_at >= ? AND has(?, toString("+idCol+"))", first.at, last.at, ids)
-	sql = "SELECT doc FROM " + s.table(table) + " FINAL" + w.String() + " ORDER BY received_at DESC, " + idCol + " DESC"
-	docs, err := s.conn.Query(withDeadline(ctx), sql, w.args...)
+	return next, nil
+}
+
+// docChunk is the most ids one query of docs names.
+var docChunk = 1000
+
+func (s *Store) emitDocs(ctx context.Context, table, sql string, args []any, emit func(doc []byte) error) error {
+	docs, err := s.conn.Query(withDeadline(ctx), sql, args...)
 	if err != nil {
-		return "", classify("query "+table, err)
+		return classify("query "+table, err)
 	}
 	defer docs.Close()
 	for docs.Next() {
 		var doc string
 		if err := docs.Scan(&doc); err != nil {
-			return "", fmt.Errorf("store: scan %s: %w", table, err)
+			return fmt.Errorf("store: scan %s: %w", table, err)
 		}
 		if err := emit(unsafeBytes(doc)); err != nil {
-			return "", err
+			return err
 		}
 	}
 	if err := docs.Err(); err != nil {
-		return "", classify("read "+table, err)
+		return classify("read "+table, err)
 	}
-	return next, nil
+	return nil
 }
 
 // unsafeBytes views s as bytes without a copy; emit must not keep or
