@@ -8,6 +8,15 @@
 // (see the Code* constants). /healthz and /readyz need no key; /metrics is
 // served on the operational listener (http.listen) only, never on the
 // public port.
+//
+// Limits (config.APILimits): each key has a request rate (429 rate_limited
+// with Retry-After) and at most max_concurrent_queries_per_key page queries
+// running, the API max_concurrent_queries in total; others queue, then get
+// 429 too_many_queries. A page is bounded by rows (limit) and bytes
+// (max_response_bytes, ending early with next_cursor), is written into the
+// response as it is read, and its query is bounded by query_timeout, which
+// ClickHouse enforces too (max_execution_time). Memory is thus bounded by
+// about max_concurrent_queries x max_response_bytes x 10 (see README).
 package api
 
 import (
