@@ -5,24 +5,36 @@
 // <key>, or X-API-Key) and scoped by the key's role: the scope is applied
 // inside the ClickHouse query (store.EventQuery.Scope), never only here.
 // Errors are JSON {"error":{"code","message","field"}} with a stable code
-// (see the Code* constants). /healthz, /readyz and /metrics need no key.
+// (see the Code* constants). /healthz and /readyz need no key; /metrics is
+// served on the operational listener (http.listen) only, never on the
+// public port.
+//
+// Limits (config.APILimits): each key has a request rate (429 rate_limited
+// with Retry-After) and at most max_concurrent_queries_per_key page queries
+// running, the API max_concurrent_queries in total; others queue, then get
+// 429 too_many_queries. A page is bounded by rows (limit) and bytes
+// (max_response_bytes, ending early with next_cursor), is written into the
+// response as it is read, and its query is bounded by query_timeout, which
+// ClickHouse enforces too (max_execution_time). Memory is thus bounded by
+// about max_concurrent_queries x max_response_bytes x 10 (see README).
 package api
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kuzet-kz/kuzet/internal/access"
 	"github.com/kuzet-kz/kuzet/internal/config"
@@ -35,9 +47,12 @@ const (
 	CodeUnauthorized     = "unauthorized"
 	CodeForbidden        = "forbidden"
 	CodeInvalidParameter = "invalid_parameter"
+	CodeInvalidTime      = "invalid_time"
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeTooLarge         = "request_too_large"
+	CodeRateLimited      = "rate_limited"
+	CodeTooManyQueries   = "too_many_queries"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 )
@@ -62,8 +77,9 @@ func badParam(field, format string, args ...any) *Error {
 // Options configure a Server.
 type Options struct {
 	Config config.API
-	// Store is used instead of opening one from Config.ClickHouse (the
-	// all-in-one binary shares the ncc's). The Server does not close it.
+	// Store is used instead of opening one from Config.ClickHouse (tests
+	// share one; `kuzet run` lets the API open a pool of its own, apart from
+	// the ncc's writer). The Server does not close it.
 	Store      *store.Store
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -81,8 +97,11 @@ type Server struct {
 	ownStore bool
 	keys     map[string]access.Principal // by key hash
 	m        *metrics
+	lim      *limiter
 	now      func() time.Time
 	ln       net.Listener
+	ops      *telemetry.OpsServer
+	allow    map[string]string // Allow header by route path
 	served   chan error
 	stopOnce sync.Once
 	stopErr  error
@@ -100,7 +119,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts: opts, cfg: opts.Config, st: opts.Store, now: opts.Now, m: newMetrics(opts.Registerer),
 		log:  telemetry.OrDiscard(opts.Logger).With("role", "api"),
-		keys: map[string]access.Principal{},
+		keys: map[string]access.Principal{}, lim: newLimiter(opts.Config.Limits, opts.Now),
 	}
 	for _, k := range opts.Config.Keys {
 		s.keys[k.Hash] = k.Principal()
@@ -121,19 +140,46 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// securityHeaders are set on every response: the API serves data, never
+// pages, so nothing may sniff, cache, frame or script it.
+var securityHeaders = [][2]string{
+	{fiber.HeaderXContentTypeOptions, "nosniff"},
+	{fiber.HeaderCacheControl, "no-store"},
+	{fiber.HeaderContentSecurityPolicy, "default-src 'none'; frame-ancestors 'none'"},
+	{fiber.HeaderReferrerPolicy, "no-referrer"},
+}
+
 func (s *Server) routes() {
 	app := s.app
 	app.Use(recover.New())
+	app.Use(func(c *fiber.Ctx) error {
+		for _, h := range securityHeaders {
+			c.Set(h[0], h[1])
+		}
+		return c.Next()
+	})
 	app.Use(s.observe)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "alive"}) })
 	app.Get("/readyz", s.readyz)
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{})))
 	v1 := app.Group("/api/v1", s.authenticate)
 	v1.Get("/whoami", s.whoami)
 	v1.Get("/sectors", s.sectors)
 	v1.Get("/events", s.listEvents)
 	v1.Get("/alerts", s.listAlerts)
+	// Every route is GET (Fiber adds HEAD); any other method on a known
+	// path is 405 with Allow.
+	s.allow = map[string]string{}
+	for _, r := range app.GetRoutes(true) {
+		if r.Method == fiber.MethodGet && r.Path != "/" {
+			s.allow[r.Path] = "GET, HEAD"
+		}
+	}
 	app.Use(func(c *fiber.Ctx) error {
+		if allow, ok := s.allow[c.Path()]; ok {
+			c.Set(fiber.HeaderAllow, allow)
+			return &Error{Status: fiber.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
+				Message: "method " + c.Method() + " not allowed on " + c.Path() + " (allowed: " + allow + ")"}
+		}
 		return &Error{Status: fiber.StatusNotFound, Code: CodeNotFound, Message: "no such route: " + c.Method() + " " + c.Path()}
 	})
 }
@@ -150,16 +196,61 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		s.st, s.ownStore = st, true
 	}
+	tc, err := s.tlsConfig()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("api: listen: %w", err)
 	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	ready := telemetry.NewReadiness()
+	ready.SetProbe("clickhouse", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return s.st.Ping(ctx)
+	})
+	if s.ops, err = telemetry.StartOps(s.cfg.HTTP.Listen, s.opts.Gatherer, ready, nil, s.log); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("api: ops listener: %w", err)
+	}
 	s.ln = ln
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.app.Listener(ln) }()
-	s.log.Info("api listening", "addr", ln.Addr().String(), "keys", len(s.keys))
+	s.log.Info("api listening", "addr", ln.Addr().String(), "tls", tc != nil, "ops", s.ops.Addr(), "keys", len(s.keys))
 	return nil
 }
+
+// tlsConfig returns the listener's TLS configuration, nil without tls_cert.
+func (s *Server) tlsConfig() (*tls.Config, error) {
+	if s.cfg.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("api: tls_cert/tls_key: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if s.cfg.TLSClientCA != "" {
+		pem, err := os.ReadFile(s.cfg.TLSClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("api: tls_client_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("api: tls_client_ca %s: no PEM certificates", s.cfg.TLSClientCA)
+		}
+		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+// OpsAddr is the address of the operational listener (/metrics, /healthz,
+// /readyz), "" when it is disabled.
+func (s *Server) OpsAddr() string { return s.ops.Addr() }
 
 // Addr is the listening address.
 func (s *Server) Addr() string {
@@ -181,6 +272,7 @@ func (s *Server) Stop(ctx context.Context) error {
 			case <-ctx.Done():
 			}
 		}
+		errs = append(errs, s.ops.Stop(ctx))
 		if s.ownStore {
 			errs = append(errs, s.st.Close())
 		}

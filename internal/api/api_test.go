@@ -39,7 +39,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	st := storetest.Open(t)
 	cfg := config.DefaultAPI()
-	cfg.Listen = "127.0.0.1:0"
+	cfg.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.MaxLimit = 50
 	for k, v := range keys {
 		v.Hash = access.HashKey(k)
@@ -251,7 +251,17 @@ func TestOpsEndpoints(t *testing.T) {
 		}
 	}
 	f.get(t, "", "/api/v1/events")
-	code, body := f.get(t, "", "/metrics")
+	if err := f.srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(t, f.srv) })
+	resp, err := http.Get("http://" + f.srv.OpsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	code := resp.StatusCode
 	if code != 200 || !strings.Contains(string(body), `kuzet_api_rejected_total{reason="unauthorized"} 1`) ||
 		!strings.Contains(string(body), `kuzet_api_requests_total{code="200",route="/readyz"} 1`) {
 		t.Errorf("metrics: %d\n%s", code, body)

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,7 +15,8 @@ const principalKey = "kuzet.principal"
 // maxKeyLen bounds a presented key; longer ones are rejected unhashed.
 const maxKeyLen = 512
 
-// authenticate resolves the API key to a principal or answers 401.
+// authenticate resolves the API key to a principal or answers 401, and
+// applies the key's request rate (429 with Retry-After over it).
 func (s *Server) authenticate(c *fiber.Ctx) error {
 	key := ""
 	if auth := c.Get(fiber.HeaderAuthorization); auth != "" {
@@ -34,6 +37,11 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	p, ok := s.keys[access.HashKey(key)]
 	if !ok {
 		return &Error{Status: fiber.StatusUnauthorized, Code: CodeUnauthorized, Message: "invalid API key"}
+	}
+	if ok, wait := s.lim.allow(p.Name); !ok {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		return &Error{Status: fiber.StatusTooManyRequests, Code: CodeRateLimited,
+			Message: "this key is over its request rate; retry after the Retry-After seconds"}
 	}
 	c.Locals(principalKey, p)
 	return c.Next()

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -22,9 +21,6 @@ const (
 	defaultLimit = 100
 	maxText      = 256
 	maxListItems = 64
-	// queryTimeout bounds one ClickHouse query: fasthttp does not cancel the
-	// request context when the client goes away.
-	queryTimeout = 20 * time.Second
 )
 
 var (
@@ -66,16 +62,61 @@ func (s *Server) listAlerts(c *fiber.Ctx) error {
 		}
 		q.RuleIDs = append(q.RuleIDs, strings.Clone(v))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
-	defer cancel()
-	page, err := s.st.QueryAlerts(ctx, q)
+	return s.servePage(c, "alerts", q.Limit, func(ctx context.Context, maxBytes int, emit func([]byte) error) (string, error) {
+		q.MaxBytes = maxBytes
+		return s.st.StreamAlerts(ctx, q, emit)
+	})
+}
+
+// servePage runs one page query under the key's and the global concurrency
+// limits and the query timeout, and writes {"<field>":[...],"next_cursor",
+// "limit"} as the rows are read, into the response body: the documents are
+// held once, bounded by limits.max_response_bytes. fasthttp does not cancel
+// a request when its client goes away, so the query is bounded by time
+// here and in ClickHouse (max_execution_time).
+func (s *Server) servePage(c *fiber.Ctx, field string, limit int,
+	read func(ctx context.Context, maxBytes int, emit func([]byte) error) (string, error)) error {
+	p := principal(c)
+	start := time.Now()
+	s.m.queued.Inc()
+	release, _, err := s.lim.acquire(context.Background(), p.Name)
+	s.m.queued.Dec()
+	s.m.wait.Observe(time.Since(start).Seconds())
 	if err != nil {
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return &Error{Status: fiber.StatusTooManyRequests, Code: CodeTooManyQueries, Err: err,
+			Message: "too many queries at once for this key or in total; retry later"}
+	}
+	defer release()
+	s.m.inFlight.Inc()
+	defer s.m.inFlight.Dec()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.QueryTimeout)
+	defer cancel()
+	resp := c.Response()
+	resp.Header.SetContentType(fiber.MIMEApplicationJSON)
+	resp.ResetBody()
+	resp.AppendBodyString(`{"` + field + `":[`)
+	n := 0
+	next, err := read(ctx, s.cfg.Limits.MaxResponseBytes, func(doc []byte) error {
+		if n > 0 {
+			resp.AppendBodyString(",")
+		}
+		resp.AppendBody(doc)
+		n++
+		return nil
+	})
+	if err != nil {
+		resp.ResetBody()
 		if errors.Is(err, store.ErrBadCursor) {
 			return badParam("cursor", "invalid cursor")
 		}
 		return err
 	}
-	return c.JSON(fiber.Map{"alerts": page.Events, "next_cursor": page.Next, "limit": q.Limit})
+	if next != "" && n < limit {
+		s.m.byteBound.Inc()
+	}
+	resp.AppendBodyString(`],"next_cursor":` + strconv.Quote(next) + `,"limit":` + strconv.Itoa(limit) + `}`)
+	return nil
 }
 
 func (s *Server) sectors(c *fiber.Ctx) error {
@@ -87,7 +128,9 @@ func (s *Server) sectors(c *fiber.Ctx) error {
 // Parameters: from, to (RFC 3339, bound received_at: from inclusive, to
 // exclusive), sector, org, object, oisc (comma-separated or repeated), q (free
 // text, case-insensitive), limit (1..max_limit, default 100), cursor (from
-// next_cursor). Unknown parameters are errors. Results are newest first.
+// next_cursor). Unknown parameters are errors. Results are newest first; a
+// page ends early, with next_cursor, once its events reach
+// limits.max_response_bytes.
 func (s *Server) listEvents(c *fiber.Ctx) error {
 	p := principal(c)
 	if !p.ReadsEvents() {
@@ -98,20 +141,10 @@ func (s *Server) listEvents(c *fiber.Ctx) error {
 		return err
 	}
 	q.Scope = p.EventScope()
-	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
-	defer cancel()
-	page, err := s.st.QueryEvents(ctx, q)
-	if err != nil {
-		if errors.Is(err, store.ErrBadCursor) {
-			return badParam("cursor", "invalid cursor")
-		}
-		return err
-	}
-	events := page.Events
-	if events == nil {
-		events = []json.RawMessage{}
-	}
-	return c.JSON(fiber.Map{"events": events, "next_cursor": page.Next, "limit": q.Limit})
+	return s.servePage(c, "events", q.Limit, func(ctx context.Context, maxBytes int, emit func([]byte) error) (string, error) {
+		q.MaxBytes = maxBytes
+		return s.st.StreamEvents(ctx, q, emit)
+	})
 }
 
 // parseQuery parses the parameters events and alerts share; any parameter
@@ -167,6 +200,10 @@ func (s *Server) parseQuery(c *fiber.Ctx, allowed []string) (store.EventQuery, e
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
 				return q, badParam(f.name, "must be an RFC 3339 time such as 2026-11-24T10:00:00Z")
+			}
+			if !store.ValidTime(t) {
+				return q, &Error{Status: fiber.StatusBadRequest, Code: CodeInvalidTime, Field: f.name,
+					Message: f.name + " must be from " + store.MinTime.Format(time.RFC3339) + " to " + store.MaxTime.Format(time.RFC3339)}
 			}
 			*f.dst = t
 		}

@@ -6,6 +6,11 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	rejected *prometheus.CounterVec
+	// Query limits.
+	inFlight  prometheus.Gauge
+	queued    prometheus.Gauge
+	wait      prometheus.Histogram
+	byteBound prometheus.Counter
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -21,6 +26,19 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "kuzet_api_rejected_total", Help: "Requests refused (4xx) by stable error code.",
 		}, []string{"reason"}),
 	}
-	r.MustRegister(m.requests, m.duration, m.rejected)
+	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "kuzet_api_queries_in_flight", Help: "Page queries running (bounded by limits.max_concurrent_queries).",
+	})
+	m.queued = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "kuzet_api_queries_waiting", Help: "Page queries waiting for a query slot.",
+	})
+	m.wait = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "kuzet_api_query_wait_seconds", Help: "Time page queries waited for a query slot.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
+	})
+	m.byteBound = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kuzet_api_pages_byte_bounded_total", Help: "Pages ended early at limits.max_response_bytes (with a next cursor).",
+	})
+	r.MustRegister(m.requests, m.duration, m.rejected, m.inFlight, m.queued, m.wait, m.byteBound)
 	return m
 }

@@ -63,6 +63,12 @@ func TestBadConfigs(t *testing.T) {
 			`registry_file: "testdata/no-such-registry.yaml"`, `needed to check the org and oisc of keys[0] ("qazbank-ciso")`}},
 		"collector_keys.bad.yaml": {ptr(config.DefaultCollector()), []string{
 			`inputs[0].keys[1]: is the hash of the common word "changeme"`}},
+		"api_limits.bad.yaml": {ptr(config.DefaultAPI()), []string{
+			"http.listen: must differ from listen", "tls_cert: tls_cert and tls_key go together", "tls_client_ca: needs tls_cert",
+			"tls_key: stat /nonexistent/api.key", "limits.max_response_bytes: must be 64 KiB..256 MiB",
+			"limits.max_concurrent_queries_per_key: must be 1..max_concurrent_queries", "limits.queue_timeout: must be positive",
+			"limits.rate_per_key: must be positive", "limits.burst_per_key", "limits.query_timeout: must be at least 1s",
+			"clickhouse.max_open_conns: must exceed limits.max_concurrent_queries"}},
 	} {
 		t.Run(file, func(t *testing.T) {
 			err := config.Load(filepath.Join("testdata", file), c.cfg)

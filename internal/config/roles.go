@@ -65,12 +65,15 @@ type ClickHouse struct {
 	Password     Secret        `yaml:"password"`
 	DialTimeout  time.Duration `yaml:"dial_timeout"`
 	QueryTimeout time.Duration `yaml:"query_timeout"`
+	// MaxOpenConns and MaxIdleConns size the role's connection pool.
+	MaxOpenConns int `yaml:"max_open_conns"`
+	MaxIdleConns int `yaml:"max_idle_conns"`
 }
 
 // DefaultClickHouse is a local server.
 func DefaultClickHouse() ClickHouse {
 	return ClickHouse{Addr: []string{"127.0.0.1:9000"}, Database: "kuzet", User: "default",
-		DialTimeout: 5 * time.Second, QueryTimeout: 30 * time.Second}
+		DialTimeout: 5 * time.Second, QueryTimeout: 30 * time.Second, MaxOpenConns: 16, MaxIdleConns: 4}
 }
 
 func (c ClickHouse) validate(es *Errors, path string) {
@@ -90,6 +93,12 @@ func (c ClickHouse) validate(es *Errors, path string) {
 	}
 	if c.QueryTimeout <= 0 {
 		es.Add(path+".query_timeout", "must be positive")
+	}
+	if c.MaxOpenConns < 1 || c.MaxOpenConns > 1024 {
+		es.Add(path+".max_open_conns", "must be 1..1024, not %d", c.MaxOpenConns)
+	}
+	if c.MaxIdleConns < 0 || c.MaxIdleConns > c.MaxOpenConns {
+		es.Add(path+".max_idle_conns", "must be 0..max_open_conns, not %d", c.MaxIdleConns)
 	}
 }
 
@@ -563,12 +572,78 @@ type API struct {
 	// MaxLimit caps the page size of list endpoints.
 	MaxLimit    int           `yaml:"max_limit"`
 	StopTimeout time.Duration `yaml:"stop_timeout"`
+	// HTTP is the operational listener (/metrics, /healthz, /readyz), apart
+	// from the public port; an empty listen disables it.
+	HTTP HTTP `yaml:"http"`
+	// TLSCert and TLSKey, when both set, serve the API over TLS (1.2 or
+	// later); TLSClientCA, when set, requires client certificates signed by it.
+	TLSCert     string `yaml:"tls_cert"`
+	TLSKey      string `yaml:"tls_key"`
+	TLSClientCA string `yaml:"tls_client_ca"`
+	// Limits bound what queries may cost the API and ClickHouse.
+	Limits APILimits `yaml:"limits"`
+}
+
+// APILimits bound the API's queries: response size, concurrency, rate and
+// time. The API's memory is bounded by about
+// max_concurrent_queries x max_response_bytes x 3 (see README).
+type APILimits struct {
+	// MaxResponseBytes ends a page early (with a next cursor) once its
+	// events reach this many bytes; a page always holds at least one event.
+	MaxResponseBytes int `yaml:"max_response_bytes"`
+	// MaxConcurrentQueries caps the queries running at once, in total and
+	// per key; others wait in a queue of at most MaxQueuedQueries for up to
+	// QueueTimeout, then get 429 with Retry-After.
+	MaxConcurrentQueries       int           `yaml:"max_concurrent_queries"`
+	MaxConcurrentQueriesPerKey int           `yaml:"max_concurrent_queries_per_key"`
+	MaxQueuedQueries           int           `yaml:"max_queued_queries"`
+	QueueTimeout               time.Duration `yaml:"queue_timeout"`
+	// RatePerKey and BurstPerKey limit each key's requests (token bucket,
+	// requests per second); over it a request gets 429 with Retry-After.
+	RatePerKey  float64 `yaml:"rate_per_key"`
+	BurstPerKey int     `yaml:"burst_per_key"`
+	// QueryTimeout bounds one query, in the API and in ClickHouse
+	// (max_execution_time).
+	QueryTimeout time.Duration `yaml:"query_timeout"`
+}
+
+// DefaultAPILimits returns the api limits' defaults.
+func DefaultAPILimits() APILimits {
+	return APILimits{MaxResponseBytes: 4 << 20, MaxConcurrentQueries: 8, MaxConcurrentQueriesPerKey: 2,
+		MaxQueuedQueries: 64, QueueTimeout: 30 * time.Second, RatePerKey: 20, BurstPerKey: 40, QueryTimeout: 20 * time.Second}
+}
+
+func (l APILimits) validate(es *Errors, path string) {
+	if l.MaxResponseBytes < 64<<10 || l.MaxResponseBytes > 256<<20 {
+		es.Add(path+".max_response_bytes", "must be 64 KiB..256 MiB, not %d", l.MaxResponseBytes)
+	}
+	if l.MaxConcurrentQueries < 1 || l.MaxConcurrentQueries > 1024 {
+		es.Add(path+".max_concurrent_queries", "must be 1..1024, not %d", l.MaxConcurrentQueries)
+	}
+	if l.MaxConcurrentQueriesPerKey < 1 || l.MaxConcurrentQueriesPerKey > l.MaxConcurrentQueries {
+		es.Add(path+".max_concurrent_queries_per_key", "must be 1..max_concurrent_queries, not %d", l.MaxConcurrentQueriesPerKey)
+	}
+	if l.MaxQueuedQueries < 0 || l.MaxQueuedQueries > 100000 {
+		es.Add(path+".max_queued_queries", "must be 0..100000, not %d", l.MaxQueuedQueries)
+	}
+	if l.QueueTimeout <= 0 {
+		es.Add(path+".queue_timeout", "must be positive")
+	}
+	if l.RatePerKey <= 0 {
+		es.Add(path+".rate_per_key", "must be positive")
+	}
+	if l.BurstPerKey < 1 {
+		es.Add(path+".burst_per_key", "must be at least 1, not %d", l.BurstPerKey)
+	}
+	if l.QueryTimeout < time.Second {
+		es.Add(path+".query_timeout", "must be at least 1s, not %s", l.QueryTimeout)
+	}
 }
 
 // DefaultAPI returns the api defaults.
 func DefaultAPI() API {
 	return API{Listen: "127.0.0.1:8080", ClickHouse: DefaultClickHouse(), Log: DefaultLog(), MaxLimit: 1000,
-		StopTimeout: 10 * time.Second, RegistryFile: "configs/registry.yaml"}
+		StopTimeout: 10 * time.Second, RegistryFile: "configs/registry.yaml", HTTP: HTTP{Listen: "127.0.0.1:9103"}, Limits: DefaultAPILimits()}
 }
 
 // Validate implements Validator.
@@ -582,6 +657,28 @@ func (c *API) Validate() error {
 	}
 	if c.StopTimeout <= 0 {
 		es.Add("stop_timeout", "must be positive")
+	}
+	validListen(&es, "http.listen", c.HTTP.Listen, false)
+	if c.HTTP.Listen != "" && c.HTTP.Listen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+		es.Add("http.listen", "must differ from listen: metrics stay off the public port")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		es.Add("tls_cert", "tls_cert and tls_key go together")
+	}
+	if c.TLSClientCA != "" && c.TLSCert == "" {
+		es.Add("tls_client_ca", "needs tls_cert and tls_key")
+	}
+	for _, f := range []struct{ path, file string }{{"tls_cert", c.TLSCert}, {"tls_key", c.TLSKey}, {"tls_client_ca", c.TLSClientCA}} {
+		if f.file != "" {
+			if _, err := os.Stat(f.file); err != nil {
+				es.Add(f.path, "%v", err)
+			}
+		}
+	}
+	c.Limits.validate(&es, "limits")
+	if c.ClickHouse.MaxOpenConns <= c.Limits.MaxConcurrentQueries {
+		es.Add("clickhouse.max_open_conns", "must exceed limits.max_concurrent_queries (%d): queries and readiness checks share the pool",
+			c.Limits.MaxConcurrentQueries)
 	}
 	names := map[string]bool{}
 	hashes := map[string]int{} // lower-case hash -> first entry

@@ -94,6 +94,7 @@ store: {linger: 200ms}
 `, ns.ClientURL(), chcfg.Addr[0], chcfg.Database, p[4]))
 	apiCfg := writeFile(t, dir, "api.yaml", fmt.Sprintf(`
 listen: %q
+http: {listen: "127.0.0.1:0"}
 clickhouse: {addr: [%q], database: %s}
 keys:
   - {name: e2e, role: ncc-analyst, hash: %s}

@@ -187,6 +187,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	// API.
 	ac := config.DefaultAPI()
 	ac.Listen, ac.ClickHouse = o.APIListen, chCfg
+	ac.HTTP.Listen = "" // the stack's ops server serves every role's metrics
 	if ac.Listen == "" {
 		ac.Listen = "127.0.0.1:8080"
 	}

@@ -89,15 +89,29 @@ type AlertQuery struct {
 	Levels   []string
 	RuleIDs  []string
 	Limit    int
+	// MaxBytes bounds a page as EventQuery.MaxBytes does.
+	MaxBytes int
 	Cursor   string
 	Scope    access.EventScope
 }
 
 // QueryAlerts returns a page of alerts, newest first, each once (FINAL).
 func (s *Store) QueryAlerts(ctx context.Context, q AlertQuery) (EventPage, error) {
+	var page EventPage
+	next, err := s.StreamAlerts(ctx, q, collect(&page))
+	if err != nil {
+		return EventPage{}, err
+	}
+	page.Next = next
+	return page, nil
+}
+
+// StreamAlerts is QueryAlerts handing each alert's JSON to emit as
+// StreamEvents does.
+func (s *Store) StreamAlerts(ctx context.Context, q AlertQuery, emit func(doc []byte) error) (string, error) {
 	var w where
 	listConds(&w, q.Scope, q.From, q.To, q.Sectors, q.Orgs, q.Objects, q.OISCs)
 	w.in("level", q.Levels)
 	w.in("rule_id", q.RuleIDs)
-	return s.readPage(ctx, "alerts", "alert_id", &w, q.Limit, q.Cursor)
+	return s.readPage(ctx, "alerts", "alert_id", &w, q.Limit, q.MaxBytes, q.Cursor, emit)
 }

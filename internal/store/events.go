@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/google/uuid"
@@ -22,23 +24,74 @@ import (
 const eventColumns = "event_id, received_at, ts, collector, oisc, org, object, sector, asset, criticality, egov, " +
 	"input, source_type, kind, category, action, outcome, severity, source_ip, source_port, destination_ip, " +
 	"destination_port, transport, user_name, host_name, process_name, rule_name, observer_vendor, observer_product, " +
-	"message, doc"
+	"message, doc, search"
 
 // EventRow is one row of the events table: the columns queries filter on,
-// and the event's full JSON in Doc.
+// the event's full JSON in Doc, and its text as a reader sees it in Search.
 type EventRow struct {
-	ID  uuid.UUID
-	Ev  *event.Event
-	Doc []byte
+	ID     uuid.UUID
+	Ev     *event.Event
+	Doc    []byte
+	Search string
 }
 
-// NewEventRow checks an event's id and pairs it with its JSON form.
+// NewEventRow checks an event's id and pairs it with its JSON form and its
+// search text.
 func NewEventRow(ev *event.Event, doc []byte) (EventRow, error) {
 	id, err := event.ParseID(ev.Kuzet.EventID)
 	if err != nil {
 		return EventRow{}, err
 	}
-	return EventRow{ID: id, Ev: ev, Doc: doc}, nil
+	return EventRow{ID: id, Ev: ev, Doc: doc, Search: SearchText(doc)}, nil
+}
+
+// SearchText returns what q searches in a JSON document: its values as a
+// reader sees them (strings unescaped, numbers as written), one per line,
+// without key names or JSON syntax. doc must be valid JSON.
+func SearchText(doc []byte) string {
+	var b strings.Builder
+	b.Grow(len(doc) / 2)
+	for i := 0; i < len(doc); i++ {
+		switch c := doc[i]; {
+		case c == '"':
+			j, esc := i+1, false
+			for j < len(doc) && doc[j] != '"' {
+				if doc[j] == '\\' {
+					esc = true
+					j++
+				}
+				j++
+			}
+			if j >= len(doc) {
+				return b.String()
+			}
+			k := j + 1
+			for k < len(doc) && (doc[k] == ' ' || doc[k] == '\t' || doc[k] == '\n' || doc[k] == '\r') {
+				k++
+			}
+			if k == len(doc) || doc[k] != ':' { // a value, not a key
+				if esc {
+					var u string
+					if json.Unmarshal(doc[i:j+1], &u) == nil {
+						b.WriteString(u)
+					}
+				} else {
+					b.Write(doc[i+1 : j])
+				}
+				b.WriteByte('\n')
+			}
+			i = j
+		case c == '-' || c >= '0' && c <= '9':
+			j := i + 1
+			for j < len(doc) && strings.IndexByte("+-.eE0123456789", doc[j]) >= 0 {
+				j++
+			}
+			b.Write(doc[i:j])
+			b.WriteByte('\n')
+			i = j - 1
+		}
+	}
+	return b.String()
 }
 
 func clampPort(p int) uint16 {
@@ -75,7 +128,7 @@ func (r EventRow) values() []any {
 		ev.Event.Kind, cat, ev.Event.Action, ev.Event.Outcome, int32(ev.Event.Severity), src.IP, clampPort(src.Port),
 		dst.IP, clampPort(dst.Port), ev.GetString("network.transport"), ev.GetString("user.name"),
 		ev.GetString("host.name"), ev.GetString("process.name"), ev.GetString("rule.name"),
-		ev.GetString("observer.vendor"), ev.GetString("observer.product"), ev.Message, r.Doc,
+		ev.GetString("observer.vendor"), ev.GetString("observer.product"), ev.Message, r.Doc, r.Search,
 	}
 }
 
@@ -143,10 +196,15 @@ type EventQuery struct {
 	Orgs     []string
 	Objects  []string
 	OISCs    []string
-	// Text is searched case-insensitively (UTF-8) in the whole event.
+	// Text is searched case-insensitively (UTF-8) in the event's text as a
+	// reader sees it: its message and field values (SearchText), not its
+	// JSON syntax or key names.
 	Text string
 	// Limit is the page size (1..MaxLimit).
 	Limit int
+	// MaxBytes ends a page early once its events reach this many bytes (at
+	// least one event per page); 0 does not bound.
+	MaxBytes int
 	// Cursor continues a previous page (EventPage.Next).
 	Cursor string
 	// Scope is the caller's restriction, applied inside the query.
@@ -159,6 +217,18 @@ type EventPage struct {
 	// Next is the cursor of the following page, "" on the last page.
 	Next string
 }
+
+// The range of times the store's DateTime columns hold and the range
+// queries accept: DateTime is UInt32 seconds, and ClickHouse 18.16's date
+// tables end with 2105, so the range is whole years 1970..2105 (the writer
+// clamps event times to the same range).
+var (
+	MinTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
+// ValidTime reports whether t is within MinTime..MaxTime.
+func ValidTime(t time.Time) bool { return !t.Before(MinTime) && !t.After(MaxTime) }
 
 // ErrBadCursor is returned for a cursor that did not come from this API.
 var ErrBadCursor = errors.New("invalid cursor")
@@ -183,7 +253,7 @@ func parseCursor(s string) (cursor, error) {
 		return cursor{}, ErrBadCursor
 	}
 	n, err := strconv.ParseInt(secs, 10, 64)
-	if err != nil || n < 0 {
+	if err != nil || n < MinTime.Unix() || n > MaxTime.Unix() {
 		return cursor{}, ErrBadCursor
 	}
 	u, err := uuid.Parse(id)
@@ -246,61 +316,140 @@ func listConds(w *where, sc access.EventScope, from, to time.Time, sectors, orgs
 	w.in("oisc", oiscs)
 }
 
-// readPage reads a page of a table's docs matching w, newest first by
-// received_at then idCol, each id once (FINAL), continuing after cursor.
-func (s *Store) readPage(ctx context.Context, table, idCol string, w *where, limit int, cur string) (EventPage, error) {
+// readPage streams a page of a table's docs matching w to emit, newest
+// first by received_at then idCol, each id once (FINAL), continuing after
+// cur, and returns the cursor of the next page ("" on the last).
+//
+// A page holds at most limit rows and, past its first row, at most maxBytes
+// of docs (0: no byte bound); a page that reaches the byte bound ends early
+// with a next cursor. It is read in two steps, so that neither ClickHouse
+// nor this process holds more than the page: the first selects the page's
+// ids and doc sizes, the second reads those docs in order. ctx's deadline
+// reaches the server as max_execution_time. An error from emit ends the
+// page and is returned as it is.
+func (s *Store) readPage(ctx context.Context, table, idCol string, w *where, limit, maxBytes int, cur string,
+	emit func(doc []byte) error) (string, error) {
 	if limit <= 0 {
-		return EventPage{}, errors.New("store: limit must be positive")
+		return "", errors.New("store: limit must be positive")
 	}
 	if cur != "" {
 		c, err := parseCursor(cur)
 		if err != nil {
-			return EventPage{}, err
+			return "", err
 		}
 		w.add("(received_at < ? OR (received_at = ? AND "+idCol+" < ?))", c.at, c.at, c.id)
 	}
-	sql := "SELECT " + idCol + ", received_at, doc FROM " + s.table(table) + " FINAL" + w.String() +
-		" ORDER BY received_at DESC, " + idCol + " DESC LIMIT ?"
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	rows, err := s.conn.Query(ctx, sql, append(w.args, limit+1)...)
+	sql := "SELECT " + idCol + ", received_at, length(doc) FROM " + s.table(table) + " FINAL" + w.String() +
+		" ORDER BY received_at DESC, " + idCol + " DESC LIMIT ?"
+	rows, err := s.conn.Query(withDeadline(ctx), sql, append(w.args, limit+1)...)
 	if err != nil {
-		return EventPage{}, classify("query "+table, err)
+		return "", classify("query "+table, err)
 	}
-	defer rows.Close()
-	page := EventPage{Events: make([]json.RawMessage, 0, min(limit, 256))}
-	var last cursor
+	var (
+		keys  []cursor
+		total int
+		next  string
+	)
 	for rows.Next() {
 		var (
-			id  uuid.UUID
-			at  time.Time
-			doc string
+			id   uuid.UUID
+			at   time.Time
+			size uint64
 		)
-		if err := rows.Scan(&id, &at, &doc); err != nil {
-			return EventPage{}, fmt.Errorf("store: scan %s: %w", table, err)
+		if err := rows.Scan(&id, &at, &size); err != nil {
+			rows.Close()
+			return "", fmt.Errorf("store: scan %s: %w", table, err)
 		}
-		if len(page.Events) == limit {
-			page.Next = last.String()
+		if len(keys) == limit || len(keys) > 0 && maxBytes > 0 && total+int(size) > maxBytes {
+			next = keys[len(keys)-1].String()
 			break
 		}
-		page.Events = append(page.Events, json.RawMessage(doc))
-		last = cursor{at: at, id: id}
+		keys = append(keys, cursor{at: at, id: id})
+		total += int(size)
 	}
+	rows.Close() // at most one more row of ids and sizes to drain
 	if err := rows.Err(); err != nil {
-		return EventPage{}, classify("read "+table, err)
+		return "", classify("read "+table, err)
 	}
-	return page, nil
+	// The docs, in the same order, docChunk ids per query (a query's text
+	// stays far below ClickHouse's max_query_size).
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), docChunk)]
+		keys = keys[len(chunk):]
+		ids := make([]string, len(chunk))
+		for i, k := range chunk {
+			ids[i] = k.id.String()
+		}
+		cw := where{conds: slices.Clip(w.conds), args: slices.Clip(w.args)}
+		cw.add("received_at <= ? AND received_at >= ? AND has(?, toString("+idCol+"))", chunk[0].at, chunk[len(chunk)-1].at, ids)
+		sql := "SELECT doc FROM " + s.table(table) + " FINAL" + cw.String() + " ORDER BY received_at DESC, " + idCol + " DESC"
+		if err := s.emitDocs(ctx, table, sql, cw.args, emit); err != nil {
+			return "", err
+		}
+	}
+	return next, nil
+}
+
+// docChunk is the most ids one query of docs names.
+var docChunk = 1000
+
+func (s *Store) emitDocs(ctx context.Context, table, sql string, args []any, emit func(doc []byte) error) error {
+	docs, err := s.conn.Query(withDeadline(ctx), sql, args...)
+	if err != nil {
+		return classify("query "+table, err)
+	}
+	defer docs.Close()
+	for docs.Next() {
+		var doc string
+		if err := docs.Scan(&doc); err != nil {
+			return fmt.Errorf("store: scan %s: %w", table, err)
+		}
+		if err := emit(unsafeBytes(doc)); err != nil {
+			return err
+		}
+	}
+	if err := docs.Err(); err != nil {
+		return classify("read "+table, err)
+	}
+	return nil
+}
+
+// unsafeBytes views s as bytes without a copy; emit must not keep or
+// modify them.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// collect returns an emit function that appends copies of docs to page.
+func collect(page *EventPage) func([]byte) error {
+	return func(doc []byte) error {
+		page.Events = append(page.Events, json.RawMessage(slices.Clone(doc)))
+		return nil
+	}
 }
 
 // QueryEvents returns a page of events matching q, newest first by
 // received_at then event id, each event once (FINAL).
 func (s *Store) QueryEvents(ctx context.Context, q EventQuery) (EventPage, error) {
+	var page EventPage
+	next, err := s.StreamEvents(ctx, q, collect(&page))
+	if err != nil {
+		return EventPage{}, err
+	}
+	page.Next = next
+	return page, nil
+}
+
+// StreamEvents is QueryEvents handing each event's JSON to emit as it is
+// read (the bytes are valid only during the call), and returning the next
+// cursor. It holds no more than one page of q.MaxBytes in memory.
+func (s *Store) StreamEvents(ctx context.Context, q EventQuery, emit func(doc []byte) error) (string, error) {
 	var w where
 	listConds(&w, q.Scope, q.From, q.To, q.Sectors, q.Orgs, q.Objects, q.OISCs)
 	if q.Text != "" {
-		w.add("positionCaseInsensitiveUTF8(doc, ?) > 0", q.Text)
+		w.add("positionCaseInsensitiveUTF8(search, ?) > 0", q.Text)
 	}
-	return s.readPage(ctx, "events", "event_id", &w, q.Limit, q.Cursor)
+	return s.readPage(ctx, "events", "event_id", &w, q.Limit, q.MaxBytes, q.Cursor, emit)
 }
 
 // CountEvents counts distinct stored events matching the scope and time range
@@ -319,7 +468,7 @@ func (s *Store) CountEvents(ctx context.Context, q EventQuery) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var n uint64
-	err := s.conn.QueryRow(ctx, "SELECT uniqExact(event_id) FROM "+s.table("events")+w.String(), w.args...).Scan(&n)
+	err := s.conn.QueryRow(withDeadline(ctx), "SELECT uniqExact(event_id) FROM "+s.table("events")+w.String(), w.args...).Scan(&n)
 	if err != nil {
 		return 0, classify("count events", err)
 	}
@@ -336,7 +485,7 @@ func (s *Store) EventIDs(ctx context.Context, collector string) (map[uuid.UUID]u
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	rows, err := s.conn.Query(ctx, "SELECT event_id, count() FROM "+s.table("events")+" FINAL"+w.String()+" GROUP BY event_id", w.args...)
+	rows, err := s.conn.Query(withDeadline(ctx), "SELECT event_id, count() FROM "+s.table("events")+" FINAL"+w.String()+" GROUP BY event_id", w.args...)
 	if err != nil {
 		return nil, classify("event ids", err)
 	}

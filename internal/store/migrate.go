@@ -14,6 +14,14 @@ type migration struct {
 	version    uint32
 	name       string
 	statements []string
+	// columns are added when missing: ClickHouse 18.16 has no ALTER TABLE
+	// ... ADD COLUMN IF NOT EXISTS.
+	columns []column
+}
+
+// column is a column a migration adds to a table.
+type column struct {
+	table, name, def string
 }
 
 // migrations are applied in order; never edit a released one, add a new one.
@@ -54,7 +62,7 @@ var migrations = []migration{
 		) ENGINE = ReplacingMergeTree
 		PARTITION BY toYYYYMMDD(received_at)
 		ORDER BY (received_at, event_id)`,
-	}},
+	}, nil},
 	{2, "alerts", []string{
 		`CREATE TABLE IF NOT EXISTS {db}.alerts (
 			alert_id UUID,
@@ -82,7 +90,11 @@ var migrations = []migration{
 		) ENGINE = ReplacingMergeTree
 		PARTITION BY toYYYYMM(received_at)
 		ORDER BY (received_at, alert_id)`,
-	}},
+	}, nil},
+	// search holds the event's text as a reader sees it (its JSON values,
+	// unescaped, one per line; no keys, no syntax), for q. Rows written
+	// before it read their message instead.
+	{3, "events search text", nil, []column{{"events", "search", "String DEFAULT message"}}},
 }
 
 // Migrate creates the database if needed and applies the migrations not yet
@@ -126,12 +138,38 @@ func (s *Store) Migrate(ctx context.Context) error {
 				return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
 			}
 		}
+		for _, c := range m.columns {
+			if err := s.addColumn(ctx, c); err != nil {
+				return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
+			}
+		}
 		if err := s.insert(ctx, "schema_migrations", "version, name, applied_at", []any{m.version, m.name, time.Now().UTC()}); err != nil {
 			return fmt.Errorf("store: record migration %d: %w", m.version, err)
 		}
 		s.log.Info("schema migration applied", "version", m.version, "name", m.name, "database", s.db)
 	}
 	return nil
+}
+
+// addColumn adds c unless the table has it; a concurrent migration that
+// added it first is success too.
+func (s *Store) addColumn(ctx context.Context, c column) error {
+	has := func() (bool, error) {
+		var n uint64
+		err := s.conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+			s.db, c.table, c.name).Scan(&n)
+		return n > 0, err
+	}
+	if ok, err := has(); err != nil || ok {
+		return err
+	}
+	err := s.conn.Exec(ctx, "ALTER TABLE "+s.table(c.table)+" ADD COLUMN `"+c.name+"` "+c.def)
+	if err != nil {
+		if ok, herr := has(); herr == nil && ok {
+			return nil
+		}
+	}
+	return err
 }
 
 // SchemaVersion returns the highest applied migration, 0 when none.

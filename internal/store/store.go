@@ -15,10 +15,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
 	"time"
 
@@ -52,8 +54,8 @@ func Open(ctx context.Context, cfg config.ClickHouse, log *slog.Logger) (*Store,
 		Auth:             clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password.Reveal()},
 		DialTimeout:      cfg.DialTimeout,
 		ReadTimeout:      cfg.QueryTimeout,
-		MaxOpenConns:     16,
-		MaxIdleConns:     4,
+		MaxOpenConns:     cmp.Or(cfg.MaxOpenConns, 16),
+		MaxIdleConns:     cmp.Or(cfg.MaxIdleConns, 4),
 		ConnMaxLifetime:  time.Hour,
 		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
 		Compression:      &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
@@ -120,7 +122,19 @@ func (s *Store) insert(ctx context.Context, table, columns string, rows ...[]any
 }
 
 // QueryRowScan runs a query that returns one row and scans it; for tests
-// and admin tooling.
+// and admin tooling. ctx's deadline reaches the server (withDeadline).
 func (s *Store) QueryRowScan(ctx context.Context, sql string, dest ...any) error {
-	return s.conn.QueryRow(ctx, sql).Scan(dest...)
+	return s.conn.QueryRow(withDeadline(ctx), sql).Scan(dest...)
+}
+
+// withDeadline sends ctx's deadline to ClickHouse as max_execution_time
+// (whole seconds, at least one), so the server stops a read when its caller
+// gives up: closing the connection alone leaves the query running there.
+func withDeadline(ctx context.Context) context.Context {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return ctx
+	}
+	secs := max(1, int(math.Ceil(time.Until(dl).Seconds())))
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": secs}))
 }

@@ -83,6 +83,7 @@ func Registries(r prometheus.Registerer, g prometheus.Gatherer) (prometheus.Regi
 type Readiness struct {
 	mu     sync.Mutex
 	checks map[string]error
+	probes map[string]func() error
 }
 
 // ErrPending is the state of a check that has not reported yet.
@@ -104,13 +105,33 @@ func (r *Readiness) Set(name string, err error) {
 	r.mu.Unlock()
 }
 
+// SetProbe makes a check that runs probe at each readiness query (nil:
+// passing); probe must return quickly.
+func (r *Readiness) SetProbe(name string, probe func() error) {
+	r.mu.Lock()
+	if r.probes == nil {
+		r.probes = map[string]func() error{}
+	}
+	r.probes[name] = probe
+	r.mu.Unlock()
+}
+
 // Ready reports whether every check passes, and each failing check's error.
 func (r *Readiness) Ready() (bool, map[string]string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	failing := map[string]string{}
 	for n, err := range r.checks {
 		if err != nil {
+			failing[n] = err.Error()
+		}
+	}
+	probes := make(map[string]func() error, len(r.probes))
+	for n, p := range r.probes {
+		probes[n] = p
+	}
+	r.mu.Unlock()
+	for n, p := range probes {
+		if err := p(); err != nil {
 			failing[n] = err.Error()
 		}
 	}
