@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +31,27 @@ var keys = map[string]config.APIKey{
 	"regulator-key": {Name: "reg", Role: "regulator", Sectors: []string{"banking"}},
 }
 
+// testRegistry holds the organisations and OISCs the test keys name, so
+// that key validation (org and oisc in the registry) passes.
+const testRegistry = `version: 1
+centers:
+  - {id: oisc-a, name: OISC A, kind: oisc}
+  - {id: oisc-b, name: OISC B, kind: oisc}
+organisations:
+  - {id: bank, name: Bank, sectors: [banking], oiscs: [oisc-a]}
+  - {id: grid, name: Grid, sectors: [electricity], oiscs: [oisc-b]}
+`
+
+// registryFile writes testRegistry and returns its path.
+func registryFile(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "registry.yaml")
+	if err := os.WriteFile(p, []byte(testRegistry), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 type fixture struct {
 	srv *api.Server
 	reg *prometheus.Registry
@@ -40,6 +63,7 @@ func newFixture(t *testing.T) *fixture {
 	st := storetest.Open(t)
 	cfg := config.DefaultAPI()
 	cfg.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.RegistryFile = registryFile(t)
 	cfg.MaxLimit = 50
 	for k, v := range keys {
 		v.Hash = access.HashKey(k)

@@ -66,8 +66,9 @@ clickhouse:
 log:
   level: info
   format: text
+registry_file: %s
 keys:
-`, storetest.Addr(t), st.Database())
+`, storetest.Addr(t), st.Database(), registryFile(t))
 	for i := range 4 {
 		cfg += fmt.Sprintf("  - {name: owner-%d, role: owner, org: bank, hash: %q}\n", i, access.HashKey(fmt.Sprintf("owner-key-%d", i)))
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/store/storetest"
 )
 
-// TestInsertEventsWritesInBoundedBlocks inserts 500 events of 64 KB (64 MB
-// of messages and documents) in one call and checks that the writer
+// TestInsertEventsWritesInBoundedBlocks inserts 500 events of 64 KB (98 MB
+// of messages, documents and their search text) in one call and checks that the writer
 // allocates less than the data it sends: it encodes the rows in blocks of a
 // bounded size within the one INSERT, instead of copying the whole batch
 // into columns, a send buffer and a compression buffer that each grow to
@@ -32,7 +32,7 @@ func TestInsertEventsWritesInBoundedBlocks(t *testing.T) {
 		}
 		row := mkRow(t, at, "org-a", "energy", string(msg))
 		rows = append(rows, row)
-		data += len(row.Doc) + len(row.Ev.Message)
+		data += len(row.Doc) + len(row.Ev.Message) + len(row.Search)
 	}
 	if err := s.InsertEvents(ctx, rows[:1]); err != nil { // a connection in the pool
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestInsertEventsWritesInBoundedBlocks(t *testing.T) {
 	}
 	runtime.ReadMemStats(&after)
 	allocated := after.TotalAlloc - before.TotalAlloc
-	t.Logf("inserting %d events (%.1f MB of messages and documents) allocated %.1f MB", n, float64(data)/1e6, float64(allocated)/1e6)
+	t.Logf("inserting %d events (%.1f MB of messages, documents and search text) allocated %.1f MB", n, float64(data)/1e6, float64(allocated)/1e6)
 	if allocated >= uint64(data) {
 		t.Errorf("the insert allocated %.1f MB for %.1f MB of data; want less than the data", float64(allocated)/1e6, float64(data)/1e6)
 	}
