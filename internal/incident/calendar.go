@@ -42,7 +42,7 @@ type civilDate struct {
 	d int
 }
 
-func dateOf(t time.Time) civilDate {
+func civilDateOf(t time.Time) civilDate {
 	y, m, d := t.Date()
 	return civilDate{y, m, d}
 }
@@ -52,19 +52,19 @@ func (c civilDate) time(zone *time.Location) time.Time {
 }
 
 func (c civilDate) next() civilDate {
-	return dateOf(time.Date(c.y, c.m, c.d+1, 0, 0, 0, 0, time.UTC))
+	return civilDateOf(time.Date(c.y, c.m, c.d+1, 0, 0, 0, 0, time.UTC))
 }
 
 func (c civilDate) String() string { return fmt.Sprintf("%04d-%02d-%02d", c.y, c.m, c.d) }
 
 func (c civilDate) weekday() time.Weekday { return c.time(time.UTC).Weekday() }
 
-func parseDate(s string) (civilDate, error) {
+func parseCivilDate(s string) (civilDate, error) {
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
 		return civilDate{}, fmt.Errorf("%q is not a date YYYY-MM-DD", s)
 	}
-	return dateOf(t), nil
+	return civilDateOf(t), nil
 }
 
 // The holidays file's form.
@@ -171,7 +171,7 @@ func ParseCalendar(id string, zone *time.Location, weekend [7]bool, data []byte)
 			if h.From != 0 && y.Year < h.From || h.Until != 0 && y.Year > h.Until {
 				continue
 			}
-			d, err := parseDate(fmt.Sprintf("%04d-%s", y.Year, h.Date))
+			d, err := parseCivilDate(fmt.Sprintf("%04d-%s", y.Year, h.Date))
 			if err != nil {
 				continue // reported above
 			}
@@ -179,7 +179,7 @@ func ParseCalendar(id string, zone *time.Location, weekend [7]bool, data []byte)
 		}
 		for j, h := range y.Holidays {
 			hw := fmt.Sprintf("%s.holidays[%d]", where, j)
-			d, err := parseDate(h.Date)
+			d, err := parseCivilDate(h.Date)
 			if err != nil {
 				bad(hw+".date", "%v", err)
 				continue
@@ -217,8 +217,8 @@ func ParseCalendar(id string, zone *time.Location, weekend [7]bool, data []byte)
 		}
 		for j, t := range y.Transfers {
 			tw := fmt.Sprintf("%s.transfers[%d]", where, j)
-			off, err1 := parseDate(t.DayOff)
-			work, err2 := parseDate(t.WorkingDay)
+			off, err1 := parseCivilDate(t.DayOff)
+			work, err2 := parseCivilDate(t.WorkingDay)
 			if err1 != nil {
 				bad(tw+".day_off", "%v", err1)
 			}
@@ -257,7 +257,7 @@ func ParseCalendar(id string, zone *time.Location, weekend [7]bool, data []byte)
 // is a working day, and whether the calendar covers its year (known false:
 // counted on weekends alone).
 func (c *Calendar) IsWorkingDay(t time.Time) (working, known bool) {
-	return c.working(dateOf(t.In(c.Zone)))
+	return c.working(civilDateOf(t.In(c.Zone)))
 }
 
 func (c *Calendar) working(d civilDate) (working, known bool) {
@@ -274,7 +274,7 @@ func (c *Calendar) working(d civilDate) (working, known bool) {
 // DayOffReason says why the local date of t is not a working day ("" for a
 // working day or a plain weekend day).
 func (c *Calendar) DayOffReason(t time.Time) string {
-	return c.off[dateOf(t.In(c.Zone))]
+	return c.off[civilDateOf(t.In(c.Zone))]
 }
 
 // AddWorkingDays returns the same local wall-clock time as t on the n-th
@@ -284,7 +284,7 @@ func (c *Calendar) DayOffReason(t time.Time) string {
 // counted on weekends alone.
 func (c *Calendar) AddWorkingDays(t time.Time, n int) (time.Time, []int) {
 	l := t.In(c.Zone)
-	d := dateOf(l)
+	d := civilDateOf(l)
 	var missing []int
 	for left := n; left > 0; {
 		d = d.next()

@@ -10,7 +10,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/incident"
 )
 
-func testCalendar(t *testing.T) *incident.Calendar {
+func clockTestCalendar(t *testing.T) *incident.Calendar {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "clock_calendar.yaml"))
 	if err != nil {
@@ -29,7 +29,7 @@ func testCalendar(t *testing.T) *incident.Calendar {
 
 // offWeekdays lists the weekdays of year that are days off, and the weekend
 // days that are worked, as the calendar answers day by day.
-func offWeekdays(c *incident.Calendar, year int) (off, worked []string) {
+func calendarOffWeekdays(c *incident.Calendar, year int) (off, worked []string) {
 	for d := time.Date(year, 1, 1, 12, 0, 0, 0, c.Zone); d.Year() == year; d = d.AddDate(0, 0, 1) {
 		w, _ := c.IsWorkingDay(d)
 		weekend := c.Weekend[d.Weekday()]
@@ -44,7 +44,7 @@ func offWeekdays(c *incident.Calendar, year int) (off, worked []string) {
 }
 
 func TestCalendarDaysOff(t *testing.T) {
-	c := testCalendar(t)
+	c := clockTestCalendar(t)
 	for _, tc := range []struct {
 		year        int
 		off, worked []string
@@ -61,7 +61,7 @@ func TestCalendarDaysOff(t *testing.T) {
 		// 2028 is not covered: weekends alone.
 		{2028, nil, nil},
 	} {
-		off, worked := offWeekdays(c, tc.year)
+		off, worked := calendarOffWeekdays(c, tc.year)
 		if !slices.Equal(off, tc.off) || !slices.Equal(worked, tc.worked) {
 			t.Errorf("%d: days off %v, worked weekend days %v; want %v, %v", tc.year, off, worked, tc.off, tc.worked)
 		}
@@ -75,7 +75,7 @@ func TestCalendarDaysOff(t *testing.T) {
 }
 
 func TestAddWorkingDays(t *testing.T) {
-	c := testCalendar(t)
+	c := clockTestCalendar(t)
 	for _, tc := range []struct {
 		from    string
 		n       int
@@ -108,15 +108,15 @@ func TestAddWorkingDays(t *testing.T) {
 // 2025, the year the shipped regimes' examples use: a change to kz.yaml that
 // alters it must be deliberate.
 func TestShippedKZ2025(t *testing.T) {
-	kz := shipped(t).Calendars["KZ"]
-	off, worked := offWeekdays(kz, 2025)
+	kz := shippedRegimes(t).Calendars["KZ"]
+	off, worked := calendarOffWeekdays(kz, 2025)
 	wantOff := []string{"01-01", "01-02", "01-03", "01-07", "03-10", "03-21", "03-24", "03-25", "05-01", "05-07", "05-09",
 		"06-06", "07-07", "09-01", "10-27", "12-16"}
 	if !slices.Equal(off, wantOff) || !slices.Equal(worked, []string{"01-04"}) {
 		t.Errorf("KZ 2025: days off %v, worked weekend days %v", off, worked)
 	}
 	for y := 2024; y <= 2027; y++ {
-		off, worked := offWeekdays(kz, y)
+		off, worked := calendarOffWeekdays(kz, y)
 		t.Logf("KZ %d: weekdays off %v; weekend days worked %v", y, off, worked)
 	}
 }

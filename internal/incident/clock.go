@@ -133,7 +133,9 @@ type Recipient struct {
 
 // ResolveFunc resolves a symbolic recipient (NCC, OWNER, CONNECTED_CENTER,
 // AUTHORIZED_BODY, SECTOR_CENTER) of an incident against the registry. It
-// may return several recipients (an organisation's contacts), or none.
+// may return several recipients (an organisation's contacts), or none. It
+// must not modify in. An error refuses the whole computation (reason
+// "resolve"): a stage is never stored with recipients missing.
 type ResolveFunc func(role string, in *ClockInput) ([]Recipient, error)
 
 // notificationNamespace is the UUID v5 namespace of notification ids.
@@ -164,27 +166,27 @@ func SnapshotPayload(v any) ([]byte, string, error) {
 	return b, PayloadSHA256(b), nil
 }
 
-// Warning is a problem that did not stop a computation: the caller logs it
+// ClockWarning is a problem that did not stop a computation: the caller logs it
 // (Clocks counts it through ClockOptions.Warned).
-type Warning struct {
+type ClockWarning struct {
 	Reason string // calendar_year_missing, anchor_fallback, unknown_stage
 	Regime string
 	Stage  string
 	Detail string
 }
 
-func (w Warning) String() string {
+func (w ClockWarning) String() string {
 	return fmt.Sprintf("%s/%s: %s: %s", w.Regime, w.Stage, w.Reason, w.Detail)
 }
 
-// InputError is a ClockInput that cannot be computed; Reason is its
+// ClockInputError is a ClockInput that cannot be computed; Reason is its
 // metric label.
-type InputError struct {
+type ClockInputError struct {
 	Reason string
 	Detail string
 }
 
-func (e *InputError) Error() string { return "incident clocks: " + e.Detail }
+func (e *ClockInputError) Error() string { return "incident clocks: " + e.Detail }
 
 // ClockOptions configures Clocks.
 type ClockOptions struct {
@@ -192,14 +194,14 @@ type ClockOptions struct {
 	// Resolve resolves symbolic recipients; nil keeps them symbolic.
 	Resolve ResolveFunc
 	// Rejected and Warned count refused inputs and warnings by reason (an
-	// InputError's or a Warning's Reason); the caller backs them with
+	// ClockInputError's or a ClockWarning's Reason); the caller backs them with
 	// Prometheus counters with a reason label (this domain package imports no
 	// metrics client: it would pull in net/http). Nil counts nothing.
 	Rejected, Warned func(reason string)
 }
 
 // Clocks computes the legal clocks of incidents from a regimes file. It is
-// safe for concurrent use.
+// safe for concurrent use when its Resolve, Rejected and Warned are.
 type Clocks struct {
 	regimes          *Regimes
 	resolve          ResolveFunc
@@ -226,15 +228,15 @@ func NewClocks(opts ClockOptions) (*Clocks, error) {
 // configured (kept unchanged). Recorded stages that are sent, late or waived
 // are kept with their due_at; pending ones are re-evaluated from the current
 // input (an amendment moves their due_at), and become superseded when they
-// no longer apply. On bad input it returns an *InputError and the recorded
+// no longer apply. On bad input it returns a *ClockInputError and the recorded
 // stages unchanged, so nothing recorded is lost.
-func (c *Clocks) Compute(in ClockInput, now time.Time) ([]Stage, []Warning, error) {
-	if err := checkInput(&in); err != nil {
-		var ie *InputError
+func (c *Clocks) Compute(in ClockInput, now time.Time) ([]Stage, []ClockWarning, error) {
+	if err := checkClockInput(&in); err != nil {
+		var ie *ClockInputError
 		if errors.As(err, &ie) {
 			c.rejected(ie.Reason)
 		}
-		return cloneStages(in.Stages), nil, err
+		return cloneClockStages(in.Stages), nil, err
 	}
 	type key struct{ regime, stage string }
 	recorded := map[key]*Stage{}
@@ -243,29 +245,29 @@ func (c *Clocks) Compute(in ClockInput, now time.Time) ([]Stage, []Warning, erro
 	}
 	used := map[key]bool{}
 	var out []Stage
-	var warns []Warning
+	var warns []ClockWarning
 	warn := func(reason, regime, stage, format string, args ...any) {
-		warns = append(warns, Warning{Reason: reason, Regime: regime, Stage: stage, Detail: fmt.Sprintf(format, args...)})
+		warns = append(warns, ClockWarning{Reason: reason, Regime: regime, Stage: stage, Detail: fmt.Sprintf(format, args...)})
 	}
 	for ri := range c.regimes.Regimes {
 		reg := &c.regimes.Regimes[ri]
 		applies := reg.AppliesIf.holds(&in)
 		// Pass 1: every stage's clock, as if it applied.
 		cands := make([]Stage, len(reg.Stages))
-		var stageWarns [][]Warning
+		var stageWarns [][]ClockWarning
 		for si := range reg.Stages {
 			rule := &reg.Stages[si]
 			k := key{reg.ID, rule.Stage}
 			rec := recorded[k]
 			if rec != nil && rec.Status.final() {
-				cands[si] = cloneStage(*rec)
+				cands[si] = cloneClockStage(*rec)
 				if len(rec.Notifications) > 0 { // acknowledgements arrive after the send
-					cands[si].AcknowledgedAt = lastOfAll(rec.Notifications, func(n Notification) time.Time { return n.AcknowledgedAt })
+					cands[si].AcknowledgedAt = lastOfAllNotifications(rec.Notifications, func(n Notification) time.Time { return n.AcknowledgedAt })
 				}
 				stageWarns = append(stageWarns, nil)
 				continue
 			}
-			s, ws := clock(reg, rule, &in, cands[:si], rec)
+			s, ws := stageClock(reg, rule, &in, cands[:si], rec)
 			cands[si] = s
 			stageWarns = append(stageWarns, ws)
 		}
@@ -295,7 +297,7 @@ func (c *Clocks) Compute(in ClockInput, now time.Time) ([]Stage, []Warning, erro
 			}
 			if !ok {
 				if rec != nil {
-					sup := cloneStage(*rec)
+					sup := cloneClockStage(*rec)
 					sup.Status = StageSuperseded
 					out = append(out, sup)
 				}
@@ -303,7 +305,7 @@ func (c *Clocks) Compute(in ClockInput, now time.Time) ([]Stage, []Warning, erro
 			}
 			if err := c.notify(&s, rule, &in, rec); err != nil {
 				c.rejected("resolve")
-				return cloneStages(in.Stages), nil, err
+				return cloneClockStages(in.Stages), nil, err
 			}
 			for _, w := range stageWarns[si] {
 				warn(w.Reason, w.Regime, w.Stage, "%s", w.Detail)
@@ -316,7 +318,7 @@ func (c *Clocks) Compute(in ClockInput, now time.Time) ([]Stage, []Warning, erro
 		if used[key{s.Regime, s.Stage}] {
 			continue
 		}
-		s = cloneStage(s)
+		s = cloneClockStage(s)
 		if !s.HasFlag(FlagUnknownStage) {
 			s.Flags = append(s.Flags, FlagUnknownStage)
 		}
@@ -324,7 +326,7 @@ func (c *Clocks) Compute(in ClockInput, now time.Time) ([]Stage, []Warning, erro
 		out = append(out, s)
 	}
 	for i := range out {
-		utc(&out[i])
+		stageToUTC(&out[i])
 	}
 	for _, w := range warns {
 		c.warned(w.Reason)
@@ -332,17 +334,17 @@ func (c *Clocks) Compute(in ClockInput, now time.Time) ([]Stage, []Warning, erro
 	return out, warns, nil
 }
 
-// clock computes the clock of a stage that is not final: its anchor, due
+// stageClock computes the clock of a stage that is not final: its anchor, due
 // and flags, with the sent_at recorded for it (what a later stage's
 // stage.<name>.sent_at anchor reads).
-func clock(reg *Regime, rule *StageRule, in *ClockInput, earlier []Stage, rec *Stage) (Stage, []Warning) {
+func stageClock(reg *Regime, rule *StageRule, in *ClockInput, earlier []Stage, rec *Stage) (Stage, []ClockWarning) {
 	s := Stage{Regime: reg.ID, Stage: rule.Stage, Anchor: rule.Anchor, Status: StagePending}
-	var warns []Warning
+	var warns []ClockWarning
 	at, fellBack, later := in.anchor(rule.Anchor, earlier)
 	switch {
 	case fellBack:
 		s.Flags = append(s.Flags, FlagAnchorFallback)
-		warns = append(warns, Warning{Reason: "anchor_fallback", Regime: reg.ID, Stage: rule.Stage,
+		warns = append(warns, ClockWarning{Reason: "anchor_fallback", Regime: reg.ID, Stage: rule.Stage,
 			Detail: rule.Anchor + " unknown; the clock runs from detected_at"})
 	case later && at.IsZero():
 		s.Flags = append(s.Flags, FlagAwaitingAnchor)
@@ -357,14 +359,14 @@ func clock(reg *Regime, rule *StageRule, in *ClockInput, earlier []Stage, rec *S
 		s.DueAt = due
 		if len(missing) > 0 {
 			s.Flags = append(s.Flags, FlagCalendarYearMissing)
-			warns = append(warns, Warning{Reason: "calendar_year_missing", Regime: reg.ID, Stage: rule.Stage,
+			warns = append(warns, ClockWarning{Reason: "calendar_year_missing", Regime: reg.ID, Stage: rule.Stage,
 				Detail: fmt.Sprintf("calendar %s lacks %v: counted on weekends alone", rule.Due.Calendar.ID, missing)})
 		}
 	}
 	if rec != nil {
 		s.SentAt, s.AcknowledgedAt = rec.SentAt, rec.AcknowledgedAt
 		if len(rec.Notifications) > 0 {
-			s.SentAt = lastOfAll(rec.Notifications, func(n Notification) time.Time { return n.SentAt })
+			s.SentAt = lastOfAllNotifications(rec.Notifications, func(n Notification) time.Time { return n.SentAt })
 		}
 	}
 	return s, warns
@@ -412,23 +414,23 @@ func (c *Clocks) notify(s *Stage, rule *StageRule, in *ClockInput, rec *Stage) e
 	// A stage found sent is judged against the due in force when it was
 	// sent, the recorded one, not against an amendment that arrived since.
 	if rec != nil && !rec.DueAt.IsZero() {
-		aggregate(s, rec.DueAt)
+		aggregateStage(s, rec.DueAt)
 		if s.Status != StagePending {
 			s.DueAt = rec.DueAt
 		}
 		return nil
 	}
-	aggregate(s, s.DueAt)
+	aggregateStage(s, s.DueAt)
 	return nil
 }
 
-// aggregate sets a stage's sent_at and acknowledged_at from its
+// aggregateStage sets a stage's sent_at and acknowledged_at from its
 // notifications (the last, once all have one) and its status from sent_at
 // against due (unless waived).
-func aggregate(s *Stage, due time.Time) {
+func aggregateStage(s *Stage, due time.Time) {
 	if len(s.Notifications) > 0 {
-		s.SentAt, s.AcknowledgedAt = lastOfAll(s.Notifications, func(n Notification) time.Time { return n.SentAt }),
-			lastOfAll(s.Notifications, func(n Notification) time.Time { return n.AcknowledgedAt })
+		s.SentAt, s.AcknowledgedAt = lastOfAllNotifications(s.Notifications, func(n Notification) time.Time { return n.SentAt }),
+			lastOfAllNotifications(s.Notifications, func(n Notification) time.Time { return n.AcknowledgedAt })
 	}
 	if s.Status == StageWaived {
 		return
@@ -443,7 +445,7 @@ func aggregate(s *Stage, due time.Time) {
 	}
 }
 
-func lastOfAll(ns []Notification, at func(Notification) time.Time) time.Time {
+func lastOfAllNotifications(ns []Notification, at func(Notification) time.Time) time.Time {
 	var last time.Time
 	for _, n := range ns {
 		t := at(n)
@@ -457,34 +459,34 @@ func lastOfAll(ns []Notification, at func(Notification) time.Time) time.Time {
 	return last
 }
 
-func checkInput(in *ClockInput) error {
+func checkClockInput(in *ClockInput) error {
 	switch {
 	case in.IncidentID == "":
-		return &InputError{"missing_incident_id", "incident id missing"}
+		return &ClockInputError{"missing_incident_id", "incident id missing"}
 	case in.DetectedAt.IsZero():
-		return &InputError{"missing_detected_at", fmt.Sprintf("incident %s: detected_at missing: every clock falls back to it", in.IncidentID)}
-	case !slices.Contains(origins, in.Origin):
-		return &InputError{"bad_origin", fmt.Sprintf("incident %s: unknown origin %q", in.IncidentID, in.Origin)}
-	case !slices.Contains(determinations, in.Determination):
-		return &InputError{"bad_determination", fmt.Sprintf("incident %s: unknown determination %q", in.IncidentID, in.Determination)}
+		return &ClockInputError{"missing_detected_at", fmt.Sprintf("incident %s: detected_at missing: every clock falls back to it", in.IncidentID)}
+	case !slices.Contains(regimeOrigins, in.Origin):
+		return &ClockInputError{"bad_origin", fmt.Sprintf("incident %s: unknown origin %q", in.IncidentID, in.Origin)}
+	case !slices.Contains(regimeDeterminations, in.Determination):
+		return &ClockInputError{"bad_determination", fmt.Sprintf("incident %s: unknown determination %q", in.IncidentID, in.Determination)}
 	}
 	seen := map[[2]string]bool{}
 	for _, s := range in.Stages {
 		k := [2]string{s.Regime, s.Stage}
 		if seen[k] {
-			return &InputError{"duplicate_stage", fmt.Sprintf("incident %s: stage %s/%s recorded twice", in.IncidentID, s.Regime, s.Stage)}
+			return &ClockInputError{"duplicate_stage", fmt.Sprintf("incident %s: stage %s/%s recorded twice", in.IncidentID, s.Regime, s.Stage)}
 		}
 		seen[k] = true
 		switch s.Status {
 		case StagePending, StageSent, StageLate, StageWaived, StageSuperseded:
 		default:
-			return &InputError{"bad_stage_status", fmt.Sprintf("incident %s: stage %s/%s: unknown status %q", in.IncidentID, s.Regime, s.Stage, s.Status)}
+			return &ClockInputError{"bad_stage_status", fmt.Sprintf("incident %s: stage %s/%s: unknown status %q", in.IncidentID, s.Regime, s.Stage, s.Status)}
 		}
 	}
 	return nil
 }
 
-func (cond Condition) holds(in *ClockInput) bool {
+func (cond RegimeCondition) holds(in *ClockInput) bool {
 	if len(cond.Origin) > 0 && !slices.Contains(cond.Origin, in.Origin) {
 		return false
 	}
@@ -506,7 +508,7 @@ func (cond Condition) holds(in *ClockInput) bool {
 // and detected_at is returned. later: the anchor is a later step, zero
 // until it happened.
 func (in *ClockInput) anchor(name string, earlier []Stage) (at time.Time, fellBack, later bool) {
-	if stage, ok := stageAnchor(name); ok {
+	if stage, ok := stageSentAnchor(name); ok {
 		for _, s := range earlier {
 			if s.Stage == stage {
 				return s.SentAt, false, true
@@ -574,8 +576,8 @@ func (in *ClockInput) predicate(name string, empty bool, due, finalDue, now time
 	return false
 }
 
-// utc puts every instant of a stage in UTC, as they are stored.
-func utc(s *Stage) {
+// stageToUTC puts every instant of a stage in UTC, as they are stored.
+func stageToUTC(s *Stage) {
 	for _, t := range []*time.Time{&s.AnchorAt, &s.DueAt, &s.SentAt, &s.AcknowledgedAt} {
 		*t = t.UTC()
 	}
@@ -585,19 +587,19 @@ func utc(s *Stage) {
 	}
 }
 
-func cloneStage(s Stage) Stage {
+func cloneClockStage(s Stage) Stage {
 	s.Flags = slices.Clone(s.Flags)
 	s.Notifications = slices.Clone(s.Notifications)
 	return s
 }
 
-func cloneStages(ss []Stage) []Stage {
+func cloneClockStages(ss []Stage) []Stage {
 	if ss == nil {
 		return nil
 	}
 	out := make([]Stage, len(ss))
 	for i, s := range ss {
-		out[i] = cloneStage(s)
+		out[i] = cloneClockStage(s)
 	}
 	return out
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/incident"
 )
 
-func at(tb testing.TB, s string) time.Time {
+func instant(tb testing.TB, s string) time.Time {
 	tb.Helper()
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
@@ -25,10 +25,10 @@ func at(tb testing.TB, s string) time.Time {
 	return t
 }
 
-func clocks(tb testing.TB, opts incident.ClockOptions) *incident.Clocks {
+func newClocks(tb testing.TB, opts incident.ClockOptions) *incident.Clocks {
 	tb.Helper()
 	if opts.Regimes == nil {
-		opts.Regimes = shipped(tb)
+		opts.Regimes = shippedRegimes(tb)
 	}
 	c, err := incident.NewClocks(opts)
 	if err != nil {
@@ -39,7 +39,7 @@ func clocks(tb testing.TB, opts incident.ClockOptions) *incident.Clocks {
 
 // line renders a stage as the tables below spell it:
 // "regime/stage due_at(UTC or -) status [flags] [overdue]".
-func line(s incident.Stage, now time.Time) string {
+func stageLine(s incident.Stage, now time.Time) string {
 	due := "-"
 	if !s.DueAt.IsZero() {
 		due = s.DueAt.UTC().Format(time.RFC3339)
@@ -54,17 +54,17 @@ func line(s incident.Stage, now time.Time) string {
 	return l
 }
 
-func lines(ss []incident.Stage, now time.Time, only string) []string {
+func stageLines(ss []incident.Stage, now time.Time, only string) []string {
 	var out []string
 	for _, s := range ss {
 		if only == "" || s.Regime == only {
-			out = append(out, line(s, now))
+			out = append(out, stageLine(s, now))
 		}
 	}
 	return out
 }
 
-func reasons(ws []incident.Warning, only ...string) []string {
+func warningReasons(ws []incident.ClockWarning, only ...string) []string {
 	var out []string
 	for _, w := range ws {
 		if len(only) == 0 || only[0] == "" || w.Regime == only[0] {
@@ -74,18 +74,18 @@ func reasons(ws []incident.Warning, only ...string) []string {
 	return out
 }
 
-func ptr[T any](v T) *T { return &v }
+func clockPtr[T any](v T) *T { return &v }
 
 // TestShippedRegimeInstants is the table of instants per shipped regime
 // (issue 21, "Must show"). Each row is an incident at a moment; want lists
 // every stage Compute returns (or those of regime `only`), with its due in
 // UTC. Local times in the comments are Almaty's (UTC+5).
 func TestShippedRegimeInstants(t *testing.T) {
-	c := clocks(t, incident.ClockOptions{})
+	c := newClocks(t, incident.ClockOptions{})
 	// Tuesday 10 June 2025, 09:00 in Almaty.
 	const detected = "2025-06-10T09:00:00+05:00"
 	sent := func(regime, stage, sentAt string) incident.Stage {
-		return incident.Stage{Regime: regime, Stage: stage, Status: incident.StagePending, SentAt: at(t, sentAt)}
+		return incident.Stage{Regime: regime, Stage: stage, Status: incident.StagePending, SentAt: instant(t, sentAt)}
 	}
 	// NIS2 with the notification sent on 12 June, 10:00 UTC.
 	nis2Sent := []incident.Stage{
@@ -145,8 +145,8 @@ func TestShippedRegimeInstants(t *testing.T) {
 			now: "2025-06-10T13:00:00Z",
 			set: func(in *incident.ClockInput) {
 				in.Significant = true
-				in.AwareAt = at(t, "2025-06-10T12:00:00Z")
-				in.ReasonablyBelievedAt = at(t, "2025-06-10T10:00:00Z")
+				in.AwareAt = instant(t, "2025-06-10T12:00:00Z")
+				in.ReasonablyBelievedAt = instant(t, "2025-06-10T10:00:00Z")
 			},
 			want: []string{
 				"nis2/early_warning 2025-06-11T12:00:00Z pending",
@@ -158,8 +158,8 @@ func TestShippedRegimeInstants(t *testing.T) {
 		{name: "NIS2 final: contained before it falls due, one month after the notification was sent",
 			now: "2025-06-25T00:00:00Z", only: "nis2",
 			set: func(in *incident.ClockInput) {
-				in.Significant, in.AwareAt = true, at(t, "2025-06-10T12:00:00Z")
-				in.ContainedAt = at(t, "2025-06-20T00:00:00Z")
+				in.Significant, in.AwareAt = true, instant(t, "2025-06-10T12:00:00Z")
+				in.ContainedAt = instant(t, "2025-06-20T00:00:00Z")
 				in.Stages = nis2Sent
 			},
 			want: []string{
@@ -170,7 +170,7 @@ func TestShippedRegimeInstants(t *testing.T) {
 		{name: "NIS2 ongoing branch: still ongoing, a progress report was due at one month, overdue",
 			now: "2025-07-20T00:00:00Z", only: "nis2",
 			set: func(in *incident.ClockInput) {
-				in.Significant, in.AwareAt = true, at(t, "2025-06-10T12:00:00Z")
+				in.Significant, in.AwareAt = true, instant(t, "2025-06-10T12:00:00Z")
 				in.Stages = nis2Sent
 			},
 			want: []string{
@@ -182,8 +182,8 @@ func TestShippedRegimeInstants(t *testing.T) {
 		{name: "NIS2 ongoing at the final, contained and resolved later: final one month after resolution",
 			now: "2025-07-20T00:00:00Z", only: "nis2",
 			set: func(in *incident.ClockInput) {
-				in.Significant, in.AwareAt = true, at(t, "2025-06-10T12:00:00Z")
-				in.ContainedAt, in.ResolvedAt = at(t, "2025-07-15T00:00:00Z"), at(t, "2025-07-18T08:00:00Z")
+				in.Significant, in.AwareAt = true, instant(t, "2025-06-10T12:00:00Z")
+				in.ContainedAt, in.ResolvedAt = instant(t, "2025-07-15T00:00:00Z"), instant(t, "2025-07-18T08:00:00Z")
 				in.Stages = nis2Sent
 			},
 			want: []string{
@@ -195,8 +195,8 @@ func TestShippedRegimeInstants(t *testing.T) {
 		{name: "NIS2 ongoing set by an analyst although contained",
 			now: "2025-06-25T00:00:00Z", only: "nis2",
 			set: func(in *incident.ClockInput) {
-				in.Significant, in.AwareAt = true, at(t, "2025-06-10T12:00:00Z")
-				in.ContainedAt, in.Ongoing = at(t, "2025-06-20T00:00:00Z"), ptr(true)
+				in.Significant, in.AwareAt = true, instant(t, "2025-06-10T12:00:00Z")
+				in.ContainedAt, in.Ongoing = instant(t, "2025-06-20T00:00:00Z"), clockPtr(true)
 				in.Stages = nis2Sent
 			},
 			want: []string{
@@ -208,8 +208,8 @@ func TestShippedRegimeInstants(t *testing.T) {
 		{name: "NIS2 final from a notification sent on Jan 31: clamped to Feb 28",
 			detected: "2025-01-29T09:00:00+05:00", now: "2025-02-10T00:00:00Z", only: "nis2",
 			set: func(in *incident.ClockInput) {
-				in.Significant, in.AwareAt = true, at(t, "2025-01-29T12:00:00Z")
-				in.ContainedAt = at(t, "2025-02-01T00:00:00Z")
+				in.Significant, in.AwareAt = true, instant(t, "2025-01-29T12:00:00Z")
+				in.ContainedAt = instant(t, "2025-02-01T00:00:00Z")
 				in.Stages = []incident.Stage{sent("nis2", "notification", "2025-01-31T07:00:00Z")}
 			},
 			want: []string{
@@ -220,8 +220,8 @@ func TestShippedRegimeInstants(t *testing.T) {
 		{name: "NIS2 intermediate report when requested: no clock, never overdue",
 			now: "2026-06-25T00:00:00Z", only: "nis2",
 			set: func(in *incident.ClockInput) {
-				in.Significant, in.AwareAt = true, at(t, "2025-06-10T12:00:00Z")
-				in.ContainedAt, in.RequestReceivedAt = at(t, "2025-06-20T00:00:00Z"), at(t, "2025-06-15T00:00:00Z")
+				in.Significant, in.AwareAt = true, instant(t, "2025-06-10T12:00:00Z")
+				in.ContainedAt, in.RequestReceivedAt = instant(t, "2025-06-20T00:00:00Z"), instant(t, "2025-06-15T00:00:00Z")
 				in.Stages = nis2Sent
 			},
 			want: []string{
@@ -232,8 +232,8 @@ func TestShippedRegimeInstants(t *testing.T) {
 			}},
 		{name: "CIRCIA ransom payment: 24 h from payment", now: "2025-06-15T04:00:00Z", only: "circia",
 			set: func(in *incident.ClockInput) {
-				in.Significant, in.ReasonablyBelievedAt = true, at(t, "2025-06-10T10:00:00Z")
-				in.RansomPaid, in.RansomPaidAt = true, at(t, "2025-06-15T03:00:00Z")
+				in.Significant, in.ReasonablyBelievedAt = true, instant(t, "2025-06-10T10:00:00Z")
+				in.RansomPaid, in.RansomPaidAt = true, instant(t, "2025-06-15T03:00:00Z")
 			},
 			want: []string{
 				"circia/incident_report 2025-06-13T10:00:00Z pending overdue",
@@ -265,17 +265,17 @@ func TestShippedRegimeInstants(t *testing.T) {
 			if d == "" {
 				d = detected
 			}
-			in := incident.ClockInput{IncidentID: "inc-1", Origin: "third_party", Determination: "confirmed", DetectedAt: at(t, d)}
+			in := incident.ClockInput{IncidentID: "inc-1", Origin: "third_party", Determination: "confirmed", DetectedAt: instant(t, d)}
 			tc.set(&in)
-			now := at(t, tc.now)
+			now := instant(t, tc.now)
 			got, warns, err := c.Compute(in, now)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if g := lines(got, now, tc.only); !reflect.DeepEqual(g, tc.want) {
+			if g := stageLines(got, now, tc.only); !reflect.DeepEqual(g, tc.want) {
 				t.Errorf("stages:\n  %s\nwant:\n  %s", strings.Join(g, "\n  "), strings.Join(tc.want, "\n  "))
 			}
-			if g := reasons(warns, tc.only); !reflect.DeepEqual(g, tc.warnings) {
+			if g := warningReasons(warns, tc.only); !reflect.DeepEqual(g, tc.warnings) {
 				t.Errorf("warnings %v, want %v", g, tc.warnings)
 			}
 			for _, s := range got {
@@ -289,7 +289,7 @@ func TestShippedRegimeInstants(t *testing.T) {
 
 // notify records a send or an acknowledgement of the notification of a
 // stage to a recipient, as the notifier and the ack subscriber will.
-func notify(t *testing.T, ss []incident.Stage, regime, stage, recipient string, sentAt, ackAt string) {
+func recordNotification(t *testing.T, ss []incident.Stage, regime, stage, recipient string, sentAt, ackAt string) {
 	t.Helper()
 	for i := range ss {
 		if ss[i].Regime != regime || ss[i].Stage != stage {
@@ -299,10 +299,10 @@ func notify(t *testing.T, ss []incident.Stage, regime, stage, recipient string, 
 			n := &ss[i].Notifications[j]
 			if n.Recipient == recipient {
 				if sentAt != "" {
-					n.SentAt = at(t, sentAt)
+					n.SentAt = instant(t, sentAt)
 				}
 				if ackAt != "" {
-					n.AcknowledgedAt = at(t, ackAt)
+					n.AcknowledgedAt = instant(t, ackAt)
 				}
 				return
 			}
@@ -311,7 +311,7 @@ func notify(t *testing.T, ss []incident.Stage, regime, stage, recipient string, 
 	t.Fatalf("no notification %s/%s → %s", regime, stage, recipient)
 }
 
-func find(ss []incident.Stage, regime, stage string) *incident.Stage {
+func findStage(ss []incident.Stage, regime, stage string) *incident.Stage {
 	for i := range ss {
 		if ss[i].Regime == regime && ss[i].Stage == stage {
 			return &ss[i]
@@ -321,14 +321,14 @@ func find(ss []incident.Stage, regime, stage string) *incident.Stage {
 }
 
 func TestLateVersusOverdue(t *testing.T) {
-	c := clocks(t, incident.ClockOptions{})
+	c := newClocks(t, incident.ClockOptions{})
 	in := incident.ClockInput{IncidentID: "inc-2", Origin: "oisc_detected", Determination: "confirmed",
-		DetectedAt: at(t, "2025-06-10T04:00:00Z")} // due 05:00Z
-	first, _, err := c.Compute(in, at(t, "2025-06-10T04:10:00Z"))
+		DetectedAt: instant(t, "2025-06-10T04:00:00Z")} // due 05:00Z
+	first, _, err := c.Compute(in, instant(t, "2025-06-10T04:10:00Z"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := find(first, "kz_oisc_to_ncc", "immediate")
+	s := findStage(first, "kz_oisc_to_ncc", "immediate")
 	if s == nil || len(s.Notifications) != 2 || s.Notifications[0].Recipient != "NCC" || s.Notifications[1].Recipient != "OWNER" {
 		t.Fatalf("stage: %+v", s)
 	}
@@ -357,17 +357,17 @@ func TestLateVersusOverdue(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := incident.ClockInput(in)
-			rec.Stages = cloneStages(first)
-			notify(t, rec.Stages, "kz_oisc_to_ncc", "immediate", "NCC", tc.ncc[0], tc.ncc[1])
-			notify(t, rec.Stages, "kz_oisc_to_ncc", "immediate", "OWNER", tc.owner[0], tc.owner[1])
-			now := at(t, tc.now)
+			rec.Stages = viaJSON(first)
+			recordNotification(t, rec.Stages, "kz_oisc_to_ncc", "immediate", "NCC", tc.ncc[0], tc.ncc[1])
+			recordNotification(t, rec.Stages, "kz_oisc_to_ncc", "immediate", "OWNER", tc.owner[0], tc.owner[1])
+			now := instant(t, tc.now)
 			got, _, err := c.Compute(rec, now)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := find(got, "kz_oisc_to_ncc", "immediate")
-			if s.Status != tc.status || s.Overdue(now) != tc.overdue || !s.DueAt.Equal(at(t, "2025-06-10T05:00:00Z")) {
-				t.Errorf("%s", line(*s, now))
+			s := findStage(got, "kz_oisc_to_ncc", "immediate")
+			if s.Status != tc.status || s.Overdue(now) != tc.overdue || !s.DueAt.Equal(instant(t, "2025-06-10T05:00:00Z")) {
+				t.Errorf("%s", stageLine(*s, now))
 			}
 			if f := s.SentAt.Format(time.RFC3339); tc.sentAt != "" && f != tc.sentAt || tc.sentAt == "" && !s.SentAt.IsZero() {
 				t.Errorf("sent_at %s, want %q", f, tc.sentAt)
@@ -380,7 +380,7 @@ func TestLateVersusOverdue(t *testing.T) {
 	}
 }
 
-func cloneStages(ss []incident.Stage) []incident.Stage {
+func viaJSON(ss []incident.Stage) []incident.Stage {
 	b, err := json.Marshal(ss)
 	if err != nil {
 		panic(err)
@@ -395,19 +395,19 @@ func cloneStages(ss []incident.Stage) []incident.Stage {
 // TestAmendmentReevaluatesPendingStagesOnly: after one stage was sent, an
 // amended anchor moves the pending stages' due_at and leaves the sent one.
 func TestAmendmentReevaluatesPendingStagesOnly(t *testing.T) {
-	c := clocks(t, incident.ClockOptions{})
-	now := at(t, "2025-06-11T07:00:00Z")
+	c := newClocks(t, incident.ClockOptions{})
+	now := instant(t, "2025-06-11T07:00:00Z")
 	in := incident.ClockInput{IncidentID: "inc-3", Origin: "oisc_detected", Determination: "confirmed", Significant: true,
-		DetectedAt: at(t, "2025-06-10T04:00:00Z"), AwareAt: at(t, "2025-06-10T12:00:00Z")}
+		DetectedAt: instant(t, "2025-06-10T04:00:00Z"), AwareAt: instant(t, "2025-06-10T12:00:00Z")}
 	stages, _, err := c.Compute(in, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The early warning is sent (a stage without recipients records its own
 	// sent_at), and so is the OISC's immediate notice.
-	find(stages, "nis2", "early_warning").SentAt = at(t, "2025-06-11T06:00:00Z")
-	notify(t, stages, "kz_oisc_to_ncc", "immediate", "NCC", "2025-06-10T04:30:00Z", "")
-	notify(t, stages, "kz_oisc_to_ncc", "immediate", "OWNER", "2025-06-10T04:40:00Z", "")
+	findStage(stages, "nis2", "early_warning").SentAt = instant(t, "2025-06-11T06:00:00Z")
+	recordNotification(t, stages, "kz_oisc_to_ncc", "immediate", "NCC", "2025-06-10T04:30:00Z", "")
+	recordNotification(t, stages, "kz_oisc_to_ncc", "immediate", "OWNER", "2025-06-10T04:40:00Z", "")
 	in.Stages = stages
 	stages, _, err = c.Compute(in, now)
 	if err != nil {
@@ -421,16 +421,16 @@ func TestAmendmentReevaluatesPendingStagesOnly(t *testing.T) {
 		"nis2/final_after_handling - pending [awaiting_anchor]",
 		"circia/incident_report 2025-06-13T04:00:00Z pending [anchor_fallback]",
 	}
-	if g := lines(stages, now, ""); !reflect.DeepEqual(g, want) {
+	if g := stageLines(stages, now, ""); !reflect.DeepEqual(g, want) {
 		t.Fatalf("before the amendment:\n  %s", strings.Join(g, "\n  "))
 	}
 
 	// Amendment: the entity was aware 16 h earlier, the detection was 3 h
 	// earlier, and CIRCIA's reasonable belief is recorded.
 	in.Stages = stages
-	in.AwareAt = at(t, "2025-06-09T20:00:00Z")
-	in.DetectedAt = at(t, "2025-06-10T01:00:00Z")
-	in.ReasonablyBelievedAt = at(t, "2025-06-10T02:00:00Z")
+	in.AwareAt = instant(t, "2025-06-09T20:00:00Z")
+	in.DetectedAt = instant(t, "2025-06-10T01:00:00Z")
+	in.ReasonablyBelievedAt = instant(t, "2025-06-10T02:00:00Z")
 	before, _ := json.Marshal(in.Stages)
 	amended, _, err := c.Compute(in, now)
 	if err != nil {
@@ -449,7 +449,7 @@ func TestAmendmentReevaluatesPendingStagesOnly(t *testing.T) {
 		"nis2/final_after_handling - pending [awaiting_anchor]",
 		"circia/incident_report 2025-06-13T02:00:00Z pending",
 	}
-	if g := lines(amended, now, ""); !reflect.DeepEqual(g, want) {
+	if g := stageLines(amended, now, ""); !reflect.DeepEqual(g, want) {
 		t.Errorf("after the amendment:\n  %s\nwant:\n  %s", strings.Join(g, "\n  "), strings.Join(want, "\n  "))
 	}
 
@@ -469,7 +469,7 @@ func TestAmendmentReevaluatesPendingStagesOnly(t *testing.T) {
 		"nis2/final_after_handling - superseded [awaiting_anchor]",
 		"circia/incident_report 2025-06-13T02:00:00Z superseded",
 	}
-	if g := lines(later, now, ""); !reflect.DeepEqual(g, want) {
+	if g := stageLines(later, now, ""); !reflect.DeepEqual(g, want) {
 		t.Errorf("no longer significant:\n  %s\nwant:\n  %s", strings.Join(g, "\n  "), strings.Join(want, "\n  "))
 	}
 	// Significant again: superseded stages are re-evaluated.
@@ -479,49 +479,49 @@ func TestAmendmentReevaluatesPendingStagesOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := lines(again, now, ""); !reflect.DeepEqual(g, lines(amended, now, "")) {
+	if g := stageLines(again, now, ""); !reflect.DeepEqual(g, stageLines(amended, now, "")) {
 		t.Errorf("significant again:\n  %s", strings.Join(g, "\n  "))
 	}
 }
 
 func TestPendingStageSentIsJudgedAgainstTheDueItWasSentAgainst(t *testing.T) {
-	c := clocks(t, incident.ClockOptions{})
-	now := at(t, "2025-06-11T07:00:00Z")
+	c := newClocks(t, incident.ClockOptions{})
+	now := instant(t, "2025-06-11T07:00:00Z")
 	in := incident.ClockInput{IncidentID: "inc-4", Origin: "third_party", Determination: "confirmed", Significant: true,
-		DetectedAt: at(t, "2025-06-10T04:00:00Z"), AwareAt: at(t, "2025-06-10T12:00:00Z")}
+		DetectedAt: instant(t, "2025-06-10T04:00:00Z"), AwareAt: instant(t, "2025-06-10T12:00:00Z")}
 	stages, _, err := c.Compute(in, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Sent at 10:00 on the 11th against a due of 12:00; the amendment to
 	// aware_at arrives in the same computation.
-	find(stages, "nis2", "early_warning").SentAt = at(t, "2025-06-11T10:00:00Z")
-	in.Stages, in.AwareAt = stages, at(t, "2025-06-09T20:00:00Z")
+	findStage(stages, "nis2", "early_warning").SentAt = instant(t, "2025-06-11T10:00:00Z")
+	in.Stages, in.AwareAt = stages, instant(t, "2025-06-09T20:00:00Z")
 	got, _, err := c.Compute(in, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := line(*find(got, "nis2", "early_warning"), now); l != "nis2/early_warning 2025-06-11T12:00:00Z sent" {
+	if l := stageLine(*findStage(got, "nis2", "early_warning"), now); l != "nis2/early_warning 2025-06-11T12:00:00Z sent" {
 		t.Error(l)
 	}
 }
 
 func TestWaivedStageStaysWaived(t *testing.T) {
-	c := clocks(t, incident.ClockOptions{})
+	c := newClocks(t, incident.ClockOptions{})
 	in := incident.ClockInput{IncidentID: "inc-5", Origin: "oisc_detected", Determination: "confirmed",
-		DetectedAt: at(t, "2025-06-10T04:00:00Z")}
-	stages, _, err := c.Compute(in, at(t, "2025-06-10T04:10:00Z"))
+		DetectedAt: instant(t, "2025-06-10T04:00:00Z")}
+	stages, _, err := c.Compute(in, instant(t, "2025-06-10T04:10:00Z"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	stages[0].Status = incident.StageWaived
-	in.Stages, in.DetectedAt = stages, at(t, "2025-06-10T02:00:00Z")
-	now := at(t, "2025-06-12T00:00:00Z")
+	in.Stages, in.DetectedAt = stages, instant(t, "2025-06-10T02:00:00Z")
+	now := instant(t, "2025-06-12T00:00:00Z")
 	got, _, err := c.Compute(in, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := line(got[0], now); l != "kz_oisc_to_ncc/immediate 2025-06-10T05:00:00Z waived" {
+	if l := stageLine(got[0], now); l != "kz_oisc_to_ncc/immediate 2025-06-10T05:00:00Z waived" {
 		t.Error(l)
 	}
 }
@@ -531,21 +531,21 @@ func TestBadInputIsRefusedCountedAndLosesNothing(t *testing.T) {
 	warned := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_incident_clock_warnings_total", Help: "test"}, []string{"reason"})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(rejected, warned)
-	c := clocks(t, incident.ClockOptions{
+	c := newClocks(t, incident.ClockOptions{
 		Rejected: func(r string) { rejected.WithLabelValues(r).Inc() },
 		Warned:   func(r string) { warned.WithLabelValues(r).Inc() },
 	})
-	now := at(t, "2025-06-10T05:00:00Z")
+	now := instant(t, "2025-06-10T05:00:00Z")
 	good := incident.ClockInput{IncidentID: "inc-6", Origin: "oisc_detected", Determination: "confirmed", Significant: true,
-		DetectedAt: at(t, "2025-06-10T04:00:00Z")}
+		DetectedAt: instant(t, "2025-06-10T04:00:00Z")}
 	recorded, warns, err := c.Compute(good, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(warns) != 3 || testutil.ToFloat64(warned.WithLabelValues("anchor_fallback")) != 3 {
-		t.Errorf("warnings %v, counted %v", reasons(warns), testutil.ToFloat64(warned.WithLabelValues("anchor_fallback")))
+		t.Errorf("warnings %v, counted %v", warningReasons(warns), testutil.ToFloat64(warned.WithLabelValues("anchor_fallback")))
 	}
-	notify(t, recorded, "kz_oisc_to_ncc", "immediate", "NCC", "2025-06-10T04:30:00Z", "")
+	recordNotification(t, recorded, "kz_oisc_to_ncc", "immediate", "NCC", "2025-06-10T04:30:00Z", "")
 	for _, tc := range []struct {
 		reason, msg string
 		set         func(in *incident.ClockInput)
@@ -561,10 +561,10 @@ func TestBadInputIsRefusedCountedAndLosesNothing(t *testing.T) {
 	} {
 		t.Run(tc.reason, func(t *testing.T) {
 			in := good
-			in.Stages = cloneStages(recorded)
+			in.Stages = viaJSON(recorded)
 			tc.set(&in)
 			got, warns, err := c.Compute(in, now)
-			var ie *incident.InputError
+			var ie *incident.ClockInputError
 			if !errors.As(err, &ie) || ie.Reason != tc.reason || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("error %v, want reason %s with %q", err, tc.reason, tc.msg)
 			}
@@ -579,20 +579,20 @@ func TestBadInputIsRefusedCountedAndLosesNothing(t *testing.T) {
 }
 
 func TestRecordedStageNoLongerConfiguredIsKept(t *testing.T) {
-	c := clocks(t, incident.ClockOptions{})
+	c := newClocks(t, incident.ClockOptions{})
 	old := incident.Stage{Regime: "kz_old_rules", Stage: "initial", Anchor: "detected_at", Status: incident.StageSent,
-		DueAt: at(t, "2025-06-10T05:00:00Z"), SentAt: at(t, "2025-06-10T04:30:00Z")}
+		DueAt: instant(t, "2025-06-10T05:00:00Z"), SentAt: instant(t, "2025-06-10T04:30:00Z")}
 	in := incident.ClockInput{IncidentID: "inc-7", Origin: "third_party", Determination: "confirmed",
-		DetectedAt: at(t, "2025-06-10T04:00:00Z"), Stages: []incident.Stage{old}}
-	now := at(t, "2025-06-11T00:00:00Z")
+		DetectedAt: instant(t, "2025-06-10T04:00:00Z"), Stages: []incident.Stage{old}}
+	now := instant(t, "2025-06-11T00:00:00Z")
 	got, warns, err := c.Compute(in, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := lines(got, now, ""); len(g) != 1 || g[0] != "kz_old_rules/initial 2025-06-10T05:00:00Z sent [unknown_stage]" {
+	if g := stageLines(got, now, ""); len(g) != 1 || g[0] != "kz_old_rules/initial 2025-06-10T05:00:00Z sent [unknown_stage]" {
 		t.Errorf("%v", g)
 	}
-	if g := reasons(warns); len(g) != 1 || g[0] != "kz_old_rules/initial:unknown_stage" {
+	if g := warningReasons(warns); len(g) != 1 || g[0] != "kz_old_rules/initial:unknown_stage" {
 		t.Errorf("warnings %v", g)
 	}
 }
@@ -609,10 +609,10 @@ func TestResolvedRecipients(t *testing.T) {
 		return nil, fmt.Errorf("no %s for %s", role, in.IncidentID)
 	}
 	var rejected []string
-	c := clocks(t, incident.ClockOptions{Resolve: resolve, Rejected: func(r string) { rejected = append(rejected, r) }})
+	c := newClocks(t, incident.ClockOptions{Resolve: resolve, Rejected: func(r string) { rejected = append(rejected, r) }})
 	in := incident.ClockInput{IncidentID: "inc-8", Origin: "oisc_detected", Determination: "confirmed",
-		DetectedAt: at(t, "2025-06-10T04:00:00Z")}
-	now := at(t, "2025-06-10T04:10:00Z")
+		DetectedAt: instant(t, "2025-06-10T04:00:00Z")}
+	now := instant(t, "2025-06-10T04:10:00Z")
 	got, _, err := c.Compute(in, now)
 	if err != nil {
 		t.Fatal(err)
@@ -636,7 +636,7 @@ func TestResolvedRecipients(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 	if !reflect.DeepEqual(again, got) || len(rejected) != 1 || rejected[0] != "resolve" {
-		t.Errorf("stages %v, rejected %v", lines(again, now, ""), rejected)
+		t.Errorf("stages %v, rejected %v", stageLines(again, now, ""), rejected)
 	}
 }
 
@@ -681,26 +681,26 @@ func TestPayloadSnapshot(t *testing.T) {
 // TestStagesSurviveStorage: the stages as stored (JSON) and read back give
 // the same computation: a restarted ncc recomputes the same stages and ids.
 func TestStagesSurviveStorage(t *testing.T) {
-	c := clocks(t, incident.ClockOptions{})
+	c := newClocks(t, incident.ClockOptions{})
 	in := incident.ClockInput{IncidentID: "inc-9", Origin: "oisc_detected", Determination: "confirmed", Significant: true,
-		PersonalDataInvolved: true, DetectedAt: at(t, "2025-06-10T04:00:00Z"), AwareAt: at(t, "2025-06-10T05:00:00Z")}
-	now := at(t, "2025-06-10T06:00:00Z")
+		PersonalDataInvolved: true, DetectedAt: instant(t, "2025-06-10T04:00:00Z"), AwareAt: instant(t, "2025-06-10T05:00:00Z")}
+	now := instant(t, "2025-06-10T06:00:00Z")
 	first, _, err := c.Compute(in, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	notify(t, first, "kz_oisc_to_ncc", "immediate", "NCC", "2025-06-10T04:30:00Z", "2025-06-10T04:31:00Z")
-	in.Stages = cloneStages(first)
+	recordNotification(t, first, "kz_oisc_to_ncc", "immediate", "NCC", "2025-06-10T04:30:00Z", "2025-06-10T04:31:00Z")
+	in.Stages = viaJSON(first)
 	second, _, err := c.Compute(in, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.Stages = cloneStages(second)
+	in.Stages = viaJSON(second)
 	third, _, err := c.Compute(in, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(cloneStages(second), cloneStages(third)) {
+	if !reflect.DeepEqual(viaJSON(second), viaJSON(third)) {
 		t.Errorf("recomputation from storage differs:\n%v\n%v", second, third)
 	}
 	b, _ := json.Marshal(third[0])
@@ -708,6 +708,26 @@ func TestStagesSurviveStorage(t *testing.T) {
 		`"status":"pending"`, `"recipient":"NCC"`, `"sent_at":"2025-06-10T04:30:00Z"`, `"acknowledged_at":"2025-06-10T04:31:00Z"`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("stored form lacks %s: %s", key, b)
+		}
+	}
+}
+
+// BenchmarkCompute: one significant OISC-detected personal-data incident
+// (four regimes, seven stages), recomputed from its recorded stages.
+func BenchmarkCompute(b *testing.B) {
+	c := newClocks(b, incident.ClockOptions{})
+	in := incident.ClockInput{IncidentID: "inc-b", Origin: "oisc_detected", Determination: "confirmed", Significant: true,
+		PersonalDataInvolved: true, DetectedAt: instant(b, "2025-06-10T04:00:00Z"), AwareAt: instant(b, "2025-06-10T05:00:00Z")}
+	now := instant(b, "2025-06-10T06:00:00Z")
+	stages, _, err := c.Compute(in, now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in.Stages = stages
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := c.Compute(in, now); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -27,14 +27,14 @@ type Regimes struct {
 type Regime struct {
 	ID        string
 	Basis     string
-	AppliesIf Condition
+	AppliesIf RegimeCondition
 	Stages    []StageRule
 }
 
-// Condition selects the incidents a regime applies to. Every field set must
+// RegimeCondition selects the incidents a regime applies to. Every field set must
 // hold: a list holds when it contains the incident's value, a boolean when it
-// equals the incident's flag. An empty Condition holds for every incident.
-type Condition struct {
+// equals the incident's flag. An empty RegimeCondition holds for every incident.
+type RegimeCondition struct {
 	Origin               []string
 	Determination        []string
 	ObjectIsCritical     *bool
@@ -57,7 +57,7 @@ type StageRule struct {
 	Recipients []string
 	Note       string
 	Required   []string
-	// If and Unless name a predicate (see Predicates); empty means none.
+	// If and Unless name a predicate (see stagePredicates); empty means none.
 	If, Unless string
 }
 
@@ -66,7 +66,7 @@ type StageRule struct {
 // deadline and is never overdue).
 type Due struct {
 	// Duration is set for an ISO 8601 duration.
-	Duration *Duration
+	Duration *ISODuration
 	// Zone is where the date components (years, months, weeks, days) of
 	// Duration are counted: the stage's calendar, or the only calendar of the
 	// file, else UTC.
@@ -114,8 +114,8 @@ var recipientSymbols = []string{RecipientNCC, RecipientOwner, RecipientConnected
 
 // Origins and determinations as DOMAIN.md spells them.
 var (
-	origins        = []string{"oisc_detected", "owner_self_identified", "ncc_detected", "third_party", "kz_cert"}
-	determinations = []string{"suspected", "confirmed", "false_positive", "blocked", "failed_attempt"}
+	regimeOrigins        = []string{"oisc_detected", "owner_self_identified", "ncc_detected", "third_party", "kz_cert"}
+	regimeDeterminations = []string{"suspected", "confirmed", "false_positive", "blocked", "failed_attempt"}
 )
 
 // Incident timestamps a stage may be anchored on. The first group are facts
@@ -127,7 +127,7 @@ var (
 	laterAnchors = []string{"request_received_at", "contained_at", "resolved_at"}
 )
 
-// Predicates are the names If and Unless may use.
+// stagePredicates are the names If and Unless may use.
 //
 //   - ongoing: the incident is ongoing (ClockInput.Ongoing, else not yet
 //     contained), read at the stage's due_at once that has passed and at now
@@ -136,7 +136,7 @@ var (
 //     fell due (ClockInput.OngoingAtFinal, else derived the same way);
 //   - ransom_paid, personal_data_involved, significant, object_is_critical:
 //     the incident's flags.
-var Predicates = []string{"ongoing", "was_ongoing_at_final", "ransom_paid", "personal_data_involved", "significant", "object_is_critical"}
+var stagePredicates = []string{"ongoing", "was_ongoing_at_final", "ransom_paid", "personal_data_involved", "significant", "object_is_critical"}
 
 // The file's form, decoded strictly before validation.
 type regimesFile struct {
@@ -229,7 +229,7 @@ func ParseRegimes(data []byte, fsys fs.FS) (*Regimes, error) {
 			bad(where+".zone", "%v", err)
 			continue
 		}
-		weekend, err := parseWeekend(c.Weekend)
+		weekend, err := parseCalendarWeekend(c.Weekend)
 		if err != nil {
 			bad(where+".weekend", "%v", err)
 			continue
@@ -273,16 +273,16 @@ func ParseRegimes(data []byte, fsys fs.FS) (*Regimes, error) {
 			bad(where+".basis", "missing: name the legal basis")
 		}
 		for _, o := range rf.AppliesIf.Origin {
-			if !slices.Contains(origins, o) {
-				bad(where+".applies_if.origin", "unknown origin %q (one of %s)", o, strings.Join(origins, ", "))
+			if !slices.Contains(regimeOrigins, o) {
+				bad(where+".applies_if.origin", "unknown origin %q (one of %s)", o, strings.Join(regimeOrigins, ", "))
 			}
 		}
 		for _, d := range rf.AppliesIf.Determination {
-			if !slices.Contains(determinations, d) {
-				bad(where+".applies_if.determination", "unknown determination %q (one of %s)", d, strings.Join(determinations, ", "))
+			if !slices.Contains(regimeDeterminations, d) {
+				bad(where+".applies_if.determination", "unknown determination %q (one of %s)", d, strings.Join(regimeDeterminations, ", "))
 			}
 		}
-		reg := Regime{ID: rf.ID, Basis: rf.Basis, AppliesIf: Condition(rf.AppliesIf)}
+		reg := Regime{ID: rf.ID, Basis: rf.Basis, AppliesIf: RegimeCondition(rf.AppliesIf)}
 		if len(rf.Stages) == 0 {
 			bad(where+".stages", "none defined")
 		}
@@ -294,7 +294,7 @@ func ParseRegimes(data []byte, fsys fs.FS) (*Regimes, error) {
 			} else if slices.Contains(names, sf.Stage) {
 				bad(sw+".stage", "duplicate stage %q", sf.Stage)
 			}
-			if err := checkAnchor(sf.Anchor, names); err != nil {
+			if err := checkStageAnchor(sf.Anchor, names); err != nil {
 				bad(sw+".anchor", "%v", err)
 			}
 			names = append(names, sf.Stage)
@@ -304,8 +304,8 @@ func ParseRegimes(data []byte, fsys fs.FS) (*Regimes, error) {
 				}
 			}
 			for k, p := range map[string]string{"if": sf.If, "unless": sf.Unless} {
-				if p != "" && !slices.Contains(Predicates, p) {
-					bad(sw+"."+k, "unknown predicate %q (one of %s)", p, strings.Join(Predicates, ", "))
+				if p != "" && !slices.Contains(stagePredicates, p) {
+					bad(sw+"."+k, "unknown predicate %q (one of %s)", p, strings.Join(stagePredicates, ", "))
 				}
 			}
 			zone := defaultZone
@@ -316,7 +316,7 @@ func ParseRegimes(data []byte, fsys fs.FS) (*Regimes, error) {
 					bad(sw+".calendar", "unknown calendar %q", sf.Calendar)
 				}
 			}
-			due, err := parseDue(&sf.Due, r.Calendars, f.Calendars, zone)
+			due, err := parseStageDue(&sf.Due, r.Calendars, f.Calendars, zone)
 			if err != nil {
 				bad(sw+".due", "%v", err)
 			}
@@ -343,14 +343,14 @@ func (r *Regimes) Regime(id string) *Regime {
 	return nil
 }
 
-func checkAnchor(a string, earlier []string) error {
+func checkStageAnchor(a string, earlier []string) error {
 	if a == "" {
 		return errors.New("missing")
 	}
 	if slices.Contains(factAnchors, a) || slices.Contains(laterAnchors, a) {
 		return nil
 	}
-	if name, ok := stageAnchor(a); ok {
+	if name, ok := stageSentAnchor(a); ok {
 		if !slices.Contains(earlier, name) {
 			return fmt.Errorf("%q names no earlier stage of this regime", a)
 		}
@@ -360,8 +360,8 @@ func checkAnchor(a string, earlier []string) error {
 		strings.Join(factAnchors, ", "), strings.Join(laterAnchors, ", "))
 }
 
-// stageAnchor returns the stage name of a "stage.<name>.sent_at" anchor.
-func stageAnchor(a string) (string, bool) {
+// stageSentAnchor returns the stage name of a "stage.<name>.sent_at" anchor.
+func stageSentAnchor(a string) (string, bool) {
 	name, ok := strings.CutPrefix(a, "stage.")
 	if !ok {
 		return "", false
@@ -370,15 +370,15 @@ func stageAnchor(a string) (string, bool) {
 	return name, ok && name != ""
 }
 
-var weekdayNames = map[string]time.Weekday{
+var calendarWeekdays = map[string]time.Weekday{
 	"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
 	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
 }
 
-func parseWeekend(days []string) ([7]bool, error) {
+func parseCalendarWeekend(days []string) ([7]bool, error) {
 	var w [7]bool
 	for _, d := range days {
-		wd, ok := weekdayNames[d]
+		wd, ok := calendarWeekdays[d]
 		if !ok {
 			return w, fmt.Errorf("unknown day %q (mon, tue, wed, thu, fri, sat, sun)", d)
 		}
@@ -393,16 +393,16 @@ func parseWeekend(days []string) ([7]bool, error) {
 	return w, nil
 }
 
-// parseDue reads the due node: missing is an error (null must be explicit), a
+// parseStageDue reads the due node: missing is an error (null must be explicit), a
 // scalar is an ISO 8601 duration, a mapping is {business_days: N, calendar: C}.
-func parseDue(n *yaml.Node, cals map[string]*Calendar, declared map[string]calendarRefFile, zone *time.Location) (Due, error) {
+func parseStageDue(n *yaml.Node, cals map[string]*Calendar, declared map[string]calendarRefFile, zone *time.Location) (Due, error) {
 	switch {
 	case n.Kind == 0:
 		return Due{}, errors.New("missing (write null for a stage without a clock)")
 	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
 		return Due{}, nil
 	case n.Kind == yaml.ScalarNode:
-		d, err := ParseDuration(n.Value)
+		d, err := ParseISODuration(n.Value)
 		if err != nil {
 			return Due{}, fmt.Errorf("line %d: %w", n.Line, err)
 		}
@@ -445,17 +445,17 @@ func parseDue(n *yaml.Node, cals map[string]*Calendar, declared map[string]calen
 	return Due{}, fmt.Errorf("line %d: must be an ISO 8601 duration, {business_days: N, calendar: C} or null", n.Line)
 }
 
-// Duration is an ISO 8601 duration of whole units: PnYnMnWnDTnHnMnS, each
+// ISODuration is an ISO 8601 duration of whole units: PnYnMnWnDTnHnMnS, each
 // part optional, at least one present (PT1H, PT72H, P1M, P1DT12H).
-type Duration struct {
+type ISODuration struct {
 	Years, Months, Weeks, Days int
 	Hours, Minutes, Seconds    int
 }
 
-// ParseDuration parses an ISO 8601 duration with whole, non-negative numbers
+// ParseISODuration parses an ISO 8601 duration with whole, non-negative numbers
 // of each unit. Fractions and negative durations are rejected.
-func ParseDuration(s string) (Duration, error) {
-	var d Duration
+func ParseISODuration(s string) (ISODuration, error) {
+	var d ISODuration
 	rest, ok := strings.CutPrefix(s, "P")
 	if !ok {
 		return d, fmt.Errorf("duration %q: must start with P (ISO 8601, e.g. PT1H, P1M)", s)
@@ -495,10 +495,10 @@ func ParseDuration(s string) (Duration, error) {
 		return nil
 	}
 	if err := parse(datePart, "YMWD", []*int{&d.Years, &d.Months, &d.Weeks, &d.Days}); err != nil {
-		return Duration{}, err
+		return ISODuration{}, err
 	}
 	if err := parse(timePart, "HMS", []*int{&d.Hours, &d.Minutes, &d.Seconds}); err != nil {
-		return Duration{}, err
+		return ISODuration{}, err
 	}
 	return d, nil
 }
@@ -511,7 +511,7 @@ func ParseDuration(s string) (Duration, error) {
 // Regulation (EEC, Euratom) No 1182/71 Art. 3(2)(c) counts periods; weeks and
 // days then add calendar days in zone. Hours, minutes and seconds are elapsed
 // time added last.
-func (d Duration) AddTo(t time.Time, zone *time.Location) time.Time {
+func (d ISODuration) AddTo(t time.Time, zone *time.Location) time.Time {
 	if zone == nil {
 		zone = time.UTC
 	}
@@ -528,7 +528,7 @@ func (d Duration) AddTo(t time.Time, zone *time.Location) time.Time {
 }
 
 // String formats d in ISO 8601.
-func (d Duration) String() string {
+func (d ISODuration) String() string {
 	var b strings.Builder
 	b.WriteByte('P')
 	for _, p := range []struct {

@@ -14,7 +14,7 @@ import (
 
 // shipped loads configs/regimes.yaml and the calendar it names, relative to
 // the module root as the binaries read them from the working directory.
-func shipped(tb testing.TB) *incident.Regimes {
+func shippedRegimes(tb testing.TB) *incident.Regimes {
 	tb.Helper()
 	r, err := incident.LoadRegimes(os.DirFS(conformance.ModuleRoot(tb)), "configs/regimes.yaml")
 	if err != nil {
@@ -24,7 +24,7 @@ func shipped(tb testing.TB) *incident.Regimes {
 }
 
 func TestShippedRegimesAndCalendarLoad(t *testing.T) {
-	r := shipped(t)
+	r := shippedRegimes(t)
 	var ids []string
 	for _, g := range r.Regimes {
 		ids = append(ids, g.ID)
@@ -131,7 +131,7 @@ func TestParseRegimesReadsHolidaysFileFromTheGivenFS(t *testing.T) {
 	}
 }
 
-func TestParseDuration(t *testing.T) {
+func TestParseISODuration(t *testing.T) {
 	for _, c := range []struct{ in, want, err string }{
 		{in: "PT1H", want: "PT1H"},
 		{in: "PT24H", want: "PT24H"},
@@ -154,7 +154,7 @@ func TestParseDuration(t *testing.T) {
 		{in: "P1234567D", err: "too large"},
 		{in: "pt1h", err: "must start with P"},
 	} {
-		d, err := incident.ParseDuration(c.in)
+		d, err := incident.ParseISODuration(c.in)
 		switch {
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
 			t.Errorf("%s: error %v, want %q", c.in, err, c.err)
@@ -175,7 +175,7 @@ func TestDurationAddTo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := func(s string) time.Time {
+	instant := func(s string) time.Time {
 		v, err := time.Parse(time.RFC3339, s)
 		if err != nil {
 			t.Fatal(err)
@@ -203,30 +203,76 @@ func TestDurationAddTo(t *testing.T) {
 		{"P1DT12H", "2025-06-10T07:00:00Z", almaty, "2025-06-11T19:00:00Z"},
 		{"P2W", "2025-06-10T07:00:00Z", nil, "2025-06-24T07:00:00Z"},
 	} {
-		d, err := incident.ParseDuration(c.d)
+		d, err := incident.ParseISODuration(c.d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := d.AddTo(at(c.from), c.zone).UTC().Format(time.RFC3339); got != c.want {
+		if got := d.AddTo(instant(c.from), c.zone).UTC().Format(time.RFC3339); got != c.want {
 			t.Errorf("%s + %s in %v = %s, want %s", c.from, c.d, c.zone, got, c.want)
 		}
 	}
 }
 
-func FuzzParseDuration(f *testing.F) {
+func FuzzParseISODuration(f *testing.F) {
 	for _, s := range []string{"PT1H", "P1M", "P1Y2M3W4DT5H6M7S", "PT", "P1DT", "P-1D", "PT1.5H"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		d, err := incident.ParseDuration(s)
+		d, err := incident.ParseISODuration(s)
 		if err != nil {
 			return
 		}
 		// What parses round-trips through String.
-		d2, err := incident.ParseDuration(d.String())
+		d2, err := incident.ParseISODuration(d.String())
 		if err != nil || d2 != d {
 			t.Fatalf("%q → %v → %q → %v, %v", s, d, d.String(), d2, err)
 		}
 		_ = d.AddTo(time.Date(2025, 1, 31, 12, 0, 0, 0, time.UTC), time.UTC)
+	})
+}
+
+func FuzzParseRegimes(f *testing.F) {
+	root := conformance.ModuleRoot(f)
+	for _, name := range []string{"configs/regimes.yaml", "internal/incident/testdata/clock_regimes_fields.bad.yaml",
+		"internal/incident/testdata/clock_regimes_calendar.bad.yaml"} {
+		data, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	fsys := os.DirFS(root)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := incident.ParseRegimes(data, fsys)
+		if err != nil {
+			return
+		}
+		// What loads computes without panicking.
+		c, err := incident.NewClocks(incident.ClockOptions{Regimes: r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := incident.ClockInput{IncidentID: "i", Origin: "oisc_detected", Determination: "confirmed", Significant: true,
+			PersonalDataInvolved: true, ObjectIsCritical: true, RansomPaid: true, DetectedAt: time.Date(2025, 1, 31, 20, 0, 0, 0, time.UTC)}
+		if _, _, err := c.Compute(in, in.DetectedAt.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func FuzzParseCalendar(f *testing.F) {
+	for _, name := range []string{"../../configs/calendars/kz.yaml", "testdata/clock_calendar.yaml", "testdata/clock_calendar.bad.yaml"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := incident.ParseCalendar("KZ", time.UTC, [7]bool{time.Saturday: true, time.Sunday: true}, data)
+		if err != nil {
+			return
+		}
+		c.AddWorkingDays(time.Date(2025, 12, 30, 10, 0, 0, 0, time.UTC), 5)
 	})
 }
