@@ -297,8 +297,13 @@ func (c *Clocks) Compute(in ClockInput, now time.Time) ([]Stage, []ClockWarning,
 			}
 			if !ok {
 				if rec != nil {
+					// A send recorded before the change stands; only an
+					// unsent stage is superseded.
 					sup := cloneClockStage(*rec)
-					sup.Status = StageSuperseded
+					aggregateStage(&sup, rec.DueAt)
+					if sup.Status == StagePending {
+						sup.Status = StageSuperseded
+					}
 					out = append(out, sup)
 				}
 				continue
@@ -580,6 +585,9 @@ func (in *ClockInput) predicate(name string, empty bool, due, finalDue, now time
 func stageToUTC(s *Stage) {
 	for _, t := range []*time.Time{&s.AnchorAt, &s.DueAt, &s.SentAt, &s.AcknowledgedAt} {
 		*t = t.UTC()
+	}
+	if s.Notifications == nil {
+		s.Notifications = []Notification{} // stored and served as [], not null
 	}
 	for i := range s.Notifications {
 		n := &s.Notifications[i]

@@ -731,3 +731,26 @@ func BenchmarkCompute(b *testing.B) {
 		}
 	}
 }
+
+// TestStageSentThenNoLongerApplyingStaysSent: a send recorded on a pending
+// stage is kept when the same computation finds the stage no longer applies.
+func TestStageSentThenNoLongerApplyingStaysSent(t *testing.T) {
+	c := newClocks(t, incident.ClockOptions{})
+	now := instant(t, "2025-06-11T07:00:00Z")
+	in := incident.ClockInput{IncidentID: "inc-10", Origin: "oisc_detected", Determination: "suspected",
+		DetectedAt: instant(t, "2025-06-10T04:00:00Z")}
+	stages, _, err := c.Compute(in, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordNotification(t, stages, "kz_oisc_to_ncc", "immediate", "NCC", "2025-06-10T04:30:00Z", "")
+	recordNotification(t, stages, "kz_oisc_to_ncc", "immediate", "OWNER", "2025-06-10T05:10:00Z", "")
+	in.Stages, in.Determination = stages, "false_positive"
+	got, _, err := c.Compute(in, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := stageLine(got[0], now); l != "kz_oisc_to_ncc/immediate 2025-06-10T05:00:00Z late" {
+		t.Error(l)
+	}
+}
