@@ -231,7 +231,11 @@ func NewClocks(opts ClockOptions) (*Clocks, error) {
 // no longer apply. On bad input it returns a *ClockInputError and the recorded
 // stages unchanged, so nothing recorded is lost.
 func (c *Clocks) Compute(in ClockInput, now time.Time) ([]Stage, []ClockWarning, error) {
-	if err := checkClockInput(&in); err != nil {
+	err := checkClockInput(&in)
+	if err == nil && now.IsZero() {
+		err = &ClockInputError{"missing_now", fmt.Sprintf("incident %s: no time to compute at (now is zero)", in.IncidentID)}
+	}
+	if err != nil {
 		var ie *ClockInputError
 		if errors.As(err, &ie) {
 			c.rejected(ie.Reason)
@@ -396,6 +400,9 @@ func (c *Clocks) notify(s *Stage, rule *StageRule, in *ClockInput, rec *Stage) e
 			}
 		}
 		for _, r := range rs {
+			if slices.ContainsFunc(s.Notifications, func(n Notification) bool { return n.Recipient == r.ID }) {
+				continue // one message per recipient, under its first role
+			}
 			n := Notification{ID: NotificationID(in.IncidentID, s.Regime, s.Stage, r.ID), Role: role,
 				Recipient: r.ID, Channel: r.Channel, Language: r.Language}
 			if p, ok := prev[n.ID]; ok {

@@ -558,12 +558,18 @@ func TestBadInputIsRefusedCountedAndLosesNothing(t *testing.T) {
 			in.Stages = append(in.Stages, in.Stages[0])
 		}},
 		{"bad_stage_status", `unknown status "done"`, func(in *incident.ClockInput) { in.Stages[1].Status = "done" }},
+		{"missing_now", "no time to compute at", nil},
 	} {
 		t.Run(tc.reason, func(t *testing.T) {
 			in := good
 			in.Stages = viaJSON(recorded)
-			tc.set(&in)
-			got, warns, err := c.Compute(in, now)
+			at := now
+			if tc.set != nil {
+				tc.set(&in)
+			} else {
+				at = time.Time{}
+			}
+			got, warns, err := c.Compute(in, at)
 			var ie *incident.ClockInputError
 			if !errors.As(err, &ie) || ie.Reason != tc.reason || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("error %v, want reason %s with %q", err, tc.reason, tc.msg)
@@ -752,5 +758,23 @@ func TestStageSentThenNoLongerApplyingStaysSent(t *testing.T) {
 	}
 	if l := stageLine(got[0], now); l != "kz_oisc_to_ncc/immediate 2025-06-10T05:00:00Z late" {
 		t.Error(l)
+	}
+}
+
+func TestOneNotificationPerRecipient(t *testing.T) {
+	// The OISC is both the NCC's contact point here and the connected
+	// center: one message, not two.
+	resolve := func(role string, in *incident.ClockInput) ([]incident.Recipient, error) {
+		return []incident.Recipient{{ID: "oisc-almaty", Channel: "nats"}}, nil
+	}
+	c := newClocks(t, incident.ClockOptions{Resolve: resolve})
+	in := incident.ClockInput{IncidentID: "inc-11", Origin: "owner_self_identified", Determination: "confirmed", ObjectIsCritical: true,
+		DetectedAt: instant(t, "2025-06-10T04:00:00Z")}
+	got, _, err := c.Compute(in, instant(t, "2025-06-10T04:10:00Z"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(got[0].Notifications) != 1 || got[0].Notifications[0].Role != "NCC" {
+		t.Errorf("%+v", got)
 	}
 }
