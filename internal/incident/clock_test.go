@@ -272,6 +272,7 @@ func TestShippedRegimeInstants(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Logf("now %s:\n  %s", tc.now, strings.Join(stageLines(got, now, ""), "\n  "))
 			if g := stageLines(got, now, tc.only); !reflect.DeepEqual(g, tc.want) {
 				t.Errorf("stages:\n  %s\nwant:\n  %s", strings.Join(g, "\n  "), strings.Join(tc.want, "\n  "))
 			}
