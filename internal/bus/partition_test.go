@@ -1,0 +1,209 @@
+package bus_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kuzet-kz/kuzet/internal/bus"
+	"github.com/kuzet-kz/kuzet/internal/bus/bustest"
+)
+
+// TestPartitionOwnerPinned pins the rendezvous hash: every member computes
+// the same owners, so a change of it is a change of the documented
+// partitioning (and of who owns what after an upgrade).
+func TestPartitionOwnerPinned(t *testing.T) {
+	members := []string{"ncc-1", "ncc-2", "ncc-3"}
+	var got []string
+	for p := range 8 {
+		got = append(got, bus.PartitionOwner(members, p))
+	}
+	want := []string{"ncc-1", "ncc-3", "ncc-2", "ncc-3", "ncc-2", "ncc-2", "ncc-1", "ncc-1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("owners of partitions 0..7 = %q, want %q", got, want)
+	}
+	if bus.PartitionOwner(nil, 0) != "" {
+		t.Error("a partition with no members has an owner")
+	}
+}
+
+// TestPartitionsSpreadAndMoveLittle: the owned sets of all members cover
+// every partition exactly once, and when a member leaves only its own
+// partitions move.
+func TestPartitionsSpreadAndMoveLittle(t *testing.T) {
+	const count = 64
+	members := []string{"a", "b", "c", "d"}
+	owners := map[int]string{}
+	for _, m := range members {
+		for _, p := range bus.OwnedPartitions(m, members, count) {
+			if o, dup := owners[p]; dup {
+				t.Fatalf("partition %d owned by %s and %s", p, o, m)
+			}
+			owners[p] = m
+		}
+	}
+	if len(owners) != count {
+		t.Fatalf("%d of %d partitions owned", len(owners), count)
+	}
+	for _, m := range members {
+		if n := len(bus.OwnedPartitions(m, members, count)); n < count/8 {
+			t.Errorf("member %s owns only %d of %d", m, n, count)
+		}
+	}
+	rest := []string{"a", "b", "d"}
+	for p := range count {
+		now := bus.PartitionOwner(rest, p)
+		if owners[p] != "c" && now != owners[p] {
+			t.Errorf("partition %d moved from %s to %s though %s stayed", p, owners[p], now, owners[p])
+		}
+	}
+}
+
+// TestPartitionsTakeover runs three members on a real JetStream: together
+// they own every partition once; when one stops announcing (as a killed
+// process does) the others take its partitions within TTL + heartbeat, and
+// a member that leaves hands its partitions over at the next heartbeat.
+func TestPartitionsTakeover(t *testing.T) {
+	s := bustest.Server(t)
+	ctx := context.Background()
+	join := func(member string) *bus.Partitions {
+		_, js := bustest.Connect(t, s)
+		p, err := bus.JoinPartitions(ctx, js, bus.PartitionOptions{Group: "test", Count: 16, Member: member,
+			Heartbeat: 100 * time.Millisecond, TTL: 400 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a, b, c := join("ncc-a"), join("ncc-b"), join("ncc-c")
+	all := []*bus.Partitions{a, b, c}
+	covered := func(ps []*bus.Partitions) error {
+		seen := map[int]int{}
+		for _, p := range ps {
+			for _, part := range p.Owned() {
+				seen[part]++
+			}
+		}
+		for part := range 16 {
+			if seen[part] != 1 {
+				return fmt.Errorf("partition %d owned %d times", part, seen[part])
+			}
+		}
+		return nil
+	}
+	waitFor(t, 5*time.Second, func() error { return covered(all) })
+
+	// c stops announcing without leaving: its key expires after the TTL.
+	cOwned := c.Owned()
+	stopped := time.Now()
+	if err := c.Leave(ctx); err != nil { // Leave deletes the key; put it back to model a crash
+		t.Fatal(err)
+	}
+	_, js := bustest.Connect(t, s)
+	kv, err := js.KeyValue(ctx, bus.MembersBucket("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "ncc-c", []byte("crashed")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() error { return covered([]*bus.Partitions{a, b}) })
+	took := time.Since(stopped)
+	t.Logf("a crashed member's %d partitions moved after %v", len(cOwned), took.Round(10*time.Millisecond))
+	if took < 300*time.Millisecond {
+		t.Errorf("partitions moved after %v, before the member's TTL ran out", took)
+	}
+
+	// b leaves: a owns everything at its next heartbeat.
+	left := time.Now()
+	if err := b.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, func() error { return covered([]*bus.Partitions{a}) })
+	t.Logf("a member that left was replaced after %v", time.Since(left).Round(10*time.Millisecond))
+	select {
+	case <-a.Changed():
+	default:
+		t.Error("Changed did not signal")
+	}
+	if err := a.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCheckpoints saves and loads partition state inline and through the
+// object store, and refuses a save by a member whose view is stale.
+func TestCheckpoints(t *testing.T) {
+	s := bustest.Server(t)
+	_, js := bustest.Connect(t, s)
+	ctx := context.Background()
+	cps, err := bus.OpenCheckpoints(ctx, js, "test", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cps.InlineMax = 1 << 10
+	empty, err := cps.Load(ctx, 3)
+	if err != nil || empty.Seq != 0 || empty.Revision != 0 || empty.State != nil {
+		t.Fatalf("an unsaved partition: %+v, %v", empty, err)
+	}
+	small := []byte("state at 10")
+	cp, err := cps.Save(ctx, 3, empty, 10, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cps.Load(ctx, 3)
+	if err != nil || got.Seq != 10 || !bytes.Equal(got.State, small) || got.Revision != cp.Revision {
+		t.Fatalf("inline: %+v, %v", got, err)
+	}
+	large := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB: over a KV value's limit
+	cp2, err := cps.Save(ctx, 3, got, 25, large)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got2, err := cps.Load(ctx, 3)
+	if err != nil || got2.Seq != 25 || !bytes.Equal(got2.State, large) {
+		t.Fatalf("object: seq %d, %d bytes, %v", got2.Seq, len(got2.State), err)
+	}
+	// A member still holding the revision of seq 10 has lost the partition.
+	if _, err := cps.Save(ctx, 3, got, 30, small); !errors.Is(err, bus.ErrCheckpointConflict) {
+		t.Fatalf("a stale save: %v, want ErrCheckpointConflict", err)
+	}
+	// A second member creating the same partition's first checkpoint loses too.
+	if _, err := cps.Save(ctx, 3, bus.Checkpoint{}, 1, small); !errors.Is(err, bus.ErrCheckpointConflict) {
+		t.Fatalf("a second first save: %v, want ErrCheckpointConflict", err)
+	}
+	// Back to inline: the large object is removed.
+	if _, err := cps.Save(ctx, 3, cp2, 40, small); err != nil {
+		t.Fatal(err)
+	}
+	obs, err := js.ObjectStore(ctx, bus.StateBucket("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obs.GetInfo(ctx, "p3-25"); err == nil {
+		t.Error("the object of an overwritten checkpoint was kept")
+	}
+	final, err := cps.Load(ctx, 3)
+	if err != nil || final.Seq != 40 || !bytes.Equal(final.State, small) {
+		t.Fatalf("after going back inline: %+v, %v", final, err)
+	}
+}
