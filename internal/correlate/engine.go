@@ -717,7 +717,22 @@ func (e *Engine) enforce(cur *group, out []Update) []Update {
 		e.c.Evicted++
 		e.remove(g)
 	}
+	if len(e.dl) > 2*len(e.groups)+64 {
+		e.rebuildDeadlines()
+	}
 	return out
+}
+
+// rebuildDeadlines drops the heap entries of evicted groups, which would
+// otherwise keep them in memory until their deadline: one entry per group,
+// under its current deadline.
+func (e *Engine) rebuildDeadlines() {
+	dl := make(deadlines, 0, len(e.groups))
+	for g := e.head; g != nil; g = g.next {
+		dl = append(dl, deadline{g.deadline, g})
+	}
+	heap.Init(&dl)
+	e.dl = dl
 }
 
 func (e *Engine) remove(g *group) {
@@ -765,7 +780,7 @@ func (e *Engine) grow(g *group, n int64) { g.bytes += n; e.bytes += n }
 const episodeCost = 256
 
 func groupCost(g *group) int64 {
-	n := int64(160 + 2*len(g.key))
+	n := int64(480 + 2*len(g.key)) // group, map slot, heap entry, entry buffer slack: measured in TestStateBounded
 	for _, v := range g.values {
 		n += int64(16 + len(v))
 	}
