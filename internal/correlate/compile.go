@@ -296,6 +296,9 @@ func (cp *compiler) build(r *sigma.Rule) (*Correlation, error) {
 		c.inputs[id] = in
 		c.Inputs = append(c.Inputs, id)
 	}
+	if c.Type == "temporal" && len(c.Inputs) > 64 {
+		return nil, fmt.Errorf("temporal correlations take at most 64 rules, not %d", len(c.Inputs))
+	}
 	// aliases: alias -> input id -> field
 	aliases := map[string]map[string]string{}
 	for alias, m := range sc.Aliases {
