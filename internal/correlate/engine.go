@@ -199,6 +199,7 @@ type Engine struct {
 	c          Counters
 	removed    uint64 // groups removed, to know when a looked-up group may be gone
 	keyBuf     []byte
+	out        []Update // Apply's result, reused
 }
 
 // NewEngine returns an empty engine for set.
@@ -271,11 +272,16 @@ func AlertID(ruleID string, groupValues []string, first time.Time) uuid.UUID {
 // Apply applies a signal and returns the updates it causes: episodes it
 // opens or updates, episodes of any group that the advancing watermark
 // closes, evictions, and (unless NoChain) the updates of chained
-// correlations. A redelivered signal (an event id the group has) changes
-// nothing. A signal older than the watermark fails with ErrLate; a
-// malformed one with a *SignalError; both are counted.
+// correlations. The returned slice is reused by the next call to Apply
+// (the Updates in it are the caller's to keep). A redelivered signal (an
+// event id the group has at the same time) changes nothing. A signal older
+// than the watermark fails with ErrLate; a malformed one with a
+// *SignalError; both are counted.
 func (e *Engine) Apply(s Signal) ([]Update, error) {
-	return e.apply(s, nil, false)
+	clear(e.out)
+	out, err := e.apply(s, e.out[:0], false)
+	e.out = out
+	return out, err
 }
 
 func (e *Engine) apply(s Signal, out []Update, chained bool) ([]Update, error) {

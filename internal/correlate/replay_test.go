@@ -3,6 +3,7 @@ package correlate_test
 import (
 	"fmt"
 	"math/rand"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -51,6 +52,7 @@ func replay(t *testing.T, set *correlate.Set, sigs []correlate.Signal, o correla
 	var apply func(s correlate.Signal)
 	apply = func(s correlate.Signal) {
 		us, err := eng.Apply(s)
+		us = slices.Clone(us) // apply below reuses the engine's slice
 		if err != nil {
 			out = append(out, "error "+err.Error())
 		}
