@@ -49,8 +49,12 @@
 // (ReasonBound), or when its group is evicted (ReasonEvicted). The next
 // firing opens a new episode. The alert id is a UUIDv5 (SHA-1) of the
 // correlation id, the group values and the time of the first event of the
-// window that fired; each event id counts once per correlation and group,
-// so replaying the same signals in the same order gives the same updates.
+// window that fired; each event id counts once per correlation and group
+// (a redelivery carries the event's own time, which is where the engine
+// looks for it), so replaying the same signals in the same order gives the
+// same updates. Only one episode per group is open at a time; a signal more
+// than one timespan before an open episode's first event is kept for later
+// windows but does not join it.
 // Version grows by one with every update of an alert, for
 // ReplacingMergeTree(version).
 //

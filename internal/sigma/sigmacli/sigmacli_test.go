@@ -129,3 +129,23 @@ detection: {sel: {EventID: 4625}, condition: sel}
 		}
 	}
 }
+
+func TestCheckRejectsBrokenCorrelation(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "c.yml")
+	rules := `title: Dangling
+id: dangling
+correlation: {type: event_count, rules: nowhere, timespan: 5m, condition: {gte: 2}}
+---
+title: Base
+id: base
+detection: {sel: {EventID: 1}, condition: sel}
+`
+	if err := os.WriteFile(f, []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run(t, "", "check", "--rules", f)
+	if code != 0 || !strings.Contains(out, `correlation "dangling": rule "nowhere": no rule has this id or name`) ||
+		!strings.HasSuffix(out, "compiled 1, rejected 1\n") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
