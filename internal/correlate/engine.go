@@ -131,14 +131,15 @@ type Counters struct {
 	Closed     int64 `json:"closed"`     // episodes closed, evictions included
 }
 
+// entry is one signal kept in a group's window: 64 bytes and its strings.
 type entry struct {
 	t     int64
 	seq   uint64
 	id    string
-	input int
 	value string
 	num   float64
-	share Share
+	input int32
+	share int32 // index in Engine.shares
 }
 
 type episode struct {
@@ -200,6 +201,23 @@ type Engine struct {
 	removed    uint64 // groups removed, to know when a looked-up group may be gone
 	keyBuf     []byte
 	out        []Update // Apply's result, reused
+	// shares interns the signals' shares: entries keep an index. It holds
+	// each distinct share once (organisations and objects of the registry).
+	shares  []Share
+	shareIx map[Share]int32
+}
+
+func (e *Engine) intern(s Share) int32 {
+	if i, ok := e.shareIx[s]; ok {
+		return i
+	}
+	if e.shareIx == nil {
+		e.shareIx = map[Share]int32{}
+	}
+	i := int32(len(e.shares))
+	e.shares = append(e.shares, s)
+	e.shareIx[s] = i
+	return i
 }
 
 // NewEngine returns an empty engine for set.
@@ -346,7 +364,7 @@ func (e *Engine) apply(s Signal, out []Update, chained bool) ([]Update, error) {
 	}
 	e.touch(g)
 	e.seq++
-	en := entry{t: t, seq: e.seq, id: s.EventID, input: in.idx, value: s.Value, num: num, share: s.Share}
+	en := entry{t: t, seq: e.seq, id: s.EventID, input: int32(in.idx), value: s.Value, num: num, share: e.intern(s.Share)}
 	pos := len(g.entries)
 	if pos > 0 && g.entries[pos-1].t > t {
 		pos = sort.Search(len(g.entries), func(i int) bool { return g.entries[i].t > t })
@@ -527,11 +545,12 @@ func (e *Engine) join(g *group, en *entry) {
 		ep.ids = append(ep.ids, en.id)
 		e.grow(g, idCost(en.id))
 	}
-	i := slices.IndexFunc(ep.shares, func(s ShareEvents) bool { return s.Share == en.share })
+	share := e.shares[en.share]
+	i := slices.IndexFunc(ep.shares, func(s ShareEvents) bool { return s.Share == share })
 	if i < 0 {
-		ep.shares = append(ep.shares, ShareEvents{Share: en.share})
+		ep.shares = append(ep.shares, ShareEvents{Share: share})
 		i = len(ep.shares) - 1
-		e.grow(g, shareCost(en.share))
+		e.grow(g, shareCost(share))
 	}
 	sh := &ep.shares[i]
 	sh.Count++
@@ -583,7 +602,7 @@ func (e *Engine) metric(g *group, hi int) float64 {
 	case "temporal_ordered":
 		k := 0
 		for i := range w {
-			if k < len(c.Inputs) && w[i].input == k {
+			if k < len(c.Inputs) && int(w[i].input) == k {
 				k++
 			}
 		}
@@ -793,7 +812,7 @@ func groupCost(g *group) int64 {
 	return n
 }
 func entryCost(en *entry) int64 {
-	return int64(96+2*len(en.id)+len(en.value)) + int64(len(en.share.Org)+len(en.share.Object)+len(en.share.Sector)+len(en.share.OISC))
+	return int64(96 + 2*len(en.id) + len(en.value))
 }
 func idCost(id string) int64 { return int64(16 + len(id)) }
 func shareCost(s Share) int64 {

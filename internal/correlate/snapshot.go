@@ -57,7 +57,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	for g := e.head; g != nil; g = g.next {
 		sg := snapGroup{Correlation: g.corr.ID, Values: g.values, Entries: make([]snapEntry, len(g.entries))}
 		for i, en := range g.entries {
-			sg.Entries[i] = snapEntry{T: en.t, Seq: en.seq, ID: en.id, Input: en.input, Value: en.value, Share: en.share}
+			sg.Entries[i] = snapEntry{T: en.t, Seq: en.seq, ID: en.id, Input: int(en.input), Value: en.value, Share: e.shares[en.share]}
 		}
 		if ep := g.ep; ep != nil {
 			sg.Episode = &snapEpisode{ID: ep.id, Version: ep.version, Fired: ep.fired, WindowStart: ep.windowStart,
@@ -98,7 +98,7 @@ func (e *Engine) Restore(data []byte) error {
 			if se.Input < 0 || se.Input >= len(c.Inputs) {
 				return fmt.Errorf("correlate: restore: group %q: input %d", key, se.Input)
 			}
-			en := entry{t: se.T, seq: se.Seq, id: se.ID, input: se.Input, value: se.Value, share: se.Share}
+			en := entry{t: se.T, seq: se.Seq, id: se.ID, input: int32(se.Input), value: se.Value, share: n.intern(se.Share)}
 			if c.numeric() {
 				v, err := parseNumber(se.Value)
 				if err != nil {
