@@ -200,7 +200,9 @@ type Engine struct {
 	c          Counters
 	removed    uint64 // groups removed, to know when a looked-up group may be gone
 	keyBuf     []byte
-	out        []Update // Apply's result, reused
+	out        []Update            // Apply's result, reused
+	seen       map[string]struct{} // scratch for value_count
+	nums       []float64           // scratch for percentiles
 	// shares interns the signals' shares: entries keep an index. It holds
 	// each distinct share once (organisations and objects of the registry).
 	shares  []Share
@@ -584,11 +586,16 @@ func (e *Engine) metric(g *group, hi int) float64 {
 		if len(w) == 1 {
 			return 1
 		}
-		seen := make(map[string]struct{}, len(w))
-		for i := range w {
-			seen[w[i].value] = struct{}{}
+		if e.seen == nil {
+			e.seen = map[string]struct{}{}
 		}
-		return float64(len(seen))
+		clear(e.seen)
+		for i := range w {
+			e.seen[w[i].value] = struct{}{}
+		}
+		n := len(e.seen)
+		clear(e.seen) // drop references to the values
+		return float64(n)
 	case "temporal":
 		var have uint64
 		n := 0
@@ -617,10 +624,11 @@ func (e *Engine) metric(g *group, hi int) float64 {
 		}
 		return sum
 	default: // value_percentile, value_median
-		xs := make([]float64, len(w))
+		xs := e.nums[:0]
 		for i := range w {
-			xs[i] = w[i].num
+			xs = append(xs, w[i].num)
 		}
+		e.nums = xs
 		return percentile(xs, c.percentile)
 	}
 }
