@@ -5,12 +5,17 @@ import (
 	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/correlate"
+	"github.com/kuzet-kz/kuzet/internal/sigma"
 )
 
 // FuzzRestore: a snapshot from anywhere either restores or fails with an
 // error, and the engine keeps working; it never panics.
 func FuzzRestore(f *testing.F) {
-	set, _ := compile(&testing.T{}, mixed)
+	rules, errs := sigma.ParseRules("mixed.yml", []byte(mixed))
+	if len(errs) > 0 {
+		f.Fatal(errs)
+	}
+	set, _ := correlate.Compile(rules)
 	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	eng := correlate.NewEngine(set, correlate.Options{})
 	for i, r := range []string{"a", "b", "a", "a", "b"} {
