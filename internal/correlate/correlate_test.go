@@ -2,6 +2,7 @@ package correlate_test
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -200,5 +201,46 @@ func TestRestoreRejectsGarbage(t *testing.T) {
 		if err := eng.Restore([]byte(bad)); err == nil {
 			t.Errorf("Restore(%q) succeeded", bad)
 		}
+	}
+}
+
+// TestChainOfThree: each episode feeds the next level exactly once.
+func TestChainOfThree(t *testing.T) {
+	set, rej := compile(t, `title: L3
+id: l3
+correlation: {type: event_count, rules: l2, group-by: [User], timespan: 1h, condition: {gte: 1}}
+---
+title: L2
+id: l2
+correlation: {type: event_count, rules: l1, group-by: [User], timespan: 1h, condition: {gte: 1}}
+---
+title: L1
+id: l1
+correlation: {type: event_count, rules: base-1, group-by: [User], timespan: 1h, condition: {gte: 2}}
+---
+title: Base
+id: base-1
+detection: {sel: {EventID: 1}, condition: sel}
+`)
+	if len(rej) > 0 {
+		t.Fatal(rej[0].Err)
+	}
+	eng := correlate.NewEngine(set, correlate.Options{})
+	at := time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC)
+	var opened []string
+	for i := 0; i < 2; i++ {
+		us, err := eng.Apply(correlate.Signal{Correlation: "l1", Rule: "base-1", EventID: strconv.Itoa(i), Time: at, Group: []string{"alice"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range us {
+			opened = append(opened, u.Rule+":"+string(u.Status))
+		}
+	}
+	if got := strings.Join(opened, " "); got != "l1:opened l2:opened l3:opened" {
+		t.Errorf("updates %s", got)
+	}
+	if c := eng.Counters(); c.Duplicates != 0 || c.Applied != 4 {
+		t.Errorf("%+v", c)
 	}
 }

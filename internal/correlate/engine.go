@@ -385,7 +385,10 @@ func (e *Engine) apply(s Signal, out []Update, chained bool) ([]Update, error) {
 	e.prune(g)
 	out = e.enforce(g, out)
 	if !e.o.NoChain {
-		for i := first; i < len(out); i++ {
+		// Only this signal's own updates: the chained applies below handle
+		// the chains of the updates they add.
+		end := len(out)
+		for i := first; i < end; i++ {
 			for _, sig := range e.set.Chained(out[i]) {
 				var err error
 				if out, err = e.apply(sig, out, true); err != nil {
