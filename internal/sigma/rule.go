@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -72,23 +73,25 @@ type Detection struct {
 }
 
 // Correlation is a correlation rule's correlation section (Sigma
-// correlation rules specification). The evaluator lives in a later
-// package; this carries everything it needs.
+// correlation rules specification v2.1, with pySigma's value_median). The
+// evaluator is internal/correlate; this carries everything it needs.
 type Correlation struct {
 	// Type is event_count, value_count, temporal, temporal_ordered,
-	// value_sum, value_avg or value_percentile.
+	// value_sum, value_avg, value_percentile or value_median.
 	Type string
-	// Rules are the referenced rules (ids or names).
+	// Rules are the referenced rules (ids or names), in order.
 	Rules []string
-	// GroupBy fields.
+	// GroupBy fields (or aliases); empty: one group.
 	GroupBy []string
 	// Timespan is the window.
 	Timespan time.Duration
-	// Condition holds the threshold: operators gt, gte, lt, lte, eq, neq
-	// with values, and for value_* types the field.
-	Condition map[string]int64
-	Field     string
-	// Percentile is value_percentile's rank.
+	// Condition maps operators (gt, gte, lt, lte, eq, neq) to thresholds;
+	// every one must hold, so two make a range. A temporal correlation
+	// without a condition gets gte: len(Rules), as in pySigma.
+	Condition map[string]float64
+	// Field is condition.field: the field value_* types aggregate.
+	Field string
+	// Percentile is value_percentile's rank (0 to 100); 50 for value_median.
 	Percentile float64
 	// Aliases maps an alias to a field name per referenced rule.
 	Aliases map[string]map[string]string
@@ -98,7 +101,7 @@ type Correlation struct {
 
 // Correlation types.
 var correlationTypes = map[string]bool{"event_count": true, "value_count": true, "temporal": true,
-	"temporal_ordered": true, "value_sum": true, "value_avg": true, "value_percentile": true}
+	"temporal_ordered": true, "value_sum": true, "value_avg": true, "value_percentile": true, "value_median": true}
 
 // knownTop are the attributes the specification defines.
 var knownTop = map[string]bool{"title": true, "id": true, "name": true, "status": true, "description": true,
@@ -281,53 +284,58 @@ func parseCorrelation(n *yaml.Node) (*Correlation, error) {
 	var raw struct {
 		Type      string                       `yaml:"type"`
 		Rules     any                          `yaml:"rules"`
-		GroupBy   []string                     `yaml:"group-by"`
+		GroupBy   any                          `yaml:"group-by"`
 		Timespan  string                       `yaml:"timespan"`
 		Timeframe string                       `yaml:"timeframe"`
-		Condition map[string]any               `yaml:"condition"`
+		Condition any                          `yaml:"condition"`
 		Aliases   map[string]map[string]string `yaml:"aliases"`
 		Generate  bool                         `yaml:"generate"`
 		Ordered   bool                         `yaml:"ordered"`
 	}
 	if err := n.Decode(&raw); err != nil {
+		if mapGet(n, "aliases") != nil {
+			return nil, fmt.Errorf("aliases must map each alias to rule: field mappings: %w", err)
+		}
 		return nil, err
 	}
-	c := &Correlation{Type: raw.Type, GroupBy: raw.GroupBy, Aliases: raw.Aliases, Generate: raw.Generate}
+	c := &Correlation{Type: raw.Type, Aliases: raw.Aliases, Generate: raw.Generate}
 	if !correlationTypes[c.Type] {
 		return nil, fmt.Errorf("unknown type %q", c.Type)
 	}
-	switch r := raw.Rules.(type) {
-	case string:
-		c.Rules = []string{r}
-	case []any:
-		for _, e := range r {
-			s, ok := e.(string)
-			if !ok {
-				return nil, errors.New("rules must be rule ids or names")
-			}
-			c.Rules = append(c.Rules, s)
-		}
-	default:
-		return nil, errors.New("missing rules")
+	var err error
+	if c.Rules, err = stringList(raw.Rules); err != nil || len(c.Rules) == 0 {
+		return nil, errors.New("missing rules: a rule id or name, or a list of them")
+	}
+	if c.GroupBy, err = stringList(raw.GroupBy); err != nil {
+		return nil, errors.New("group-by must be a field name or a list of them")
 	}
 	span := raw.Timespan
 	if span == "" {
 		span = raw.Timeframe
 	}
-	d, err := ParseTimespan(span)
-	if err != nil {
+	if c.Timespan, err = ParseTimespan(span); err != nil {
 		return nil, fmt.Errorf("timespan: %w", err)
 	}
-	c.Timespan = d
 	temporal := c.Type == "temporal" || c.Type == "temporal_ordered"
-	if raw.Condition == nil && !temporal {
-		return nil, errors.New("missing condition")
-	}
 	if temporal && len(c.Rules) < 2 {
 		return nil, errors.New("temporal correlations need at least two rules")
 	}
-	c.Condition = map[string]int64{}
-	for k, v := range raw.Condition {
+	var cond map[string]any
+	switch x := raw.Condition.(type) {
+	case nil:
+		if !temporal {
+			return nil, errors.New("missing condition")
+		}
+	case map[string]any:
+		cond = x
+	case string:
+		return nil, fmt.Errorf("extended (boolean) correlation conditions are not supported: %q", x)
+	default:
+		return nil, errors.New("condition must be a mapping")
+	}
+	c.Condition = map[string]float64{}
+	hasPercentile := false
+	for k, v := range cond {
 		switch k {
 		case "field":
 			s, ok := v.(string)
@@ -336,46 +344,132 @@ func parseCorrelation(n *yaml.Node) (*Correlation, error) {
 			}
 			c.Field = s
 		case "percentile":
+			x, ok := v.(int)
+			if !ok || x < 0 || x > 100 {
+				return nil, fmt.Errorf("percentile must be an integer from 0 to 100, not %v", v)
+			}
+			c.Percentile, hasPercentile = float64(x), true
+		case "gt", "gte", "lt", "lte", "eq", "neq":
+			var f float64
 			switch x := v.(type) {
 			case int:
-				c.Percentile = float64(x)
+				f = float64(x)
 			case float64:
-				c.Percentile = x
+				f = x
 			default:
-				return nil, errors.New("percentile must be a number")
+				return nil, fmt.Errorf("condition %s must be a number, not %v", k, v)
 			}
-		case "gt", "gte", "lt", "lte", "eq", "neq":
-			n, ok := v.(int)
-			if !ok {
-				return nil, fmt.Errorf("condition %s must be an integer", k)
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil, fmt.Errorf("condition %s must be a finite number", k)
 			}
-			c.Condition[k] = int64(n)
+			c.Condition[k] = f
 		default:
 			return nil, fmt.Errorf("unknown condition operator %q", k)
 		}
 	}
-	if !temporal && len(c.Condition) == 0 {
-		return nil, errors.New("condition needs one of gt, gte, lt, lte, eq, neq")
+	if len(c.Condition) == 0 {
+		if !temporal {
+			return nil, errors.New("condition needs one of gt, gte, lt, lte, eq, neq")
+		}
+		c.Condition["gte"] = float64(len(c.Rules))
+	}
+	if err := checkRange(c.Condition); err != nil {
+		return nil, err
 	}
 	if strings.HasPrefix(c.Type, "value_") && c.Field == "" {
 		return nil, fmt.Errorf("%s needs condition.field", c.Type)
 	}
+	switch c.Type {
+	case "value_percentile":
+		if !hasPercentile {
+			return nil, errors.New("value_percentile needs condition.percentile")
+		}
+	case "value_median":
+		c.Percentile = 50
+	}
 	return c, nil
 }
 
-// ParseTimespan parses Sigma timespans: 30s, 5m, 1h, 2d, 1w, 1M, 1y.
+// checkRange rejects a condition no value can satisfy (gt: 5 with lt: 3).
+func checkRange(c map[string]float64) error {
+	lo, hi := math.Inf(-1), math.Inf(1)
+	loOpen, hiOpen := false, false
+	for op, v := range c {
+		switch op {
+		case "gt", "gte":
+			if v > lo || (v == lo && op == "gt") {
+				lo, loOpen = v, op == "gt"
+			}
+		case "lt", "lte":
+			if v < hi || (v == hi && op == "lt") {
+				hi, hiOpen = v, op == "lt"
+			}
+		case "eq":
+			if v > lo || (v == lo && !loOpen) {
+				lo, loOpen = v, false
+			}
+			if v < hi || (v == hi && !hiOpen) {
+				hi, hiOpen = v, false
+			}
+		}
+	}
+	if eq, ok := c["eq"]; ok && (eq < lo || eq > hi || (eq == lo && loOpen) || (eq == hi && hiOpen)) {
+		return fmt.Errorf("condition %v can never hold", c)
+	}
+	if lo > hi || (lo == hi && (loOpen || hiOpen)) {
+		return fmt.Errorf("condition %v can never hold", c)
+	}
+	return nil
+}
+
+// stringList takes a string or a list of strings.
+func stringList(v any) ([]string, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []string{x}, nil
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("%v is not a string", e)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%v is neither a string nor a list", v)
+}
+
+// timespanUnits are the units of Sigma timespans, with pySigma's lengths
+// for months and years (the mean Gregorian month and year).
+var timespanUnits = map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour,
+	'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'M': 2629746 * time.Second, 'y': 31556952 * time.Second}
+
+// ParseTimespan parses a Sigma timespan: a positive decimal integer and a
+// unit, s, m, h, d, w, M (month) or y (year), as in 30s, 90m, 2d, 1M.
 func ParseTimespan(s string) (time.Duration, error) {
 	if len(s) < 2 {
 		return 0, fmt.Errorf("invalid timespan %q", s)
 	}
-	var n int64
-	if _, err := fmt.Sscanf(s[:len(s)-1], "%d", &n); err != nil || n <= 0 {
-		return 0, fmt.Errorf("invalid timespan %q", s)
-	}
-	unit := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour,
-		'w': 7 * 24 * time.Hour, 'M': 30 * 24 * time.Hour, 'y': 365 * 24 * time.Hour}[s[len(s)-1]]
-	if unit == 0 {
+	unit, ok := timespanUnits[s[len(s)-1]]
+	if !ok {
 		return 0, fmt.Errorf("invalid timespan unit in %q", s)
+	}
+	var n int64
+	for _, ch := range s[:len(s)-1] {
+		if ch < '0' || ch > '9' {
+			return 0, fmt.Errorf("invalid timespan %q", s)
+		}
+		n = n*10 + int64(ch-'0')
+		if n > int64(math.MaxInt64/unit) {
+			return 0, fmt.Errorf("timespan %q is too long", s)
+		}
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("invalid timespan %q", s)
 	}
 	return time.Duration(n) * unit, nil
 }

@@ -78,3 +78,74 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestScanCorrelation: a correlation beside its base rule; the base rule
+// prints its own matches only with generate: true, events without a time or
+// group field are reported on stderr and left out.
+func TestScanCorrelation(t *testing.T) {
+	dir := t.TempDir()
+	rules := `title: Two failures
+id: corr
+correlation: {type: event_count, rules: fail, group-by: [User], timespan: 1m, condition: {gte: 2}GEN}
+---
+title: Failure
+id: fail
+name: fail
+detection: {sel: {EventID: 4625}, condition: sel}
+`
+	events := `{"TimeCreated_SystemTime":"2017-08-30 19:13:38.198483","EventID":4625,"User":"a"}
+{"EventID":4625,"User":"a"}
+{"TimeCreated_SystemTime":"2017-08-30 19:13:40","EventID":4625}
+{"TimeCreated_SystemTime":"2017-08-30 19:14:38.198","EventID":4625,"User":"a"}
+`
+	for _, gen := range []bool{false, true} {
+		g := ""
+		if gen {
+			g = ", generate: true"
+		}
+		f := filepath.Join(dir, "r.yml")
+		if err := os.WriteFile(f, []byte(strings.Replace(rules, "GEN", g, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := run(t, events, "scan", "--rules", f, "--events", "-", "--no-logsource-gating")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		want := `{"rule_id":"corr","title":"Two failures","level":"","correlation":true,"group":{"User":"a"},"window":{"start":"2017-08-30T19:13:38.198Z","end":"2017-08-30T19:14:38.198Z"},"events":[0,3]}` + "\n"
+		if gen {
+			want = `{"rule_id":"fail","title":"Failure","level":"","event":0}
+{"rule_id":"fail","title":"Failure","level":"","event":1}
+{"rule_id":"fail","title":"Failure","level":"","event":2}
+{"rule_id":"fail","title":"Failure","level":"","event":3}
+` + want
+		}
+		if out != want {
+			t.Errorf("generate %v:\n%s\nwant:\n%s", gen, out, want)
+		}
+		if !strings.Contains(errOut, "event 1: correlation corr: no event time") ||
+			!strings.Contains(errOut, `event 2: correlation corr: missing_group_field: event 2 has no group-by field "User"`) ||
+			!strings.Contains(errOut, "left out: missing_group_field 1, no_time 1") {
+			t.Errorf("stderr:\n%s", errOut)
+		}
+	}
+}
+
+func TestCheckRejectsBrokenCorrelation(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "c.yml")
+	rules := `title: Dangling
+id: dangling
+correlation: {type: event_count, rules: nowhere, timespan: 5m, condition: {gte: 2}}
+---
+title: Base
+id: base
+detection: {sel: {EventID: 1}, condition: sel}
+`
+	if err := os.WriteFile(f, []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run(t, "", "check", "--rules", f)
+	if code != 0 || !strings.Contains(out, `correlation "dangling": rule "nowhere": no rule has this id or name`) ||
+		!strings.HasSuffix(out, "compiled 1, rejected 1\n") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
