@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/ingest"
+	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
 )
 
 // Fields is a flattened event.
@@ -171,13 +172,7 @@ func flattenWinlogbeat(doc, wl map[string]any) (Fields, time.Time, error) {
 func normalize(v any) any {
 	switch x := v.(type) {
 	case json.Number:
-		if n, err := x.Int64(); err == nil {
-			return n
-		}
-		if f, err := x.Float64(); err == nil {
-			return f
-		}
-		return x.String()
+		return jsonl.Number(x)
 	case float64:
 		if x == float64(int64(x)) {
 			return int64(x)
