@@ -47,6 +47,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/failpoint"
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 	"github.com/kuzet-kz/kuzet/internal/natsserver"
+	"github.com/kuzet-kz/kuzet/internal/pipeline"
 	"github.com/kuzet-kz/kuzet/internal/registry"
 	"github.com/kuzet-kz/kuzet/internal/spool"
 	"github.com/kuzet-kz/kuzet/internal/telemetry"
@@ -615,13 +616,11 @@ const quarantineMax = 8 << 10
 // in message and labels, the record (its first 8 KiB) in event.original;
 // when it is not UTF-8, invalid bytes replaced there and the exact bytes
 // in kuzet.original_b64.
-func quarantineEvent(rec ingest.Record, ie *ingest.Error, pipeline string) *event.Event {
-	ev := &event.Event{Timestamp: rec.ReceivedAt}
-	ev.Kuzet.ReceivedAt = rec.ReceivedAt
-	ev.Kuzet.SourceType = pipeline
-	ev.Kuzet.Asset = event.AssetUnknown
+func quarantineEvent(rec ingest.Record, ie *ingest.Error, pipelineName string) *event.Event {
+	ev := pipeline.NewEvent(rec, pipelineName)
+	ev.Timestamp = ev.Kuzet.ReceivedAt
 	ev.Event.Kind = "pipeline_error"
-	ev.Message = fmt.Sprintf("rejected by pipeline %s: %v", pipeline, ie)
+	ev.Message = fmt.Sprintf("rejected by pipeline %s: %v", pipelineName, ie)
 	ev.Tags = []string{"quarantine"}
 	ev.Labels = map[string]string{"reject_reason": ie.Reason, "record_bytes": fmt.Sprint(len(rec.Data))}
 	data := rec.Data
@@ -639,15 +638,6 @@ func quarantineEvent(rec ingest.Record, ie *ingest.Error, pipeline string) *even
 	} else {
 		ev.Event.Original = strings.ToValidUTF8(string(data), "\uFFFD")
 		ev.Kuzet.OriginalB64 = base64.StdEncoding.EncodeToString(data)
-	}
-	if rec.Peer != "" {
-		ev.Log = &event.Log{Source: &event.LogSource{Address: rec.Peer}}
-	}
-	if rec.File != "" {
-		if ev.Log == nil {
-			ev.Log = &event.Log{}
-		}
-		ev.Log.File = &event.LogFile{Path: rec.File}
 	}
 	return ev
 }
