@@ -62,8 +62,8 @@ func (s *source) accept(ev *event.Event) error {
 		return err
 	}
 	c.matcher.Load().Enrich(ev)
-	if ev.Kuzet.OriginalB64 != "" && !slices.Contains(ev.Tags, TagInvalidUTF8) {
-		ev.Tags = append(ev.Tags, TagInvalidUTF8)
+	if ev.Kuzet.OriginalB64 != "" && !slices.Contains(ev.Tags, tagInvalidUTF8) {
+		ev.Tags = append(ev.Tags, tagInvalidUTF8)
 	}
 	if err := ev.Validate(); err != nil {
 		return &ingest.Error{Reason: ingest.ReasonInvalid, Offset: -1, Err: err}
@@ -82,12 +82,12 @@ func (s *source) accept(ev *event.Event) error {
 	return nil
 }
 
-// TagInvalidUTF8 marks an event whose record was not valid UTF-8. The
+// tagInvalidUTF8 marks an event whose record was not valid UTF-8. The
 // policy is the same for every input and pipeline: the record is kept, its
 // invalid bytes are replaced by U+FFFD in event.original and the parsed
 // fields, its exact bytes are in kuzet.original_b64, and it is counted in
 // kuzet_collector_records_invalid_utf8_total.
-const TagInvalidUTF8 = "invalid_utf8"
+const tagInvalidUTF8 = "invalid_utf8"
 
 // handle normalises one record; a rejected record is counted, quarantined
 // and returned as rejected. err is set only when the collector cannot take

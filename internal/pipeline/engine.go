@@ -60,7 +60,7 @@ func Load(fsys fs.FS) (*Set, error) {
 		if err != nil {
 			return nil, err
 		}
-		spec, err := ParseSpec(path.Join("pipelines", f), data)
+		spec, err := parseSpec(path.Join("pipelines", f), data)
 		if err != nil {
 			errs = append(errs, err)
 			continue

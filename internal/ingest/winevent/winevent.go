@@ -179,7 +179,7 @@ func normalize(v any) any {
 		}
 		return x
 	case string:
-		if h := Hex(x); h != x {
+		if h := hex(x); h != x {
 			return h
 		}
 		return v // the same string: no new interface value
@@ -192,9 +192,9 @@ func normalize(v any) any {
 	return v
 }
 
-// Hex rewrites "0x000003E7" as "0x3e7"; other strings are returned as they
+// hex rewrites "0x000003E7" as "0x3e7"; other strings are returned as they
 // are.
-func Hex(s string) string {
+func hex(s string) string {
 	if len(s) < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || len(s) > 34 {
 		return s
 	}
