@@ -27,6 +27,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/conformance"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/ingest"
+	"github.com/kuzet-kz/kuzet/internal/natsserver"
 	"github.com/kuzet-kz/kuzet/internal/proctest"
 )
 
@@ -61,6 +62,7 @@ func streams(string, *time.Location, int) (collector.Stream, error) { return lin
 
 type fixture struct {
 	c    *collector.Collector
+	srv  *natsserver.Server
 	js   jetstream.JetStream
 	reg  *prometheus.Registry
 	key  string
@@ -77,7 +79,7 @@ func newFixtureWith(t *testing.T, sf collector.StreamFactory, mutate func(*confi
 	t.Helper()
 	s := bustest.Server(t)
 	_, js := bustest.Connect(t, s)
-	f := &fixture{js: js, reg: prometheus.NewPedanticRegistry(), key: "test-ingest-key"}
+	f := &fixture{srv: s, js: js, reg: prometheus.NewPedanticRegistry(), key: "test-ingest-key"}
 	cfg := config.DefaultCollector()
 	cfg.ID, cfg.OISC = "c1", "oisc-almaty"
 	cfg.NATS.URL = s.ClientURL()

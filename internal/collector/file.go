@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kuzet-kz/kuzet/internal/config"
-	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 )
 
@@ -33,11 +31,32 @@ import (
 // so a new file that reuses a deleted file's inode starts from its own
 // beginning.
 type fileInput struct {
-	c      *Collector
-	cfg    config.Input
+	listener
+	open openFileRecords
+	// marks are the spool's marks at start; forget drops a file's mark.
+	marks  map[string]string
+	forget func(key string)
 	cancel context.CancelFunc
 	done   chan struct{}
 }
+
+// fileRecords is the handler of one tailed file: records whose accepted
+// events carry the file's position as a spool mark. *source implements it.
+type fileRecords interface {
+	records
+	// setMark makes every event accepted from now on carry key=value; an
+	// empty key stops marking.
+	setMark(key, value string)
+	// joining reports whether the pipeline joins lines (auditd).
+	joining() bool
+	// tick emits the joined events whose linger time is over.
+	tick(now time.Time)
+	// drain emits what a joining pipeline still holds.
+	drain()
+}
+
+// openFileRecords opens the handler of a newly found file.
+type openFileRecords func(ctx context.Context) (fileRecords, error)
 
 // filePoll is how often files are looked for and read.
 const filePoll = 200 * time.Millisecond
@@ -52,7 +71,7 @@ type tailed struct {
 	f        *os.File
 	offset   int64
 	fp       string // fingerprint of the first fpLen bytes, "" until the file has them
-	src      *source
+	src      fileRecords
 	joining  bool
 	partial  []byte
 	skipping bool // inside an oversize line
@@ -70,14 +89,12 @@ func fileKey(st os.FileInfo) (string, bool) {
 	return fmt.Sprintf("file:%d:%d", sys.Dev, sys.Ino), true
 }
 
-func (c *Collector) startFile(ic config.Input) (input, error) {
-	ctx, cancel := context.WithCancel(c.bgCtx)
-	in := &fileInput{c: c, cfg: ic, cancel: cancel, done: make(chan struct{})}
+func startFile(ctx context.Context, l listener, open openFileRecords, marks map[string]string, forget func(key string)) (input, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	in := &fileInput{listener: l, open: open, marks: marks, forget: forget, cancel: cancel, done: make(chan struct{})}
 	go in.run(ctx)
 	return in, nil
 }
-
-func (in *fileInput) name() string { return in.cfg.Name }
 func (in *fileInput) addr() string { return strings.Join(in.cfg.Paths, ",") }
 
 func (in *fileInput) close(ctx context.Context) error {
@@ -98,7 +115,7 @@ func (in *fileInput) run(ctx context.Context) {
 			t.f.Close()
 		}
 	}()
-	marks := in.c.spool.Marks()
+	marks := in.marks
 	t := time.NewTicker(filePoll)
 	defer t.Stop()
 	for {
@@ -113,7 +130,7 @@ func (in *fileInput) run(ctx context.Context) {
 				in.flushStream(tf)
 				tf.f.Close()
 				delete(files, tf.key)
-				in.c.spool.ForgetMark(tf.key)
+				in.forget(tf.key)
 			}
 		}
 		select {
@@ -155,22 +172,20 @@ func (in *fileInput) discover(ctx context.Context, files map[string]*tailed, mar
 			}
 			f, err := os.Open(p)
 			if err != nil {
-				in.c.log.Warn("file input: open", "input", in.cfg.Name, "path", p, "err", err)
+				in.log.Warn("file input: open", "input", in.cfg.Name, "path", p, "err", err)
 				continue
 			}
-			src, err := in.c.newSource(ctx, in.cfg)
+			src, err := in.open(ctx)
 			if err != nil {
 				f.Close()
-				in.c.log.Error("file input: pipeline", "input", in.cfg.Name, "err", err)
+				in.log.Error("file input: pipeline", "input", in.cfg.Name, "err", err)
 				continue
 			}
 			t := &tailed{key: key, path: p, f: f, src: src, matched: true, lastData: time.Now()}
-			if j, ok := src.stream.(interface{ Joining() bool }); ok {
-				t.joining = j.Joining()
-			}
+			t.joining = src.joining()
 			t.offset = in.startOffset(t, marks[key], st.Size())
 			files[key] = t
-			in.c.log.Info("file input: reading", "input", in.cfg.Name, "path", p, "offset", t.offset)
+			in.log.Info("file input: reading", "input", in.cfg.Name, "path", p, "offset", t.offset)
 		}
 	}
 }
@@ -210,14 +225,14 @@ func (in *fileInput) read(ctx context.Context, t *tailed) {
 		return
 	}
 	if st.Size() < t.offset {
-		in.c.log.Info("file input: truncated, reading from the start", "input", in.cfg.Name, "path", t.path)
+		in.log.Info("file input: truncated, reading from the start", "input", in.cfg.Name, "path", t.path)
 		t.offset, t.partial, t.skipping = 0, t.partial[:0], false
 	}
 	if st.Size() == t.offset {
 		if t.joining {
-			_ = t.src.stream.(interface {
-				Tick(time.Time, func(*event.Event) error) error
-			}).Tick(time.Now(), t.markedEmit(t.offset))
+			t.src.setMark(t.key, t.markValue(t.offset))
+			t.src.tick(time.Now())
+			t.src.setMark("", "")
 		}
 		return
 	}
@@ -234,7 +249,7 @@ func (in *fileInput) read(ctx context.Context, t *tailed) {
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				in.c.log.Warn("file input: read", "input", in.cfg.Name, "path", t.path, "err", err)
+				in.log.Warn("file input: read", "input", in.cfg.Name, "path", t.path, "err", err)
 			}
 			return
 		}
@@ -270,7 +285,7 @@ func (in *fileInput) lines(t *tailed, data []byte, max int) {
 		t.partial = t.partial[:0]
 		rec := bytes.TrimRight(line, "\r")
 		if len(rec) > max {
-			t.src.reject(ingest.Record{Data: rec[:max], Input: in.cfg.Name, Pipeline: in.cfg.Pipeline, File: t.path, ReceivedAt: in.c.now().UTC()},
+			t.src.reject(ingest.Record{Data: rec[:max], Input: in.cfg.Name, Pipeline: in.cfg.Pipeline, File: t.path, ReceivedAt: in.now().UTC()},
 				ingest.Errorf(ingest.ReasonOversize, "line of %d bytes over the limit of %d", len(rec), max))
 			t.offset = end
 			continue
@@ -286,9 +301,9 @@ func (in *fileInput) lines(t *tailed, data []byte, max int) {
 // rest of it.
 func (in *fileInput) oversize(t *tailed) {
 	max := maxRecord(in.cfg)
-	in.c.m.received.WithLabelValues(in.cfg.Name).Inc()
+	in.m.received.WithLabelValues(in.cfg.Name).Inc()
 	t.src.reject(ingest.Record{Data: t.partial[:min(len(t.partial), max)], Input: in.cfg.Name, Pipeline: in.cfg.Pipeline,
-		File: t.path, ReceivedAt: in.c.now().UTC()},
+		File: t.path, ReceivedAt: in.now().UTC()},
 		ingest.Errorf(ingest.ReasonOversize, "line over the limit of %d bytes", max))
 	t.offset += int64(len(t.partial))
 	t.partial = t.partial[:0]
@@ -299,41 +314,25 @@ func (t *tailed) markValue(off int64) string {
 	return strconv.FormatInt(off, 10) + "|" + t.fp
 }
 
-// markedEmit returns the emit function that marks each accepted event with
-// the offset off.
-func (t *tailed) markedEmit(off int64) func(*event.Event) error {
-	return func(ev *event.Event) error {
-		t.src.markKey, t.src.markValue = t.key, t.markValue(off)
-		err := t.src.accept(ev)
-		t.src.markKey = ""
-		return err
-	}
-}
-
 // push normalises one line. The events it completes are marked with the
 // position up to which every line is accepted: the line's end, or for a
 // stream that joins lines (auditd) the start of the lines it still holds.
 func (in *fileInput) push(t *tailed, line []byte, start, end int64) {
-	rec := ingest.Record{Data: line, Input: in.cfg.Name, Pipeline: in.cfg.Pipeline, File: t.path, ReceivedAt: in.c.now().UTC()}
-	in.c.m.received.WithLabelValues(in.cfg.Name).Inc()
+	rec := ingest.Record{Data: line, Input: in.cfg.Name, Pipeline: in.cfg.Pipeline, File: t.path, ReceivedAt: in.now().UTC()}
 	mark := end
 	if t.joining {
 		// Events a joining stream completes on this line are made of the
 		// lines before it; this line itself is held.
 		mark = start
 	}
-	t.src.markKey, t.src.markValue = t.key, t.markValue(mark)
-	err := t.src.stream.Push(rec, t.src.emit)
-	if err != nil {
-		var ie *ingest.Error
-		if errors.As(err, &ie) {
-			t.src.reject(rec, ie)
-		}
-	}
-	t.src.markKey = ""
+	t.src.setMark(t.key, t.markValue(mark))
+	_, _ = t.src.handle(rec) // counted and, if rejected, quarantined; a stopping collector ends the read loop
+	t.src.setMark("", "")
 }
 
 // flushStream emits what a joining stream still holds (the file is done).
 func (in *fileInput) flushStream(t *tailed) {
-	_ = t.src.stream.Flush(t.markedEmit(t.offset))
+	t.src.setMark(t.key, t.markValue(t.offset))
+	t.src.drain()
+	t.src.setMark("", "")
 }

@@ -6,8 +6,8 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/pipeline"
 )
 
-// PipelineStreams opens streams of the declarative pipelines in set.
-func PipelineStreams(set *pipeline.Set) StreamFactory {
+// pipelineStreams opens streams of the declarative pipelines in set.
+func pipelineStreams(set *pipeline.Set) StreamFactory {
 	return func(name string, loc *time.Location, maxRecord int) (Stream, error) {
 		return set.NewStream(name, pipeline.StreamOptions{Location: loc, MaxRecord: maxRecord})
 	}
@@ -20,5 +20,5 @@ func DefaultStreams() (StreamFactory, error) {
 	if err != nil {
 		return nil, err
 	}
-	return PipelineStreams(set), nil
+	return pipelineStreams(set), nil
 }

@@ -8,6 +8,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -64,6 +65,55 @@ func (e *Error) Unwrap() error { return e.Err }
 // Errorf returns an *Error with the reason, no offset and a formatted detail.
 func Errorf(reason, format string, args ...any) *Error {
 	return &Error{Reason: reason, Offset: -1, Err: fmt.Errorf(format, args...)}
+}
+
+// Detail is a fixed error text, for the Err of an *Error whose detail needs
+// no formatting.
+type Detail string
+
+func (d Detail) Error() string { return string(d) }
+
+// IndexAtWord returns the position of marker in s where it starts s or
+// follows a space (a CEF: or LEEF: record inside a syslog message), or -1.
+func IndexAtWord(s, marker string) int {
+	for off := 0; ; {
+		i := strings.Index(s[off:], marker)
+		if i < 0 {
+			return -1
+		}
+		i += off
+		if i == 0 || s[i-1] == ' ' {
+			return i
+		}
+		off = i + len(marker)
+	}
+}
+
+// CutField reads s from p up to the next unescaped sep (a pipe-separated
+// CEF or LEEF header field). A backslash escapes sep and the bytes in
+// escapable: the byte is kept, the backslash dropped; any other backslash
+// is kept. It returns the field and the position after sep, or ok false
+// when no unescaped sep follows.
+func CutField(s string, p int, sep byte, escapable string) (field string, next int, ok bool) {
+	var b []byte
+	start, escaped := p, false
+	for i := p; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			if i+1 < len(s) && (s[i+1] == sep || strings.IndexByte(escapable, s[i+1]) >= 0) {
+				b = append(append(b, s[start:i]...), s[i+1])
+				i++
+				start, escaped = i+1, true
+			}
+		case c == sep:
+			v := s[start:i]
+			if escaped {
+				v = string(append(b, v...))
+			}
+			return v, i + 1, true
+		}
+	}
+	return "", 0, false
 }
 
 // ReasonOf returns the reason of err if it is (or wraps) an *Error, and

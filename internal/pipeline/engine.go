@@ -38,6 +38,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 	"github.com/kuzet-kz/kuzet/internal/ingest/auditd"
+	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
 	pipelinefiles "github.com/kuzet-kz/kuzet/pipelines"
 )
 
@@ -59,7 +60,7 @@ func Load(fsys fs.FS) (*Set, error) {
 		if err != nil {
 			return nil, err
 		}
-		spec, err := ParseSpec(path.Join("pipelines", f), data)
+		spec, err := parseSpec(path.Join("pipelines", f), data)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -327,13 +328,14 @@ func textOf(data []byte) (string, bool) {
 
 // process runs spec's parser and steps on one record (or a joined auditd
 // event).
-func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined *auditd.Event) (*event.Event, error) {
-	if processHook != nil {
-		processHook(rec)
-	}
+// NewEvent returns the event a record of the source type starts as, before
+// any parsing: received_at, source type, input, an unknown asset, and the
+// sender's address or the file path of the record. Pipelines fill it in;
+// the collector's quarantine keeps rejected records in it.
+func NewEvent(rec ingest.Record, sourceType string) *event.Event {
 	ev := &event.Event{}
 	ev.Kuzet.ReceivedAt = rec.ReceivedAt.UTC()
-	ev.Kuzet.SourceType = spec.Name
+	ev.Kuzet.SourceType = sourceType
 	ev.Kuzet.Input = rec.Input
 	ev.Kuzet.Asset = event.AssetUnknown
 	if rec.Peer != "" {
@@ -345,6 +347,14 @@ func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined 
 		}
 		ev.Log.File = &event.LogFile{Path: rec.File}
 	}
+	return ev
+}
+
+func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined *auditd.Event) (*event.Event, error) {
+	if processHook != nil {
+		processHook(rec)
+	}
+	ev := NewEvent(rec, spec.Name)
 	st := &state{ev: ev, opts: &opts}
 	if spec.Keep == "unmapped" {
 		st.mapped = map[string]bool{}
@@ -410,13 +420,7 @@ func (st *state) keep(spec *Spec) {
 func jsonable(v any) any {
 	switch x := v.(type) {
 	case json.Number:
-		if n, err := x.Int64(); err == nil {
-			return n
-		}
-		if f, err := x.Float64(); err == nil {
-			return f
-		}
-		return x.String()
+		return jsonl.Number(x)
 	case map[string]any:
 		for k, e := range x {
 			x[k] = jsonable(e)

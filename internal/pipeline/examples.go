@@ -11,9 +11,9 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 )
 
-// ExampleTime is the receive time of example records: year-less dates
+// exampleTime is the receive time of example records: year-less dates
 // resolve against it, and events without a time get it.
-var ExampleTime = time.Date(2026, 11, 24, 5, 0, 0, 0, time.UTC)
+var exampleTime = time.Date(2026, 11, 24, 5, 0, 0, 0, time.UTC)
 
 // RunExamples runs the tests written in a pipeline's YAML and returns one
 // line per failure (empty when every example passes).
@@ -28,7 +28,7 @@ func (s *Set) RunExamples(name string) []string {
 		if ex.Name != "" {
 			label += " (" + ex.Name + ")"
 		}
-		ev, err := s.RunOne(name, []byte(ex.Input))
+		ev, err := s.runOne(name, []byte(ex.Input))
 		switch {
 		case ex.Reject != "":
 			if err == nil {
@@ -41,14 +41,14 @@ func (s *Set) RunExamples(name string) []string {
 			fails = append(fails, fmt.Sprintf("%s: rejected: %v", label, err))
 			continue
 		}
-		doc := Flat(ev)
+		doc := flat(ev)
 		keys := make([]string, 0, len(ex.Expect))
 		for k := range ex.Expect {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			got, ok := Lookup(doc, k)
+			got, ok := lookup(doc, k)
 			if !ok {
 				fails = append(fails, fmt.Sprintf("%s: %s missing, want %q", label, k, ex.Expect[k]))
 			} else if got != ex.Expect[k] {
@@ -56,7 +56,7 @@ func (s *Set) RunExamples(name string) []string {
 			}
 		}
 		for _, k := range ex.Absent {
-			if got, ok := Lookup(doc, k); ok {
+			if got, ok := lookup(doc, k); ok {
 				fails = append(fails, fmt.Sprintf("%s: %s = %q, want it absent", label, k, got))
 			}
 		}
@@ -64,16 +64,16 @@ func (s *Set) RunExamples(name string) []string {
 	return fails
 }
 
-// RunOne normalises one record with the named pipeline, received at
-// ExampleTime in UTC, flushing a joining pipeline.
-func (s *Set) RunOne(name string, data []byte) (*event.Event, error) {
-	st, err := s.NewStream(name, StreamOptions{Now: func() time.Time { return ExampleTime }, MaxRecord: 1 << 20})
+// runOne normalises one record with the named pipeline, received at
+// exampleTime in UTC, flushing a joining pipeline.
+func (s *Set) runOne(name string, data []byte) (*event.Event, error) {
+	st, err := s.NewStream(name, StreamOptions{Now: func() time.Time { return exampleTime }, MaxRecord: 1 << 20})
 	if err != nil {
 		return nil, err
 	}
 	var got *event.Event
 	emit := func(ev *event.Event) error { got = ev; return nil }
-	if err := st.Push(ingest.Record{Data: data, Input: "example", ReceivedAt: ExampleTime}, emit); err != nil {
+	if err := st.Push(ingest.Record{Data: data, Input: "example", ReceivedAt: exampleTime}, emit); err != nil {
 		return nil, err
 	}
 	if err := st.Flush(emit); err != nil {
@@ -85,18 +85,18 @@ func (s *Set) RunOne(name string, data []byte) (*event.Event, error) {
 	return got, nil
 }
 
-// Flat returns an event's JSON form as nested maps.
-func Flat(ev *event.Event) map[string]any {
+// flat returns an event's JSON form as nested maps.
+func flat(ev *event.Event) map[string]any {
 	data, _ := event.Marshal(ev)
 	var m map[string]any
 	_ = json.Unmarshal(data, &m)
 	return m
 }
 
-// Lookup resolves a dotted path in a JSON document, also through keys that
+// lookup resolves a dotted path in a JSON document, also through keys that
 // contain dots ("zeek.id.orig_h"), and returns the value as text (lists
 // joined by commas, objects as JSON).
-func Lookup(doc map[string]any, path string) (string, bool) {
+func lookup(doc map[string]any, path string) (string, bool) {
 	var cur any = doc
 	parts := strings.Split(path, ".")
 	for i := 0; i < len(parts); {

@@ -117,3 +117,20 @@ func TestOutOfRangeValuesKeptRaw(t *testing.T) {
 		t.Fatalf("@timestamp %v, want the receive time %v", got.Timestamp, now.UTC())
 	}
 }
+
+func TestNewEvent(t *testing.T) {
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.FixedZone("ALMT", 5*3600))
+	ev := pipeline.NewEvent(ingest.Record{Input: "tcp", Peer: "10.0.0.5:514", File: "/var/log/a.log", ReceivedAt: at}, "syslog")
+	if !ev.Kuzet.ReceivedAt.Equal(at) || ev.Kuzet.ReceivedAt.Location() != time.UTC {
+		t.Errorf("received_at = %v, want %v in UTC", ev.Kuzet.ReceivedAt, at)
+	}
+	if ev.Kuzet.SourceType != "syslog" || ev.Kuzet.Input != "tcp" || ev.Kuzet.Asset != event.AssetUnknown {
+		t.Errorf("kuzet = %+v", ev.Kuzet)
+	}
+	if ev.Log == nil || ev.Log.Source == nil || ev.Log.Source.Address != "10.0.0.5:514" || ev.Log.File == nil || ev.Log.File.Path != "/var/log/a.log" {
+		t.Errorf("log = %+v", ev.Log)
+	}
+	if ev := pipeline.NewEvent(ingest.Record{Input: "udp"}, "cef"); ev.Log != nil {
+		t.Errorf("a record without peer or file has log %+v", ev.Log)
+	}
+}

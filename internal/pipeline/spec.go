@@ -164,9 +164,9 @@ func (m *OrderedMap) UnmarshalYAML(n *yaml.Node) error {
 
 var parsers = []string{"syslog", "cef", "leef", "kv", "json", "winevent", "auditd", "regex", "line"}
 
-// ParseSpec decodes and validates one pipeline file (file names it in
+// parseSpec decodes and validates one pipeline file (file names it in
 // errors). Unknown keys are errors.
-func ParseSpec(file string, data []byte) (*Spec, error) {
+func parseSpec(file string, data []byte) (*Spec, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var s Spec

@@ -20,10 +20,8 @@ import (
 	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/ingest"
+	"github.com/kuzet-kz/kuzet/internal/ingest/kv"
 )
-
-// KV is one field.
-type KV struct{ Key, Value string }
 
 // Record is one audit record (one line).
 type Record struct {
@@ -31,12 +29,8 @@ type Record struct {
 	Time   time.Time
 	Serial uint64
 	Node   string
-	Fields []KV
+	Fields kv.Pairs
 }
-
-type errText string
-
-func (e errText) Error() string { return string(e) }
 
 // ParseRecord parses one record line.
 func ParseRecord(line string) (Record, error) {
@@ -52,7 +46,7 @@ func ParseRecord(line string) (Record, error) {
 		}
 		s = s[i:]
 	} else if i < 0 {
-		return r, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: 0, Err: errText("no type= field")}
+		return r, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: 0, Err: ingest.Detail("no type= field")}
 	}
 	enriched := ""
 	if i := strings.IndexByte(s, 0x1d); i >= 0 {
@@ -61,15 +55,15 @@ func ParseRecord(line string) (Record, error) {
 	typ, rest, _ := strings.Cut(s, " ")
 	r.Type = strings.TrimPrefix(typ, "type=")
 	if r.Type == "" {
-		return r, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: 5, Err: errText("empty record type")}
+		return r, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: 5, Err: ingest.Detail("empty record type")}
 	}
 	rest = strings.TrimLeft(rest, " ")
 	if !strings.HasPrefix(rest, "msg=audit(") {
-		return r, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: len(typ) + 1, Err: errText("no msg=audit(<time>:<serial>)")}
+		return r, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: len(typ) + 1, Err: ingest.Detail("no msg=audit(<time>:<serial>)")}
 	}
 	end := strings.IndexByte(rest, ')')
 	if end < 0 {
-		return r, &ingest.Error{Reason: ingest.ReasonTruncated, Offset: len(typ) + 1, Err: errText("msg=audit( not closed")}
+		return r, &ingest.Error{Reason: ingest.ReasonTruncated, Offset: len(typ) + 1, Err: ingest.Detail("msg=audit( not closed")}
 	}
 	stamp := rest[len("msg=audit("):end]
 	ts, serial, ok := strings.Cut(stamp, ":")
@@ -77,13 +71,13 @@ func ParseRecord(line string) (Record, error) {
 	secs, err1 := strconv.ParseInt(sec, 10, 64)
 	n, err2 := strconv.ParseUint(serial, 10, 64)
 	if !ok || err1 != nil || err2 != nil {
-		return r, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: len(typ) + 11, Err: errText("bad audit stamp " + strconv.Quote(stamp))}
+		return r, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: len(typ) + 11, Err: ingest.Detail("bad audit stamp " + strconv.Quote(stamp))}
 	}
 	ms := 0
 	if frac != "" {
 		f, err := strconv.Atoi((frac + "000")[:3])
 		if err != nil {
-			return r, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: len(typ) + 11, Err: errText("bad audit time " + strconv.Quote(ts))}
+			return r, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: len(typ) + 11, Err: ingest.Detail("bad audit time " + strconv.Quote(ts))}
 		}
 		ms = f
 	}
@@ -99,7 +93,7 @@ func ParseRecord(line string) (Record, error) {
 
 // appendFields splits "k=v k2="quoted v" k3='single'" into fields; a
 // msg='...' value is split into fields too.
-func appendFields(out []KV, s string) []KV {
+func appendFields(out kv.Pairs, s string) kv.Pairs {
 	i := 0
 	for i < len(s) {
 		for i < len(s) && s[i] == ' ' {
@@ -144,7 +138,7 @@ func appendFields(out []KV, s string) []KV {
 			if !quoted && hexField(key) {
 				val = decodeHex(key, val)
 			}
-			out = append(out, KV{Key: key, Value: val})
+			out = append(out, kv.Pair{Key: key, Value: val})
 		}
 		i = j
 	}
@@ -215,21 +209,21 @@ func (e *Event) add(r Record, raw string) {
 	if !seen {
 		e.Types = append(e.Types, r.Type)
 	}
-	for _, kv := range r.Fields {
-		old, ok := e.Fields[kv.Key]
+	for _, f := range r.Fields {
+		old, ok := e.Fields[f.Key]
 		switch {
 		case !ok:
-			e.Fields[kv.Key] = kv.Value
-		case r.Type == "EXECVE" && len(kv.Key) > 1 && kv.Key[0] == 'a':
-			e.Fields[kv.Key] = kv.Value // an argument replaces a syscall register
+			e.Fields[f.Key] = f.Value
+		case r.Type == "EXECVE" && len(f.Key) > 1 && f.Key[0] == 'a':
+			e.Fields[f.Key] = f.Value // an argument replaces a syscall register
 		default:
 			switch o := old.(type) {
 			case string:
-				if o != kv.Value {
-					e.Fields[kv.Key] = []string{o, kv.Value}
+				if o != f.Value {
+					e.Fields[f.Key] = []string{o, f.Value}
 				}
 			case []string:
-				e.Fields[kv.Key] = append(o, kv.Value)
+				e.Fields[f.Key] = append(o, f.Value)
 			}
 		}
 	}

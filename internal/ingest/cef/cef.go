@@ -16,10 +16,8 @@ import (
 	"strings"
 
 	"github.com/kuzet-kz/kuzet/internal/ingest"
+	"github.com/kuzet-kz/kuzet/internal/ingest/kv"
 )
-
-// KV is one extension pair.
-type KV struct{ Key, Value string }
 
 // Record is a parsed CEF record.
 type Record struct {
@@ -31,17 +29,7 @@ type Record struct {
 	Name          string
 	// Severity is as sent: 0-10 or Unknown, Low, Medium, High, Very-High.
 	Severity  string
-	Extension []KV
-}
-
-// Get returns an extension value.
-func (r *Record) Get(key string) (string, bool) {
-	for _, kv := range r.Extension {
-		if kv.Key == key {
-			return kv.Value, true
-		}
-	}
-	return "", false
+	Extension kv.Pairs
 }
 
 // SeverityNumber maps the severity to 0..10 (Low 3, Medium 6, High 8,
@@ -76,19 +64,7 @@ func (r *Record) SeverityNumber() int {
 
 // Index returns the position of "CEF:" in s when it starts a CEF record
 // (at the start or after a space, as inside syslog), or -1.
-func Index(s string) int {
-	for off := 0; ; {
-		i := strings.Index(s[off:], "CEF:")
-		if i < 0 {
-			return -1
-		}
-		i += off
-		if i == 0 || s[i-1] == ' ' {
-			return i
-		}
-		off = i + 4
-	}
-}
+func Index(s string) int { return ingest.IndexAtWord(s, "CEF:") }
 
 // Parse parses a record that starts with "CEF:".
 func Parse(s string) (Record, error) {
@@ -108,7 +84,7 @@ func Parse(s string) (Record, error) {
 	r.Version, r.DeviceVendor, r.DeviceProduct, r.DeviceVersion = hdr[0], hdr[1], hdr[2], hdr[3]
 	r.SignatureID, r.Name, r.Severity = hdr[4], hdr[5], hdr[6]
 	if r.Version == "" {
-		return r, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: 4, Err: errText("empty CEF version")}
+		return r, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: 4, Err: ingest.Detail("empty CEF version")}
 	}
 	ext, err := parseExtension(s[p:])
 	if err != nil {
@@ -118,31 +94,13 @@ func Parse(s string) (Record, error) {
 	return r, nil
 }
 
-type errText string
-
-func (e errText) Error() string { return string(e) }
-
-// headerField reads a header field from p up to an unescaped pipe.
+// headerField reads a header field from p up to an unescaped pipe ("\|"
+// and "\\" escape a pipe and a backslash).
 func headerField(s string, p int) (string, int, error) {
-	var b []byte
-	start, escaped := p, false
-	for i := p; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			if i+1 < len(s) && (s[i+1] == '|' || s[i+1] == '\\') {
-				b = append(append(b, s[start:i]...), s[i+1])
-				i++
-				start, escaped = i+1, true
-			}
-		case '|':
-			v := s[start:i]
-			if escaped {
-				v = string(append(b, v...))
-			}
-			return v, i + 1, nil
-		}
+	if v, next, ok := ingest.CutField(s, p, '|', `\`); ok {
+		return v, next, nil
 	}
-	return "", 0, &ingest.Error{Reason: ingest.ReasonTruncated, Offset: len(s), Err: errText("CEF header has fewer than 7 fields")}
+	return "", 0, &ingest.Error{Reason: ingest.ReasonTruncated, Offset: len(s), Err: ingest.Detail("CEF header has fewer than 7 fields")}
 }
 
 func isKeyChar(c byte) bool {
@@ -161,8 +119,8 @@ func keyAt(s string, i int) int {
 	return -1
 }
 
-func parseExtension(s string) ([]KV, error) {
-	var out []KV
+func parseExtension(s string) (kv.Pairs, error) {
+	var out kv.Pairs
 	i := 0
 	for i < len(s) && s[i] == ' ' {
 		i++
@@ -172,7 +130,7 @@ func parseExtension(s string) ([]KV, error) {
 	}
 	eq := keyAt(s, i)
 	if eq < 0 {
-		return nil, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: i, Err: errText("CEF extension does not start with key=")}
+		return nil, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: i, Err: ingest.Detail("CEF extension does not start with key=")}
 	}
 	for eq >= 0 {
 		key := s[i:eq]
@@ -195,7 +153,7 @@ func parseExtension(s string) ([]KV, error) {
 		if next >= 0 {
 			end = next
 		}
-		out = append(out, KV{Key: key, Value: unescape(strings.TrimRight(s[j:end], " "))})
+		out = append(out, kv.Pair{Key: key, Value: unescape(strings.TrimRight(s[j:end], " "))})
 		if next < 0 {
 			break
 		}
@@ -203,11 +161,11 @@ func parseExtension(s string) ([]KV, error) {
 		eq = keyAt(s, i)
 	}
 	// Labels of custom fields: cs1Label=Foo makes Foo=<cs1>.
-	for _, kv := range out {
-		if base, ok := strings.CutSuffix(kv.Key, "Label"); ok && kv.Value != "" {
+	for _, l := range out {
+		if base, ok := strings.CutSuffix(l.Key, "Label"); ok && l.Value != "" {
 			for _, f := range out {
 				if f.Key == base {
-					out = append(out, KV{Key: kv.Value, Value: f.Value})
+					out = append(out, kv.Pair{Key: l.Value, Value: f.Value})
 					break
 				}
 			}

@@ -10,12 +10,26 @@
 package jsonl
 
 import (
+	"encoding/json"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 )
+
+// Number converts a number encoding/json decoded with UseNumber as Decode
+// converts numbers: an int64 when it is an integer that fits, else a
+// float64, else (out of range) its text.
+func Number(n json.Number) any {
+	if i, err := n.Int64(); err == nil {
+		return i
+	}
+	if f, err := n.Float64(); err == nil {
+		return f
+	}
+	return n.String()
+}
 
 // MaxDepth bounds nesting, so hostile input cannot exhaust the stack.
 const MaxDepth = 128
@@ -35,12 +49,8 @@ type kv struct {
 }
 
 func (d *decoder) fail(reason, msg string) error {
-	return &ingest.Error{Reason: reason, Offset: d.i, Err: errText(msg)}
+	return &ingest.Error{Reason: reason, Offset: d.i, Err: ingest.Detail(msg)}
 }
-
-type errText string
-
-func (e errText) Error() string { return string(e) }
 
 // Decode decodes one JSON object (surrounding whitespace allowed, nothing
 // else after it). It copies data once: the strings in the result share

@@ -136,3 +136,21 @@ func BenchmarkDecode(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	})
 }
+
+// TestNumber checks that a json.Number becomes what Decode makes of the
+// same number.
+func TestNumber(t *testing.T) {
+	for _, s := range []string{"0", "-7", "4624", "9223372036854775807", "9223372036854775808", "1.5", "1e3", "-0.25"} {
+		doc, err := jsonl.DecodeString(`{"n":` + s + `}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := doc["n"]
+		if got := jsonl.Number(json.Number(s)); got != want {
+			t.Errorf("Number(%s) = %#v, Decode gives %#v", s, got, want)
+		}
+	}
+	if got := jsonl.Number(json.Number("1e999")); got != "1e999" {
+		t.Errorf("Number(1e999) = %#v, want its text", got)
+	}
+}

@@ -31,8 +31,22 @@ type Options struct {
 // Pair is one key and value.
 type Pair struct{ Key, Value string }
 
+// Pairs are the pairs of a record in their order; a key may repeat. CEF
+// extensions, LEEF attributes and audit fields are Pairs.
+type Pairs []Pair
+
+// Get returns the value of the first pair with the key.
+func (ps Pairs) Get(key string) (string, bool) {
+	for _, p := range ps {
+		if p.Key == key {
+			return p.Value, true
+		}
+	}
+	return "", false
+}
+
 // Split returns the pairs of s and how many stray tokens it skipped.
-func Split(s string, o Options) (pairs []Pair, skipped int, err error) {
+func Split(s string, o Options) (pairs Pairs, skipped int, err error) {
 	if o.Delimiter == "" {
 		o.Delimiter = "="
 	}
@@ -67,14 +81,14 @@ func Split(s string, o Options) (pairs []Pair, skipped int, err error) {
 		}
 		key := strings.TrimSpace(s[i : i+d])
 		if key == "" {
-			return pairs, skipped, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: i, Err: errText("empty key")}
+			return pairs, skipped, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: i, Err: ingest.Detail("empty key")}
 		}
 		j := i + d + len(o.Delimiter)
 		var val string
 		if o.Quote > 0 && j < len(s) && rune(s[j]) == o.Quote {
 			v, end, ok := quoted(s, j, byte(o.Quote))
 			if !ok {
-				return pairs, skipped, &ingest.Error{Reason: ingest.ReasonTruncated, Offset: j, Err: errText("unterminated quoted value of " + key)}
+				return pairs, skipped, &ingest.Error{Reason: ingest.ReasonTruncated, Offset: j, Err: ingest.Detail("unterminated quoted value of " + key)}
 			}
 			val, i = v, end
 		} else {
@@ -88,10 +102,6 @@ func Split(s string, o Options) (pairs []Pair, skipped int, err error) {
 	}
 	return pairs, skipped, nil
 }
-
-type errText string
-
-func (e errText) Error() string { return string(e) }
 
 func nextSep(s string, from int, sep string) int {
 	if sep == "" {

@@ -73,3 +73,19 @@ func BenchmarkSplit(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+func TestPairsGet(t *testing.T) {
+	ps := kv.Pairs{{Key: "a", Value: "1"}, {Key: "b", Value: ""}, {Key: "a", Value: "2"}}
+	if v, ok := ps.Get("a"); !ok || v != "1" {
+		t.Errorf(`Get("a") = %q, %v; want the first pair's "1"`, v, ok)
+	}
+	if v, ok := ps.Get("b"); !ok || v != "" {
+		t.Errorf(`Get("b") = %q, %v; want "", true`, v, ok)
+	}
+	if _, ok := ps.Get("c"); ok {
+		t.Error(`Get("c") found a missing key`)
+	}
+	if _, ok := kv.Pairs(nil).Get("a"); ok {
+		t.Error("Get on nil Pairs found a key")
+	}
+}

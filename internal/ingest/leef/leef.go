@@ -16,13 +16,10 @@ package leef
 import (
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/ingest"
+	"github.com/kuzet-kz/kuzet/internal/ingest/kv"
 )
-
-// KV is one attribute.
-type KV struct{ Key, Value string }
 
 // Record is a parsed LEEF record.
 type Record struct {
@@ -32,41 +29,18 @@ type Record struct {
 	ProdVer   string
 	EventID   string
 	Delimiter byte
-	Attrs     []KV
+	Attrs     kv.Pairs
 }
 
 // Get returns an attribute.
-func (r *Record) Get(key string) (string, bool) {
-	for _, kv := range r.Attrs {
-		if kv.Key == key {
-			return kv.Value, true
-		}
-	}
-	return "", false
-}
+func (r *Record) Get(key string) (string, bool) { return r.Attrs.Get(key) }
 
 // Index returns where a LEEF record starts in s (at the start or after a
 // space, as inside syslog), or -1.
-func Index(s string) int {
-	for off := 0; ; {
-		i := strings.Index(s[off:], "LEEF:")
-		if i < 0 {
-			return -1
-		}
-		i += off
-		if i == 0 || s[i-1] == ' ' {
-			return i
-		}
-		off = i + 5
-	}
-}
-
-type errText string
-
-func (e errText) Error() string { return string(e) }
+func Index(s string) int { return ingest.IndexAtWord(s, "LEEF:") }
 
 func syntax(off int, msg string) *ingest.Error {
-	return &ingest.Error{Reason: ingest.ReasonSyntax, Offset: off, Err: errText(msg)}
+	return &ingest.Error{Reason: ingest.ReasonSyntax, Offset: off, Err: ingest.Detail(msg)}
 }
 
 // Parse parses a record that starts with "LEEF:".
@@ -80,7 +54,7 @@ func Parse(s string) (Record, error) {
 	for len(fields) < 5 {
 		v, next, ok := headerField(s, p)
 		if !ok {
-			return r, &ingest.Error{Reason: ingest.ReasonTruncated, Offset: len(s), Err: errText("LEEF header has fewer than 5 fields")}
+			return r, &ingest.Error{Reason: ingest.ReasonTruncated, Offset: len(s), Err: ingest.Detail("LEEF header has fewer than 5 fields")}
 		}
 		fields, p = append(fields, v), next
 	}
@@ -108,27 +82,9 @@ func Parse(s string) (Record, error) {
 	return r, nil
 }
 
-func headerField(s string, p int) (string, int, bool) {
-	var b []byte
-	start, escaped := p, false
-	for i := p; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			if i+1 < len(s) && s[i+1] == '|' {
-				b = append(append(b, s[start:i]...), '|')
-				i++
-				start, escaped = i+1, true
-			}
-		case '|':
-			v := s[start:i]
-			if escaped {
-				v = string(append(b, v...))
-			}
-			return v, i + 1, true
-		}
-	}
-	return "", 0, false
-}
+// headerField reads a header field from p up to an unescaped pipe ("\|"
+// escapes a pipe; other backslashes are kept).
+func headerField(s string, p int) (string, int, bool) { return ingest.CutField(s, p, '|', "") }
 
 // delimiter decodes the LEEF 2.0 delimiter field.
 func delimiter(f string) (byte, error) {
@@ -142,17 +98,17 @@ func delimiter(f string) (byte, error) {
 	case strings.HasPrefix(f, "0x") || strings.HasPrefix(f, "0X"):
 		f = f[2:]
 	default:
-		return 0, errText("invalid LEEF 2.0 delimiter " + strconv.Quote(f))
+		return 0, ingest.Detail("invalid LEEF 2.0 delimiter " + strconv.Quote(f))
 	}
 	n, err := strconv.ParseUint(f, 16, 8)
 	if err != nil || n == 0 {
-		return 0, errText("invalid LEEF 2.0 delimiter code " + strconv.Quote(f))
+		return 0, ingest.Detail("invalid LEEF 2.0 delimiter code " + strconv.Quote(f))
 	}
 	return byte(n), nil
 }
 
-func parseAttrs(s string, d byte) ([]KV, error) {
-	var out []KV
+func parseAttrs(s string, d byte) (kv.Pairs, error) {
+	var out kv.Pairs
 	for len(s) > 0 {
 		// One attribute up to the next unescaped delimiter.
 		end, esc := -1, false
@@ -185,7 +141,7 @@ func parseAttrs(s string, d byte) ([]KV, error) {
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
 			return out, syntax(0, "LEEF attribute "+strconv.Quote(truncate(item))+" is not key=value")
 		}
-		out = append(out, KV{Key: k, Value: v})
+		out = append(out, kv.Pair{Key: k, Value: v})
 	}
 	return out, nil
 }
@@ -195,59 +151,4 @@ func truncate(s string) string {
 		return s[:40] + "..."
 	}
 	return s
-}
-
-// javaLayouts maps SimpleDateFormat letters to Go layout elements.
-var javaLayouts = []struct{ java, goLayout string }{
-	{"yyyy", "2006"}, {"yy", "06"}, {"MMMM", "January"}, {"MMM", "Jan"}, {"MM", "01"}, {"dd", "02"}, {"d", "2"},
-	{"HH", "15"}, {"hh", "03"}, {"mm", "04"}, {"ss", "05"}, {"SSS", "000"}, {"a", "PM"}, {"zzz", "MST"},
-	{"z", "MST"}, {"Z", "-0700"}, {"XXX", "-07:00"},
-}
-
-// JavaLayout converts a SimpleDateFormat pattern to a Go time layout.
-func JavaLayout(p string) string {
-	var b strings.Builder
-	for i := 0; i < len(p); {
-		matched := false
-		for _, jl := range javaLayouts {
-			if strings.HasPrefix(p[i:], jl.java) {
-				b.WriteString(jl.goLayout)
-				i += len(jl.java)
-				matched = true
-				break
-			}
-		}
-		if !matched {
-			if p[i] == '\'' {
-				i++
-				continue
-			}
-			b.WriteByte(p[i])
-			i++
-		}
-	}
-	return b.String()
-}
-
-// DevTime interprets the devTime attribute: with devTimeFormat if given,
-// else as epoch milliseconds, else as the LEEF default "MMM dd yyyy
-// HH:mm:ss". Zone-less times are in loc.
-func (r *Record) DevTime(loc *time.Location) (time.Time, bool) {
-	v, ok := r.Get("devTime")
-	if !ok || v == "" {
-		return time.Time{}, false
-	}
-	if f, ok := r.Get("devTimeFormat"); ok && f != "" {
-		t, err := time.ParseInLocation(JavaLayout(f), v, loc)
-		return t, err == nil
-	}
-	if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 1e11 {
-		return time.UnixMilli(ms).UTC(), true
-	}
-	for _, l := range []string{"Jan 02 2006 15:04:05", "Jan 02 2006 15:04:05.000 MST", "Jan 02 2006 15:04:05 MST", time.RFC3339Nano} {
-		if t, err := time.ParseInLocation(l, v, loc); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
 }

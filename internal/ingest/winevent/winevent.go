@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/ingest"
+	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
 )
 
 // Fields is a flattened event.
@@ -171,20 +172,14 @@ func flattenWinlogbeat(doc, wl map[string]any) (Fields, time.Time, error) {
 func normalize(v any) any {
 	switch x := v.(type) {
 	case json.Number:
-		if n, err := x.Int64(); err == nil {
-			return n
-		}
-		if f, err := x.Float64(); err == nil {
-			return f
-		}
-		return x.String()
+		return jsonl.Number(x)
 	case float64:
 		if x == float64(int64(x)) {
 			return int64(x)
 		}
 		return x
 	case string:
-		if h := Hex(x); h != x {
+		if h := hex(x); h != x {
 			return h
 		}
 		return v // the same string: no new interface value
@@ -197,9 +192,9 @@ func normalize(v any) any {
 	return v
 }
 
-// Hex rewrites "0x000003E7" as "0x3e7"; other strings are returned as they
+// hex rewrites "0x000003E7" as "0x3e7"; other strings are returned as they
 // are.
-func Hex(s string) string {
+func hex(s string) string {
 	if len(s) < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || len(s) > 34 {
 		return s
 	}

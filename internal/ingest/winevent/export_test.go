@@ -1,0 +1,4 @@
+package winevent
+
+// Hex is hex, for tests.
+var Hex = hex
