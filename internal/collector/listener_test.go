@@ -39,7 +39,11 @@ func (f *fakeRecords) reject(_ ingest.Record, ie *ingest.Error) {
 
 func (f *fakeRecords) flush() { f.mu.Lock(); f.flushed++; f.mu.Unlock() }
 
-func (f *fakeRecords) count() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.handled) + len(f.rejected) }
+func (f *fakeRecords) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.handled) + len(f.rejected)
+}
 
 // TestUDPListenerFeedsItsHandler: a listener needs no collector, only a
 // records handler: each datagram becomes one record (framing bytes
