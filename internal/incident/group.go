@@ -1,12 +1,16 @@
 package incident
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Route decides how the alerts it takes group into incidents, as an
@@ -98,6 +102,11 @@ type GrouperOptions struct {
 func (o *GrouperOptions) setDefaults() {
 	if len(o.Routes) == 0 {
 		o.Routes = []Route{DefaultRoute()}
+	}
+	// Own copies: compiling matchers must not write to the caller's.
+	o.Routes = slices.Clone(o.Routes)
+	for i := range o.Routes {
+		o.Routes[i].Matchers = slices.Clone(o.Routes[i].Matchers)
 	}
 	o.Link.setDefaults()
 	if o.MaxGroups == 0 {
@@ -193,6 +202,17 @@ type Update struct {
 	NewAlerts []string   `json:"new_alerts,omitempty"`
 	Due       time.Time  `json:"due"`
 	At        time.Time  `json:"at"`
+}
+
+// Change is the logged system transition of a merged update (closed as
+// duplicate_of the survivor), to apply with [Apply] at the incident's
+// current version; nil for other kinds.
+func (u *Update) Change() *Change {
+	if u.Kind != UpdateMerged {
+		return nil
+	}
+	return &Change{Actor: "system:grouping", System: true, At: u.At, Action: ActionMerge, Status: StatusClosed,
+		Resolution: ResolutionDuplicate, DuplicateOf: u.Incident.DuplicateOf}
 }
 
 // AddResult says what grouping did with an alert.
@@ -305,6 +325,12 @@ func (g *Grouper) Add(a Alert, now time.Time) (AddResult, error) {
 	}
 	gr.Active = now
 	res := AddResult{}
+	if gr.Incident != "" && g.live[gr.Incident] == nil {
+		// Not reachable by the API; if it were, a new epoch keeps the
+		// reported incident's id from being reused.
+		gr.Incident = ""
+		gr.Epoch++
+	}
 	if gr.Incident == "" {
 		res.Opened = true
 		gr.Incident = g.open(gr, r, &a, now)
@@ -744,4 +770,93 @@ func (g *Grouper) Restore(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// Config is the YAML form of grouping and the national stage, for a
+// role's configuration file (the role embeds it; this package reads no
+// files). Zero values take the defaults of [DefaultConfig].
+type Config struct {
+	Routes          []Route        `yaml:"routes"`
+	Link            LinkOptions    `yaml:"link"`
+	National        NationalConfig `yaml:"national"`
+	MaxGroups       int            `yaml:"max_groups"`
+	MaxBytes        int64          `yaml:"max_bytes"`
+	MaxEntityValues int            `yaml:"max_entity_values"`
+	// RSITFile is the tag to RSIT mapping (configs/rsit.yaml).
+	RSITFile string `yaml:"rsit_file"`
+}
+
+// NationalConfig is the YAML form of [NationalOptions].
+type NationalConfig struct {
+	Disabled   bool          `yaml:"disabled"`
+	Window     time.Duration `yaml:"window"`
+	MinOrgs    int           `yaml:"min_orgs"`
+	MinSectors int           `yaml:"min_sectors"`
+	Link       LinkOptions   `yaml:"link"`
+}
+
+// DefaultConfig is one default route, linking on source.ip, user.name
+// and host.name, and the national stage at 3 organisations or 2 sectors
+// in 24 hours.
+func DefaultConfig() Config {
+	return Config{Routes: []Route{DefaultRoute()}, RSITFile: "configs/rsit.yaml",
+		National: NationalConfig{Window: 24 * time.Hour, MinOrgs: 3, MinSectors: 2}}
+}
+
+// ParseConfig reads a Config strictly (unknown keys are errors) over the
+// defaults, and validates it.
+func ParseConfig(data []byte) (Config, error) {
+	c := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return c, fmt.Errorf("incidents: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the configuration; each error names its field under
+// "incidents.".
+func (c *Config) Validate() error {
+	var errs []error
+	g := c.GrouperOptions(0, 1, nil, nil)
+	g.setDefaults()
+	if err := g.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if !c.National.Disabled {
+		n := c.NationalOptions(0, 1, nil)
+		n.setDefaults()
+		errs = append(errs, n.Validate())
+	}
+	if c.RSITFile == "" {
+		errs = append(errs, errors.New("rsit_file: missing"))
+	}
+	if c.MaxGroups < 0 || c.MaxBytes < 0 || c.MaxEntityValues < 0 {
+		errs = append(errs, errors.New("max_groups, max_bytes, max_entity_values: must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return prefixErrors("incidents.", err)
+	}
+	return nil
+}
+
+func prefixErrors(prefix string, err error) error {
+	var out []error
+	for _, line := range strings.Split(err.Error(), "\n") {
+		out = append(out, errors.New(prefix+line))
+	}
+	return errors.Join(out...)
+}
+
+// GrouperOptions are the options of partition p of n.
+func (c *Config) GrouperOptions(p, n int, rsit *RSITMapping, count CountFunc) GrouperOptions {
+	return GrouperOptions{Routes: c.Routes, Link: c.Link, RSIT: rsit, Partition: p, Partitions: n,
+		MaxGroups: c.MaxGroups, MaxBytes: c.MaxBytes, MaxEntityValues: c.MaxEntityValues, Count: count}
+}
+
+// NationalOptions are the national stage's options for partition p of n.
+func (c *Config) NationalOptions(p, n int, count CountFunc) NationalOptions {
+	return NationalOptions{Link: c.National.Link, Window: c.National.Window, MinOrgs: c.National.MinOrgs,
+		MinSectors: c.National.MinSectors, Partition: p, Partitions: n, Count: count}
 }

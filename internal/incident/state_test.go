@@ -233,6 +233,25 @@ func TestReplayAndRestoreAreExact(t *testing.T) {
 	if len(seen) != alerts {
 		t.Errorf("%d alerts reported, %d added", len(seen), alerts)
 	}
+	for _, line := range a {
+		var u incident.Update
+		if err := json.Unmarshal([]byte(line), &u); err != nil {
+			t.Fatal(err)
+		}
+		// A merged update is one logged system transition, from the
+		// status the analysts left it in.
+		c := u.Change()
+		if (c != nil) != (u.Kind == incident.UpdateMerged) {
+			t.Fatalf("%s update: change %+v", u.Kind, c)
+		}
+		if c != nil {
+			cur := incident.Incident{ID: u.Incident.ID, Status: incident.StatusContained, Version: 3}
+			got, e, err := incident.Apply(cur, 3, *c)
+			if err != nil || got.DuplicateOf == "" || got.Resolution != incident.ResolutionDuplicate || !e.System {
+				t.Fatalf("merge change: %v %+v", err, got)
+			}
+		}
+	}
 	for _, k := range []incident.UpdateKind{incident.UpdateOpened, incident.UpdateUpdated, incident.UpdateRepeat, incident.UpdateMerged} {
 		if kinds[k] == 0 {
 			t.Errorf("the stream produced no %s update: %v", k, kinds)
