@@ -260,6 +260,7 @@ type Grouper struct {
 	silences Silences
 	bytes    int64
 	nextDue  time.Time
+	seq      uint64 // incidents opened or reopened
 	count    CountFunc
 }
 
@@ -373,6 +374,8 @@ func (g *Grouper) open(gr *group, r *Route, a *Alert, now time.Time) string {
 		Origin: OriginOISCDetected, Route: r.Name, GroupKeys: []string{gr.id()},
 		Status: StatusNew, Determination: DeterminationSuspected, TLP: TLPAmber,
 		RSITClass: RSITUndeterminedClass, RSITType: RSITUndeterminedType, OpenedAt: now}
+	g.seq++
+	in.OpenSeq = g.seq
 	l := &live{Inc: in, FlushAt: now.Add(r.GroupWait), route: r}
 	l.size = l.recompute()
 	g.bytes += l.size
@@ -579,6 +582,10 @@ func (g *Grouper) Reopened(in Incident, now time.Time) {
 		return
 	}
 	in = in.Clone()
+	if in.OpenSeq == 0 {
+		g.seq++
+		in.OpenSeq = g.seq
+	}
 	l := &live{Inc: in, Emitted: true, LastAt: now, route: r}
 	l.Inc.Status, l.Inc.Resolution, l.Inc.ClosedAt = StatusInProgress, "", time.Time{}
 	l.FlushAt = now.Add((r.RepeatInterval + r.GroupInterval - 1) / r.GroupInterval * r.GroupInterval)
@@ -701,13 +708,14 @@ type grouperState struct {
 	Live      []liveState   `json:"live"`
 	Index     []entityState `json:"index"`
 	Silences  []Silence     `json:"silences"`
+	Seq       uint64        `json:"seq"`
 }
 
 // Snapshot returns the whole state, deterministically (the same state
 // gives the same bytes), for a checkpoint.
 func (g *Grouper) Snapshot() ([]byte, error) {
 	st := grouperState{Version: snapshotVersion, Partition: g.opts.Partition, Of: g.opts.Partitions,
-		Groups: []group{}, Live: []liveState{}, Index: []entityState{}, Silences: g.silences.list}
+		Groups: []group{}, Live: []liveState{}, Index: []entityState{}, Silences: g.silences.list, Seq: g.seq}
 	for _, k := range sortedKeys(g.groups) {
 		st.Groups = append(st.Groups, *g.groups[k])
 	}
@@ -745,6 +753,7 @@ func (g *Grouper) Restore(data []byte) error {
 		}
 	}
 	g.groups, g.live, g.index, g.silences, g.bytes, g.nextDue = map[string]*group{}, map[string]*live{}, map[string]*entity{}, ss, 0, time.Time{}
+	g.seq = st.Seq
 	for i := range st.Groups {
 		gr := st.Groups[i]
 		g.groups[gr.id()] = &gr

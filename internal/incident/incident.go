@@ -192,6 +192,9 @@ type Incident struct {
 	ResolvedAt           time.Time `json:"resolved_at,omitzero"`
 	ClosedAt             time.Time `json:"closed_at,omitzero"`
 	OpenedAt             time.Time `json:"opened_at,omitzero"` // when grouping opened it (processing time)
+	// OpenSeq is the grouping partition's opening order (1, 2, ...): a
+	// merge keeps the lowest, so replays at other times merge alike.
+	OpenSeq uint64 `json:"open_seq,omitempty"`
 }
 
 // Clone returns a deep copy.

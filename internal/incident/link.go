@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -120,8 +121,8 @@ func (g *Grouper) link(l *live, gid string, a *Alert, now time.Time) string {
 	return l.Inc.ID
 }
 
-// mergeAll merges the incidents ids into the earliest opened and returns
-// it.
+// mergeAll merges the incidents ids into the earliest opened (by opening
+// order, not by clock) and returns it.
 func (g *Grouper) mergeAll(ids []string, now time.Time) *live {
 	ls := make([]*live, 0, len(ids))
 	for _, id := range ids {
@@ -130,10 +131,7 @@ func (g *Grouper) mergeAll(ids []string, now time.Time) *live {
 		}
 	}
 	slices.SortFunc(ls, func(a, b *live) int {
-		if c := a.Inc.OpenedAt.Compare(b.Inc.OpenedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Inc.ID, b.Inc.ID)
+		return cmp.Compare(a.Inc.OpenSeq, b.Inc.OpenSeq)
 	})
 	s := ls[0]
 	for _, l := range ls[1:] {

@@ -377,3 +377,68 @@ func BenchmarkGrouping(b *testing.B) {
 		})
 	}
 }
+
+// finalIncidents follows the updates of a run: every alert's incident,
+// through duplicate_of to the incident it ended in.
+func finalIncidents(t *testing.T, lines []string) map[string]string {
+	into := map[string]string{}
+	of := map[string]string{}
+	for _, line := range lines {
+		var u incident.Update
+		if err := json.Unmarshal([]byte(line), &u); err != nil {
+			t.Fatal(err)
+		}
+		if u.Incident.DuplicateOf != "" {
+			into[u.Incident.ID] = u.Incident.DuplicateOf
+		}
+		for _, a := range u.NewAlerts {
+			of[a] = u.Incident.ID
+		}
+	}
+	for a, id := range of {
+		for into[id] != "" {
+			id = into[id]
+		}
+		of[a] = id
+	}
+	return of
+}
+
+// TestReplayWithOtherTimesGivesTheSameIncidents: a replay after a takeover
+// sees the same alerts in the same order but at other processing times
+// (one batch at one instant, or each alert apart); the incidents and the
+// alerts each ends up with are the same.
+func TestReplayWithOtherTimesGivesTheSameIncidents(t *testing.T) {
+	steps := stream(3000, 11)
+	batched := make([]step, len(steps))
+	apart := make([]step, len(steps))
+	for i, s := range steps {
+		batched[i], apart[i] = s, s
+		batched[i].now = t0.Add(s.now.Sub(t0).Truncate(5 * time.Second)) // 64 alerts per instant or so
+		apart[i].now = t0.Add(time.Duration(i) * time.Millisecond)
+	}
+	var res [][]string
+	for _, ss := range [][]step{steps, batched, apart} {
+		g, err := incident.NewGrouper(streamOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last string
+		out := run(t, g, ss, 0, len(ss), &last)
+		out = append(out, jsonLines(t, g.Tick(ss[len(ss)-1].now.Add(time.Hour)))...)
+		res = append(res, out)
+	}
+	want := finalIncidents(t, res[0])
+	for i, name := range []string{"batched", "apart"} {
+		got := finalIncidents(t, res[i+1])
+		n := 0
+		for a, id := range want {
+			if got[a] != id {
+				n++
+			}
+		}
+		if n > 0 || len(got) != len(want) {
+			t.Errorf("%s: %d of %d alerts end in another incident (%d reported)", name, n, len(want), len(got))
+		}
+	}
+}
