@@ -95,6 +95,10 @@ type GrouperOptions struct {
 	// MaxEntityValues bounds the values kept per entity field of one
 	// incident (default 100); more are counted, not kept.
 	MaxEntityValues int
+	// MaxPending bounds the alerts an incident holds unreported (default
+	// 10000): at that many, it is reported at the next Tick, even before
+	// group_wait or group_interval.
+	MaxPending int
 	// Count receives the counters (nil: not counted).
 	Count CountFunc
 }
@@ -117,6 +121,9 @@ func (o *GrouperOptions) setDefaults() {
 	}
 	if o.MaxEntityValues == 0 {
 		o.MaxEntityValues = 100
+	}
+	if o.MaxPending == 0 {
+		o.MaxPending = 10000
 	}
 	if o.Partitions == 0 {
 		o.Partitions = 1
@@ -453,6 +460,16 @@ func (g *Grouper) addAlert(l *live, a *Alert, now time.Time) {
 		k := (now.Sub(l.LastAt) + gi - 1) / gi
 		l.FlushAt = l.LastAt.Add(max(k, 1) * gi)
 		g.schedule(l.FlushAt)
+	}
+	g.boundPending(l, now)
+}
+
+// boundPending reports l at the next tick once it holds MaxPending
+// unreported alerts.
+func (g *Grouper) boundPending(l *live, now time.Time) {
+	if len(l.Pending) >= g.opts.MaxPending && l.FlushAt.After(now) {
+		l.FlushAt = now
+		g.schedule(now)
 	}
 }
 
@@ -791,6 +808,7 @@ type Config struct {
 	MaxGroups       int            `yaml:"max_groups"`
 	MaxBytes        int64          `yaml:"max_bytes"`
 	MaxEntityValues int            `yaml:"max_entity_values"`
+	MaxPending      int            `yaml:"max_pending"`
 	// RSITFile is the tag to RSIT mapping (configs/rsit.yaml).
 	RSITFile string `yaml:"rsit_file"`
 }
@@ -841,8 +859,8 @@ func (c *Config) Validate() error {
 	if c.RSITFile == "" {
 		errs = append(errs, errors.New("rsit_file: missing"))
 	}
-	if c.MaxGroups < 0 || c.MaxBytes < 0 || c.MaxEntityValues < 0 {
-		errs = append(errs, errors.New("max_groups, max_bytes, max_entity_values: must not be negative"))
+	if c.MaxGroups < 0 || c.MaxBytes < 0 || c.MaxEntityValues < 0 || c.MaxPending < 0 {
+		errs = append(errs, errors.New("max_groups, max_bytes, max_entity_values, max_pending: must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return prefixErrors("incidents.", err)
@@ -861,7 +879,7 @@ func prefixErrors(prefix string, err error) error {
 // GrouperOptions are the options of partition p of n.
 func (c *Config) GrouperOptions(p, n int, rsit *RSITMapping, count CountFunc) GrouperOptions {
 	return GrouperOptions{Routes: c.Routes, Link: c.Link, RSIT: rsit, Partition: p, Partitions: n,
-		MaxGroups: c.MaxGroups, MaxBytes: c.MaxBytes, MaxEntityValues: c.MaxEntityValues, Count: count}
+		MaxGroups: c.MaxGroups, MaxBytes: c.MaxBytes, MaxEntityValues: c.MaxEntityValues, MaxPending: c.MaxPending, Count: count}
 }
 
 // NationalOptions are the national stage's options for partition p of n.

@@ -199,6 +199,7 @@ func (g *Grouper) merge(s, l *live, now time.Time) {
 		s.FlushAt = s.LastAt.Add(max(k, 1) * gi)
 		g.schedule(s.FlushAt)
 	}
+	g.boundPending(s, now)
 	if !l.Emitted {
 		g.drop(l)
 		return

@@ -442,3 +442,32 @@ func TestReplayWithOtherTimesGivesTheSameIncidents(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreportedAlertsAreBounded: a storm into one incident is reported
+// early once MaxPending alerts wait, instead of holding every id until
+// group_interval.
+func TestUnreportedAlertsAreBounded(t *testing.T) {
+	g, err := incident.NewGrouper(incident.GrouperOptions{MaxPending: 100, Routes: []incident.Route{{Name: "r",
+		GroupBy: []string{"rule"}, GroupWait: time.Second, GroupInterval: time.Hour, RepeatInterval: 4 * time.Hour}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := t0
+	reported, updates := 0, 0
+	for i := range 1050 {
+		now = now.Add(time.Millisecond)
+		if _, err := g.Add(incident.Alert{ID: fmt.Sprintf("a%d", i), Org: "o1", RuleID: "R", Level: "low", DetectedAt: now}, now); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range g.Tick(now) {
+			updates++
+			reported += len(u.NewAlerts)
+			if len(u.NewAlerts) > 100 {
+				t.Fatalf("update with %d alerts", len(u.NewAlerts))
+			}
+		}
+	}
+	if reported != 1000 || updates != 10 {
+		t.Errorf("within the first group_interval: %d alerts in %d updates, want 1000 in 10", reported, updates)
+	}
+}
