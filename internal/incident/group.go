@@ -819,6 +819,7 @@ type NationalConfig struct {
 	Window     time.Duration `yaml:"window"`
 	MinOrgs    int           `yaml:"min_orgs"`
 	MinSectors int           `yaml:"min_sectors"`
+	MaxValues  int           `yaml:"max_values"`
 	Link       LinkOptions   `yaml:"link"`
 }
 
@@ -885,5 +886,5 @@ func (c *Config) GrouperOptions(p, n int, rsit *RSITMapping, count CountFunc) Gr
 // NationalOptions are the national stage's options for partition p of n.
 func (c *Config) NationalOptions(p, n int, count CountFunc) NationalOptions {
 	return NationalOptions{Link: c.National.Link, Window: c.National.Window, MinOrgs: c.National.MinOrgs,
-		MinSectors: c.National.MinSectors, Partition: p, Partitions: n, Count: count}
+		MinSectors: c.National.MinSectors, MaxValues: c.National.MaxValues, Partition: p, Partitions: n, Count: count}
 }

@@ -23,6 +23,9 @@ type NationalOptions struct {
 	// Partition and Partitions: the stage takes only values with
 	// EntityPartition(field, value, Partitions) == Partition.
 	Partition, Partitions int
+	// MaxValues bounds the entity values watched (default 200000); past
+	// it the least recently seen values go (counted).
+	MaxValues int
 	// Count receives the counters (nil: not counted).
 	Count CountFunc
 }
@@ -41,6 +44,9 @@ func (o *NationalOptions) setDefaults() {
 	if o.Partitions == 0 {
 		o.Partitions = 1
 	}
+	if o.MaxValues == 0 {
+		o.MaxValues = 200000
+	}
 }
 
 // Validate checks the options; errors name the field.
@@ -58,6 +64,9 @@ func (o *NationalOptions) Validate() error {
 	}
 	if o.Link.MaxCardinality < o.MinOrgs {
 		errs = append(errs, fmt.Errorf("national.link.max_cardinality: %d is below min_orgs %d", o.Link.MaxCardinality, o.MinOrgs))
+	}
+	if o.MaxValues < 1 {
+		errs = append(errs, fmt.Errorf("national.max_values: must be positive"))
 	}
 	if o.Partitions < 1 || o.Partition < 0 || o.Partition >= o.Partitions {
 		errs = append(errs, fmt.Errorf("national.partition: %d not in 0..%d", o.Partition, o.Partitions-1))
@@ -107,6 +116,33 @@ type watch struct {
 	Saturated bool       `json:"saturated,omitempty"`
 	// Open is the national incident while the window lasts.
 	Open *Incident `json:"open,omitempty"`
+	// Last is when the value was last observed.
+	Last time.Time `json:"last"`
+}
+
+// Bounds of one value's state.
+const (
+	maxSightingsPerOrg = 8    // the latest local incidents of one organisation
+	maxLinks           = 1000 // local incidents one national incident links
+)
+
+// bound evicts the least recently observed values, down to 90% of
+// MaxValues, keeping the value just added (key).
+func (n *National) bound(key string) {
+	if len(n.watches) <= n.opts.MaxValues {
+		return
+	}
+	ks := sortedKeys(n.watches)
+	slices.SortStableFunc(ks, func(a, b string) int { return n.watches[a].Last.Compare(n.watches[b].Last) })
+	for _, k := range ks {
+		if len(n.watches) <= n.opts.MaxValues*9/10 {
+			break
+		}
+		if k != key {
+			delete(n.watches, k)
+			n.opts.Count.inc(MetricEvictions, "national_values")
+		}
+	}
 }
 
 // National is the national stage of one partition of entity values. It
@@ -140,7 +176,9 @@ func (n *National) Observe(ref LocalRef, now time.Time) []NationalUpdate {
 			if w == nil {
 				w = &watch{Field: f, Value: v}
 				n.watches[k] = w
+				n.bound(k)
 			}
+			w.Last = now
 			if u, ok := n.observe(w, ref, now); ok {
 				out = append(out, u)
 			}
@@ -160,6 +198,7 @@ func (n *National) observe(w *watch, ref LocalRef, now time.Time) (NationalUpdat
 		w.Seen[i].Sectors = slices.Clone(ref.Sectors)
 	} else {
 		w.Seen = append(w.Seen, sighting{Incident: ref.Incident, Org: ref.Org, Sectors: slices.Clone(ref.Sectors), At: now})
+		n.boundSightings(w, ref.Org)
 	}
 	orgs, sectors := w.counts()
 	if len(orgs) > n.opts.Link.MaxCardinality {
@@ -192,9 +231,25 @@ func (n *National) observe(w *watch, ref LocalRef, now time.Time) (NationalUpdat
 	return n.link(w, []string{ref.Incident}, ref, UpdateUpdated, now), true
 }
 
+// boundSightings keeps the latest maxSightingsPerOrg sightings of org.
+func (n *National) boundSightings(w *watch, org string) {
+	c := 0
+	for i := len(w.Seen) - 1; i >= 0; i-- {
+		if w.Seen[i].Org == org {
+			if c++; c > maxSightingsPerOrg {
+				w.Seen = slices.Delete(w.Seen, i, i+1)
+			}
+		}
+	}
+}
+
 func (n *National) link(w *watch, links []string, ref LocalRef, kind UpdateKind, now time.Time) NationalUpdate {
 	in := w.Open
 	for _, l := range links {
+		if len(in.Linked) >= maxLinks {
+			n.opts.Count.inc(MetricNational, "links_capped")
+			break
+		}
 		in.Linked = unionAdd(in.Linked, l)
 	}
 	orgs, sectors := w.counts()

@@ -2,6 +2,7 @@ package incident_test
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -87,5 +88,34 @@ func TestNationalCardinalityCap(t *testing.T) {
 	}
 	if len(kinds) != 2 || kinds[0] != incident.UpdateOpened || kinds[1] != incident.UpdateUpdated {
 		t.Errorf("updates %v, want opened at o2, linked at o3, nothing after the cap", kinds)
+	}
+}
+
+// TestNationalStateIsBounded: distinct values past MaxValues evict the
+// least recently seen (counted); one value's sightings are bounded too.
+func TestNationalStateIsBounded(t *testing.T) {
+	evicted := 0
+	n, err := incident.NewNational(incident.NationalOptions{Window: 24 * time.Hour, MaxValues: 1000,
+		Count: func(m incident.Metric, v string) {
+			if m == incident.MetricEvictions {
+				evicted++
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5000 {
+		n.Observe(ref(fmt.Sprintf("l%d", i), "o1", "banking", fmt.Sprintf("10.9.%d.%d", i/250, i%250)), t0.Add(time.Duration(i)*time.Second))
+	}
+	if n.Len() > 1000 || evicted == 0 {
+		t.Errorf("%d values watched, %d evictions", n.Len(), evicted)
+	}
+	// One organisation's many incidents on one value: sightings bounded.
+	for i := range 5000 {
+		n.Observe(ref(fmt.Sprintf("m%d", i), "o1", "banking", "192.0.2.1"), t0.Add(time.Duration(i)*time.Second))
+	}
+	snap, _ := n.Snapshot()
+	if len(snap) > 1<<20 {
+		t.Errorf("snapshot %d bytes", len(snap))
 	}
 }
