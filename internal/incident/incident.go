@@ -177,7 +177,11 @@ type Incident struct {
 	Linked      []string `json:"linked,omitempty"`
 	DuplicateOf string   `json:"duplicate_of,omitempty"`
 	// Merged are the incidents merged into this one.
-	Merged     []string            `json:"merged,omitempty"`
+	Merged []string `json:"merged,omitempty"`
+	// Parent is the incident this one was split from; Children the ones
+	// split from it.
+	Parent     string              `json:"parent,omitempty"`
+	Children   []string            `json:"children,omitempty"`
 	Entities   map[string][]string `json:"entities,omitempty"`
 	AlertCount int                 `json:"alert_count"`
 
@@ -209,6 +213,7 @@ func (in Incident) Clone() Incident {
 	out.Tasks = slices.Clone(in.Tasks)
 	out.Linked = slices.Clone(in.Linked)
 	out.Merged = slices.Clone(in.Merged)
+	out.Children = slices.Clone(in.Children)
 	if in.Entities != nil {
 		out.Entities = make(map[string][]string, len(in.Entities))
 		for k, v := range in.Entities {
@@ -225,6 +230,14 @@ var idSpace = uuid.MustParse("6f1f7d2e-4a0b-5c8e-9d3a-1b2c3d4e5f60")
 // epoch): a UUIDv5, so a replay gives the same id.
 func LocalID(org, route, key string, epoch int) string {
 	return uuid.NewSHA1(idSpace, []byte("local\x00"+org+"\x00"+route+"\x00"+key+"\x00"+strconv.Itoa(epoch))).String()
+}
+
+// SplitID is the id of the incident split from parent with alerts
+// (sorted ids): the same split gives the same id.
+func SplitID(parent string, alerts []string) string {
+	as := slices.Clone(alerts)
+	slices.Sort(as)
+	return uuid.NewSHA1(idSpace, []byte("split\x00"+parent+"\x00"+strings.Join(as, "\x00"))).String()
 }
 
 // NationalID is the id of the national incident of one entity value and

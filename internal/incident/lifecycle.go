@@ -289,6 +289,82 @@ func applyChange(in Incident, c Change) (Incident, error) {
 	return in, nil
 }
 
+// Merge folds loser into survivor at an analyst's request (grouping's own
+// merges come as [UpdateMerged]): survivor gets loser's alert count,
+// rules, objects, sectors, entities and times; the returned change closes
+// loser as its duplicate (a system transition, from any status), to apply
+// with [Apply] at loser's version. Both must be of one organisation, or
+// survivor national.
+func Merge(survivor, loser Incident, at time.Time) (Incident, Change, error) {
+	switch {
+	case survivor.ID == loser.ID:
+		return survivor, Change{}, fmt.Errorf("%w: an incident cannot merge into itself", ErrInvalid)
+	case !survivor.National && survivor.Org != loser.Org:
+		return survivor, Change{}, fmt.Errorf("%w: %s and %s are of different organisations", ErrInvalid, survivor.ID, loser.ID)
+	case loser.DuplicateOf != "":
+		return survivor, Change{}, fmt.Errorf("%w: %s is already a duplicate of %s", ErrInvalid, loser.ID, loser.DuplicateOf)
+	case survivor.Status == StatusClosed:
+		return survivor, Change{}, fmt.Errorf("%w: %s is closed", ErrInvalid, survivor.ID)
+	}
+	s := survivor.Clone()
+	s.AlertCount += loser.AlertCount
+	for _, v := range loser.RuleIDs {
+		s.RuleIDs = unionAdd(s.RuleIDs, v)
+	}
+	for _, v := range loser.ObjectIDs {
+		s.ObjectIDs = unionAdd(s.ObjectIDs, v)
+	}
+	for _, v := range loser.Sectors {
+		s.Sectors = unionAdd(s.Sectors, v)
+	}
+	for _, v := range loser.Orgs {
+		s.Orgs = unionAdd(s.Orgs, v)
+	}
+	for _, v := range append(slices.Clone(loser.Merged), loser.ID) {
+		s.Merged = unionAdd(s.Merged, v)
+	}
+	for f, vs := range loser.Entities {
+		if s.Entities == nil {
+			s.Entities = map[string][]string{}
+		}
+		for _, v := range vs {
+			s.Entities[f] = unionAdd(s.Entities[f], v)
+		}
+	}
+	s.FirstActivityAt = earliestOf(s.FirstActivityAt, loser.FirstActivityAt)
+	s.LastActivityAt = latestOf(s.LastActivityAt, loser.LastActivityAt)
+	s.DetectedAt = earliestOf(s.DetectedAt, loser.DetectedAt)
+	s.Criticality = max(s.Criticality, loser.Criticality)
+	s.Severity = SeverityOf(s.Criticality)
+	return s, Change{Actor: "system:merge", System: true, At: at, Action: ActionMerge, Status: StatusClosed,
+		Resolution: ResolutionDuplicate, DuplicateOf: s.ID}, nil
+}
+
+// Split moves alerts (ids the caller read from parent's timeline) out of
+// parent into a new incident of the same organisation, origin, center,
+// category, TLP and criticality, status new and determination suspected,
+// with id [SplitID]. The caller moves the alerts' links and recomputes the
+// child's times from them.
+func Split(parent Incident, alerts []string, at time.Time) (Incident, Incident, error) {
+	if len(alerts) == 0 || len(alerts) >= parent.AlertCount {
+		return parent, Incident{}, fmt.Errorf("%w: a split moves some of the incident's %d alerts, not %d", ErrInvalid, parent.AlertCount, len(alerts))
+	}
+	if parent.Status == StatusClosed {
+		return parent, Incident{}, fmt.Errorf("%w: %s is closed", ErrInvalid, parent.ID)
+	}
+	child := Incident{ID: SplitID(parent.ID, alerts), Title: parent.Title + " (split)", Org: parent.Org,
+		Orgs: slices.Clone(parent.Orgs), Sectors: slices.Clone(parent.Sectors), ObjectIDs: slices.Clone(parent.ObjectIDs),
+		CenterID: parent.CenterID, Origin: parent.Origin, RuleIDs: slices.Clone(parent.RuleIDs),
+		RSITClass: parent.RSITClass, RSITType: parent.RSITType, Status: StatusNew, Determination: DeterminationSuspected,
+		Criticality: parent.Criticality, Severity: parent.Severity, TLP: parent.TLP, Parent: parent.ID,
+		AlertCount: len(alerts), DetectedAt: parent.DetectedAt, FirstActivityAt: parent.FirstActivityAt,
+		LastActivityAt: parent.LastActivityAt, OpenedAt: at}
+	p := parent.Clone()
+	p.AlertCount -= len(alerts)
+	p.Children = unionAdd(p.Children, child.ID)
+	return p, child, nil
+}
+
 // Ledger is an in-memory reference of the compare-and-set store the ncc
 // keeps in a JetStream KV bucket: every attempt, applied or not, is in its
 // log. It is safe for concurrent use (one mutex, no other locks).

@@ -205,3 +205,38 @@ func TestConcurrentChangesOneVersion(t *testing.T) {
 		t.Errorf("incident %+v", got)
 	}
 }
+
+func TestAnalystMergeAndSplit(t *testing.T) {
+	a := incident.Incident{ID: "a", Org: "o1", Status: incident.StatusInProgress, AlertCount: 3, RuleIDs: []string{"R1"},
+		Entities: map[string][]string{"source.ip": {"1.2.3.4"}}, Criticality: 40, DetectedAt: t0.Add(time.Minute)}
+	b := incident.Incident{ID: "b", Org: "o1", Status: incident.StatusTriage, AlertCount: 2, RuleIDs: []string{"R2"},
+		Entities: map[string][]string{"user.name": {"ivan"}}, Criticality: 70, DetectedAt: t0, Merged: []string{"c"}}
+	s, c, err := incident.Merge(a, b, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.AlertCount != 5 || len(s.RuleIDs) != 2 || len(s.Entities) != 2 || s.Severity != incident.SeverityHigh ||
+		!s.DetectedAt.Equal(t0) || fmt.Sprint(s.Merged) != "[b c]" || a.AlertCount != 3 {
+		t.Errorf("survivor %+v", s)
+	}
+	l, e, err := incident.Apply(b, 0, c)
+	if err != nil || l.Status != incident.StatusClosed || l.DuplicateOf != "a" || !e.System {
+		t.Errorf("loser %+v %v", l, err)
+	}
+	for _, bad := range []incident.Incident{a, {ID: "x", Org: "o2"}, l} {
+		if _, _, err := incident.Merge(a, bad, t0); !errors.Is(err, incident.ErrInvalid) {
+			t.Errorf("merge %s into a: %v", bad.ID, err)
+		}
+	}
+	p, child, err := incident.Split(s, []string{"a9", "a3"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.AlertCount != 3 || child.AlertCount != 2 || child.Parent != "a" || fmt.Sprint(p.Children) != "["+child.ID+"]" ||
+		child.Status != incident.StatusNew || child.Org != "o1" || child.ID != incident.SplitID("a", []string{"a3", "a9"}) {
+		t.Errorf("split %+v / %+v", p, child)
+	}
+	if _, _, err := incident.Split(s, []string{"a1", "a2", "a3", "a4", "a5"}, t0); !errors.Is(err, incident.ErrInvalid) {
+		t.Errorf("split of every alert: %v", err)
+	}
+}
