@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -312,6 +313,7 @@ func (g *Grouper) Add(a Alert, now time.Time) (AddResult, error) {
 		g.count.inc(MetricAlerts, "silenced")
 		return AddResult{Silenced: s}, nil
 	}
+	a.Entities = g.usableEntities(a.Entities)
 	var r *Route
 	for i := range g.opts.Routes {
 		if matchAll(g.opts.Routes[i].Matchers, &a) {
@@ -353,7 +355,36 @@ func (g *Grouper) Add(a Alert, now time.Time) (AddResult, error) {
 const (
 	groupOverhead    = 96
 	incidentOverhead = 512
+	// MaxEntityValueLen is the longest entity value grouping keeps and
+	// links on; longer ones are dropped from the alert's entities for
+	// grouping (counted as link{event="value_too_long"}).
+	MaxEntityValueLen = 256
 )
+
+// usableEntities returns es without empty or overlong values (a copy only
+// if one is dropped: the caller's map is not changed).
+func (g *Grouper) usableEntities(es map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range es {
+		if v != "" && len(v) <= MaxEntityValueLen {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(es))
+			for k2, v2 := range es {
+				out[k2] = v2
+			}
+		}
+		delete(out, k)
+		if v != "" {
+			g.count.inc(MetricLink, "value_too_long")
+		}
+	}
+	if out == nil {
+		return es
+	}
+	return out
+}
 
 func groupKey(r *Route, a *Alert) string {
 	var b strings.Builder
@@ -363,7 +394,7 @@ func groupKey(r *Route, a *Alert) string {
 		}
 		b.WriteString(k)
 		b.WriteByte('=')
-		b.WriteString(label(a, k))
+		b.WriteString(strconv.Quote(label(a, k))) // quoted: a value cannot forge a separator
 	}
 	return b.String()
 }

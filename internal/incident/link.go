@@ -82,8 +82,8 @@ func (g *Grouper) link(l *live, gid string, a *Alert, now time.Time) string {
 	}
 	for _, f := range o.Fields {
 		v := a.Entities[f]
-		if v == "" {
-			continue
+		if _, kept := slices.BinarySearch(l.Inc.Entities[f], v); v == "" || !kept {
+			continue // none, or past max_entity_values: not indexed, so it can be unindexed
 		}
 		if o.stops(v) {
 			g.count.inc(MetricLink, "stop_value")
@@ -223,14 +223,25 @@ func (g *Grouper) unindex(l *live) {
 	}
 }
 
-// reindex adds l to the open incidents of its (linking) entity values.
+// reindex adds l to the open incidents of its (linking) entity values,
+// creating the entries a close removed (a reopened incident).
 func (g *Grouper) reindex(l *live) {
 	if g.opts.Link.Disabled {
 		return
 	}
 	for _, f := range g.opts.Link.Fields {
 		for _, v := range l.Inc.Entities[f] {
-			if e := g.index[entityKey(l.Inc.Org, f, v)]; e != nil && !e.Saturated && !g.opts.Link.stops(v) {
+			if g.opts.Link.stops(v) {
+				continue
+			}
+			k := entityKey(l.Inc.Org, f, v)
+			e := g.index[k]
+			if e == nil {
+				e = &entity{}
+				g.index[k] = e
+				g.bytes += int64(len(k)) + 64
+			}
+			if !e.Saturated {
 				e.Incidents = unionAdd(e.Incidents, l.Inc.ID)
 			}
 		}

@@ -471,3 +471,55 @@ func TestUnreportedAlertsAreBounded(t *testing.T) {
 		t.Errorf("within the first group_interval: %d alerts in %d updates, want 1000 in 10", reported, updates)
 	}
 }
+
+// TestGroupKeysAreUnambiguous: values holding the key's separators cannot
+// make two different label sets one group.
+func TestGroupKeysAreUnambiguous(t *testing.T) {
+	g, err := incident.NewGrouper(incident.GrouperOptions{Link: incident.LinkOptions{Disabled: true},
+		Routes: []incident.Route{{Name: "r", GroupBy: []string{"source.ip", "user.name"}, GroupWait: time.Second,
+			GroupInterval: time.Minute, RepeatInterval: time.Hour}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := incident.Alert{ID: "a1", Org: "o1", RuleID: "R", Level: "low", DetectedAt: t0,
+		Entities: map[string]string{"source.ip": "x,user.name=y"}}
+	b := incident.Alert{ID: "a2", Org: "o1", RuleID: "R", Level: "low", DetectedAt: t0,
+		Entities: map[string]string{"source.ip": "x", "user.name": "y,user.name="}}
+	ra, _ := g.Add(a, t0)
+	rb, _ := g.Add(b, t0)
+	if ra.Incident == rb.Incident {
+		t.Errorf("different labels grouped together: %s", ra.Incident)
+	}
+}
+
+// TestOverlongEntityValuesDoNotGroupOrLink: a value past 256 bytes (an
+// attacker's user name) is neither kept nor linked, and is counted; the
+// alert still groups.
+func TestOverlongEntityValuesDoNotGroupOrLink(t *testing.T) {
+	n := 0
+	g, err := incident.NewGrouper(incident.GrouperOptions{Count: func(m incident.Metric, v string) {
+		if m == incident.MetricLink && v == "value_too_long" {
+			n++
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("A", 300)
+	for i, obj := range []string{"x", "y"} {
+		a := incident.Alert{ID: fmt.Sprintf("a%d", i), Org: "o1", RuleID: "R", Level: "low", DetectedAt: t0, Object: obj,
+			Entities: map[string]string{"user.name": long, "source.ip": fmt.Sprintf("192.0.2.%d", i)}}
+		if _, err := g.Add(a, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	us := g.Tick(t0.Add(time.Hour))
+	if len(us) != 2 || n != 2 {
+		t.Fatalf("%d incidents (want 2, no merge on the long value), %d counted", len(us), n)
+	}
+	for _, u := range us {
+		if len(u.Incident.Entities["user.name"]) != 0 || len(u.Incident.Entities["source.ip"]) != 1 {
+			t.Errorf("entities %v", u.Incident.Entities)
+		}
+	}
+}
