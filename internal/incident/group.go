@@ -269,7 +269,13 @@ type Grouper struct {
 	bytes    int64
 	nextDue  time.Time
 	seq      uint64 // incidents opened or reopened
-	count    CountFunc
+	// reported: alerts were reported since the last eviction pass (so
+	// groups may be evictable again); retryGroups and retryBytes: sizes
+	// at which to try again regardless.
+	reported    bool
+	retryGroups int
+	retryBytes  int64
+	count       CountFunc
 }
 
 // NewGrouper validates opts and returns an empty grouper.
@@ -567,6 +573,9 @@ func (g *Grouper) emit(l *live, now time.Time) Update {
 	for _, a := range l.Pending {
 		g.grow(l, -(len(a) + 16))
 	}
+	if len(l.Pending) > 0 {
+		g.reported = true
+	}
 	l.Pending = nil
 	l.Emitted, l.LastAt = true, now
 	g.count.inc(MetricUpdates, string(u.Kind))
@@ -699,24 +708,39 @@ func (g *Grouper) enforceBounds() {
 	default:
 		return
 	}
-	grs := make([]*group, 0, len(g.groups))
-	for _, gr := range g.groups {
-		grs = append(grs, gr)
+	if !g.reported && len(g.groups) < g.retryGroups && g.bytes < g.retryBytes {
+		return // the last pass found too little to evict; nothing reported since
 	}
-	slices.SortFunc(grs, func(a, b *group) int {
-		if c := a.Active.Compare(b.Active); c != 0 {
-			return c
-		}
-		return strings.Compare(a.id(), b.id())
-	})
-	for _, gr := range grs {
-		if len(g.groups) <= g.opts.MaxGroups*9/10 && g.bytes <= g.opts.MaxBytes*9/10 {
-			break
-		}
+	defer func() {
+		g.reported = false
+		// Over the bound still: every group left holds unreported alerts.
+		// Try again after a Tick or Closed reported some, or once the state
+		// grew by a sixteenth, so Add stays O(log n) amortised.
+		g.retryGroups = len(g.groups) + len(g.groups)/16 + 1
+		g.retryBytes = g.bytes + g.bytes/16 + 1
+	}()
+	type candidate struct {
+		gid string
+		gr  *group
+	}
+	grs := make([]candidate, 0, len(g.groups))
+	for gid, gr := range g.groups {
 		if l := g.live[gr.Incident]; l != nil && (len(l.Pending) > 0 || !l.Emitted) {
 			continue // unreported alerts: keep them (the bound is soft)
 		}
-		gid := gr.id()
+		grs = append(grs, candidate{gid, gr})
+	}
+	slices.SortFunc(grs, func(a, b candidate) int {
+		if c := a.gr.Active.Compare(b.gr.Active); c != 0 {
+			return c
+		}
+		return strings.Compare(a.gid, b.gid)
+	})
+	for _, c := range grs {
+		if len(g.groups) <= g.opts.MaxGroups*9/10 && g.bytes <= g.opts.MaxBytes*9/10 {
+			break
+		}
+		gid, gr := c.gid, c.gr
 		delete(g.groups, gid)
 		g.bytes -= int64(len(gid)) + groupOverhead
 		g.count.inc(MetricEvictions, reason)
@@ -757,13 +781,16 @@ type grouperState struct {
 	Index     []entityState `json:"index"`
 	Silences  []Silence     `json:"silences"`
 	Seq       uint64        `json:"seq"`
+	Reported  bool          `json:"reported,omitempty"`
+	Retry     [2]int64      `json:"retry"` // retryGroups, retryBytes
 }
 
 // Snapshot returns the whole state, deterministically (the same state
 // gives the same bytes), for a checkpoint.
 func (g *Grouper) Snapshot() ([]byte, error) {
 	st := grouperState{Version: snapshotVersion, Partition: g.opts.Partition, Of: g.opts.Partitions,
-		Groups: []group{}, Live: []liveState{}, Index: []entityState{}, Silences: g.silences.list, Seq: g.seq}
+		Groups: []group{}, Live: []liveState{}, Index: []entityState{}, Silences: g.silences.list, Seq: g.seq,
+		Reported: g.reported, Retry: [2]int64{int64(g.retryGroups), g.retryBytes}}
 	for _, k := range sortedKeys(g.groups) {
 		st.Groups = append(st.Groups, *g.groups[k])
 	}
@@ -801,7 +828,7 @@ func (g *Grouper) Restore(data []byte) error {
 		}
 	}
 	g.groups, g.live, g.index, g.silences, g.bytes, g.nextDue = map[string]*group{}, map[string]*live{}, map[string]*entity{}, ss, 0, time.Time{}
-	g.seq = st.Seq
+	g.seq, g.reported, g.retryGroups, g.retryBytes = st.Seq, st.Reported, int(st.Retry[0]), st.Retry[1]
 	for i := range st.Groups {
 		gr := st.Groups[i]
 		g.groups[gr.id()] = &gr

@@ -49,3 +49,37 @@ func TestByteEstimateTracksTheHeap(t *testing.T) {
 	}
 	runtime.KeepAlive(g)
 }
+
+// TestBoundsPastTheLimitStayCheap: when every group holds unreported
+// alerts (a burst of new groups within group_wait), nothing can be
+// evicted; Add must not re-sort every group on each call then.
+func TestBoundsPastTheLimitStayCheap(t *testing.T) {
+	g, err := incident.NewGrouper(incident.GrouperOptions{MaxGroups: 100, Routes: []incident.Route{{Name: "r",
+		GroupBy: []string{"object"}, GroupWait: time.Hour, GroupInterval: time.Hour, RepeatInterval: time.Hour}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := make([]incident.Alert, 3500)
+	for i := range alerts {
+		alerts[i] = incident.Alert{ID: fmt.Sprintf("a%d", i), Org: "o1", RuleID: "R", Level: "low", DetectedAt: t0, Object: fmt.Sprintf("obj%d", i)}
+	}
+	for i := range alerts[:3000] {
+		g.Add(alerts[i], t0)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range alerts[3000:] {
+		g.Add(alerts[3000+i], t0)
+	}
+	runtime.ReadMemStats(&after)
+	perAdd := (after.TotalAlloc - before.TotalAlloc) / 500
+	if perAdd > 8<<10 {
+		t.Errorf("%d bytes allocated per Add past the bound (%d groups held)", perAdd, g.Stats().Groups)
+	}
+	// Once reported, the groups are evictable again.
+	g.Tick(t0.Add(time.Hour))
+	g.Add(incident.Alert{ID: "z", Org: "o1", RuleID: "R", Level: "low", DetectedAt: t0, Object: "z"}, t0.Add(time.Hour))
+	if n := g.Stats().Groups; n > 100 {
+		t.Errorf("%d groups after the burst was reported", n)
+	}
+}
