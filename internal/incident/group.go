@@ -171,11 +171,11 @@ var (
 	MetricUpdates = Metric{"kuzet_incident_updates_total",
 		"Incident updates grouping emitted, by kind (opened, updated, repeat, merged).", "kind"}
 	MetricLink = Metric{"kuzet_incident_link_total",
-		"Entity linking: merged, or a value that did not link (stop_value, cardinality, entity_values).", "event"}
+		"Entity linking: merged, or a value that did not link (stop_value, cardinality, entity_values, value_too_long).", "event"}
 	MetricEvictions = Metric{"kuzet_incident_evictions_total",
-		"Grouping state evicted to stay in bounds, by reason (groups, bytes).", "reason"}
+		"State evicted to stay in bounds, by reason (groups, bytes, national_values).", "reason"}
 	MetricNational = Metric{"kuzet_incident_national_total",
-		"National stage events (opened, linked, saturated, ended).", "event"}
+		"National stage events (opened, linked, saturated, ended, links_capped).", "event"}
 )
 
 // Metrics lists every counter, for registration.
