@@ -2,6 +2,7 @@ package incident
 
 import (
 	"bytes"
+	"container/heap"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -267,7 +268,7 @@ type Grouper struct {
 	index    map[string]*entity
 	silences Silences
 	bytes    int64
-	nextDue  time.Time
+	timers   timers // flush times; stale entries are skipped
 	seq      uint64 // incidents opened or reopened
 	// reported: alerts were reported since the last eviction pass (so
 	// groups may be evictable again); retryGroups and retryBytes: sizes
@@ -424,14 +425,37 @@ func (g *Grouper) open(gr *group, r *Route, a *Alert, now time.Time) string {
 	l.size = l.recompute()
 	g.bytes += l.size
 	g.live[id] = l
-	g.schedule(l.FlushAt)
+	g.schedule(l)
 	return id
 }
 
-func (g *Grouper) schedule(t time.Time) {
-	if g.nextDue.IsZero() || t.Before(g.nextDue) {
-		g.nextDue = t
+// schedule queues l at its FlushAt; earlier entries for l go stale.
+func (g *Grouper) schedule(l *live) {
+	heap.Push(&g.timers, timer{at: l.FlushAt, id: l.Inc.ID})
+}
+
+// timer is one entry of the flush heap, ordered by time, then id.
+type timer struct {
+	at time.Time
+	id string
+}
+
+type timers []timer
+
+func (h timers) Len() int { return len(h) }
+func (h timers) Less(i, j int) bool {
+	if c := h[i].at.Compare(h[j].at); c != 0 {
+		return c < 0
 	}
+	return h[i].id < h[j].id
+}
+func (h timers) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timers) Push(x any)   { *h = append(*h, x.(timer)) }
+func (h *timers) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
 }
 
 func (g *Grouper) grow(l *live, n int) {
@@ -496,7 +520,7 @@ func (g *Grouper) addAlert(l *live, a *Alert, now time.Time) {
 		gi := l.route.GroupInterval
 		k := (now.Sub(l.LastAt) + gi - 1) / gi
 		l.FlushAt = l.LastAt.Add(max(k, 1) * gi)
-		g.schedule(l.FlushAt)
+		g.schedule(l)
 	}
 	g.boundPending(l, now)
 }
@@ -506,7 +530,7 @@ func (g *Grouper) addAlert(l *live, a *Alert, now time.Time) {
 func (g *Grouper) boundPending(l *live, now time.Time) {
 	if len(l.Pending) >= g.opts.MaxPending && l.FlushAt.After(now) {
 		l.FlushAt = now
-		g.schedule(now)
+		g.schedule(l)
 	}
 }
 
@@ -519,26 +543,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-// Tick returns the updates due at now, ordered by due time and id.
+// Tick returns the updates due at now, ordered by due time and id. Its
+// cost is the due incidents' (a timer heap), not all incidents'.
 func (g *Grouper) Tick(now time.Time) []Update {
-	if g.nextDue.IsZero() || now.Before(g.nextDue) {
-		return nil
-	}
 	var due []*live
-	g.nextDue = time.Time{}
-	for _, l := range g.live {
-		if !l.FlushAt.After(now) {
-			due = append(due, l)
-		} else {
-			g.schedule(l.FlushAt)
+	for len(g.timers) > 0 && !g.timers[0].at.After(now) {
+		t := heap.Pop(&g.timers).(timer)
+		l := g.live[t.id]
+		if l == nil || !l.FlushAt.Equal(t.at) || len(due) > 0 && due[len(due)-1] == l {
+			continue // stale: rescheduled, dropped, or pushed twice
 		}
+		due = append(due, l)
 	}
-	slices.SortFunc(due, func(a, b *live) int {
-		if c := a.FlushAt.Compare(b.FlushAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Inc.ID, b.Inc.ID)
-	})
 	var out []Update
 	for _, l := range due {
 		out = append(out, g.emit(l, now))
@@ -550,7 +566,7 @@ func (g *Grouper) Tick(now time.Time) []Update {
 		// repeat_interval; new alerts move it earlier (addAlert).
 		gi, ri := l.route.GroupInterval, l.route.RepeatInterval
 		l.FlushAt = now.Add((ri + gi - 1) / gi * gi)
-		g.schedule(l.FlushAt)
+		g.schedule(l)
 	}
 	return out
 }
@@ -649,7 +665,7 @@ func (g *Grouper) Reopened(in Incident, now time.Time) {
 	l.size = l.recompute()
 	g.bytes += l.size
 	g.live[in.ID] = l
-	g.schedule(l.FlushAt)
+	g.schedule(l)
 	for _, k := range in.GroupKeys {
 		if gr := g.groups[k]; gr != nil && gr.Closed == in.ID {
 			gr.Incident, gr.Closed = in.ID, ""
@@ -827,7 +843,7 @@ func (g *Grouper) Restore(data []byte) error {
 			return fmt.Errorf("incident: restore: %w", err)
 		}
 	}
-	g.groups, g.live, g.index, g.silences, g.bytes, g.nextDue = map[string]*group{}, map[string]*live{}, map[string]*entity{}, ss, 0, time.Time{}
+	g.groups, g.live, g.index, g.silences, g.bytes, g.timers = map[string]*group{}, map[string]*live{}, map[string]*entity{}, ss, 0, nil
 	g.seq, g.reported, g.retryGroups, g.retryBytes = st.Seq, st.Reported, int(st.Retry[0]), st.Retry[1]
 	for i := range st.Groups {
 		gr := st.Groups[i]
@@ -843,7 +859,7 @@ func (g *Grouper) Restore(data []byte) error {
 		l.size = l.recompute()
 		g.bytes += l.size
 		g.live[l.Inc.ID] = &l
-		g.schedule(l.FlushAt)
+		g.schedule(&l)
 	}
 	for i := range st.Index {
 		e := st.Index[i].entity

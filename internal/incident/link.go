@@ -197,7 +197,7 @@ func (g *Grouper) merge(s, l *live, now time.Time) {
 		gi := s.route.GroupInterval
 		k := (now.Sub(s.LastAt) + gi - 1) / gi
 		s.FlushAt = s.LastAt.Add(max(k, 1) * gi)
-		g.schedule(s.FlushAt)
+		g.schedule(s)
 	}
 	g.boundPending(s, now)
 	if !l.Emitted {
@@ -207,7 +207,7 @@ func (g *Grouper) merge(s, l *live, now time.Time) {
 	l.Into, l.Pending = si.ID, nil
 	li.Status, li.Resolution, li.DuplicateOf, li.ClosedAt = StatusClosed, ResolutionDuplicate, si.ID, now.UTC()
 	l.FlushAt = now
-	g.schedule(now)
+	g.schedule(l)
 }
 
 // unindex removes l from the open incidents of its entity values.

@@ -523,3 +523,32 @@ func TestOverlongEntityValuesDoNotGroupOrLink(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTick: one Tick a second over many open incidents, a few due
+// each time.
+func BenchmarkTick(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		b.Run(fmt.Sprintf("incidents=%d", n), func(b *testing.B) {
+			g, err := incident.NewGrouper(incident.GrouperOptions{MaxGroups: 2 * n, Link: incident.LinkOptions{Disabled: true},
+				Routes: []incident.Route{{Name: "r", GroupBy: []string{"object"}, GroupWait: time.Second, GroupInterval: time.Minute, RepeatInterval: time.Hour}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			// Opened over one repeat_interval, so some are due every second.
+			for i := range n {
+				now := t0.Add(time.Duration(i) * time.Hour / time.Duration(n))
+				g.Add(incident.Alert{ID: fmt.Sprintf("a%d", i), Org: "o1", RuleID: "R", Level: "low", DetectedAt: now, Object: fmt.Sprintf("obj%d", i)}, now)
+				if i%(n/100) == 0 {
+					g.Tick(now)
+				}
+			}
+			now := t0.Add(time.Hour)
+			g.Tick(now)
+			b.ResetTimer()
+			for range b.N {
+				now = now.Add(time.Second)
+				g.Tick(now)
+			}
+		})
+	}
+}
