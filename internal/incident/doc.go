@@ -23,7 +23,8 @@
 // # Entity linking
 //
 // Within one organisation, incidents sharing an entity value (see
-// [LinkOptions]) merge: the earliest opened survives, the other is closed
+// [LinkOptions]) merge: the earliest opened (by opening order, so a replay
+// at other processing times merges alike) survives, the other is closed
 // as a system transition with resolution duplicate and duplicate_of set,
 // and its alerts and entities move over. Stop values never link; a value
 // carried by more than MaxCardinality distinct group keys stops linking
@@ -49,8 +50,26 @@
 // Grouping state is partitioned by organisation ([Partition]); one
 // Grouper holds one partition and is not safe for concurrent use (the
 // ncc drives it from its consumer loop). [Grouper.Snapshot] and
-// [Grouper.Restore] checkpoint it; state is bounded by MaxGroups and
-// MaxBytes, evicting the least recently active groups (counted).
+// [Grouper.Restore] checkpoint it; a restored grouper continues exactly
+// as the one that took the snapshot. State is bounded by MaxGroups and
+// MaxBytes (an estimate that tracks the heap), evicting the least
+// recently active groups whose alerts are all reported (counted), by
+// MaxPending unreported alerts per incident and MaxEntityValues per field;
+// the national stage by MaxValues. Tick costs the due incidents (a timer
+// heap), not all of them.
+//
+// # Updates and alert links
+//
+// Every alert [Grouper.Add] accepts is in the NewAlerts of exactly one
+// [Update]; a merged incident's later alerts are its survivor's. An
+// alert a silence mutes, or one rejected (an [*InputError], counted by
+// reason), is in none. The package counts through a [CountFunc] over
+// [Metrics], so it imports no metrics library.
+//
+// # Configuration
+//
+// [Config] is the strict YAML form of the options, with defaults
+// ([DefaultConfig]) and errors naming the field ("incidents.routes[0]...").
 //
 // There are no locks in this package except [Ledger]'s single mutex.
 package incident
