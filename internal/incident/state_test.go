@@ -428,8 +428,32 @@ func TestReplayWithOtherTimesGivesTheSameIncidents(t *testing.T) {
 		out = append(out, jsonLines(t, g.Tick(ss[len(ss)-1].now.Add(time.Hour)))...)
 		res = append(res, out)
 	}
+	// A takeover: a grouper restored from a checkpoint taken midway
+	// replays the rest an hour later, each alert apart.
+	{
+		mid := len(steps) / 3
+		g, _ := incident.NewGrouper(streamOptions())
+		var last string
+		out := run(t, g, steps, 0, mid, &last)
+		snap, err := g.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := incident.NewGrouper(streamOptions())
+		if err := h.Restore(snap); err != nil {
+			t.Fatal(err)
+		}
+		later := make([]step, len(steps))
+		for i, s := range steps {
+			later[i] = s
+			later[i].now = steps[mid].now.Add(time.Hour + time.Duration(i)*time.Millisecond)
+		}
+		out = append(out, run(t, h, later, mid, len(later), &last)...)
+		out = append(out, jsonLines(t, h.Tick(later[len(later)-1].now.Add(time.Hour)))...)
+		res = append(res, out)
+	}
 	want := finalIncidents(t, res[0])
-	for i, name := range []string{"batched", "apart"} {
+	for i, name := range []string{"batched", "apart", "restored and replayed later"} {
 		got := finalIncidents(t, res[i+1])
 		n := 0
 		for a, id := range want {
