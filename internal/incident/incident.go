@@ -185,17 +185,28 @@ type Incident struct {
 	Entities   map[string][]string `json:"entities,omitempty"`
 	AlertCount int                 `json:"alert_count"`
 
-	FirstActivityAt      time.Time `json:"first_activity_at,omitzero"` // earliest event time
-	LastActivityAt       time.Time `json:"last_activity_at,omitzero"`  // latest event time (last seen)
-	DetectedAt           time.Time `json:"detected_at,omitzero"`       // first detection by anyone
-	AcknowledgedAt       time.Time `json:"acknowledged_at,omitzero"`   // first analyst action
+	// Timestamps, UTC. FirstActivityAt and LastActivityAt: the earliest
+	// and latest event time of its alerts (last seen). DetectedAt: the
+	// first detection, by anyone (the earliest alert's detected_at).
+	// AcknowledgedAt: the first analyst action (assign, comment, task,
+	// status or determination change); with DetectedAt it gives MTTA.
+	// AwareAt: the entity's awareness (NIS2/CER clocks).
+	// ReasonablyBelievedAt: when it was reasonably believed to be a
+	// covered incident (CIRCIA). DeclaredAt: declared an incident.
+	// ContainedAt, ResolvedAt ("handled") and ClosedAt: when it entered
+	// those statuses (MTTC, MTTR). OpenedAt: when grouping opened it, in
+	// processing time.
+	FirstActivityAt      time.Time `json:"first_activity_at,omitzero"`
+	LastActivityAt       time.Time `json:"last_activity_at,omitzero"`
+	DetectedAt           time.Time `json:"detected_at,omitzero"`
+	AcknowledgedAt       time.Time `json:"acknowledged_at,omitzero"`
 	AwareAt              time.Time `json:"aware_at,omitzero"`
 	ReasonablyBelievedAt time.Time `json:"reasonably_believed_at,omitzero"`
 	DeclaredAt           time.Time `json:"declared_at,omitzero"`
 	ContainedAt          time.Time `json:"contained_at,omitzero"`
 	ResolvedAt           time.Time `json:"resolved_at,omitzero"`
 	ClosedAt             time.Time `json:"closed_at,omitzero"`
-	OpenedAt             time.Time `json:"opened_at,omitzero"` // when grouping opened it (processing time)
+	OpenedAt             time.Time `json:"opened_at,omitzero"`
 	// OpenSeq is the grouping partition's opening order (1, 2, ...): a
 	// merge keeps the lowest, so replays at other times merge alike.
 	OpenSeq uint64 `json:"open_seq,omitempty"`

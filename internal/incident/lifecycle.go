@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -143,7 +144,10 @@ type Change struct {
 	RSITClass     string        `json:"rsit_class,omitempty"`
 	RSITType      string        `json:"rsit_type,omitempty"`
 	Declared      bool          `json:"declared,omitempty"`
-	AwareAt       time.Time     `json:"aware_at,omitzero"`
+	// AwareAt and ReasonablyBelievedAt record those instants (the first
+	// recorded one stays).
+	AwareAt              time.Time `json:"aware_at,omitzero"`
+	ReasonablyBelievedAt time.Time `json:"reasonably_believed_at,omitzero"`
 }
 
 // Outcome of one change attempt in the log.
@@ -166,8 +170,53 @@ type LogEntry struct {
 	Change     Change    `json:"change"`
 	Before     Status    `json:"before"`
 	After      Status    `json:"after"`
-	Outcome    Outcome   `json:"outcome"`
-	Error      string    `json:"error,omitempty"`
+	// Fields are the values the change altered, before and after (empty
+	// unless applied).
+	Fields  []FieldChange `json:"fields,omitempty"`
+	Outcome Outcome       `json:"outcome"`
+	Error   string        `json:"error,omitempty"`
+}
+
+// FieldChange is one altered value of a change.
+type FieldChange struct {
+	Field  string `json:"field"`
+	Before string `json:"before"`
+	After  string `json:"after"`
+}
+
+// diff lists the mutable fields that differ between a and b.
+func diff(a, b *Incident) []FieldChange {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	var out []FieldChange
+	for _, f := range []struct{ name, a, b string }{
+		{"status", string(a.Status), string(b.Status)},
+		{"resolution", string(a.Resolution), string(b.Resolution)},
+		{"duplicate_of", a.DuplicateOf, b.DuplicateOf},
+		{"determination", string(a.Determination), string(b.Determination)},
+		{"assignee", a.Assignee, b.Assignee},
+		{"tlp", string(a.TLP), string(b.TLP)},
+		{"rsit_class", a.RSITClass, b.RSITClass},
+		{"rsit_type", a.RSITType, b.RSITType},
+		{"comments", strconv.Itoa(len(a.Comments)), strconv.Itoa(len(b.Comments))},
+		{"tasks", fmt.Sprint(a.Tasks), fmt.Sprint(b.Tasks)},
+		{"acknowledged_at", ts(a.AcknowledgedAt), ts(b.AcknowledgedAt)},
+		{"aware_at", ts(a.AwareAt), ts(b.AwareAt)},
+		{"reasonably_believed_at", ts(a.ReasonablyBelievedAt), ts(b.ReasonablyBelievedAt)},
+		{"declared_at", ts(a.DeclaredAt), ts(b.DeclaredAt)},
+		{"contained_at", ts(a.ContainedAt), ts(b.ContainedAt)},
+		{"resolved_at", ts(a.ResolvedAt), ts(b.ResolvedAt)},
+		{"closed_at", ts(a.ClosedAt), ts(b.ClosedAt)},
+	} {
+		if f.a != f.b {
+			out = append(out, FieldChange{Field: f.name, Before: f.a, After: f.b})
+		}
+	}
+	return out
 }
 
 // Apply applies c to cur if cur is at version (compare-and-set) and c is
@@ -189,7 +238,7 @@ func Apply(cur Incident, version uint64, c Change) (Incident, LogEntry, error) {
 		return fail(OutcomeRejected, err)
 	}
 	next.Version = cur.Version + 1
-	e.After, e.Outcome = next.Status, OutcomeApplied
+	e.After, e.Outcome, e.Fields = next.Status, OutcomeApplied, diff(&cur, &next)
 	return next, e, nil
 }
 
@@ -282,6 +331,9 @@ func applyChange(in Incident, c Change) (Incident, error) {
 	}
 	if !c.AwareAt.IsZero() && in.AwareAt.IsZero() {
 		in.AwareAt = c.AwareAt.UTC()
+	}
+	if !c.ReasonablyBelievedAt.IsZero() && in.ReasonablyBelievedAt.IsZero() {
+		in.ReasonablyBelievedAt = c.ReasonablyBelievedAt.UTC()
 	}
 	if analyst && in.AcknowledgedAt.IsZero() {
 		in.AcknowledgedAt = at

@@ -240,3 +240,24 @@ func TestAnalystMergeAndSplit(t *testing.T) {
 		t.Errorf("split of every alert: %v", err)
 	}
 }
+
+// TestLogEntryHoldsBeforeAndAfter: the log row of an applied change names
+// each altered field with its old and new value.
+func TestLogEntryHoldsBeforeAndAfter(t *testing.T) {
+	in := incident.Incident{ID: "i1", Status: incident.StatusNew, Determination: incident.DeterminationSuspected, TLP: incident.TLPAmber}
+	_, e, err := incident.Apply(in, 0, incident.Change{Actor: "alice", At: t0, Action: incident.ActionAdvance,
+		Status: incident.StatusTriage, Determination: incident.DeterminationConfirmed, Assignee: "bob",
+		ReasonablyBelievedAt: t0.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range e.Fields {
+		got[f.Field] = f.Before + " -> " + f.After
+	}
+	want := map[string]string{"status": "new -> triage", "determination": "suspected -> confirmed", "assignee": " -> bob",
+		"acknowledged_at": " -> 2026-03-02T09:00:00Z", "reasonably_believed_at": " -> 2026-03-02T08:00:00Z"}
+	if fmt.Sprint(got) != fmt.Sprint(want) || e.Actor != "alice" || !e.At.Equal(t0) || e.Version != 0 {
+		t.Errorf("log %+v\nfields %v\nwant   %v", e, got, want)
+	}
+}
