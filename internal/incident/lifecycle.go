@@ -243,11 +243,11 @@ func Apply(cur Incident, version uint64, c Change) (Incident, LogEntry, error) {
 }
 
 func applyChange(in Incident, c Change) (Incident, error) {
+	before := in.Clone()
 	if c.Actor == "" && !c.System {
 		return in, fmt.Errorf("%w: no actor", ErrInvalid)
 	}
 	at := c.At.UTC()
-	analyst := false
 	if c.Action != "" {
 		t, ok := findTransition(in.Status, c.Status, c.Action)
 		if !ok {
@@ -282,7 +282,6 @@ func applyChange(in Incident, c Change) (Incident, error) {
 				in.ClosedAt, in.Resolution, in.DuplicateOf = time.Time{}, "", ""
 			}
 		}
-		analyst = !c.System
 	} else if c.Status != "" || c.Resolution != "" || c.DuplicateOf != "" {
 		return in, fmt.Errorf("%w: status, resolution and duplicate_of change only with an action", ErrInvalid)
 	}
@@ -291,7 +290,6 @@ func applyChange(in Incident, c Change) (Incident, error) {
 			return in, fmt.Errorf("%w: determination %q", ErrInvalid, c.Determination)
 		}
 		in.Determination = c.Determination
-		analyst = analyst || !c.System
 	}
 	if c.TLP != "" {
 		t, err := ParseTLP(string(c.TLP))
@@ -308,11 +306,9 @@ func applyChange(in Incident, c Change) (Incident, error) {
 	}
 	if c.Assignee != "" {
 		in.Assignee = c.Assignee
-		analyst = analyst || !c.System
 	}
 	if c.Comment != "" {
 		in.Comments = append(in.Comments, Comment{Author: c.Actor, At: at, Text: c.Comment})
-		analyst = analyst || !c.System
 	}
 	if c.Task != nil {
 		if c.Task.ID == "" || c.Task.Title == "" {
@@ -324,7 +320,6 @@ func applyChange(in Incident, c Change) (Incident, error) {
 		} else {
 			in.Tasks[i] = *c.Task
 		}
-		analyst = analyst || !c.System
 	}
 	if c.Declared && in.DeclaredAt.IsZero() {
 		in.DeclaredAt = at
@@ -335,7 +330,11 @@ func applyChange(in Incident, c Change) (Incident, error) {
 	if !c.ReasonablyBelievedAt.IsZero() && in.ReasonablyBelievedAt.IsZero() {
 		in.ReasonablyBelievedAt = c.ReasonablyBelievedAt.UTC()
 	}
-	if analyst && in.AcknowledgedAt.IsZero() {
+	if len(diff(&before, &in)) == 0 {
+		return in, fmt.Errorf("%w: the change changes nothing", ErrInvalid)
+	}
+	// Any analyst change is an action on the incident.
+	if !c.System && in.AcknowledgedAt.IsZero() {
 		in.AcknowledgedAt = at
 	}
 	return in, nil

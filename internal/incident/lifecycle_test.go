@@ -139,6 +139,8 @@ func TestAcknowledgedAtIsFirstAnalystAction(t *testing.T) {
 		{Actor: "a", At: t0, TLP: "PINK"},
 		{At: t0, Comment: "no actor"},
 		{Actor: "a", At: t0, Status: incident.StatusClosed},
+		{Actor: "a", At: t0},                // nothing
+		{Actor: "a", At: t0, Assignee: "b"}, // already b
 	} {
 		if _, _, err := incident.Apply(in, 2, c); !errors.Is(err, incident.ErrInvalid) {
 			t.Errorf("%+v: want ErrInvalid, got %v", c, err)
