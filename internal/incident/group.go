@@ -203,14 +203,42 @@ const (
 )
 
 // Update is one incident change grouping reports. Incident carries the
-// grouping fields (counts, entities, rules, times); NewAlerts are the
-// alerts linked since the previous update, each in exactly one update.
+// grouping fields (counts, entities, rules, times); its lifecycle fields
+// are grouping's initial values, not the stored ones: apply an update
+// with [ApplyGrouping]. NewAlerts are the alerts linked since the previous
+// update, each in exactly one update.
 type Update struct {
 	Kind      UpdateKind `json:"kind"`
 	Incident  Incident   `json:"incident"`
 	NewAlerts []string   `json:"new_alerts,omitempty"`
 	Due       time.Time  `json:"due"`
 	At        time.Time  `json:"at"`
+}
+
+// ApplyGrouping returns stored (the incident as the store has it, nil for
+// one not stored yet) with the grouping fields of u: counts, rules,
+// objects, sectors, entities, merged ids, activity times, criticality
+// and severity; and the RSIT category while stored's is still
+// other:undetermined (an analyst's choice stays). Status, determination,
+// assignee, comments, tasks, TLP and the lifecycle timestamps stay as
+// stored. A merged update's transition is [Update.Change], applied apart.
+func ApplyGrouping(stored *Incident, u Update) Incident {
+	if stored == nil {
+		return u.Incident.Clone()
+	}
+	out := stored.Clone()
+	g := u.Incident.Clone()
+	out.Orgs, out.Sectors, out.ObjectIDs, out.RuleIDs = g.Orgs, g.Sectors, g.ObjectIDs, g.RuleIDs
+	out.GroupKeys, out.Merged, out.Entities, out.AlertCount = g.GroupKeys, g.Merged, g.Entities, g.AlertCount
+	out.FirstActivityAt = earliestOf(out.FirstActivityAt, g.FirstActivityAt)
+	out.LastActivityAt = latestOf(out.LastActivityAt, g.LastActivityAt)
+	out.DetectedAt = earliestOf(out.DetectedAt, g.DetectedAt)
+	out.Criticality = max(out.Criticality, g.Criticality)
+	out.Severity = SeverityOf(out.Criticality)
+	if out.RSITClass == RSITUndeterminedClass && out.RSITType == RSITUndeterminedType || out.RSITClass == "" {
+		out.RSITClass, out.RSITType = g.RSITClass, g.RSITType
+	}
+	return out
 }
 
 // Change is the logged system transition of a merged update (closed as

@@ -263,3 +263,32 @@ func TestLogEntryHoldsBeforeAndAfter(t *testing.T) {
 		t.Errorf("log %+v\nfields %v\nwant   %v", e, got, want)
 	}
 }
+
+// TestApplyGroupingKeepsTheAnalystsWork: a grouping update brings counts,
+// entities and times, never overwrites status, assignee, comments, TLP or
+// an analyst's RSIT category.
+func TestApplyGroupingKeepsTheAnalystsWork(t *testing.T) {
+	stored := incident.Incident{ID: "i1", Version: 4, Status: incident.StatusInProgress, Assignee: "alice", TLP: incident.TLPRed,
+		Determination: incident.DeterminationConfirmed, Comments: []incident.Comment{{Author: "alice", Text: "x"}},
+		RSITClass: "intrusions", RSITType: "system-compromise", AlertCount: 2, Criticality: 70, DetectedAt: t0}
+	u := incident.Update{Kind: incident.UpdateUpdated, Incident: incident.Incident{ID: "i1", Status: incident.StatusNew,
+		Determination: incident.DeterminationSuspected, TLP: incident.TLPAmber, RSITClass: "intrusion-attempts", RSITType: "brute-force",
+		AlertCount: 5, Criticality: 40, DetectedAt: t0.Add(time.Minute), LastActivityAt: t0.Add(time.Hour),
+		Entities: map[string][]string{"source.ip": {"1.2.3.4"}}}}
+	got := incident.ApplyGrouping(&stored, u)
+	if got.Status != incident.StatusInProgress || got.Assignee != "alice" || got.TLP != incident.TLPRed || len(got.Comments) != 1 ||
+		got.Determination != incident.DeterminationConfirmed || got.RSITType != "system-compromise" || got.Version != 4 {
+		t.Errorf("analyst fields lost: %+v", got)
+	}
+	if got.AlertCount != 5 || got.Criticality != 70 || !got.DetectedAt.Equal(t0) || !got.LastActivityAt.Equal(t0.Add(time.Hour)) ||
+		len(got.Entities["source.ip"]) != 1 {
+		t.Errorf("grouping fields not applied: %+v", got)
+	}
+	stored.RSITClass, stored.RSITType = incident.RSITUndeterminedClass, incident.RSITUndeterminedType
+	if got := incident.ApplyGrouping(&stored, u); got.RSITType != "brute-force" {
+		t.Errorf("undetermined category not filled: %s", got.RSITType)
+	}
+	if got := incident.ApplyGrouping(nil, u); got.ID != "i1" || got.Status != incident.StatusNew {
+		t.Errorf("new incident %+v", got)
+	}
+}
