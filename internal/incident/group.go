@@ -675,12 +675,12 @@ func (g *Grouper) Closed(id string, now time.Time) []Update {
 // becomes the current incident of the keys it had when closed (if they
 // are still known), and links again.
 func (g *Grouper) Reopened(in Incident, now time.Time) {
-	if _, ok := g.live[in.ID]; ok {
-		return
+	if _, ok := g.live[in.ID]; ok || in.National || Partition(in.Org, g.opts.Partitions) != g.opts.Partition {
+		return // already open here, or not this partition's
 	}
 	r := g.routes[in.Route]
 	if r == nil {
-		return
+		return // its route is no longer configured: later alerts open a new incident
 	}
 	in = in.Clone()
 	if in.OpenSeq == 0 {

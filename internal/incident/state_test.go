@@ -576,3 +576,16 @@ func BenchmarkTick(b *testing.B) {
 		})
 	}
 }
+
+func TestReopenedOfAnotherPartitionIsIgnored(t *testing.T) {
+	g, _ := incident.NewGrouper(incident.GrouperOptions{Partitions: 2, Partition: 1})
+	g.Reopened(incident.Incident{ID: "x", Org: "kegoc", Route: "default", GroupKeys: []string{"k"}}, t0) // kegoc: partition 0
+	g.Reopened(incident.Incident{ID: "n", National: true, Route: "default"}, t0)
+	if st := g.Stats(); st.Incidents != 0 {
+		t.Errorf("%+v", st)
+	}
+	g.Reopened(incident.Incident{ID: "y", Org: "o1", Route: "default"}, t0) // o1: partition 1
+	if st := g.Stats(); st.Incidents != 1 {
+		t.Errorf("own partition's reopened incident not taken: %+v", st)
+	}
+}
