@@ -307,6 +307,21 @@ func (n *National) Tick(now time.Time) {
 	}
 }
 
+// Closed tells the stage that a national incident was closed (by an
+// analyst): its value's sightings are forgotten and its epoch advances,
+// so only new sightings at MinOrgs organisations or MinSectors sectors
+// open another (with a new id). Unknown ids are ignored.
+func (n *National) Closed(id string) {
+	for _, k := range sortedKeys(n.watches) {
+		if w := n.watches[k]; w.Open != nil && w.Open.ID == id {
+			w.Open, w.Seen, w.Saturated = nil, nil, false
+			w.Epoch++
+			n.opts.Count.inc(MetricNational, "ended")
+			return
+		}
+	}
+}
+
 // Len is the number of entity values watched.
 func (n *National) Len() int { return len(n.watches) }
 

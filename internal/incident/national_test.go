@@ -119,3 +119,20 @@ func TestNationalStateIsBounded(t *testing.T) {
 		t.Errorf("snapshot %d bytes", len(snap))
 	}
 }
+
+func TestNationalClosedNeedsNewSightings(t *testing.T) {
+	n, _ := incident.NewNational(incident.NationalOptions{Window: time.Hour, MinOrgs: 2, MinSectors: 5})
+	n.Observe(ref("l1", "o1", "banking", "203.0.113.9"), t0)
+	u := n.Observe(ref("l2", "o2", "banking", "203.0.113.9"), t0.Add(time.Second))
+	if len(u) != 1 {
+		t.Fatalf("%+v", u)
+	}
+	n.Closed(u[0].Incident.ID)
+	if u := n.Observe(ref("l3", "o1", "banking", "203.0.113.9"), t0.Add(2*time.Second)); u != nil {
+		t.Fatalf("one new organisation after the close reopened: %+v", u)
+	}
+	u = n.Observe(ref("l4", "o3", "banking", "203.0.113.9"), t0.Add(3*time.Second))
+	if len(u) != 1 || u[0].Incident.ID != incident.NationalID("source.ip", "203.0.113.9", 1) || len(u[0].Incident.Linked) != 2 {
+		t.Fatalf("after two new organisations: %+v", u)
+	}
+}
