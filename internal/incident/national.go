@@ -312,8 +312,8 @@ func (n *National) Tick(now time.Time) {
 // so only new sightings at MinOrgs organisations or MinSectors sectors
 // open another (with a new id). Unknown ids are ignored.
 func (n *National) Closed(id string) {
-	for _, k := range sortedKeys(n.watches) {
-		if w := n.watches[k]; w.Open != nil && w.Open.ID == id {
+	for _, w := range n.watches { // one at most matches: order does not matter
+		if w.Open != nil && w.Open.ID == id {
 			w.Open, w.Seen, w.Saturated = nil, nil, false
 			w.Epoch++
 			n.opts.Count.inc(MetricNational, "ended")
