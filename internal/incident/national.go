@@ -298,8 +298,7 @@ func (n *National) expire(w *watch, now time.Time) {
 // national incident; a value that did keeps its epoch, so its next
 // national incident gets a new id.
 func (n *National) Tick(now time.Time) {
-	for _, k := range sortedKeys(n.watches) {
-		w := n.watches[k]
+	for k, w := range n.watches { // each value on its own: order does not matter
 		n.expire(w, now)
 		if len(w.Seen) == 0 && w.Epoch == 0 {
 			delete(n.watches, k)
