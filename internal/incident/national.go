@@ -296,7 +296,9 @@ func (n *National) expire(w *watch, now time.Time) {
 
 // Tick expires windows at now and forgets the values that never opened a
 // national incident; a value that did keeps its epoch, so its next
-// national incident gets a new id.
+// national incident gets a new id. It visits every value watched: call
+// it every minute or so, not per alert (Observe expires the values it
+// touches itself).
 func (n *National) Tick(now time.Time) {
 	for k, w := range n.watches { // each value on its own: order does not matter
 		n.expire(w, now)
