@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,8 +21,8 @@ const (
 )
 
 // Matcher tests one label of an alert: rule_id, rule_title, level, org,
-// object, sector, oisc, tag (any of the tags) or an entity field such as
-// source.ip. A missing label is the empty string. Regexps are anchored.
+// object, sector, oisc, correlation ("true" for a correlation rule's
+// alert), tag (any of the tags) or an entity field such as source.ip. A missing label is the empty string. Regexps are anchored.
 type Matcher struct {
 	Name  string  `json:"name" yaml:"name"`
 	Op    MatchOp `json:"op" yaml:"op"`
@@ -104,6 +105,8 @@ func label(a *Alert, name string) string {
 		return a.Sector
 	case "oisc":
 		return a.OISC
+	case "correlation":
+		return strconv.FormatBool(a.Correlation)
 	}
 	return a.Entities[name]
 }

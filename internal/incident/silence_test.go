@@ -26,6 +26,8 @@ func TestMatchers(t *testing.T) {
 		{incident.Matcher{Name: "tag", Op: "!~", Value: "attack\\.t9.*"}, true},
 		{incident.Matcher{Name: "tag", Op: "=~", Value: "attack\\.t9.*"}, false},
 		{incident.Matcher{Name: "sector", Op: "=", Value: "electricity"}, false},
+		{incident.Matcher{Name: "correlation", Op: "=", Value: "false"}, true},
+		{incident.Matcher{Name: "correlation", Op: "=", Value: "true"}, false},
 	} {
 		if got := tc.m.Matches(&a); got != tc.want {
 			t.Errorf("%s %s %q: %v, want %v", tc.m.Name, tc.m.Op, tc.m.Value, got, tc.want)
