@@ -78,7 +78,11 @@ type PartitionReader struct {
 // OpenPartition starts reading partition part of the stage after sequence
 // after (0: from the start of the stream).
 func OpenPartition(ctx context.Context, js jetstream.JetStream, group string, part int, after uint64) (*PartitionReader, error) {
-	oc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{StageSubject(group, part)}, DeliverPolicy: jetstream.DeliverAllPolicy}
+	// MaxResetAttempts bounds how long a read retries after the connection
+	// failed (nats.go retries for ever by default, ignoring the context):
+	// the caller then sees the error and decides.
+	oc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{StageSubject(group, part)}, DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxResetAttempts: 3}
 	if after > 0 {
 		oc.DeliverPolicy, oc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
 	}
