@@ -64,7 +64,7 @@ func (c *counter) Process(_ context.Context, msgs []bus.StageMsg) error {
 }
 
 func (c *counter) Tick(context.Context, time.Time) error { return nil }
-func (c *counter) Snapshot() ([]byte, error)            { return json.Marshal(c.State) }
+func (c *counter) Snapshot() ([]byte, error)             { return json.Marshal(c.State) }
 
 // TestStageSurvivesAKilledMember runs three members of a stage over eight
 // partitions on a real JetStream and kills one (its NATS connection closes
