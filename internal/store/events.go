@@ -329,6 +329,12 @@ func listConds(w *where, sc access.EventScope, from, to time.Time, sectors, orgs
 // page and is returned as it is.
 func (s *Store) readPage(ctx context.Context, table, idCol string, w *where, limit, maxBytes int, cur string,
 	emit func(doc []byte) error) (string, error) {
+	return s.readPageBy(ctx, table, "received_at", idCol, w, limit, maxBytes, cur, emit)
+}
+
+// readPageBy is readPage ordered by timeCol (newest first) and idCol.
+func (s *Store) readPageBy(ctx context.Context, table, timeCol, idCol string, w *where, limit, maxBytes int, cur string,
+	emit func(doc []byte) error) (string, error) {
 	if limit <= 0 {
 		return "", errors.New("store: limit must be positive")
 	}
@@ -337,12 +343,12 @@ func (s *Store) readPage(ctx context.Context, table, idCol string, w *where, lim
 		if err != nil {
 			return "", err
 		}
-		w.add("(received_at < ? OR (received_at = ? AND "+idCol+" < ?))", c.at, c.at, c.id)
+		w.add("("+timeCol+" < ? OR ("+timeCol+" = ? AND "+idCol+" < ?))", c.at, c.at, c.id)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	sql := "SELECT " + idCol + ", received_at, length(doc) FROM " + s.table(table) + " FINAL" + w.String() +
-		" ORDER BY received_at DESC, " + idCol + " DESC LIMIT ?"
+	sql := "SELECT " + idCol + ", " + timeCol + ", length(doc) FROM " + s.table(table) + " FINAL" + w.String() +
+		" ORDER BY " + timeCol + " DESC, " + idCol + " DESC LIMIT ?"
 	rows, err := s.conn.Query(withDeadline(ctx), sql, append(w.args, limit+1)...)
 	if err != nil {
 		return "", classify("query "+table, err)
@@ -383,8 +389,8 @@ func (s *Store) readPage(ctx context.Context, table, idCol string, w *where, lim
 			ids[i] = k.id.String()
 		}
 		cw := where{conds: slices.Clip(w.conds), args: slices.Clip(w.args)}
-		cw.add("received_at <= ? AND received_at >= ? AND has(?, toString("+idCol+"))", chunk[0].at, chunk[len(chunk)-1].at, ids)
-		sql := "SELECT doc FROM " + s.table(table) + " FINAL" + cw.String() + " ORDER BY received_at DESC, " + idCol + " DESC"
+		cw.add(timeCol+" <= ? AND "+timeCol+" >= ? AND has(?, toString("+idCol+"))", chunk[0].at, chunk[len(chunk)-1].at, ids)
+		sql := "SELECT doc FROM " + s.table(table) + " FINAL" + cw.String() + " ORDER BY " + timeCol + " DESC, " + idCol + " DESC"
 		if err := s.emitDocs(ctx, table, sql, cw.args, emit); err != nil {
 			return "", err
 		}
