@@ -43,8 +43,11 @@ type packLine struct {
 	Title       string            `json:"title"`
 	Correlation bool              `json:"correlation"`
 	Group       map[string]string `json:"group"`
-	Window      struct{ Start, End string }
-	Events      []int `json:"events"`
+	Window      struct {
+		Start string `json:"start"`
+		End   string `json:"end"`
+	} `json:"window"`
+	Events []int `json:"events"`
 }
 
 // normalise runs kuzet parse over the case's sections of kind and returns
