@@ -197,13 +197,12 @@ func TestValidateNamesFields(t *testing.T) {
 	ev.Kuzet.Collector = "Bad Collector"
 	ev.Source = &event.Endpoint{IP: "nope", Port: 70000}
 	ev.Event.Outcome = "ok"
-	ev.Kuzet.ObjectTags = []string{"scada", "SCADA"}
 	err := ev.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted an empty event")
 	}
 	for _, want := range []string{"kuzet.event_id", "kuzet.received_at", "@timestamp", "kuzet.collector",
-		"kuzet.oisc", "kuzet.asset", "source.ip", "source.port", "event.outcome", "kuzet.object_tags"} {
+		"kuzet.oisc", "kuzet.asset", "source.ip", "source.port", "event.outcome"} {
 		if !strings.Contains(err.Error(), want+":") {
 			t.Errorf("error does not name %s: %v", want, err)
 		}

@@ -67,11 +67,6 @@ func (ev *Event) Validate() error {
 	default:
 		bad("kuzet.asset", "must be %q or %q, not %q", AssetKnown, AssetUnknown, ev.Kuzet.Asset)
 	}
-	for _, tag := range ev.Kuzet.ObjectTags {
-		if !ValidID(tag) {
-			bad("kuzet.object_tags", "invalid tag %q", tag)
-		}
-	}
 	if c := ev.Kuzet.Criticality; c < 0 || c > 3 {
 		bad("kuzet.criticality", "%d out of range 0..3", c)
 	}
