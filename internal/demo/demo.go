@@ -4,6 +4,14 @@
 // process creations, from hosts of several organisations in several sectors
 // and from a few unknown assets. `kuzet run` sends it to its collectors over
 // syslog TCP and HTTP, so the demo exercises the same path as real devices.
+//
+// The background comes from many Internet addresses, a few records each,
+// as real background noise does. Two attacks stand out of it, once per
+// cycle of CycleRecords records (10 minutes at the default 20 records per
+// second): a brute-force burst, one address guessing SSH and RDP passwords
+// of two objects (one an OT gateway) in BurstAttempts attempts, and a scan,
+// one address probing every known object of both OISCs. kuzet's rule pack
+// turns each cycle into a handful of correlation alerts.
 package demo
 
 import (
@@ -11,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -37,8 +46,43 @@ var Assets = []Asset{
 	{"kiosk-unknown", "192.168.200.9", "oisc-astana"},
 }
 
+// attackers are the addresses of the attacks, one per cycle; the
+// background's addresses are drawn from the same networks (noise).
 var attackers = []string{"185.220.101.4", "45.155.205.233", "91.240.118.172", "194.26.29.120", "103.145.13.7"}
 var users = []string{"root", "admin", "operator", "scada", "oracle", "test", "backup", "i.petrov"}
+
+// guessed are the user names of the brute-force burst.
+var guessed = []string{"root", "admin", "operator", "scada", "engineer", "support", "ubuntu", "pi", "oracle", "postgres", "backup", "user", "guest", "test"}
+
+// A cycle: quiet for burstStart records, then the brute-force burst (every
+// burstEvery-th record an attempt, BurstAttempts attempts), then the scan
+// at scanStart (every other record a probe, scanProbes probes).
+const (
+	// CycleRecords is the length of the feed's cycle in records.
+	CycleRecords = 12000
+	// BurstAttempts is the number of failed logins of one brute-force burst.
+	BurstAttempts = 1200
+	burstStart    = 1200
+	burstEvery    = 3
+	scanStart     = 7200
+)
+
+// campaign is whom a cycle's brute-force burst targets: a Linux host over
+// SSH and a Windows host over RDP, each with its OISC.
+type campaign struct {
+	sshHost, sshOISC, rdpHost, rdpOISC string
+}
+
+var campaigns = []campaign{
+	{"rtu-gw.scada.altyn-grid.example", "oisc-almaty", "cbs-app-01", "oisc-astana"},
+	{"egov-web-01", "oisc-astana", "wtp-plc-gw", "oisc-astana"},
+}
+
+// scanPorts are the ports of the scan: remote access, web, SMB and the
+// industrial protocols (Modbus, S7, DNP3).
+var scanPorts = []int{22, 80, 443, 445, 502, 102, 3389, 20000}
+
+var almaty = time.FixedZone("ALMT", 5*3600)
 
 // Record is one raw record and the kind of input it goes to.
 type Record struct {
@@ -53,6 +97,7 @@ type Record struct {
 type Generator struct {
 	rnd *rand.Rand
 	now func() time.Time
+	n   int // records produced
 }
 
 // NewGenerator returns a generator with a fixed seed, so feeds repeat.
@@ -65,11 +110,82 @@ func NewGenerator(seed uint64, now func() time.Time) *Generator {
 
 func (g *Generator) pick(s []string) string { return s[g.rnd.IntN(len(s))] }
 
-// Next returns the next record.
+// noise returns a background address: one of 65,536 in an attacker's /16.
+func (g *Generator) noise() string {
+	var a, b int
+	fmt.Sscanf(g.pick(attackers), "%d.%d.", &a, &b)
+	return fmt.Sprintf("%d.%d.%d.%d", a, b, g.rnd.IntN(256), 1+g.rnd.IntN(254))
+}
+
+// Next returns the next record: an attack's record when the cycle is in
+// one, else a background record.
 func (g *Generator) Next() Record {
+	i, cycle := g.n%CycleRecords, g.n/CycleRecords
+	g.n++
+	if k := i - burstStart; k >= 0 && k < BurstAttempts*burstEvery && k%burstEvery == 0 {
+		return g.attempt(cycle, k/burstEvery)
+	}
+	if k := i - scanStart; k >= 0 && k < 2*scanProbes() && k%2 == 0 {
+		return g.probe(cycle, k/2)
+	}
+	return g.background()
+}
+
+// attempt is the n-th failed login of a cycle's brute-force burst: SSH and
+// RDP in turn, passwords of existing accounts (not invalid users).
+func (g *Generator) attempt(cycle, n int) Record {
+	c := campaigns[cycle%len(campaigns)]
+	attacker := attackers[cycle%len(attackers)]
+	now := g.now()
+	user := guessed[(n/2)%len(guessed)]
+	port := 40000 + g.rnd.IntN(20000)
+	if n%2 == 0 {
+		return Record{"syslog", c.sshOISC, fmt.Appendf(nil, "<38>1 %s %s sshd %d - - Failed password for %s from %s port %d ssh2",
+			now.UTC().Format(time.RFC3339Nano), c.sshHost, 1000+g.rnd.IntN(30000), user, attacker, port)}
+	}
+	return Record{"winevent", c.rdpOISC, winEvent(now, c.rdpHost, 4625, "Security", "Microsoft-Windows-Security-Auditing", map[string]any{
+		"TargetUserName": user, "TargetDomainName": "CORP", "LogonType": 10, "Status": "0xc000006d", "SubStatus": "0xc000006a",
+		"IpAddress": attacker, "IpPort": fmt.Sprint(port), "WorkstationName": "-", "LogonProcessName": "User32",
+	})}
+}
+
+// scanTargets are the known assets the scan probes.
+func scanTargets() []Asset {
+	var out []Asset
+	for _, a := range Assets {
+		if !strings.HasPrefix(a.IP, "192.168.") { // the unknown ones
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func scanProbes() int { return len(scanTargets()) * len(scanPorts) }
+
+// probe is the n-th connection of a cycle's scan, denied at the edge: port
+// by port, every known object in turn.
+func (g *Generator) probe(cycle, n int) Record {
+	ts := scanTargets()
+	a := ts[n%len(ts)]
+	port := scanPorts[(n/len(ts))%len(scanPorts)]
+	scanner := attackers[(cycle+2)%len(attackers)]
+	return g.deny(g.now(), scanner, a, port)
+}
+
+// deny is a FortiGate deny at the edge (key=value in syslog); its date
+// and time are the firewall's local time (Almaty).
+func (g *Generator) deny(now time.Time, src string, a Asset, port int) Record {
+	local := now.In(almaty)
+	return Record{"syslog", a.OISC, fmt.Appendf(nil, `<189>%s fw-edge-1 date=%s time=%s devname="FG-100F" logid="0000000013" type="traffic" subtype="forward" level="warning" srcip=%s srcport=%d dstip=%s dstport=%d proto=6 action="deny" policyid=7`,
+		local.Format(time.Stamp), local.Format("2006-01-02"), local.Format("15:04:05"),
+		src, 40000+g.rnd.IntN(20000), a.IP, port)}
+}
+
+// background is one record of the background.
+func (g *Generator) background() Record {
 	a := Assets[g.rnd.IntN(len(Assets))]
 	now := g.now()
-	attacker := g.pick(attackers)
+	attacker := g.noise()
 	user := g.pick(users)
 	port := 40000 + g.rnd.IntN(20000)
 	pid := 1000 + g.rnd.IntN(30000)
@@ -89,10 +205,8 @@ func (g *Generator) Next() Record {
 		return Record{"syslog", a.OISC, fmt.Appendf(nil, "<132>%s ids-01 CEF:0|OISF|Suricata|7.0.3|%d|%s|%d|src=%s spt=%d dst=%s dpt=%d proto=TCP act=alert",
 			now.In(time.FixedZone("ALMT", 5*3600)).Format(time.Stamp), 2000000+g.rnd.IntN(10000), sig, 3+g.rnd.IntN(7),
 			attacker, port, a.IP, []int{22, 80, 443, 502, 3389}[g.rnd.IntN(5)])}
-	case 4: // FortiGate deny at the edge (key=value in syslog)
-		return Record{"syslog", a.OISC, fmt.Appendf(nil, `<189>%s fw-edge-1 date=%s time=%s devname="FG-100F" logid="0000000013" type="traffic" subtype="forward" level="warning" srcip=%s srcport=%d dstip=%s dstport=%d proto=6 action="deny" policyid=7`,
-			now.In(time.FixedZone("ALMT", 5*3600)).Format(time.Stamp), now.Format("2006-01-02"), now.Format("15:04:05"),
-			attacker, port, a.IP, []int{23, 502, 3389, 445}[g.rnd.IntN(4)])}
+	case 4: // FortiGate deny at the edge
+		return g.deny(now, attacker, a, []int{23, 502, 3389, 445}[g.rnd.IntN(4)])
 	case 5: // Windows failed logon (4625), evtx_dump shape
 		return Record{"winevent", a.OISC, winEvent(now, a.Host, 4625, "Security", "Microsoft-Windows-Security-Auditing", map[string]any{
 			"TargetUserName": user, "TargetDomainName": "CORP", "LogonType": 3, "Status": "0xc000006d", "SubStatus": "0xc0000064",

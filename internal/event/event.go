@@ -252,6 +252,10 @@ type Kuzet struct {
 	// Criticality is the object's criticality class 1..3 (0: unknown).
 	Criticality int  `json:"criticality,omitempty"`
 	EGov        bool `json:"egov,omitempty"`
+	// ObjectTags are the matched object's registry tags (ot_gateway,
+	// scada, hmi, remote_access, ...), for rules such as
+	// kuzet.object_tags|contains: scada; empty when the asset is unknown.
+	ObjectTags []string `json:"object_tags,omitempty"`
 	// Asset is AssetKnown or AssetUnknown.
 	Asset string `json:"asset"`
 	// OriginalB64 keeps the exact bytes of a record that was not valid UTF-8.

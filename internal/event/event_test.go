@@ -49,6 +49,7 @@ func fullEvent(t testing.TB) *event.Event {
 	ev.Kuzet.SourceType = "syslog"
 	ev.Kuzet.Org, ev.Kuzet.Object, ev.Kuzet.Sector = "kegoc", "kegoc-scada", "electricity"
 	ev.Kuzet.Criticality, ev.Kuzet.EGov, ev.Kuzet.Asset = 1, false, event.AssetKnown
+	ev.Kuzet.ObjectTags = []string{"scada", "remote_access"}
 	for _, p := range event.Paths() {
 		var v any
 		switch {
@@ -168,6 +169,7 @@ func TestSchemaRejects(t *testing.T) {
 	cases := map[string]func(m map[string]any){
 		"unknown top-level key": func(m map[string]any) { m["Image"] = "x" },
 		"bad sector":            func(m map[string]any) { m["kuzet"].(map[string]any)["sector"] = "space" },
+		"bad object tag":        func(m map[string]any) { m["kuzet"].(map[string]any)["object_tags"] = []any{"Not An Id"} },
 		"event id not v7": func(m map[string]any) {
 			m["kuzet"].(map[string]any)["event_id"] = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
 		},

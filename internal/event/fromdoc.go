@@ -181,6 +181,18 @@ func (ev *Event) kuzetFromDoc(m map[string]any) bool {
 			}
 			k.Criticality = int(n)
 			continue
+		case "object_tags":
+			l, ok := v.([]any)
+			if !ok {
+				return false
+			}
+			k.ObjectTags = make([]string, len(l))
+			for i, e := range l {
+				if k.ObjectTags[i], ok = e.(string); !ok {
+					return false
+				}
+			}
+			continue
 		case "egov":
 			b, ok := v.(bool)
 			if !ok {

@@ -157,6 +157,7 @@ func TestFromDocAgreesWithUnmarshal(t *testing.T) {
 	for _, d := range []string{
 		`{"kuzet":{"event_id":1}}`, `{"source":{}}`, `{"source":{"ip":null}}`, `{"Message":"x"}`, `{"labels":{}}`,
 		`{"event":{"severity":1.5}}`, `{"tags":["a",1]}`, `{"@timestamp":"yesterday"}`, `{"winlog":[]}`, `{"nope":1}`,
+		`{"kuzet":{"object_tags":"scada"}}`, `{"kuzet":{"object_tags":["scada",1]}}`, `{"kuzet":{"object_tags":null}}`,
 	} {
 		doc, err := jsonl.Decode([]byte(d))
 		if err != nil {

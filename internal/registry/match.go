@@ -170,18 +170,19 @@ func (m *Matcher) matchName(s string) *Object {
 	return m.MatchIP(s)
 }
 
-// Enrich sets the kuzet block's org, object, sector, criticality and egov
-// flag from the matched object and marks the asset known, or clears them and
-// marks it unknown. Events are never dropped for an unknown asset.
+// Enrich sets the kuzet block's org, object, sector, criticality, egov
+// flag and object tags (a copy) from the matched object and marks the asset
+// known, or clears them and marks it unknown. Events are never dropped for an unknown asset.
 func (m *Matcher) Enrich(ev *event.Event) *Object {
 	o := m.Match(ev)
 	k := &ev.Kuzet
 	if o == nil {
-		k.Org, k.Object, k.Sector, k.Criticality, k.EGov = "", "", "", 0, false
+		k.Org, k.Object, k.Sector, k.Criticality, k.EGov, k.ObjectTags = "", "", "", 0, false, nil
 		k.Asset = event.AssetUnknown
 		return nil
 	}
 	k.Org, k.Object, k.Sector, k.Criticality, k.EGov = o.Owner, o.ID, o.Sector, o.Criticality, o.EGov
+	k.ObjectTags = slices.Clone(o.Tags)
 	k.Asset = event.AssetKnown
 	return o
 }

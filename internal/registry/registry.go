@@ -122,6 +122,12 @@ type Object struct {
 	// Hostnames are exact names ("scada-01", "ems.kegoc.kz") or suffix
 	// wildcards ("*.scada.kegoc.kz"), matched case-insensitively.
 	Hostnames []string `yaml:"hostnames,omitempty" json:"hostnames,omitempty"`
+	// Tags say what the object is, for rules that care (ot_gateway, scada,
+	// hmi, remote_access, dns_server, ...): lower-case ids, each once. The
+	// collector copies them into the events of the object
+	// (kuzet.object_tags), so a rule says kuzet.object_tags|contains: scada
+	// instead of naming hosts.
+	Tags []string `yaml:"tags,omitempty" json:"tags,omitempty"`
 }
 
 // Registry is one snapshot of the registry. Treat it as immutable once
@@ -165,8 +171,8 @@ func LoadFile(path string) (*Registry, error) {
 	return r, nil
 }
 
-// Validate checks ids, references, sectors, criticality classes and
-// addresses, and returns every problem joined.
+// Validate checks ids, references, sectors, criticality classes,
+// addresses and object tags, and returns every problem joined.
 func (r *Registry) Validate() error {
 	var errs []error
 	bad := func(where, format string, args ...any) {
@@ -261,6 +267,16 @@ func (r *Registry) Validate() error {
 		if prefixes[o.OISC] == nil {
 			prefixes[o.OISC] = map[netip.Prefix]string{}
 			hosts[o.OISC] = map[string]string{}
+		}
+		seen := map[string]bool{}
+		for _, tag := range o.Tags {
+			switch {
+			case !event.ValidID(tag):
+				bad(where+".tags", "invalid tag %q (lower-case letters, digits, _ and -)", tag)
+			case seen[tag]:
+				bad(where+".tags", "duplicate tag %q", tag)
+			}
+			seen[tag] = true
 		}
 		for _, c := range o.CIDRs {
 			p, err := parsePrefix(c)

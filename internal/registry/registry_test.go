@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,6 +31,10 @@ func TestShippedRegistry(t *testing.T) {
 	}
 	if len(sectors) < 4 {
 		t.Errorf("demo registry spans %d sectors, want several", len(sectors))
+	}
+	// The rule pack finds SCADA hosts and OT gateways by tag.
+	if o := r.Object("water-scada"); o == nil || !slices.Contains(o.Tags, "scada") || !slices.Contains(o.Tags, "ot_gateway") {
+		t.Errorf("water-scada tags: %v", o)
 	}
 }
 
@@ -60,8 +65,8 @@ centers: [{id: ncc, name: N, kind: ncc}, {id: o1, name: O, kind: oisc, parent: n
 organisations: [{id: org1, name: Org, sectors: [space], oiscs: [ncc], bin: "12"}]
 objects:
   - {id: ob1, name: X, kind: server, owner: org2, sector: water, criticality: 4, oisc: ncc, cidrs: [10.0.0.0/33], hostnames: ["a b"]}
-  - {id: ob1, name: Y, kind: server_room_dc, owner: org1, sector: banking, criticality: 1, oisc: o1, cidrs: [10.1.0.0/16, 10.1.0.0/16]}
-`, "centers[1].parent: unknown center \"nope\"|organisations[0].sectors: unknown sector \"space\"|organisations[0].oiscs|organisations[0].bin|" +
+  - {id: ob1, name: Y, kind: server_room_dc, owner: org1, sector: banking, criticality: 1, oisc: o1, cidrs: [10.1.0.0/16, 10.1.0.0/16], tags: [scada, SCADA, "", scada]}
+`, "objects[1].tags: invalid tag \"SCADA\"|objects[1].tags: invalid tag \"\"|objects[1].tags: duplicate tag \"scada\"|centers[1].parent: unknown center \"nope\"|organisations[0].sectors: unknown sector \"space\"|organisations[0].oiscs|organisations[0].bin|" +
 			"objects[0].kind|objects[0].owner: unknown organisation \"org2\"|objects[0].sector|objects[0].criticality|objects[0].oisc|objects[0].cidrs|objects[0].hostnames|objects[1].id: duplicate"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -104,7 +109,7 @@ centers: [{id: o1, name: O, kind: oisc}]
 organisations: [{id: org, name: Org, sectors: [banking]}]
 objects:
   - {id: wide, name: W, kind: telecom_network, owner: org, sector: banking, criticality: 3, oisc: o1, cidrs: [10.0.0.0/8, "2001:db8::/32"], hostnames: ["*.corp.example"]}
-  - {id: narrow, name: N, kind: server_room_dc, owner: org, sector: banking, criticality: 1, oisc: o1, cidrs: [10.1.2.0/24, 192.0.2.7], hostnames: ["*.dc.corp.example", "DB-01"]}
+  - {id: narrow, name: N, kind: server_room_dc, owner: org, sector: banking, criticality: 1, oisc: o1, cidrs: [10.1.2.0/24, 192.0.2.7], hostnames: ["*.dc.corp.example", "DB-01"], tags: [scada, remote_access]}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -137,16 +142,28 @@ objects:
 	// Host name wins over addresses; destination over source.
 	ev := &event.Event{Host: &event.Host{Name: "db-01"}, Source: &event.Endpoint{IP: "10.9.9.9"}}
 	if o := m.Enrich(ev); o == nil || ev.Kuzet.Object != "narrow" || ev.Kuzet.Sector != "banking" ||
-		ev.Kuzet.Org != "org" || ev.Kuzet.Criticality != 1 || ev.Kuzet.Asset != event.AssetKnown {
+		ev.Kuzet.Org != "org" || ev.Kuzet.Criticality != 1 || ev.Kuzet.Asset != event.AssetKnown ||
+		strings.Join(ev.Kuzet.ObjectTags, ",") != "scada,remote_access" {
 		t.Errorf("enrich by host: %+v", ev.Kuzet)
+	}
+	// The event's tags are its own copy: changing them leaves the registry alone.
+	if len(ev.Kuzet.ObjectTags) > 0 {
+		ev.Kuzet.ObjectTags[0] = "changed"
+	}
+	if r.Object("narrow").Tags[0] != "scada" {
+		t.Errorf("enrich shares the object's tags: %v", r.Object("narrow").Tags)
+	}
+	ev = &event.Event{Source: &event.Endpoint{IP: "10.200.0.1"}}
+	if m.Enrich(ev); ev.Kuzet.Object != "wide" || ev.Kuzet.ObjectTags != nil {
+		t.Errorf("an object without tags: %+v", ev.Kuzet)
 	}
 	ev = &event.Event{Log: &event.Log{Source: &event.LogSource{Address: "192.0.2.7:514"}}, Source: &event.Endpoint{IP: "10.5.5.5"}}
 	if m.Enrich(ev); ev.Kuzet.Object != "narrow" {
 		t.Errorf("enrich by sender address: %+v", ev.Kuzet)
 	}
 	ev = &event.Event{Source: &event.Endpoint{IP: "8.8.8.8"}}
-	ev.Kuzet.Object = "stale"
-	if o := m.Enrich(ev); o != nil || ev.Kuzet.Asset != event.AssetUnknown || ev.Kuzet.Object != "" {
+	ev.Kuzet.Object, ev.Kuzet.ObjectTags = "stale", []string{"scada"}
+	if o := m.Enrich(ev); o != nil || ev.Kuzet.Asset != event.AssetUnknown || ev.Kuzet.Object != "" || ev.Kuzet.ObjectTags != nil {
 		t.Errorf("unknown asset: %+v", ev.Kuzet)
 	}
 }
