@@ -166,6 +166,8 @@ func (s *Server) routes() {
 	v1.Get("/sectors", s.sectors)
 	v1.Get("/events", s.listEvents)
 	v1.Get("/alerts", s.listAlerts)
+	v1.Get("/incidents", s.listIncidents)
+	v1.Get("/incidents/:id", s.getIncident)
 	// Every route is GET (Fiber adds HEAD); any other method on a known
 	// path is 405 with Allow.
 	s.allow = map[string]string{}

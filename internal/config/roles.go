@@ -12,6 +12,7 @@ import (
 
 	"github.com/kuzet-kz/kuzet/internal/access"
 	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/incident"
 	"github.com/kuzet-kz/kuzet/internal/registry"
 )
 
@@ -461,15 +462,28 @@ type NCC struct {
 	ID string `yaml:"id"`
 	// Sites are the JetStream domains of the OISC sites whose buffers the
 	// events stream sources.
-	Sites       []string      `yaml:"sites"`
-	NATS        NATS          `yaml:"nats"`
-	ClickHouse  ClickHouse    `yaml:"clickhouse"`
-	HTTP        HTTP          `yaml:"http"`
-	Log         Log           `yaml:"log"`
-	Consumer    Consumer      `yaml:"consumer"`
-	Store       Store         `yaml:"store"`
-	Rules       Rules         `yaml:"rules"`
+	Sites      []string   `yaml:"sites"`
+	NATS       NATS       `yaml:"nats"`
+	ClickHouse ClickHouse `yaml:"clickhouse"`
+	HTTP       HTTP       `yaml:"http"`
+	Log        Log        `yaml:"log"`
+	Consumer   Consumer   `yaml:"consumer"`
+	Store      Store      `yaml:"store"`
+	Rules      Rules      `yaml:"rules"`
+	// Incidents configures the incident stage (grouping alerts into
+	// incidents); see internal/incident.Config.
+	Incidents   IncidentStage `yaml:"incidents"`
 	StopTimeout time.Duration `yaml:"stop_timeout"`
+}
+
+// IncidentStage configures the ncc's incident stage.
+type IncidentStage struct {
+	// Disabled turns grouping off (alerts only).
+	Disabled bool `yaml:"disabled"`
+	// Partitions is the fixed number of grouping partitions: never change it
+	// on a running deployment (partition state is keyed by it).
+	Partitions      int `yaml:"partitions"`
+	incident.Config `yaml:",inline"`
 }
 
 // DefaultNCC returns the ncc defaults.
@@ -480,6 +494,7 @@ func DefaultNCC() NCC {
 		Consumer:    Consumer{Durable: "ncc", FetchBatch: 64, MaxAckPending: 1024, AckWait: 60 * time.Second, FetchMaxBytes: 16 << 20},
 		Store:       Store{MaxRows: 20000, Linger: time.Second, MaxBackoff: 30 * time.Second, MaxBatchBytes: 32 << 20, MaxInflightBytes: 64 << 20},
 		Rules:       Rules{Builtin: true, Reload: 30 * time.Second},
+		Incidents:   IncidentStage{Partitions: 16, Config: incident.DefaultConfig()},
 		StopTimeout: 20 * time.Second,
 	}
 }
@@ -501,6 +516,16 @@ func (c *NCC) Validate() error {
 	c.Log.validate(&es, "log")
 	if !event.ValidID(c.Consumer.Durable) {
 		es.Add("consumer.durable", "%q is not a valid name", c.Consumer.Durable)
+	}
+	if !c.Incidents.Disabled {
+		if c.Incidents.Partitions < 1 || c.Incidents.Partitions > 1024 {
+			es.Add("incidents.partitions", "must be 1..1024, not %d", c.Incidents.Partitions)
+		}
+		if err := c.Incidents.Config.Validate(); err != nil {
+			for _, e := range unjoin(err) {
+				es.Add("incidents", "%s", strings.TrimPrefix(e.Error(), "incidents."))
+			}
+		}
 	}
 	if c.Consumer.FetchBatch < 1 || c.Consumer.FetchBatch > 10000 {
 		es.Add("consumer.fetch_batch", "must be 1..10000, not %d", c.Consumer.FetchBatch)

@@ -145,11 +145,18 @@ func Start(ctx context.Context, js jetstream.JetStream, st *store.Store, o Optio
 	s := &Stage{opts: o, js: js, st: st, log: o.Logger.With("stage", Group), m: newMetrics(o.Registerer), done: make(chan struct{})}
 	if o.Config.RSITFile != "" {
 		data, err := os.ReadFile(o.Config.RSITFile)
-		if err != nil {
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			// Never stop the ncc for it: incidents are classified
+			// other:undetermined until the file is there (analysts can set
+			// the class).
+			s.log.Warn("RSIT mapping file not found; incidents are classified other:undetermined", "rsit_file", o.Config.RSITFile)
+		case err != nil:
 			return nil, fmt.Errorf("grouping: rsit_file: %w", err)
-		}
-		if s.rsit, err = incident.ParseRSITMapping(data); err != nil {
-			return nil, fmt.Errorf("grouping: %s: %w", o.Config.RSITFile, err)
+		default:
+			if s.rsit, err = incident.ParseRSITMapping(data); err != nil {
+				return nil, fmt.Errorf("grouping: %s: %w", o.Config.RSITFile, err)
+			}
 		}
 	}
 	var err error

@@ -8,13 +8,19 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/kuzet-kz/kuzet/internal/correlate"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/sigma"
 	"github.com/kuzet-kz/kuzet/internal/store"
 )
 
-// ruleSet is the compiled rule set in use, swapped atomically on reload.
-type ruleSet = sigma.RuleSet
+// ruleSet is the compiled rule set in use, swapped atomically on reload,
+// with its correlations: a rule that only correlation rules reference
+// (generate: false, the default) raises no alert of its own.
+type ruleSet struct {
+	*sigma.RuleSet
+	corr *correlate.Set
+}
 
 // alertNamespace makes alert ids deterministic: the same rule on the same
 // event gives the same id, so a redelivered batch recreates its alerts.
@@ -32,10 +38,16 @@ func (n *NCC) ruleSource() sigma.Source {
 // loadRules compiles the configured rules. Rules that do not compile are
 // logged and counted; the others run.
 func (n *NCC) loadRules() (*ruleSet, error) {
-	rs, err := sigma.Load(n.ruleSource(), sigma.Options{})
+	loaded, err := sigma.Load(n.ruleSource(), sigma.Options{})
 	if err != nil {
 		return nil, err
 	}
+	corr, rejected := correlate.Compile(loaded.Parsed)
+	rs := &ruleSet{RuleSet: loaded, corr: corr}
+	for _, r := range rejected {
+		n.log.Warn("correlation rule rejected", "file", r.File, "err", r.Err)
+	}
+	n.m.rulesRejected.Add(float64(len(rejected)))
 	for _, e := range rs.ParseErrors {
 		n.log.Warn("rule rejected", "err", e)
 	}
@@ -87,6 +99,9 @@ func attackTags(tags []string) []string {
 func (n *NCC) detect(rs *ruleSet, ev *event.Event, doc map[string]any, now time.Time) []store.Alert {
 	var out []store.Alert
 	rs.Engine.Match(sigma.NestedEvent{Doc: doc, Namespace: event.DocNamespace(doc)}, func(r *sigma.CompiledRule) {
+		if !rs.corr.Generates(r.ID()) {
+			return // a base rule of correlations only
+		}
 		a := store.Alert{
 			ID: AlertID(r.ID(), ev.Kuzet.EventID), ReceivedAt: ev.Kuzet.ReceivedAt, DetectedAt: now, EventTime: ev.Timestamp,
 			RuleID: r.ID(), RuleTitle: r.Rule.Title, Level: r.Rule.Level, Tags: r.Rule.Tags, Attack: attackTags(r.Rule.Tags),

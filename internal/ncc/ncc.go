@@ -47,6 +47,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/failpoint"
+	"github.com/kuzet-kz/kuzet/internal/grouping"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/telemetry"
 )
@@ -76,6 +77,8 @@ type NCC struct {
 	ops  *telemetry.OpsServer
 
 	rules atomic.Pointer[ruleSet]
+	// incidents is the incident stage (nil when disabled).
+	incidents *grouping.Stage
 
 	cancel   context.CancelFunc
 	loopDone chan struct{}
@@ -168,6 +171,14 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if !n.cfg.Incidents.Disabled {
+		n.incidents, err = grouping.Start(ctx, n.js, n.st, grouping.Options{Config: n.cfg.Incidents.Config,
+			Partitions: n.cfg.Incidents.Partitions, Member: n.cfg.ID, Replicas: n.cfg.NATS.Replicas,
+			Logger: n.log, Registerer: n.opts.Registerer})
+		if err != nil {
+			return fmt.Errorf("ncc: incident stage: %w", err)
+		}
+	}
 	n.ready.Set("nats", nil)
 	n.ready.Set("consumer", nil)
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -211,6 +222,11 @@ func (n *NCC) Stop(ctx context.Context) error {
 			}
 		}
 		n.bg.Wait()
+		if n.incidents != nil {
+			if err := n.incidents.Stop(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("ncc: incident stage: %w", err))
+			}
+		}
 		if n.nc != nil {
 			n.nc.Close()
 		}
