@@ -327,6 +327,36 @@ func TestKuzetRunSmoke(t *testing.T) {
 		}
 		return nil
 	})
+	// The incident stage groups the alerts into incidents (after the
+	// default route's group_wait of 30 s).
+	incidentsAt := time.Now()
+	proctest.Eventually(t, 120*time.Second, func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+apiAddr+"/api/v1/incidents?limit=50", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var ib struct {
+			Incidents []struct {
+				ID         string   `json:"id"`
+				Status     string   `json:"status"`
+				Orgs       []string `json:"orgs"`
+				AlertCount int      `json:"alert_count"`
+			} `json:"incidents"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&ib); err != nil {
+			return err
+		}
+		for _, in := range ib.Incidents {
+			if in.AlertCount > 0 && len(in.Orgs) == 1 && in.Status == "new" {
+				return nil
+			}
+		}
+		return fmt.Errorf("%d incidents so far, none with alerts", len(ib.Incidents))
+	})
+	t.Logf("incidents served %.1fs after the alerts", time.Since(incidentsAt).Seconds())
 	resp, err := http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
