@@ -39,10 +39,18 @@ type Alert struct {
 	UserName    string   `json:"user_name,omitempty"`
 	// RuleSet is the version (content hash) of the rule set that matched.
 	RuleSet string `json:"ruleset"`
+	// Correlation alerts: one row per involved organisation (its share of
+	// the events), Version growing with every update of the episode, and
+	// the episode's event count and latest event time. A detection alert
+	// has version 0 and counts its one event.
+	Correlation bool      `json:"correlation,omitempty"`
+	Version     uint64    `json:"version,omitempty"`
+	EventCount  int       `json:"event_count,omitempty"`
+	LastSeen    time.Time `json:"last_seen,omitzero"`
 }
 
 const alertColumns = "alert_id, received_at, detected_at, event_time, rule_id, rule_title, level, tags, attack, event_ids, " +
-	"collector, oisc, org, object, sector, asset, criticality, host_name, source_ip, user_name, ruleset, doc"
+	"collector, oisc, org, object, sector, asset, criticality, host_name, source_ip, user_name, ruleset, doc, version, correlation, event_count"
 
 func nonNil(s []string) []string {
 	if s == nil {
@@ -67,7 +75,8 @@ func (s *Store) InsertAlerts(ctx context.Context, alerts []Alert) error {
 		}
 		rows = append(rows, []any{a.ID, a.ReceivedAt.UTC(), a.DetectedAt.UTC(), clampTime(a.EventTime, a.ReceivedAt), a.RuleID,
 			a.RuleTitle, a.Level, nonNil(a.Tags), nonNil(a.Attack), nonNil(a.EventIDs), a.Collector, a.OISC, a.Org, a.Object,
-			a.Sector, a.Asset, uint8(a.Criticality), a.HostName, a.SourceIP, a.UserName, a.RuleSet, string(doc)})
+			a.Sector, a.Asset, uint8(a.Criticality), a.HostName, a.SourceIP, a.UserName, a.RuleSet, string(doc),
+			a.Version, boolByte(a.Correlation), uint32(max(a.EventCount, len(a.EventIDs)))})
 	}
 	return s.insert(ctx, "alerts", alertColumns, rows...)
 }
@@ -114,4 +123,11 @@ func (s *Store) StreamAlerts(ctx context.Context, q AlertQuery, emit func(doc []
 	w.in("level", q.Levels)
 	w.in("rule_id", q.RuleIDs)
 	return s.readPage(ctx, "alerts", "alert_id", &w, q.Limit, q.MaxBytes, q.Cursor, emit)
+}
+
+func boolByte(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -19,9 +19,8 @@ import (
 // keeps the latest, partitioned by the immutable detected_at. incident_log
 // is the append-only history (who, what, before, after, when), idempotent
 // by entry id; incident_alerts links alerts to incidents.
-var incidentMigrations = []migration{
-	{4, "incidents", []string{
-		`CREATE TABLE IF NOT EXISTS {db}.incidents (
+var incidentsMigration = migration{4, "incidents", []string{
+	`CREATE TABLE IF NOT EXISTS {db}.incidents (
 			incident_id UUID,
 			version UInt64,
 			detected_at DateTime,
@@ -47,7 +46,7 @@ var incidentMigrations = []migration{
 		) ENGINE = ReplacingMergeTree(version)
 		PARTITION BY toYYYYMM(detected_at)
 		ORDER BY incident_id`,
-		`CREATE TABLE IF NOT EXISTS {db}.incident_log (
+	`CREATE TABLE IF NOT EXISTS {db}.incident_log (
 			entry_id UUID,
 			incident_id UUID,
 			at DateTime,
@@ -59,7 +58,7 @@ var incidentMigrations = []migration{
 		) ENGINE = ReplacingMergeTree
 		PARTITION BY toYYYYMM(at)
 		ORDER BY (incident_id, at, entry_id)`,
-		`CREATE TABLE IF NOT EXISTS {db}.incident_alerts (
+	`CREATE TABLE IF NOT EXISTS {db}.incident_alerts (
 			incident_id UUID,
 			alert_id UUID,
 			org String,
@@ -67,10 +66,7 @@ var incidentMigrations = []migration{
 		) ENGINE = ReplacingMergeTree
 		PARTITION BY toYYYYMM(linked_at)
 		ORDER BY (incident_id, alert_id)`,
-	}, nil},
-}
-
-func init() { migrations = append(migrations, incidentMigrations...) }
+}, nil, nil}
 
 const incidentColumns = "incident_id, version, detected_at, updated_at, title, org, orgs, sectors, objects, oisc, origin, " +
 	"status, determination, severity, criticality, national, linked, alert_count, tlp, rsit_class, rsit_type, doc"

@@ -17,6 +17,9 @@ type migration struct {
 	// columns are added when missing: ClickHouse 18.16 has no ALTER TABLE
 	// ... ADD COLUMN IF NOT EXISTS.
 	columns []column
+	// run, if set, runs after the statements and columns; it must be
+	// idempotent too.
+	run func(ctx context.Context, s *Store) error
 }
 
 // column is a column a migration adds to a table.
@@ -62,7 +65,7 @@ var migrations = []migration{
 		) ENGINE = ReplacingMergeTree
 		PARTITION BY toYYYYMMDD(received_at)
 		ORDER BY (received_at, event_id)`,
-	}, nil},
+	}, nil, nil},
 	{2, "alerts", []string{
 		`CREATE TABLE IF NOT EXISTS {db}.alerts (
 			alert_id UUID,
@@ -90,17 +93,22 @@ var migrations = []migration{
 		) ENGINE = ReplacingMergeTree
 		PARTITION BY toYYYYMM(received_at)
 		ORDER BY (received_at, alert_id)`,
-	}, nil},
+	}, nil, nil},
 	// search holds the event's text as a reader sees it (its JSON values,
 	// unescaped, one per line; no keys, no syntax), for q. Rows written
 	// before it read their message instead.
-	{3, "events search text", nil, []column{{"events", "search", "String DEFAULT message"}}},
+	{3, "events search text", nil, []column{{"events", "search", "String DEFAULT message"}}, nil},
+	incidentsMigration,
+	alertSharesMigration,
 }
 
 // Migrate creates the database if needed and applies the migrations not yet
 // recorded in schema_migrations. It is safe to run concurrently from several
 // roles: every statement is idempotent.
-func (s *Store) Migrate(ctx context.Context) error {
+func (s *Store) Migrate(ctx context.Context) error { return s.migrateTo(ctx, LatestSchema()) }
+
+// migrateTo applies the migrations up to version upto.
+func (s *Store) migrateTo(ctx context.Context, upto uint32) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+s.db+"`"); err != nil {
@@ -129,7 +137,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	for _, m := range migrations {
-		if applied[m.version] {
+		if applied[m.version] || m.version > upto {
 			continue
 		}
 		for _, st := range m.statements {
@@ -140,6 +148,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		for _, c := range m.columns {
 			if err := s.addColumn(ctx, c); err != nil {
+				return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
+			}
+		}
+		if m.run != nil {
+			if err := m.run(ctx, s); err != nil {
 				return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
 			}
 		}
