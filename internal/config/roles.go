@@ -472,8 +472,27 @@ type NCC struct {
 	Rules      Rules      `yaml:"rules"`
 	// Incidents configures the incident stage (grouping alerts into
 	// incidents); see internal/incident.Config.
-	Incidents   IncidentStage `yaml:"incidents"`
-	StopTimeout time.Duration `yaml:"stop_timeout"`
+	Incidents IncidentStage `yaml:"incidents"`
+	// Correlation configures the correlation stage.
+	Correlation CorrelationStage `yaml:"correlation"`
+	StopTimeout time.Duration    `yaml:"stop_timeout"`
+}
+
+// CorrelationStage configures the ncc's correlation stage.
+type CorrelationStage struct {
+	// Disabled turns correlation off: base rules still raise no alerts of
+	// their own (generate: false), so nothing of them is seen.
+	Disabled bool `yaml:"disabled"`
+	// Partitions is the fixed number of correlation partitions: never
+	// change it on a running deployment.
+	Partitions int `yaml:"partitions"`
+	// Lateness is how far behind the latest event time a signal may be and
+	// still count (0: only in order).
+	Lateness time.Duration `yaml:"lateness"`
+	// MaxGroups and MaxBytes bound each partition's state (oldest groups
+	// evicted, counted).
+	MaxGroups int   `yaml:"max_groups"`
+	MaxBytes  int64 `yaml:"max_bytes"`
 }
 
 // IncidentStage configures the ncc's incident stage.
@@ -495,6 +514,7 @@ func DefaultNCC() NCC {
 		Store:       Store{MaxRows: 20000, Linger: time.Second, MaxBackoff: 30 * time.Second, MaxBatchBytes: 32 << 20, MaxInflightBytes: 64 << 20},
 		Rules:       Rules{Builtin: true, Reload: 30 * time.Second},
 		Incidents:   IncidentStage{Partitions: 16, Config: incident.DefaultConfig()},
+		Correlation: CorrelationStage{Partitions: 16, Lateness: time.Minute, MaxGroups: 100000, MaxBytes: 256 << 20},
 		StopTimeout: 20 * time.Second,
 	}
 }
@@ -516,6 +536,12 @@ func (c *NCC) Validate() error {
 	c.Log.validate(&es, "log")
 	if !event.ValidID(c.Consumer.Durable) {
 		es.Add("consumer.durable", "%q is not a valid name", c.Consumer.Durable)
+	}
+	if c.Correlation.Partitions < 1 || c.Correlation.Partitions > 1024 {
+		es.Add("correlation.partitions", "must be 1..1024, not %d", c.Correlation.Partitions)
+	}
+	if c.Correlation.Lateness < 0 || c.Correlation.MaxGroups < 1 || c.Correlation.MaxBytes < 1<<20 {
+		es.Add("correlation", "lateness must not be negative, max_groups at least 1, max_bytes at least 1 MiB")
 	}
 	if !c.Incidents.Disabled {
 		if c.Incidents.Partitions < 1 || c.Incidents.Partitions > 1024 {

@@ -2,6 +2,7 @@ package ncc
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -95,10 +96,26 @@ func attackTags(tags []string) []string {
 	return out
 }
 
-// detect runs the rule set on one event and returns its alerts.
-func (n *NCC) detect(rs *ruleSet, ev *event.Event, doc map[string]any, now time.Time) []store.Alert {
-	var out []store.Alert
-	rs.Engine.Match(sigma.NestedEvent{Doc: doc, Namespace: event.DocNamespace(doc)}, func(r *sigma.CompiledRule) {
+// detect runs the rule set on one event: the alerts of the rules that
+// raise their own, and a signal for every correlation that references a
+// rule that matched.
+func (n *NCC) detect(rs *ruleSet, ev *event.Event, doc map[string]any, now time.Time) (out []store.Alert, sigs []correlate.Signal) {
+	sev := sigma.NestedEvent{Doc: doc, Namespace: event.DocNamespace(doc)}
+	rs.Engine.Match(sev, func(r *sigma.CompiledRule) {
+		for _, c := range rs.corr.Feeds(r.ID()) {
+			sig, err := c.Signal(r.ID(), ev.Kuzet.EventID, ev.Timestamp, correlate.EventFields(sev), correlate.Share{
+				Org: ev.Kuzet.Org, Object: ev.Kuzet.Object, Sector: ev.Kuzet.Sector, OISC: ev.Kuzet.OISC})
+			if err != nil {
+				var se *correlate.SignalError
+				reason := "invalid"
+				if errors.As(err, &se) {
+					reason = se.Reason
+				}
+				n.m.signalsRejected.WithLabelValues(reason).Inc()
+				continue
+			}
+			sigs = append(sigs, sig)
+		}
 		if !rs.corr.Generates(r.ID()) {
 			return // a base rule of correlations only
 		}
@@ -116,5 +133,5 @@ func (n *NCC) detect(rs *ruleSet, ev *event.Event, doc map[string]any, now time.
 		out = append(out, a)
 		n.m.alerts.WithLabelValues(a.Level).Inc()
 	})
-	return out
+	return out, sigs
 }

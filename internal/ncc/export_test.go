@@ -30,7 +30,8 @@ func (n *NCC) DetectEvents(raws [][]byte) ([][]string, error) {
 		if doc == nil || ev.Event.Kind == "pipeline_error" {
 			continue
 		}
-		for _, a := range n.safeDetect(rs, ev, doc, n.now()) {
+		alerts, _ := n.safeDetect(rs, ev, doc, n.now())
+		for _, a := range alerts {
 			out[i] = append(out[i], a.RuleID)
 		}
 	}

@@ -17,11 +17,14 @@ type metrics struct {
 	pending      prometheus.Gauge
 	ackPending   prometheus.Gauge
 
-	alerts        *prometheus.CounterVec
-	detectErrors  prometheus.Counter
-	rulesLoaded   prometheus.Gauge
-	rulesRejected prometheus.Counter
-	ruleReloads   prometheus.Counter
+	alerts       *prometheus.CounterVec
+	detectErrors prometheus.Counter
+	// signalsRejected counts matches of correlation-referenced rules that
+	// make no signal (a group-by field missing, ...), by reason.
+	signalsRejected *prometheus.CounterVec
+	rulesLoaded     prometheus.Gauge
+	rulesRejected   prometheus.Counter
+	ruleReloads     prometheus.Counter
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -75,6 +78,9 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	m.detectErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kuzet_ncc_detect_errors_total", Help: "Events on which detection failed (a rule-engine bug, recovered); each is stored without alerts.",
 	})
+	m.signalsRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kuzet_ncc_signals_rejected_total", Help: "Matches of correlation-referenced rules that made no signal, by reason.",
+	}, []string{"reason"})
 	m.rulesLoaded = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "kuzet_ncc_rules_loaded", Help: "Sigma rules in the running rule set.",
 	})
@@ -84,7 +90,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	m.ruleReloads = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kuzet_ncc_rule_reloads_total", Help: "Rule set reloads after the rule directories changed.",
 	})
-	r.MustRegister(m.alerts, m.detectErrors, m.rulesLoaded, m.rulesRejected, m.ruleReloads)
+	r.MustRegister(m.alerts, m.detectErrors, m.signalsRejected, m.rulesLoaded, m.rulesRejected, m.ruleReloads)
 	r.MustRegister(m.batches, m.events, m.redelivered, m.rejected, m.stored, m.acked, m.insertErrors, m.insertTime, m.batchBytes,
 		m.latency, m.storeUp, m.pending, m.ackPending)
 	return m

@@ -45,6 +45,8 @@ import (
 
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/config"
+	"github.com/kuzet-kz/kuzet/internal/correlate"
+	"github.com/kuzet-kz/kuzet/internal/correlation"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/failpoint"
 	"github.com/kuzet-kz/kuzet/internal/grouping"
@@ -77,6 +79,9 @@ type NCC struct {
 	ops  *telemetry.OpsServer
 
 	rules atomic.Pointer[ruleSet]
+	// correlation is the correlation stage (nil when disabled or when the
+	// rule set has no correlation).
+	correlation *correlation.Stage
 	// incidents is the incident stage (nil when disabled).
 	incidents *grouping.Stage
 
@@ -171,6 +176,19 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := correlation.EnsureStream(ctx, n.js, n.cfg.NATS.Replicas); err != nil {
+		return err
+	}
+	if rs := n.rules.Load(); rs != nil && !n.cfg.Correlation.Disabled && len(rs.corr.Correlations()) > 0 {
+		n.correlation, err = correlation.Start(ctx, n.js, n.st, correlation.Options{Set: rs.corr,
+			Partitions: n.cfg.Correlation.Partitions, Member: n.cfg.ID, RuleSet: rs.Version, Replicas: n.cfg.NATS.Replicas,
+			Engine: correlate.Options{Lateness: n.cfg.Correlation.Lateness, NoLateness: n.cfg.Correlation.Lateness == 0,
+				MaxGroups: n.cfg.Correlation.MaxGroups, MaxBytes: n.cfg.Correlation.MaxBytes},
+			Logger: n.log, Registerer: n.opts.Registerer})
+		if err != nil {
+			return fmt.Errorf("ncc: correlation stage: %w", err)
+		}
+	}
 	if !n.cfg.Incidents.Disabled {
 		n.incidents, err = grouping.Start(ctx, n.js, n.st, grouping.Options{Config: n.cfg.Incidents.Config,
 			Partitions: n.cfg.Incidents.Partitions, Member: n.cfg.ID, Replicas: n.cfg.NATS.Replicas,
@@ -222,6 +240,11 @@ func (n *NCC) Stop(ctx context.Context) error {
 			}
 		}
 		n.bg.Wait()
+		if n.correlation != nil {
+			if err := n.correlation.Stop(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("ncc: correlation stage: %w", err))
+			}
+		}
 		if n.incidents != nil {
 			if err := n.incidents.Stop(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("ncc: incident stage: %w", err))
@@ -256,6 +279,7 @@ type held struct {
 	msgs    []jetstream.Msg
 	rows    []store.EventRow
 	alerts  []store.Alert
+	signals []correlate.Signal
 	bytes   int64 // of the envelopes: decompressed body and message
 	oldest  time.Time
 	touched time.Time // last InProgress
@@ -412,12 +436,13 @@ func (n *NCC) fetch(ctx context.Context, h *held, room int, wait time.Duration) 
 // decoded is one envelope's rows and alerts, made before the loop takes
 // them.
 type decoded struct {
-	msg    jetstream.Msg
-	ok     bool
-	events int
-	bytes  int64 // decompressed body and message
-	rows   []store.EventRow
-	alerts []store.Alert
+	msg     jetstream.Msg
+	ok      bool
+	events  int
+	bytes   int64 // decompressed body and message
+	rows    []store.EventRow
+	alerts  []store.Alert
+	signals []correlate.Signal
 }
 
 // takeAll decodes the envelopes of one fetch on every core, then takes
@@ -497,7 +522,9 @@ func (n *NCC) decode(msg jetstream.Msg) decoded {
 		}
 		d.rows = append(d.rows, row)
 		if rs != nil && doc != nil && ev.Event.Kind != "pipeline_error" {
-			d.alerts = append(d.alerts, n.safeDetect(rs, ev, doc, now)...)
+			as, ss := n.safeDetect(rs, ev, doc, now)
+			d.alerts = append(d.alerts, as...)
+			d.signals = append(d.signals, ss...)
 		}
 	}
 	return d
@@ -506,12 +533,12 @@ func (n *NCC) decode(msg jetstream.Msg) decoded {
 // safeDetect runs detect, recovering from a panic (an engine bug that some
 // event reaches): the event is stored without alerts and counted, instead
 // of crashing the ncc on every redelivery of its batch.
-func (n *NCC) safeDetect(rs *ruleSet, ev *event.Event, doc map[string]any, now time.Time) (alerts []store.Alert) {
+func (n *NCC) safeDetect(rs *ruleSet, ev *event.Event, doc map[string]any, now time.Time) (alerts []store.Alert, sigs []correlate.Signal) {
 	defer func() {
 		if r := recover(); r != nil {
 			n.m.detectErrors.Inc()
 			n.log.Error("detection failed on an event; stored without alerts", "event_id", ev.Kuzet.EventID, "panic", r)
-			alerts = nil
+			alerts, sigs = nil, nil
 		}
 	}()
 	if n.detectHook != nil {
@@ -532,6 +559,7 @@ func (n *NCC) take(h *held, d *decoded) {
 	}
 	h.rows = append(h.rows, d.rows...)
 	h.alerts = append(h.alerts, d.alerts...)
+	h.signals = append(h.signals, d.signals...)
 	h.bytes += d.bytes
 	n.m.events.Add(float64(d.events))
 	if len(h.msgs) == 0 {
@@ -555,6 +583,10 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 		published := true
 		if err == nil {
 			err = n.publishAlerts(ctx, h.alerts)
+			published = err == nil
+		}
+		if err == nil && len(h.signals) > 0 {
+			err = correlation.Publish(ctx, n.js, h.signals, n.cfg.Correlation.Partitions)
 			published = err == nil
 		}
 		if err == nil {
@@ -679,6 +711,7 @@ func (h *held) reset(maxRows int) {
 	h.msgs = resetSlice(h.msgs, maxRows)
 	h.rows = resetSlice(h.rows, maxRows)
 	h.alerts = resetSlice(h.alerts, maxRows)
+	h.signals = resetSlice(h.signals, maxRows)
 	h.bytes, h.oldest, h.touched = 0, time.Time{}, time.Time{}
 }
 

@@ -1,0 +1,312 @@
+// Package correlation is the ncc's correlation stage (stage 2 of
+// ARCHITECTURE.md): detection (stage 1, any ncc instance) publishes every
+// match of a rule that a correlation references as a Signal to
+// kuzet.correlate.<partition>, partition = correlate.Partition(correlation
+// id, group-by values, n); the owner of a partition applies its signals in
+// stream order to a correlate.Engine, and stores each episode update as
+// one alert row per involved organisation (same alert id, that
+// organisation's share of the events, a growing version), published on
+// kuzet.alerts.<oisc>.<sector> like every alert, where the incident stage
+// picks them up.
+//
+// A signal's Nats-Msg-Id is <event id>/<correlation id>, so a redelivered
+// event batch publishes its signals once, and the engine counts each event
+// id once per correlation and group.
+//
+// Time is event time: the engine's watermark follows the signals. So that
+// quiet episodes close while no signal comes, every Tick moves it on by
+// the wall-clock time since the last signal arrived (the latest event time
+// seen, plus the time since, less the allowed lateness): a backlog being
+// caught up keeps the watermark at its own event times, an idle partition
+// lets it run with the clock.
+//
+// The correlation rules are those of the rule set the ncc started with; a
+// rule reload that changes correlations takes effect at the next start
+// (partition state is tied to the rules it was built with).
+package correlation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kuzet-kz/kuzet/internal/bus"
+	"github.com/kuzet-kz/kuzet/internal/correlate"
+	"github.com/kuzet-kz/kuzet/internal/stage"
+	"github.com/kuzet-kz/kuzet/internal/store"
+)
+
+// Group is the stage's name: its stream is KUZET_CORRELATE.
+const Group = "correlate"
+
+// Options configure the stage.
+type Options struct {
+	Set *correlate.Set
+	// Partitions is the fixed number of correlation partitions.
+	Partitions int
+	Member     string
+	Engine     correlate.Options
+	// RuleSet is the version of the rule set, recorded on alerts.
+	RuleSet    string
+	Replicas   int
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Heartbeat  time.Duration
+	TTL        time.Duration
+	Tick       time.Duration
+}
+
+// Stage is a running correlation stage.
+type Stage struct {
+	opts   Options
+	js     jetstream.JetStream
+	st     *store.Store
+	log    *slog.Logger
+	runner *stage.Runner
+	m      stageMetrics
+}
+
+type stageMetrics struct {
+	applied, rejected *prometheus.CounterVec
+	updates           prometheus.Counter
+}
+
+// Start starts this instance's share of the correlation partitions.
+func Start(ctx context.Context, js jetstream.JetStream, st *store.Store, o Options) (*Stage, error) {
+	if o.Set == nil {
+		return nil, errors.New("correlation: no rule set")
+	}
+	if o.Partitions <= 0 {
+		o.Partitions = 16
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Engine == (correlate.Options{}) {
+		o.Engine = correlate.DefaultOptions()
+	}
+	// Chains stay inside a partition's engine: a chained correlation sees
+	// the episodes of the upstream groups that share its partition.
+	o.Engine.NoChain = false
+	s := &Stage{opts: o, js: js, st: st, log: o.Logger.With("stage", Group), m: stageMetrics{
+		applied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_correlate_signals_total",
+			Help: "Signals applied to correlation windows, by result."}, []string{"result"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_correlate_signals_rejected_total",
+			Help: "Signals rejected by the correlation engine or not decoded, by reason."}, []string{"reason"}),
+		updates: prometheus.NewCounter(prometheus.CounterOpts{Name: "kuzet_correlate_alert_updates_total",
+			Help: "Correlation alert updates (episode opened, updated, closed) stored."}),
+	}}
+	if o.Registerer != nil {
+		for _, c := range []prometheus.Collector{s.m.applied, s.m.rejected, s.m.updates} {
+			if err := o.Registerer.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var err error
+	s.runner, err = stage.Start(ctx, js, stage.Options{Group: Group, Count: o.Partitions, Member: o.Member,
+		New: s.newProcessor, Tick: o.Tick, Heartbeat: o.Heartbeat, TTL: o.TTL, Replicas: o.Replicas, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Stop stops the partitions (each checkpoints).
+func (s *Stage) Stop(ctx context.Context) error { return s.runner.Stop(ctx) }
+
+// Owned returns the correlation partitions this instance owns.
+func (s *Stage) Owned() []int { return s.runner.Owned() }
+
+// Publish stores signals on their partitions, each once (Nats-Msg-Id
+// <event id>/<correlation id>). It returns when JetStream has them all.
+func Publish(ctx context.Context, js jetstream.JetStream, sigs []correlate.Signal, partitions int) error {
+	const window = 256
+	for len(sigs) > 0 {
+		chunk := sigs[:min(window, len(sigs))]
+		sigs = sigs[len(chunk):]
+		futures := make([]jetstream.PubAckFuture, 0, len(chunk))
+		for _, sig := range chunk {
+			data, err := json.Marshal(sig)
+			if err != nil {
+				return err
+			}
+			subject := bus.StageSubject(Group, correlate.Partition(sig.Correlation, sig.Group, partitions))
+			f, err := js.PublishAsync(subject, data, jetstream.WithMsgID(sig.EventID+"/"+sig.Correlation))
+			if err != nil {
+				return fmt.Errorf("correlation: publish signal: %w", err)
+			}
+			futures = append(futures, f)
+		}
+		timeout := time.NewTimer(5 * time.Second)
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				timeout.Stop()
+				return fmt.Errorf("correlation: publish signal: %w", err)
+			case <-timeout.C:
+				return errors.New("correlation: publish signal: no acknowledgement within 5s")
+			case <-ctx.Done():
+				timeout.Stop()
+				return ctx.Err()
+			}
+		}
+		timeout.Stop()
+	}
+	return nil
+}
+
+// EnsureStream creates the stage's stream (stage 1 publishes before any
+// partition may be owned).
+func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	so := bus.DefaultStreamOptions()
+	so.Replicas = replicas
+	return bus.EnsureStageStream(ctx, js, Group, so)
+}
+
+type processor struct {
+	s   *Stage
+	eng *correlate.Engine
+	// latest is the latest event time seen and arrived when it was seen
+	// (wall clock), for Tick's watermark.
+	latest, arrived time.Time
+}
+
+func (s *Stage) newProcessor(int) stage.Processor { return &processor{s: s} }
+
+func (p *processor) Restore(state []byte) error {
+	p.eng = correlate.NewEngine(p.s.opts.Set, p.s.opts.Engine)
+	p.latest, p.arrived = time.Time{}, time.Now()
+	if state == nil {
+		return nil
+	}
+	if err := p.eng.Restore(state); err != nil {
+		return err
+	}
+	if w := p.eng.Watermark(); w.Unix() > 0 {
+		p.latest = w.Add(p.lateness())
+	}
+	return nil
+}
+
+func (p *processor) Snapshot() ([]byte, error) { return p.eng.Snapshot() }
+
+func (p *processor) Process(ctx context.Context, msgs []bus.StageMsg) error {
+	var ups []correlate.Update
+	for _, m := range msgs {
+		var sig correlate.Signal
+		if err := json.Unmarshal(m.Data, &sig); err != nil {
+			p.s.m.rejected.WithLabelValues("not_decoded").Inc()
+			continue
+		}
+		out, err := p.eng.Apply(sig)
+		if err != nil {
+			var se *correlate.SignalError
+			reason := "invalid"
+			if errors.As(err, &se) {
+				reason = se.Reason
+			}
+			p.s.m.rejected.WithLabelValues(reason).Inc()
+			continue
+		}
+		p.s.m.applied.WithLabelValues("applied").Inc()
+		ups = append(ups, out...)
+		if sig.Time.After(p.latest) {
+			p.latest = sig.Time
+		}
+	}
+	if len(msgs) > 0 {
+		p.arrived = time.Now()
+	}
+	return p.s.persist(ctx, ups)
+}
+
+func (p *processor) lateness() time.Duration {
+	if p.s.opts.Engine.NoLateness {
+		return 0
+	}
+	return p.s.opts.Engine.Lateness
+}
+
+func (p *processor) Tick(ctx context.Context, now time.Time) error {
+	if p.latest.IsZero() {
+		return nil
+	}
+	w := p.latest.Add(now.Sub(p.arrived)).Add(-p.lateness())
+	if !w.After(p.eng.Watermark()) {
+		return nil
+	}
+	return p.s.persist(ctx, p.eng.Advance(w))
+}
+
+// alerts turns an episode update into one alert per involved organisation.
+func (s *Stage) alerts(u correlate.Update) []store.Alert {
+	c := s.opts.Set.Correlation(u.Rule)
+	title, level := u.Rule, "medium"
+	var tags []string
+	if c != nil && c.Rule != nil {
+		title, tags = c.Rule.Title, c.Rule.Tags
+		if c.Rule.Level != "" {
+			level = c.Rule.Level
+		}
+	}
+	var attack []string
+	for _, t := range tags {
+		if strings.HasPrefix(t, "attack.") {
+			attack = append(attack, t)
+		}
+	}
+	group := map[string]string{}
+	for i, k := range u.GroupBy {
+		if i < len(u.Group) {
+			group[k] = u.Group[i]
+		}
+	}
+	out := make([]store.Alert, 0, len(u.Shares))
+	for _, sh := range u.Shares {
+		a := store.Alert{ID: u.AlertID, ReceivedAt: u.FirstSeen.UTC(), DetectedAt: u.FiredAt.UTC(), EventTime: u.FirstSeen.UTC(),
+			LastSeen: u.LastSeen.UTC(), RuleID: u.Rule, RuleTitle: title, Level: level, Tags: tags, Attack: attack,
+			EventIDs: sh.EventIDs, EventCount: sh.Count, OISC: sh.Share.OISC, Org: sh.Share.Org, Object: sh.Share.Object,
+			Sector: sh.Share.Sector, Asset: "unknown", RuleSet: s.opts.RuleSet, Correlation: true, Version: u.Version,
+			SourceIP: group["source.ip"], UserName: group["user.name"], HostName: group["host.name"]}
+		if a.Org != "" {
+			a.Asset = "known"
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// persist stores the alert shares of the updates, then publishes them.
+func (s *Stage) persist(ctx context.Context, ups []correlate.Update) error {
+	if len(ups) == 0 {
+		return nil
+	}
+	var rows []store.Alert
+	for _, u := range ups {
+		rows = append(rows, s.alerts(u)...)
+	}
+	if err := s.st.InsertAlerts(ctx, rows); err != nil {
+		return err
+	}
+	for _, a := range rows {
+		data, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		id := fmt.Sprintf("%s/%s/%d", a.ID, a.Org, a.Version)
+		if _, err := s.js.Publish(ctx, bus.AlertsSubject(a.OISC, a.Sector), data, jetstream.WithMsgID(id)); err != nil {
+			return fmt.Errorf("correlation: publish alert %s: %w", a.ID, err)
+		}
+	}
+	s.m.updates.Add(float64(len(ups)))
+	return nil
+}
