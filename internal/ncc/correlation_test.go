@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -146,4 +147,145 @@ func TestBruteForceBecomesOneCorrelationAlertAndAnIncident(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TestScanAcrossOrganisationsIsOneAlertSharedPerOrganisation sends one
+// address's firewall denies and an IDS alert towards objects of several
+// organisations, in several sectors, seen by two OISCs (the scan case of
+// the rule pack, normalised by kuzet parse for each OISC): the scan
+// correlation raises one alert, stored as one share per organisation,
+// each share holding only that organisation's events, and each
+// organisation's scope sees only its own share.
+func TestScanAcrossOrganisationsIsOneAlertSharedPerOrganisation(t *testing.T) {
+	const scanRule = "5b0c8b4e-7d3a-4a36-9a3e-2f1f6a1c0032"
+	f := newFixture(t)
+	root := conformance.ModuleRoot(t)
+	data, err := os.ReadFile(filepath.Join(root, "pipelines", "rules", "testdata", "scan_critical_objects.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type section struct {
+		Name string
+		Data []byte
+	}
+	var files []section // the archive's "-- name --" sections
+	for line := range bytes.Lines(data) {
+		if n, ok := bytes.CutPrefix(bytes.TrimSpace(line), []byte("-- ")); ok && bytes.HasSuffix(n, []byte(" --")) {
+			files = append(files, section{Name: string(bytes.TrimSuffix(n, []byte(" --")))})
+		} else if len(files) > 0 {
+			files[len(files)-1].Data = append(files[len(files)-1].Data, line...)
+		}
+	}
+	header := regexp.MustCompile(`^(<\d+>1 )2026-11-30T(\d\d):(\d\d):(\d\d)\.000Z`)
+	base := time.Now().UTC().Add(-5 * time.Minute).Truncate(time.Second)
+	kuzet := proctest.Binary(t, "kuzet")
+	events := map[string]map[string]bool{} // org -> event ids
+	sectors, oiscs := map[string]bool{}, map[string]bool{}
+	seq := uint64(1)
+	for _, file := range files {
+		var oisc string
+		if _, err := fmt.Sscanf(file.Name, "fires %s syslog", &oisc); err != nil {
+			continue
+		}
+		var raw bytes.Buffer
+		for line := range bytes.Lines(file.Data) {
+			m := header.FindSubmatch(line)
+			if m == nil {
+				continue
+			}
+			var h, mi, s int
+			fmt.Sscanf(string(m[2])+" "+string(m[3])+" "+string(m[4]), "%d %d %d", &h, &mi, &s)
+			at := base.Add(time.Duration((h-10)*3600+mi*60+s) * time.Second)
+			rest := regexp.MustCompile(` date=\S+ time=\S+`).ReplaceAll(line[len(m[0]):], nil)
+			raw.WriteString(string(m[1]) + at.Format(time.RFC3339) + string(rest))
+		}
+		in := filepath.Join(t.TempDir(), oisc+".log")
+		if err := os.WriteFile(in, raw.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(kuzet, "parse", "--pipeline", "syslog", "--registry",
+			filepath.Join(root, "configs", "registry.yaml"), "--oisc", oisc, in).Output()
+		if err != nil {
+			t.Fatalf("kuzet parse: %v", err)
+		}
+		batch := &bus.Batch{ID: bus.BatchID("c-"+oisc, seq), Collector: "c-" + oisc, OISC: oisc, CreatedAt: time.Now()}
+		seq++
+		for line := range bytes.Lines(out) {
+			var ev struct {
+				Kuzet struct {
+					EventID string `json:"event_id"`
+					Org     string `json:"org"`
+					Sector  string `json:"sector"`
+					OISC    string `json:"oisc"`
+				} `json:"kuzet"`
+			}
+			line = bytes.TrimSpace(line)
+			if err := json.Unmarshal(line, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Kuzet.Org != "" {
+				if events[ev.Kuzet.Org] == nil {
+					events[ev.Kuzet.Org] = map[string]bool{}
+				}
+				events[ev.Kuzet.Org][ev.Kuzet.EventID] = true
+				sectors[ev.Kuzet.Sector], oiscs[ev.Kuzet.OISC] = true, true
+			}
+			batch.Events = append(batch.Events, json.RawMessage(line))
+		}
+		if _, err := f.pub.Publish(context.Background(), bus.EventsSubject(oisc, batch.Collector), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(events) < 3 || len(sectors) < 2 || len(oiscs) < 2 {
+		t.Fatalf("the case spans %d organisations, %d sectors, %d OISCs; want at least 3, 2, 2", len(events), len(sectors), len(oiscs))
+	}
+	cfg := f.cfg
+	cfg.Correlation.Partitions, cfg.Incidents.Disabled = 4, true
+	_ = start(t, cfg, prometheus.NewRegistry())
+	ctx := context.Background()
+	shares := func(sc access.EventScope) []store.Alert {
+		page, err := f.st.QueryAlerts(ctx, store.AlertQuery{Limit: 100, RuleIDs: []string{scanRule}, Scope: sc})
+		if err != nil {
+			return nil
+		}
+		var as []store.Alert
+		for _, d := range page.Events {
+			var a store.Alert
+			if err := json.Unmarshal(d, &a); err != nil {
+				t.Fatal(err)
+			}
+			as = append(as, a)
+		}
+		return as
+	}
+	var all []store.Alert
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		all = shares(access.EventScope{})
+		if len(all) == len(events) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d shares of the scan alert, want %d (one per organisation): %+v", len(all), len(events), all)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, a := range all {
+		if a.ID != all[0].ID {
+			t.Errorf("shares of different ids: %s and %s", a.ID, all[0].ID)
+		}
+		for _, id := range a.EventIDs {
+			if !events[a.Org][id] {
+				t.Errorf("the share of %s holds event %s of another organisation", a.Org, id)
+			}
+		}
+		if len(a.EventIDs) != len(events[a.Org]) {
+			t.Errorf("the share of %s holds %d events, want its %d", a.Org, len(a.EventIDs), len(events[a.Org]))
+		}
+		mine := shares(access.EventScope{Org: a.Org})
+		if len(mine) != 1 || mine[0].Org != a.Org {
+			t.Errorf("%s's scope sees %d shares", a.Org, len(mine))
+		}
+	}
+	t.Logf("one scan alert, %d organisation shares in %d sectors from %d OISCs", len(all), len(sectors), len(oiscs))
 }
