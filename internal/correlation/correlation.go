@@ -290,9 +290,17 @@ func (s *Stage) persist(ctx context.Context, ups []correlate.Update) error {
 	if len(ups) == 0 {
 		return nil
 	}
+	// Within one batch only each alert's latest version is written: the
+	// row it would replace is never seen.
+	last := make(map[[16]byte]int, len(ups))
+	for i, u := range ups {
+		last[u.AlertID] = i
+	}
 	var rows []store.Alert
-	for _, u := range ups {
-		rows = append(rows, s.alerts(u)...)
+	for i, u := range ups {
+		if last[u.AlertID] == i {
+			rows = append(rows, s.alerts(u)...)
+		}
 	}
 	if err := s.st.InsertAlerts(ctx, rows); err != nil {
 		return err
