@@ -17,7 +17,8 @@
 //	     kuzet_incidents KV bucket by compare-and-set (analysts' changes
 //	     stay: incident.ApplyGrouping), then a row of the incidents table
 //	     at the new revision, its alert links and, for an opening or a
-//	     merge, a history entry.
+//	     merge, a history entry; then the incident's entities go to the
+//	     national stage (national.go).
 //
 // Alerts of assets the registry does not know (no organisation) stay
 // alerts: they are counted (kuzet_incident_alerts_unrouted_total) and
@@ -73,6 +74,8 @@ type Stage struct {
 	log    *slog.Logger
 	m      *metrics
 	runner *stage.Runner
+	// national is the national stage (nil when disabled).
+	national *stage.Runner
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -176,9 +179,19 @@ func Start(ctx context.Context, js jetstream.JetStream, st *store.Store, o Optio
 	if err != nil {
 		return nil, fmt.Errorf("grouping: router consumer: %w", err)
 	}
+	if !o.Config.National.Disabled {
+		s.national, err = stage.Start(ctx, js, stage.Options{Group: NationalGroup, Count: o.Partitions, Member: o.Member,
+			New: s.newNational, Tick: o.Tick, Heartbeat: o.Heartbeat, TTL: o.TTL, Replicas: o.Replicas, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+	}
 	s.runner, err = stage.Start(ctx, js, stage.Options{Group: Group, Count: o.Partitions, Member: o.Member,
 		New: s.newProcessor, Tick: o.Tick, Heartbeat: o.Heartbeat, TTL: o.TTL, Replicas: o.Replicas, Logger: o.Logger})
 	if err != nil {
+		if s.national != nil {
+			_ = s.national.Stop(ctx)
+		}
 		return nil, err
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -198,7 +211,11 @@ func (s *Stage) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return s.runner.Stop(ctx)
+	err := s.runner.Stop(ctx)
+	if s.national != nil {
+		err = errors.Join(err, s.national.Stop(ctx))
+	}
+	return err
 }
 
 // Owned returns the grouping partitions this instance owns.
@@ -383,6 +400,9 @@ func (s *Stage) persist(ctx context.Context, u incident.Update) error {
 			return err
 		}
 		if err := s.st.InsertIncidentLog(ctx, entries); err != nil {
+			return err
+		}
+		if err := s.publishLocal(ctx, next); err != nil {
 			return err
 		}
 		s.m.persisted.Inc()

@@ -130,3 +130,84 @@ func TestAlertsBecomeIncidents(t *testing.T) {
 		t.Errorf("detail: %d alerts, %d history entries; want 20 and at least the opening", len(d.Alerts), len(d.Log))
 	}
 }
+
+// TestNationalIncidentLinksOrganisations: one address's alerts at three
+// organisations in two sectors become three local incidents and one
+// national incident linking all three, which no organisation's scope sees,
+// by list or by id.
+func TestNationalIncidentLinksOrganisations(t *testing.T) {
+	st := storetest.Open(t)
+	s := bustest.Server(t)
+	_, js := bustest.Connect(t, s)
+	ctx := context.Background()
+	if err := bus.EnsureStreams(ctx, js, bus.DefaultStreamOptions()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := incident.DefaultConfig()
+	cfg.RSITFile = ""
+	cfg.Routes = []incident.Route{{Name: "default", GroupBy: []string{"rule", "object"},
+		GroupWait: 200 * time.Millisecond, GroupInterval: 300 * time.Millisecond, RepeatInterval: time.Hour}}
+	stg, err := grouping.Start(ctx, js, st, grouping.Options{Config: cfg, Partitions: 4, Member: "ncc-1",
+		Heartbeat: 100 * time.Millisecond, TTL: 400 * time.Millisecond, Tick: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stg.Stop(context.Background()) })
+	now := time.Now().UTC().Truncate(time.Second)
+	for i, o := range []struct{ org, sector, object string }{
+		{"bank", "banking", "cbs"}, {"grid", "electricity", "scada-1"}, {"heat", "electricity", "boilers"},
+	} {
+		a := alert(100+i, o.org, o.sector, o.object, "scan", "198.51.100.9", now.Add(time.Duration(i)*time.Second))
+		data, _ := json.Marshal(a)
+		if _, err := js.Publish(ctx, bus.AlertsSubject(a.OISC, a.Sector), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	national := true
+	var nat incident.Incident
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var got []incident.Incident
+		_, err := st.StreamIncidents(ctx, store.IncidentQuery{Limit: 10, National: &national}, func(doc []byte) error {
+			var in incident.Incident
+			err := json.Unmarshal(doc, &in)
+			got = append(got, in)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 1 && len(got[0].Linked) == 3 {
+			nat = got[0]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("national incidents: %+v", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if nat.Origin != incident.OriginNCCDetected || len(nat.Orgs) != 3 || len(nat.Sectors) != 2 {
+		t.Errorf("national incident: origin %s, orgs %v, sectors %v", nat.Origin, nat.Orgs, nat.Sectors)
+	}
+	for _, org := range []string{"bank", "grid", "heat"} {
+		sc := access.EventScope{Org: org}
+		var seen []string
+		if _, err := st.StreamIncidents(ctx, store.IncidentQuery{Limit: 10, Scope: sc}, func(doc []byte) error {
+			var in incident.Incident
+			err := json.Unmarshal(doc, &in)
+			seen = append(seen, in.ID)
+			if in.National || in.Org != org {
+				t.Errorf("%s's scope lists incident %s (national %v, org %s)", org, in.ID, in.National, in.Org)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 1 {
+			t.Errorf("%s's scope lists %d incidents, want its own one", org, len(seen))
+		}
+		if _, err := st.GetIncident(ctx, nat.ID, sc, 10); err != store.ErrNotFound {
+			t.Errorf("%s reading the national incident: %v, want ErrNotFound", org, err)
+		}
+	}
+}
