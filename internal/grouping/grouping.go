@@ -76,8 +76,8 @@ type Stage struct {
 	runner *stage.Runner
 	// national is the national stage (nil when disabled).
 	national *stage.Runner
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 type metrics struct {
