@@ -501,7 +501,11 @@ type IncidentStage struct {
 	Disabled bool `yaml:"disabled"`
 	// Partitions is the fixed number of grouping partitions: never change it
 	// on a running deployment (partition state is keyed by it).
-	Partitions      int `yaml:"partitions"`
+	Partitions int `yaml:"partitions"`
+	// RegimesFile holds the notification regimes and names their calendars
+	// (relative to the working directory); missing, incidents carry no
+	// clocks and the ncc says so.
+	RegimesFile     string `yaml:"regimes_file"`
 	incident.Config `yaml:",inline"`
 }
 
@@ -513,7 +517,7 @@ func DefaultNCC() NCC {
 		Consumer:    Consumer{Durable: "ncc", FetchBatch: 64, MaxAckPending: 1024, AckWait: 60 * time.Second, FetchMaxBytes: 16 << 20},
 		Store:       Store{MaxRows: 20000, Linger: time.Second, MaxBackoff: 30 * time.Second, MaxBatchBytes: 32 << 20, MaxInflightBytes: 64 << 20},
 		Rules:       Rules{Builtin: true, Reload: 30 * time.Second},
-		Incidents:   IncidentStage{Partitions: 16, Config: incident.DefaultConfig()},
+		Incidents:   IncidentStage{Partitions: 16, RegimesFile: "configs/regimes.yaml", Config: incident.DefaultConfig()},
 		Correlation: CorrelationStage{Partitions: 16, Lateness: time.Minute, MaxGroups: 100000, MaxBytes: 256 << 20},
 		StopTimeout: 20 * time.Second,
 	}

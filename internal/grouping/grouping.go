@@ -62,6 +62,9 @@ type Options struct {
 	Heartbeat, TTL time.Duration
 	// Tick is how often grouping timers run (default 1 s).
 	Tick time.Duration
+	// Clocks compute each incident's legal notification stages when it is
+	// written (nil: none).
+	Clocks *incident.Clocks
 }
 
 // Stage is a running incident stage.
@@ -371,6 +374,16 @@ func (s *Stage) persist(ctx context.Context, u incident.Update) error {
 			entries = append(entries, store.IncidentLogEntry{
 				ID: entryID(u.Incident.ID, string(u.Kind), u.At), IncidentID: u.Incident.ID, At: u.At, Actor: "system:grouping",
 				Action: "open", Outcome: "applied"})
+		}
+		if s.opts.Clocks != nil {
+			// Amendments re-evaluate pending stages only; a refused input
+			// keeps the recorded stages (counted by the clocks).
+			if stages, warns, err := s.opts.Clocks.Compute(next.ClockInput(), u.At); err == nil {
+				next.Stages = stages
+				for _, w := range warns {
+					s.log.Debug("notification clock", "incident", next.ID, "warning", w)
+				}
+			}
 		}
 		next.Version = 0
 		data, err := json.Marshal(next)

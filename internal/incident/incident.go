@@ -210,6 +210,28 @@ type Incident struct {
 	// OpenSeq is the grouping partition's opening order (1, 2, ...): a
 	// merge keeps the lowest, so replays at other times merge alike.
 	OpenSeq uint64 `json:"open_seq,omitempty"`
+
+	// Flags and instants the notification regimes read (DOMAIN.md).
+	PersonalDataInvolved bool      `json:"personal_data_involved,omitempty"`
+	Significant          bool      `json:"significant,omitempty"`
+	RansomPaidAt         time.Time `json:"ransom_paid_at,omitzero"`
+	RequestReceivedAt    time.Time `json:"request_received_at,omitzero"`
+	// Ongoing is an analyst's setting of NIS2's ongoing flag (nil: ongoing
+	// until contained).
+	Ongoing *bool `json:"ongoing,omitempty"`
+	// Stages are the legal notification clocks (Clocks.Compute).
+	Stages []Stage `json:"stages,omitempty"`
+}
+
+// ClockInput is what the notification clocks read of the incident. An
+// incident of a registered object is of a critical object: the registry
+// holds critical objects only.
+func (in *Incident) ClockInput() ClockInput {
+	return ClockInput{IncidentID: in.ID, Origin: string(in.Origin), Determination: string(in.Determination),
+		ObjectIsCritical: len(in.ObjectIDs) > 0, PersonalDataInvolved: in.PersonalDataInvolved, Significant: in.Significant,
+		RansomPaid: !in.RansomPaidAt.IsZero(), Ongoing: in.Ongoing, DetectedAt: in.DetectedAt, AwareAt: in.AwareAt,
+		ReasonablyBelievedAt: in.ReasonablyBelievedAt, RansomPaidAt: in.RansomPaidAt, RequestReceivedAt: in.RequestReceivedAt,
+		ContainedAt: in.ContainedAt, ResolvedAt: in.ResolvedAt, Stages: in.Stages}
 }
 
 // Clone returns a deep copy.
@@ -225,6 +247,7 @@ func (in Incident) Clone() Incident {
 	out.Linked = slices.Clone(in.Linked)
 	out.Merged = slices.Clone(in.Merged)
 	out.Children = slices.Clone(in.Children)
+	out.Stages = slices.Clone(in.Stages)
 	if in.Entities != nil {
 		out.Entities = make(map[string][]string, len(in.Entities))
 		for k, v := range in.Entities {

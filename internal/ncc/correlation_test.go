@@ -69,6 +69,7 @@ func TestBruteForceBecomesOneCorrelationAlertAndAnIncident(t *testing.T) {
 	cfg.Correlation.Partitions = 4
 	cfg.Incidents.Partitions = 4
 	cfg.Incidents.RSITFile = filepath.Join(root, "configs", "rsit.yaml")
+	t.Chdir(root) // the regimes file names its calendar relative to the working directory
 	cfg.Incidents.Routes = []incident.Route{{Name: "default", GroupBy: []string{"rule", "object"},
 		GroupWait: 500 * time.Millisecond, GroupInterval: time.Second, RepeatInterval: time.Hour}}
 	began := time.Now()
@@ -133,13 +134,26 @@ func TestBruteForceBecomesOneCorrelationAlertAndAnIncident(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		found := false
-		for _, in := range ins {
+		var found *incident.Incident
+		for i, in := range ins {
 			for _, r := range in.RuleIDs {
-				found = found || r == guessing
+				if r == guessing {
+					found = &ins[i]
+				}
 			}
 		}
-		if found {
+		if found != nil {
+			// The OISC's duty to inform the NCC and the owner runs on it
+			// (Art. 7-2): one hour from detection, pending.
+			var kz *incident.Stage
+			for i, st := range found.Stages {
+				if st.Regime == "kz_oisc_to_ncc" {
+					kz = &found.Stages[i]
+				}
+			}
+			if kz == nil || kz.Status != incident.StagePending || !kz.DueAt.Equal(found.DetectedAt.Add(time.Hour)) {
+				t.Fatalf("the incident's kz_oisc_to_ncc stage: %+v (detected %s; stages %+v)", kz, found.DetectedAt, found.Stages)
+			}
 			break
 		}
 		if time.Now().After(deadline) {

@@ -33,7 +33,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -50,6 +52,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/failpoint"
 	"github.com/kuzet-kz/kuzet/internal/grouping"
+	"github.com/kuzet-kz/kuzet/internal/incident"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/telemetry"
 )
@@ -190,7 +193,11 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 		}
 	}
 	if !n.cfg.Incidents.Disabled {
-		n.incidents, err = grouping.Start(ctx, n.js, n.st, grouping.Options{Config: n.cfg.Incidents.Config,
+		clocks, err := n.clocks()
+		if err != nil {
+			return fmt.Errorf("ncc: %w", err)
+		}
+		n.incidents, err = grouping.Start(ctx, n.js, n.st, grouping.Options{Config: n.cfg.Incidents.Config, Clocks: clocks,
 			Partitions: n.cfg.Incidents.Partitions, Member: n.cfg.ID, Replicas: n.cfg.NATS.Replicas,
 			Logger: n.log, Registerer: n.opts.Registerer})
 		if err != nil {
@@ -210,6 +217,37 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 		go func() { defer n.bg.Done(); n.watchRules(lctx, &n.rules) }()
 	}
 	return nil
+}
+
+// clocks loads the notification regimes (nil when the file is missing:
+// incidents then carry no clocks, which the log says).
+func (n *NCC) clocks() (*incident.Clocks, error) {
+	name := n.cfg.Incidents.RegimesFile
+	if name == "" {
+		return nil, nil
+	}
+	// The calendars the file names are relative to the working directory,
+	// as the file itself.
+	data, err := os.ReadFile(name)
+	var regs *incident.Regimes
+	if err == nil {
+		regs, err = incident.ParseRegimes(data, os.DirFS("."))
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		n.log.Warn("notification regimes file not found; incidents carry no legal clocks", "regimes_file", n.cfg.Incidents.RegimesFile)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("incidents.regimes_file: %w", err)
+	}
+	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_incident_clock_inputs_rejected_total",
+		Help: "Incidents whose notification clocks could not be computed, by reason."}, []string{"reason"})
+	warned := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_incident_clock_warnings_total",
+		Help: "Notification clock warnings (anchor fallback, calendar year missing), by reason."}, []string{"reason"})
+	n.opts.Registerer.MustRegister(rejected, warned)
+	return incident.NewClocks(incident.ClockOptions{Regimes: regs,
+		Rejected: func(r string) { rejected.WithLabelValues(r).Inc() },
+		Warned:   func(r string) { warned.WithLabelValues(r).Inc() }})
 }
 
 // Store returns the ClickHouse store (for the all-in-one binary's API).
