@@ -477,7 +477,13 @@ func texts(v any) []string {
 }
 
 // ipPaths are event fields that must hold an IP address.
-var ipPaths = map[string]bool{"source.ip": true, "destination.ip": true, "observer.ip": true, "host.ip": true}
+var ipPaths = map[string]bool{"source.ip": true, "destination.ip": true, "observer.ip": true, "host.ip": true,
+	"client.ip": true, "server.ip": true, "dns.resolved_ip": true}
+
+// listPaths are event fields that hold a list; a list for any other field
+// gives its first item (Zeek's rx_hosts, conn_uids).
+var listPaths = map[string]bool{"host.ip": true, "event.category": true, "event.type": true, "tags": true,
+	"dns.answers": true, "dns.header_flags": true, "dns.resolved_ip": true}
 
 // setField stores a value in an event field. A value that does not fit the
 // field (a host name in source.ip, "abc" or 100000 in a port, an outcome
@@ -487,6 +493,12 @@ func (st *state) setField(path string, v any) bool {
 	if v == nil || v == "" {
 		return false
 	}
+	if l, ok := v.([]any); ok && !listPaths[path] {
+		if len(l) == 0 {
+			return false
+		}
+		v = l[0]
+	}
 	if ipPaths[path] {
 		for _, s := range texts(v) {
 			if a, err := netip.ParseAddr(s); err != nil || !a.IsValid() {
@@ -495,7 +507,7 @@ func (st *state) setField(path string, v any) bool {
 		}
 	}
 	switch path {
-	case "source.port", "destination.port":
+	case "source.port", "destination.port", "client.port", "server.port":
 		if n, err := strconv.Atoi(strings.TrimSpace(text(v))); err != nil || n < 0 || n > 65535 {
 			return false
 		}

@@ -73,6 +73,17 @@ type Step struct {
 	// Basename sets event fields to the last element of a path field
 	// (Windows or POSIX): {Image: process.name}.
 	Basename OrderedMap `yaml:"basename"`
+	// Duration sets event fields in nanoseconds from fields in seconds
+	// (Zeek's duration, rtt): {duration: event.duration}.
+	Duration OrderedMap `yaml:"duration"`
+	// Append adds a value to a list field: {event.type: info}.
+	Append OrderedMap `yaml:"append"`
+	// Sum sets an event field to the sum of integer fields:
+	// {network.bytes: [orig_ip_bytes, resp_ip_bytes]}.
+	Sum OrderedMap `yaml:"sum"`
+	// IPs sets a list field to the items of a field that are IP
+	// addresses: {answers: dns.resolved_ip}.
+	IPs      OrderedMap `yaml:"ips"`
 	Drop     bool       `yaml:"drop"`
 	Reject   string     `yaml:"reject"`
 	Dispatch string     `yaml:"dispatch"`
@@ -244,6 +255,9 @@ func (s *Spec) validate(doc *yaml.Node) error {
 	return errors.Join(errs...)
 }
 
+// timeTargets are the event fields a timestamp step can set.
+var timeTargets = []string{"@timestamp", "event.created", "event.start", "event.end", "tls.server.not_before", "tls.server.not_after"}
+
 func target(path string) bool { return event.ValidPath(path) }
 
 func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format string, args ...any)) {
@@ -270,6 +284,10 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 		count(st.JSON != nil)
 		count(st.Lookup != nil)
 		count(st.Basename != nil)
+		count(st.Duration != nil)
+		count(st.Append != nil)
+		count(st.Sum != nil)
+		count(st.IPs != nil)
 		count(st.Drop)
 		count(st.Reject != "")
 		count(st.Dispatch != "")
@@ -282,7 +300,7 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 				bad(p+".if", "%v", err)
 			}
 		}
-		for _, kv := range append(append(append(OrderedMap{}, st.Map...), st.Rename...), st.Basename...) {
+		for _, kv := range append(append(append(append(append(OrderedMap{}, st.Map...), st.Rename...), st.Basename...), st.Duration...), st.IPs...) {
 			to, ok := kv.Value.(string)
 			if !ok || !target(to) {
 				bad(p, "%s -> %v: not an event field", kv.Key, kv.Value)
@@ -291,6 +309,16 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 		for _, kv := range st.Set {
 			if !target(kv.Key) {
 				bad(p+".set", "%q is not an event field", kv.Key)
+			}
+		}
+		for _, kv := range append(append(OrderedMap{}, st.Append...), st.Sum...) {
+			if !target(kv.Key) {
+				bad(p, "%q is not an event field", kv.Key)
+			}
+		}
+		for _, kv := range st.Sum {
+			if l, ok := kv.Value.([]any); !ok || len(l) == 0 {
+				bad(p+".sum", "%s: needs a list of fields", kv.Key)
 			}
 		}
 		for _, f := range append(append(append([]string{}, st.Lowercase...), st.Uppercase...), st.Trim...) {
@@ -308,8 +336,8 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 			if ts.Target == "" {
 				ts.Target = "@timestamp"
 			}
-			if ts.Target != "@timestamp" && ts.Target != "event.created" {
-				bad(p+".timestamp.target", "must be @timestamp or event.created")
+			if !slices.Contains(timeTargets, ts.Target) {
+				bad(p+".timestamp.target", "must be one of %s", strings.Join(timeTargets, ", "))
 			}
 			if ts.Zone != "" {
 				if _, err := loadZone(ts.Zone); err != nil {

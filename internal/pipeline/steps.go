@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/base64"
 	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,11 +169,77 @@ func (st *state) step(s *Step) error {
 			p := text(v)
 			st.setField(kv.Value.(string), p[strings.LastIndexAny(p, `\/`)+1:])
 		}
+	case s.Duration != nil:
+		for _, kv := range s.Duration {
+			v, ok := st.get(kv.Key)
+			if !ok {
+				continue
+			}
+			f, err := strconv.ParseFloat(text(v), 64)
+			if err != nil || f < 0 || f > math.MaxInt64/1e9 {
+				continue
+			}
+			if st.setField(kv.Value.(string), int64(math.Round(f*1e9))) && st.mapped != nil {
+				st.mapped[kv.Key] = true
+			}
+		}
+	case s.Append != nil:
+		for _, kv := range s.Append {
+			cur, _ := st.ev.Get(kv.Key)
+			l, _ := cur.([]string)
+			for _, add := range texts(kv.Value) {
+				if !contains(l, add) {
+					l = append(l, add)
+				}
+			}
+			st.setField(kv.Key, l)
+		}
+	case s.Sum != nil:
+		for _, kv := range s.Sum {
+			var sum int64
+			n := 0
+			for _, f := range kv.Value.([]any) {
+				v, ok := st.get(text(f))
+				if !ok {
+					continue
+				}
+				x, err := strconv.ParseInt(text(v), 10, 64)
+				if err != nil {
+					continue
+				}
+				sum += x
+				n++
+			}
+			if n > 0 {
+				st.setField(kv.Key, sum)
+			}
+		}
+	case s.IPs != nil:
+		for _, kv := range s.IPs {
+			v, ok := st.get(kv.Key)
+			if !ok {
+				continue
+			}
+			var ips []string
+			for _, t := range texts(v) {
+				if _, err := netip.ParseAddr(t); err == nil {
+					ips = append(ips, t)
+				}
+			}
+			if len(ips) > 0 {
+				st.setField(kv.Value.(string), ips)
+			}
+		}
 	case s.Lookup != nil:
 		v, _ := st.get(s.Lookup.Field)
 		out, ok := s.Lookup.Table[text(v)]
 		if !ok {
 			out = s.Lookup.Default
+		}
+		if listPaths[s.Lookup.Target] && out != "" {
+			// A list field takes a comma-separated value as its items.
+			st.setField(s.Lookup.Target, strings.Split(out, ","))
+			break
 		}
 		st.setField(s.Lookup.Target, out)
 	case s.Drop:
@@ -234,7 +301,7 @@ func (st *state) timestamp(ts *TimestampStep) error {
 		}
 		if t, ok := v.(time.Time); ok {
 			if plausible(t) {
-				_ = st.ev.Set(ts.Target, t)
+				st.setTime(ts.Target, t)
 			}
 			return nil
 		}
@@ -255,7 +322,7 @@ func (st *state) timestamp(ts *TimestampStep) error {
 	for _, f := range ts.Formats {
 		if t, ok := parseTime(raw, f, loc); ok {
 			if plausible(t) {
-				_ = st.ev.Set(ts.Target, t)
+				st.setTime(ts.Target, t)
 			}
 			return nil
 		}
@@ -263,6 +330,15 @@ func (st *state) timestamp(ts *TimestampStep) error {
 	// An unparseable time is not a reason to lose the event: it keeps the
 	// receive time, and the raw value stays under the namespace.
 	return nil
+}
+
+// setTime stores a parsed time; the TLS certificate times are text fields.
+func (st *state) setTime(target string, t time.Time) {
+	if strings.HasPrefix(target, "tls.") {
+		_ = st.ev.Set(target, t.UTC().Format(time.RFC3339Nano))
+		return
+	}
+	_ = st.ev.Set(target, t)
 }
 
 func parseTime(s, format string, loc *time.Location) (time.Time, bool) {
