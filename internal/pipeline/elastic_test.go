@@ -46,6 +46,10 @@ func elasticOnlyField(k string) bool {
 // deliberate lists, per format, fields where kuzet differs from Elastic on
 // purpose, and why. They are left out of both counts and printed.
 var deliberate = map[string]map[string]string{
+	"suricata": {
+		"host.name":     "the Filebeat agent's host from the pre-parsed input document, not in the EVE record",
+		"event.dataset": "kuzet names the EVE event type (suricata.alert, suricata.dns); Elastic writes suricata.eve for all",
+	},
 	"zeek": {
 		"host.name":          "comes from the Splunk export wrapper around four records, not from the Zeek record",
 		"log.file.path":      "comes from the Splunk export wrapper; kuzet names the file it read",
@@ -106,10 +110,9 @@ var elasticPairs = []elasticPair{
 // belowTarget holds the measured fill and agreement floors of formats that
 // do not reach the 90%/98% target yet (issue 22 is open for them).
 var belowTarget = map[string][2]float64{
-	"auditd":    {0.48, 0.76},
-	"cef":       {0.66, 0.87},
+	"auditd":    {0.86, 0.98},
 	"fortigate": {0.50, 0.65},
-	"suricata":  {0.46, 0.92},
+	"suricata":  {0.88, 0.98},
 	"syslog":    {0.47, 0.86},
 	"windows":   {0.0, 0.0},
 }

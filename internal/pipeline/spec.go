@@ -101,6 +101,10 @@ type TimestampStep struct {
 	Formats []string `yaml:"formats"`
 	// Zone for times without one; default: the stream's zone.
 	Zone string `yaml:"zone"`
+	// ZoneField names a field holding the zone of a zone-less time (an IANA
+	// name or an offset such as +0500); it wins over Zone when set and
+	// valid (CEF dtz, FortiGate tz).
+	ZoneField string `yaml:"zone_field"`
 	// Target is an event time field; default @timestamp.
 	Target string `yaml:"target"`
 }

@@ -319,6 +319,13 @@ func (st *state) timestamp(ts *TimestampStep) error {
 	if ts.Zone != "" {
 		loc, _ = loadZone(ts.Zone)
 	}
+	if ts.ZoneField != "" {
+		if v, ok := st.get(ts.ZoneField); ok {
+			if l, ok := zoneOf(text(v)); ok {
+				loc = l
+			}
+		}
+	}
 	for _, f := range ts.Formats {
 		if t, ok := parseTime(raw, f, loc); ok {
 			if plausible(t) {
@@ -330,6 +337,39 @@ func (st *state) timestamp(ts *TimestampStep) error {
 	// An unparseable time is not a reason to lose the event: it keeps the
 	// receive time, and the raw value stays under the namespace.
 	return nil
+}
+
+// zoneOf reads a zone: an IANA name, UTC/Z, or an offset (+0500, -07:00,
+// +05).
+func zoneOf(s string) (*time.Location, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, false
+	}
+	if c := s[0]; c == '+' || c == '-' {
+		d := strings.ReplaceAll(s[1:], ":", "")
+		if len(d) == 2 {
+			d += "00"
+		}
+		if len(d) != 4 {
+			return nil, false
+		}
+		h, err1 := strconv.Atoi(d[:2])
+		m, err2 := strconv.Atoi(d[2:])
+		if err1 != nil || err2 != nil || h > 14 || m > 59 {
+			return nil, false
+		}
+		off := h*3600 + m*60
+		if c == '-' {
+			off = -off
+		}
+		return time.FixedZone(s, off), true
+	}
+	if s == "Z" {
+		return time.UTC, true
+	}
+	l, err := loadZone(s)
+	return l, err == nil
 }
 
 // setTime stores a parsed time; the TLS certificate times are text fields.
