@@ -90,8 +90,11 @@ func (g *Generator) Next() Record {
 			now.In(time.FixedZone("ALMT", 5*3600)).Format(time.Stamp), 2000000+g.rnd.IntN(10000), sig, 3+g.rnd.IntN(7),
 			attacker, port, a.IP, []int{22, 80, 443, 502, 3389}[g.rnd.IntN(5)])}
 	case 4: // FortiGate deny at the edge (key=value in syslog)
-		return Record{"syslog", a.OISC, fmt.Appendf(nil, `<189>%s fw-edge-1 date=%s time=%s devname="FG-100F" logid="0000000013" type="traffic" subtype="forward" level="warning" srcip=%s srcport=%d dstip=%s dstport=%d proto=6 action="deny" policyid=7`,
-			now.In(time.FixedZone("ALMT", 5*3600)).Format(time.Stamp), now.Format("2006-01-02"), now.Format("15:04:05"),
+		// As FortiOS writes it: date and time in the device's zone (Almaty),
+		// tz its offset, eventtime the instant in nanoseconds.
+		local := now.In(time.FixedZone("ALMT", 5*3600))
+		return Record{"syslog", a.OISC, fmt.Appendf(nil, `<189>%s fw-edge-1 date=%s time=%s devname="FG-100F" logid="0000000013" eventtime=%d tz="+0500" type="traffic" subtype="forward" level="warning" srcip=%s srcport=%d dstip=%s dstport=%d proto=6 action="deny" policyid=7`,
+			local.Format(time.Stamp), local.Format("2006-01-02"), local.Format("15:04:05"), now.UnixNano(),
 			attacker, port, a.IP, []int{23, 502, 3389, 445}[g.rnd.IntN(4)])}
 	case 5: // Windows failed logon (4625), evtx_dump shape
 		return Record{"winevent", a.OISC, winEvent(now, a.Host, 4625, "Security", "Microsoft-Windows-Security-Auditing", map[string]any{

@@ -6,6 +6,15 @@ import (
 	"time"
 )
 
+// Values of Kuzet.TimeSource.
+const (
+	// TimeEvent: @timestamp is the record's own time.
+	TimeEvent = "event"
+	// TimeReceived: the record had no time kuzet could read; @timestamp is
+	// received_at.
+	TimeReceived = "received"
+)
+
 // UserRef is a user seen in one role (ECS user.audit, user.effective).
 type UserRef struct {
 	ID   string `json:"id,omitempty"`

@@ -375,8 +375,12 @@ func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined 
 	if ev.Timestamp.IsZero() || !plausible(ev.Timestamp) {
 		// No time, or one no event can have (a device's epoch in the
 		// wrong unit): the receive time; the source's stays in the raw
-		// fields and event.original.
+		// fields and event.original. The event says so: never a silent
+		// "now".
 		ev.Timestamp = ev.Kuzet.ReceivedAt
+		ev.Kuzet.TimeSource = event.TimeReceived
+	} else {
+		ev.Kuzet.TimeSource = event.TimeEvent
 	}
 	ev.Timestamp = ev.Timestamp.UTC()
 	if ev.Event.Kind == "" {

@@ -97,7 +97,7 @@ type TimestampStep struct {
 	Field  string   `yaml:"field"`
 	Fields []string `yaml:"fields"`
 	// Formats are tried in order: rfc3339, unix, unix_ms, unix_us,
-	// unix_ns, a Go layout, or "java:<SimpleDateFormat pattern>".
+	// unix_ns, unix_auto (the unit from the number of digits), a Go layout, or "java:<SimpleDateFormat pattern>".
 	Formats []string `yaml:"formats"`
 	// Zone for times without one; default: the stream's zone.
 	Zone string `yaml:"zone"`

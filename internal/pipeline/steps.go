@@ -389,6 +389,21 @@ func parseTime(s, format string, loc *time.Location) (time.Time, bool) {
 			t, err = time.ParseInLocation("2006-01-02T15:04:05.999999999", s, loc)
 		}
 		return t, err == nil
+	case "unix_auto":
+		// Seconds, milliseconds, microseconds or nanoseconds by the number
+		// of digits of the whole part (FortiOS versions differ).
+		whole, _, _ := strings.Cut(s, ".")
+		switch n := len(whole); {
+		case n >= 8 && n <= 11:
+			return parseEpoch(s, 9)
+		case n >= 12 && n <= 14:
+			return parseEpoch(s, 6)
+		case n >= 15 && n <= 17:
+			return parseEpoch(s, 3)
+		case n >= 18 && n <= 19:
+			return parseEpoch(s, 0)
+		}
+		return time.Time{}, false
 	case "unix", "unix_ms", "unix_us", "unix_ns":
 		return parseEpoch(s, map[string]int{"unix": 9, "unix_ms": 6, "unix_us": 3, "unix_ns": 0}[format])
 	}
