@@ -46,6 +46,14 @@ func elasticOnlyField(k string) bool {
 // deliberate lists, per format, fields where kuzet differs from Elastic on
 // purpose, and why. They are left out of both counts and printed.
 var deliberate = map[string]map[string]string{
+	"syslog": {
+		"event.timezone": "kuzet names the zone that read a zone-less time as Go does (UTC, Asia/Almaty, -02:00); Elastic writes offsets in two formats (+0000, GMT-0200)",
+	},
+	"fortigate": {
+		"@timestamp":       "eventtime (the instant, to the nanosecond) wins over date+time as issue 22 asks; Elastic takes date+time+tz and puts eventtime in event.start, which kuzet fills too",
+		"observer.product": "FortiGate, as Fortinet spells it; Elastic writes Fortigate",
+		"event.action":     "kuzet keeps the device's action (login, Edit, negotiate, detected); Elastic synthesises names for event logs and uses eventtype for UTM logs",
+	},
 	"suricata": {
 		"host.name":     "the Filebeat agent's host from the pre-parsed input document, not in the EVE record",
 		"event.dataset": "kuzet names the EVE event type (suricata.alert, suricata.dns); Elastic writes suricata.eve for all",
@@ -110,11 +118,9 @@ var elasticPairs = []elasticPair{
 // belowTarget holds the measured fill and agreement floors of formats that
 // do not reach the 90%/98% target yet (issue 22 is open for them).
 var belowTarget = map[string][2]float64{
-	"auditd":    {0.86, 0.98},
-	"fortigate": {0.50, 0.65},
-	"suricata":  {0.88, 0.98},
-	"syslog":    {0.47, 0.86},
-	"windows":   {0.0, 0.0},
+	"auditd":   {0.86, 0.98},
+	"suricata": {0.88, 0.98},
+	"windows":  {0.0, 0.0},
 }
 
 // Formats kuzet has no pipeline for yet are reported, not measured.

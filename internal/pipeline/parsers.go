@@ -210,9 +210,14 @@ func parseSyslog(data []byte, st *state) (string, error) {
 	ev.Log.Syslog = sl
 	if !m.Timestamp.IsZero() {
 		ev.Timestamp = m.Timestamp
+		if m.Timestamp.Location() == st.opts.Location {
+			// The header's time had no zone: say which one read it.
+			ev.Event.Timezone = st.opts.Location.String()
+		}
 	}
 	if m.Hostname != "" {
 		st.setField("host.name", m.Hostname)
+		st.setField("host.hostname", m.Hostname)
 	}
 	if m.AppName != "" {
 		st.setField("process.name", m.AppName)
