@@ -17,8 +17,9 @@ const (
 
 // UserRef is a user seen in one role (ECS user.audit, user.effective).
 type UserRef struct {
-	ID   string `json:"id,omitempty"`
-	Name string `json:"name,omitempty"`
+	ID    string `json:"id,omitempty"`
+	Name  string `json:"name,omitempty"`
+	Group *Group `json:"group,omitempty"`
 }
 
 // Group is the ECS "group" object.
@@ -129,17 +130,25 @@ func init() {
 	add("client", endpoint(func(ev *Event) **Endpoint { return &ev.Client }))
 	add("server", endpoint(func(ev *Event) **Endpoint { return &ev.Server }))
 	user := func(ev *Event, mk bool) *User { return mkOr(&ev.User, mk) }
+	groupStrings := map[string]func(*Group) *string{"id": func(t *Group) *string { return &t.ID }, "name": func(t *Group) *string { return &t.Name }}
 	for name, sel := range map[string]func(*User) **UserRef{
 		"audit": func(u *User) **UserRef { return &u.Audit }, "effective": func(u *User) **UserRef { return &u.Effective },
+		"filesystem": func(u *User) **UserRef { return &u.Filesystem }, "saved": func(u *User) **UserRef { return &u.Saved },
 	} {
-		add("user."+name, sub(func(ev *Event, mk bool) *UserRef {
+		ref := func(ev *Event, mk bool) *UserRef {
 			if u := user(ev, mk); u != nil {
 				return mkOr(sel(u), mk)
 			}
 			return nil
-		}, map[string]func(*UserRef) *string{"id": func(t *UserRef) *string { return &t.ID }, "name": func(t *UserRef) *string { return &t.Name }}))
+		}
+		add("user."+name, sub(ref, map[string]func(*UserRef) *string{"id": func(t *UserRef) *string { return &t.ID }, "name": func(t *UserRef) *string { return &t.Name }}))
+		add("user."+name+".group", sub(func(ev *Event, mk bool) *Group {
+			if r := ref(ev, mk); r != nil {
+				return mkOr(&r.Group, mk)
+			}
+			return nil
+		}, groupStrings))
 	}
-	groupStrings := map[string]func(*Group) *string{"id": func(t *Group) *string { return &t.ID }, "name": func(t *Group) *string { return &t.Name }}
 	add("user.group", sub(func(ev *Event, mk bool) *Group {
 		if u := user(ev, mk); u != nil {
 			return mkOr(&u.Group, mk)

@@ -133,7 +133,10 @@ type User struct {
 	// Audit is the login user (auditd auid); Effective the effective one.
 	Audit     *UserRef `json:"audit,omitempty"`
 	Effective *UserRef `json:"effective,omitempty"`
-	Group     *Group   `json:"group,omitempty"`
+	// Filesystem and Saved are the fsuid and saved ids of a process (auditd).
+	Filesystem *UserRef `json:"filesystem,omitempty"`
+	Saved      *UserRef `json:"saved,omitempty"`
+	Group      *Group   `json:"group,omitempty"`
 }
 
 // Host is the ECS "host" object.
