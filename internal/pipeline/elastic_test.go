@@ -104,7 +104,7 @@ var elasticPairs = []elasticPair{
 	{format: "syslog", dir: "system/auth", input: "test-unix-chkpwd.log", pipeline: "syslog"},
 	{format: "syslog", dir: "system/syslog", input: "test-systemd.log", pipeline: "syslog", zone: "-02:00"},
 	{format: "windows", dir: "windows/forwarded", input: "test-security-5137.json", pipeline: "winevent", structured: true},
-	{format: "windows", dir: "windows/sysmon_operational", input: "test-image-loaded-failed-signature.json", pipeline: "winevent", structured: true},
+	{format: "windows", dir: "windows/sysmon_operational", input: "test-image-loaded-failed-signature.json", pipeline: "winevent"},
 	{format: "zeek", dir: "zeek/connection", input: "test-conn.log", pipeline: "zeek", file: "conn.log"},
 	{format: "zeek", dir: "zeek/dns", input: "test-dns.log", pipeline: "zeek", file: "dns.log"},
 	{format: "zeek", dir: "zeek/files", input: "test-files.log", pipeline: "zeek", file: "files.log"},
