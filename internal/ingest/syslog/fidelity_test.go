@@ -13,8 +13,8 @@ import (
 func TestCiscoTag(t *testing.T) {
 	for in, want := range map[string]string{
 		"<166>Nov 24 2026 10:00:01 asa-1 : %ASA-6-302013: Built inbound TCP connection 1 for outside:45.155.205.233/52114": "%ASA-6-302013",
-		"<166>Nov 24 10:00:01 asa-1 %ASA-6-302013: Built inbound TCP connection 1":                                       "%ASA-6-302013",
-		"<189>Nov 24 10:00:01 rtr-1 %SEC-6-IPACCESSLOGP: list 101 denied tcp 10.0.0.1(1234) -> 10.0.0.2(23), 1 packet":   "%SEC-6-IPACCESSLOGP",
+		"<166>Nov 24 10:00:01 asa-1 %ASA-6-302013: Built inbound TCP connection 1":                                         "%ASA-6-302013",
+		"<189>Nov 24 10:00:01 rtr-1 %SEC-6-IPACCESSLOGP: list 101 denied tcp 10.0.0.1(1234) -> 10.0.0.2(23), 1 packet":     "%SEC-6-IPACCESSLOGP",
 		"<13>Nov 24 10:00:01 h my-app: hello": "my-app",
 	} {
 		m, err := syslog.Parse([]byte(in), syslog.Options{Location: time.UTC, Now: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)})
