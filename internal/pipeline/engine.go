@@ -127,6 +127,21 @@ type StreamOptions struct {
 	Now func() time.Time
 	// MaxRecord is the largest record accepted; default 64 KiB.
 	MaxRecord int
+	// Explain, when set, is called with each event before it is emitted
+	// and the origin of each of its fields: which parser or step set it
+	// (kuzet parse --explain). It makes normalising much slower.
+	Explain func(ev *event.Event, origins []Origin)
+}
+
+// Origin says which part of a pipeline set one field of an event.
+type Origin struct {
+	// Field is the event field (dotted path; namespace keys verbatim).
+	Field string
+	// Value is its final value as JSON.
+	Value string
+	// By names the parser or step ("parser cef", "pipelines/cef.yaml:8
+	// steps[0] map", "default", "keep: all").
+	By string
 }
 
 // Stream normalises the records of one source. Not safe for concurrent use.
@@ -276,6 +291,8 @@ type state struct {
 	orig   map[string]any
 	mapped map[string]bool
 	opts   *StreamOptions
+	// explain records the origin of fields (kuzet parse --explain).
+	explain *explainer
 }
 
 // get returns a raw field (also "a.b" into nested objects), else an event
@@ -356,11 +373,22 @@ func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined 
 	}
 	ev := NewEvent(rec, spec.Name)
 	st := &state{ev: ev, opts: &opts}
+	if opts.Explain != nil {
+		st.explain = &explainer{by: map[string]string{}}
+		st.explain.note(ev, "collector (record)")
+	}
 	if spec.Keep == "unmapped" {
 		st.mapped = map[string]bool{}
 	}
 	if err := parse(spec, rec, st, joined); err != nil {
 		return nil, err
+	}
+	if st.explain != nil {
+		by := "parser " + spec.Parser
+		if spec.From != "" {
+			by = "parser " + spec.From + " then " + spec.Parser
+		}
+		st.explain.note(ev, by+" ("+spec.file+")")
 	}
 	if spec.Keep == "all" && spec.mutates {
 		st.orig = make(map[string]any, len(st.raw))
@@ -372,6 +400,9 @@ func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined 
 		return nil, err
 	}
 	st.keep(spec)
+	if st.explain != nil {
+		st.explain.note(ev, "keep: "+spec.Keep+" (raw fields under "+spec.Namespace+")")
+	}
 	if ev.Timestamp.IsZero() || !plausible(ev.Timestamp) {
 		// No time, or one no event can have (a device's epoch in the
 		// wrong unit): the receive time; the source's stays in the raw
@@ -383,8 +414,19 @@ func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined 
 		ev.Kuzet.TimeSource = event.TimeEvent
 	}
 	ev.Timestamp = ev.Timestamp.UTC()
+	if st.explain != nil {
+		if ev.Kuzet.TimeSource == event.TimeReceived {
+			st.explain.note(ev, "default: no time read, @timestamp is the receive time")
+		} else {
+			st.explain.note(ev, "time source: the record's own time")
+		}
+	}
 	if ev.Event.Kind == "" {
 		ev.Event.Kind = "event"
+	}
+	if st.explain != nil {
+		st.explain.note(ev, "default")
+		opts.Explain(ev, st.explain.origins(ev))
 	}
 	return ev, nil
 }

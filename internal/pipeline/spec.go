@@ -88,6 +88,10 @@ type Step struct {
 	Reject   string     `yaml:"reject"`
 	Dispatch string     `yaml:"dispatch"`
 	Steps    []Step     `yaml:"steps"`
+
+	// label names the step for kuzet parse --explain: file:line, path and
+	// action ("pipelines/cef.yaml:8 steps[0] map").
+	label string
 }
 
 // TimestampStep parses a time.
@@ -177,6 +181,25 @@ func (m *OrderedMap) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// action names a step's action.
+func (st *Step) action() string {
+	for _, a := range []struct {
+		set  bool
+		name string
+	}{
+		{st.Map != nil, "map"}, {st.Rename != nil, "rename"}, {st.Set != nil, "set"}, {st.Remove != nil, "remove"}, {st.Tag != nil, "tag"},
+		{st.Lowercase != nil, "lowercase"}, {st.Uppercase != nil, "uppercase"}, {st.Trim != nil, "trim"}, {st.Timestamp != nil, "timestamp"},
+		{st.KV != nil, "kv"}, {st.Regex != nil, "regex"}, {st.JSON != nil, "json"}, {st.Lookup != nil, "lookup"}, {st.Basename != nil, "basename"},
+		{st.Duration != nil, "duration"}, {st.Append != nil, "append"}, {st.Sum != nil, "sum"}, {st.IPs != nil, "ips"}, {st.Drop, "drop"},
+		{st.Reject != "", "reject"}, {st.Dispatch != "", "dispatch"}, {st.Steps != nil, "steps"},
+	} {
+		if a.set {
+			return a.name
+		}
+	}
+	return "?"
+}
+
 var parsers = []string{"syslog", "cef", "leef", "kv", "json", "winevent", "auditd", "regex", "line"}
 
 // parseSpec decodes and validates one pipeline file (file names it in
@@ -197,6 +220,14 @@ func parseSpec(file string, data []byte) (*Spec, error) {
 	if err := s.validate(&doc); err != nil {
 		return nil, err
 	}
+	walkSteps(s.Steps, func(st *Step) {
+		path, _, _ := strings.Cut(st.label, " ")
+		if line := yamlpath.Line(&doc, path); line > 0 {
+			st.label = fmt.Sprintf("%s:%d %s", s.file, line, st.label)
+		} else {
+			st.label = s.file + " " + st.label
+		}
+	})
 	return &s, nil
 }
 
@@ -268,6 +299,7 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 	for i := range steps {
 		st := &steps[i]
 		p := fmt.Sprintf("%s[%d]", base, i)
+		st.label = p + " " + st.action()
 		n := 0
 		count := func(set bool) {
 			if set {

@@ -56,6 +56,9 @@ func (st *state) run(steps []Step) error {
 		if err := st.step(s); err != nil {
 			return err
 		}
+		if st.explain != nil && s.Steps == nil {
+			st.explain.note(st.ev, s.label)
+		}
 	}
 	return nil
 }
