@@ -315,8 +315,7 @@ func DefaultCollector() Collector {
 	return Collector{
 		DataDir: "data/collector", NATS: DefaultNATS(), HTTP: HTTP{Listen: "127.0.0.1:9101"}, Log: DefaultLog(),
 		Batch:       Batch{MaxEvents: 500, MaxBytes: 1 << 20, Linger: 200 * time.Millisecond},
-		MaxInFlight: 64, Zone: "Asia/Almaty", StopTimeout: 15 * time.Second,
-		ClockSkew: ClockSkew{Future: 5 * time.Minute, Past: time.Hour},
+		MaxInFlight: 64, Zone: "Asia/Almaty", StopTimeout: 15 * time.Second, ClockSkew: ClockSkew{Future: 5 * time.Minute, Past: time.Hour},
 		Site: Site{HubDomain: "ncc", MaxBytes: 10 << 30, MaxAge: 7 * 24 * time.Hour, Overflow: "block"},
 	}
 }
