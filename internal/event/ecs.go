@@ -78,6 +78,26 @@ type TLSServer struct {
 	NotBefore string `json:"not_before,omitempty"`
 	NotAfter  string `json:"not_after,omitempty"`
 	Hash      *Hash  `json:"hash,omitempty"`
+	X509      *X509  `json:"x509,omitempty"`
+}
+
+// X509 is the ECS "x509" object of a certificate.
+type X509 struct {
+	SerialNumber string    `json:"serial_number,omitempty"`
+	NotBefore    string    `json:"not_before,omitempty"`
+	NotAfter     string    `json:"not_after,omitempty"`
+	Subject      *X509Name `json:"subject,omitempty"`
+	Issuer       *X509Name `json:"issuer,omitempty"`
+}
+
+// X509Name is a certificate's subject or issuer, by attribute.
+type X509Name struct {
+	CommonName         string `json:"common_name,omitempty"`
+	Country            string `json:"country,omitempty"`
+	Organization       string `json:"organization,omitempty"`
+	OrganizationalUnit string `json:"organizational_unit,omitempty"`
+	Locality           string `json:"locality,omitempty"`
+	StateOrProvince    string `json:"state_or_province,omitempty"`
 }
 
 // UserAgent is the ECS "user_agent" object.
@@ -283,6 +303,33 @@ func init() {
 	}, map[string]func(*Hash) *string{
 		"md5": func(t *Hash) *string { return &t.MD5 }, "sha1": func(t *Hash) *string { return &t.SHA1 }, "sha256": func(t *Hash) *string { return &t.SHA256 },
 	}))
+	x509 := func(ev *Event, mk bool) *X509 {
+		if s := server(ev, mk); s != nil {
+			return mkOr(&s.X509, mk)
+		}
+		return nil
+	}
+	add("tls.server.x509", sub(x509, map[string]func(*X509) *string{
+		"serial_number": func(t *X509) *string { return &t.SerialNumber }, "not_before": func(t *X509) *string { return &t.NotBefore },
+		"not_after": func(t *X509) *string { return &t.NotAfter },
+	}))
+	nameStrings := map[string]func(*X509Name) *string{
+		"common_name": func(t *X509Name) *string { return &t.CommonName }, "country": func(t *X509Name) *string { return &t.Country },
+		"organization":        func(t *X509Name) *string { return &t.Organization },
+		"organizational_unit": func(t *X509Name) *string { return &t.OrganizationalUnit },
+		"locality":            func(t *X509Name) *string { return &t.Locality },
+		"state_or_province":   func(t *X509Name) *string { return &t.StateOrProvince },
+	}
+	for name, sel := range map[string]func(*X509) **X509Name{
+		"subject": func(x *X509) **X509Name { return &x.Subject }, "issuer": func(x *X509) **X509Name { return &x.Issuer },
+	} {
+		add("tls.server.x509."+name, sub(func(ev *Event, mk bool) *X509Name {
+			if x := x509(ev, mk); x != nil {
+				return mkOr(sel(x), mk)
+			}
+			return nil
+		}, nameStrings))
+	}
 	add("user_agent", sub(func(ev *Event, mk bool) *UserAgent { return mkOr(&ev.UserAgent, mk) }, map[string]func(*UserAgent) *string{
 		"original": func(t *UserAgent) *string { return &t.Original },
 	}))

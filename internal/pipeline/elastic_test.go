@@ -59,9 +59,10 @@ var deliberate = map[string]map[string]string{
 		"event.dataset": "kuzet names the EVE event type (suricata.alert, suricata.dns); Elastic writes suricata.eve for all",
 	},
 	"zeek": {
-		"host.name":          "comes from the Splunk export wrapper around four records, not from the Zeek record",
-		"log.file.path":      "comes from the Splunk export wrapper; kuzet names the file it read",
-		"tls.server.subject": "kept as Zeek wrote the DN (RFC 4514 escapes such as \\, stay); Elastic drops the escaped comma",
+		"host.name":                            "comes from the Splunk export wrapper around four records, not from the Zeek record",
+		"log.file.path":                        "comes from the Splunk export wrapper; kuzet names the file it read",
+		"tls.server.subject":                   "kept as Zeek wrote the DN (RFC 4514 escapes such as \\, stay); Elastic drops the escaped comma",
+		"tls.server.x509.subject.organization": "the RFC 4514 escape \\, is a comma (Elasticsearch, Inc.); Elastic drops it",
 	},
 }
 

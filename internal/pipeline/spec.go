@@ -83,11 +83,17 @@ type Step struct {
 	Sum OrderedMap `yaml:"sum"`
 	// IPs sets a list field to the items of a field that are IP
 	// addresses: {answers: dns.resolved_ip}.
-	IPs      OrderedMap `yaml:"ips"`
-	Drop     bool       `yaml:"drop"`
-	Reject   string     `yaml:"reject"`
-	Dispatch string     `yaml:"dispatch"`
-	Steps    []Step     `yaml:"steps"`
+	IPs OrderedMap `yaml:"ips"`
+	// DN splits a distinguished name (RFC 4514: CN=..,O=..,C=..) into the
+	// fields of an ECS x509 name: {subject: tls.server.x509.subject}.
+	DN OrderedMap `yaml:"dn"`
+	// Hex writes event fields holding hex bytes as upper-case digits
+	// without separators ("1a:00:0b" is "1A000B").
+	Hex      []string `yaml:"hex"`
+	Drop     bool     `yaml:"drop"`
+	Reject   string   `yaml:"reject"`
+	Dispatch string   `yaml:"dispatch"`
+	Steps    []Step   `yaml:"steps"`
 
 	// label names the step for kuzet parse --explain: file:line, path and
 	// action ("pipelines/cef.yaml:8 steps[0] map").
@@ -190,7 +196,7 @@ func (st *Step) action() string {
 		{st.Map != nil, "map"}, {st.Rename != nil, "rename"}, {st.Set != nil, "set"}, {st.Remove != nil, "remove"}, {st.Tag != nil, "tag"},
 		{st.Lowercase != nil, "lowercase"}, {st.Uppercase != nil, "uppercase"}, {st.Trim != nil, "trim"}, {st.Timestamp != nil, "timestamp"},
 		{st.KV != nil, "kv"}, {st.Regex != nil, "regex"}, {st.JSON != nil, "json"}, {st.Lookup != nil, "lookup"}, {st.Basename != nil, "basename"},
-		{st.Duration != nil, "duration"}, {st.Append != nil, "append"}, {st.Sum != nil, "sum"}, {st.IPs != nil, "ips"}, {st.Drop, "drop"},
+		{st.DN != nil, "dn"}, {st.Hex != nil, "hex"}, {st.Duration != nil, "duration"}, {st.Append != nil, "append"}, {st.Sum != nil, "sum"}, {st.IPs != nil, "ips"}, {st.Drop, "drop"},
 		{st.Reject != "", "reject"}, {st.Dispatch != "", "dispatch"}, {st.Steps != nil, "steps"},
 	} {
 		if a.set {
@@ -291,7 +297,8 @@ func (s *Spec) validate(doc *yaml.Node) error {
 }
 
 // timeTargets are the event fields a timestamp step can set.
-var timeTargets = []string{"@timestamp", "event.created", "event.start", "event.end", "tls.server.not_before", "tls.server.not_after"}
+var timeTargets = []string{"@timestamp", "event.created", "event.start", "event.end", "tls.server.not_before", "tls.server.not_after",
+	"tls.server.x509.not_before", "tls.server.x509.not_after"}
 
 func target(path string) bool { return event.ValidPath(path) }
 
@@ -324,6 +331,8 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 		count(st.Append != nil)
 		count(st.Sum != nil)
 		count(st.IPs != nil)
+		count(st.DN != nil)
+		count(st.Hex != nil)
 		count(st.Drop)
 		count(st.Reject != "")
 		count(st.Dispatch != "")
@@ -357,7 +366,12 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 				bad(p+".sum", "%s: needs a list of fields", kv.Key)
 			}
 		}
-		for _, f := range append(append(append([]string{}, st.Lowercase...), st.Uppercase...), st.Trim...) {
+		for _, kv := range st.DN {
+			if to, ok := kv.Value.(string); !ok || !target(to+".common_name") {
+				bad(p+".dn", "%s -> %v: not an x509 name (tls.server.x509.subject, tls.server.x509.issuer)", kv.Key, kv.Value)
+			}
+		}
+		for _, f := range append(append(append(append([]string{}, st.Lowercase...), st.Uppercase...), st.Trim...), st.Hex...) {
 			if !target(f) {
 				bad(p, "%q is not an event field", f)
 			}

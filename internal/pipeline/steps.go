@@ -233,6 +233,27 @@ func (st *state) step(s *Step) error {
 				st.setField(kv.Value.(string), ips)
 			}
 		}
+	case s.DN != nil:
+		for _, kv := range s.DN {
+			v, ok := st.get(kv.Key)
+			if !ok {
+				continue
+			}
+			for _, a := range splitDN(text(v)) {
+				if f, ok := dnFields[strings.ToUpper(a[0])]; ok {
+					if cur := st.ev.GetString(kv.Value.(string) + "." + f); cur == "" {
+						st.setField(kv.Value.(string)+"."+f, a[1])
+					}
+				}
+			}
+		}
+	case s.Hex != nil:
+		for _, f := range s.Hex {
+			if v := st.ev.GetString(f); v != "" {
+				h := strings.ToUpper(strings.NewReplacer(":", "", " ", "", "-", "").Replace(v))
+				_ = st.ev.Set(f, h)
+			}
+		}
 	case s.Lookup != nil:
 		v, _ := st.get(s.Lookup.Field)
 		out, ok := s.Lookup.Table[text(v)]
@@ -255,6 +276,37 @@ func (st *state) step(s *Step) error {
 		return st.run(s.Steps)
 	}
 	return nil
+}
+
+// dnFields maps DN attribute types to ECS x509 name fields.
+var dnFields = map[string]string{"CN": "common_name", "C": "country", "O": "organization", "OU": "organizational_unit",
+	"L": "locality", "ST": "state_or_province"}
+
+// splitDN splits "CN=a\, b,O=c, C=d" into its type=value pairs, unescaping
+// backslash escapes; a pair without "=" is skipped.
+func splitDN(s string) [][2]string {
+	var out [][2]string
+	var cur strings.Builder
+	flush := func() {
+		t, v, ok := strings.Cut(cur.String(), "=")
+		if t = strings.TrimSpace(t); ok && t != "" {
+			out = append(out, [2]string{t, strings.TrimSpace(v)})
+		}
+		cur.Reset()
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+		case c == ',' || c == '+':
+			flush()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	flush()
+	return out
 }
 
 func contains(l []string, s string) bool {
