@@ -89,11 +89,14 @@ type Step struct {
 	DN OrderedMap `yaml:"dn"`
 	// Hex writes event fields holding hex bytes as upper-case digits
 	// without separators ("1a:00:0b" is "1A000B").
-	Hex      []string `yaml:"hex"`
-	Drop     bool     `yaml:"drop"`
-	Reject   string   `yaml:"reject"`
-	Dispatch string   `yaml:"dispatch"`
-	Steps    []Step   `yaml:"steps"`
+	Hex []string `yaml:"hex"`
+	// Pluck sets a list field to one key of each object of a list field:
+	// {"dns.answers[].rdata": dns.answers} (EVE v2 answers).
+	Pluck    OrderedMap `yaml:"pluck"`
+	Drop     bool       `yaml:"drop"`
+	Reject   string     `yaml:"reject"`
+	Dispatch string     `yaml:"dispatch"`
+	Steps    []Step     `yaml:"steps"`
 
 	// label names the step for kuzet parse --explain: file:line, path and
 	// action ("pipelines/cef.yaml:8 steps[0] map").
@@ -196,7 +199,7 @@ func (st *Step) action() string {
 		{st.Map != nil, "map"}, {st.Rename != nil, "rename"}, {st.Set != nil, "set"}, {st.Remove != nil, "remove"}, {st.Tag != nil, "tag"},
 		{st.Lowercase != nil, "lowercase"}, {st.Uppercase != nil, "uppercase"}, {st.Trim != nil, "trim"}, {st.Timestamp != nil, "timestamp"},
 		{st.KV != nil, "kv"}, {st.Regex != nil, "regex"}, {st.JSON != nil, "json"}, {st.Lookup != nil, "lookup"}, {st.Basename != nil, "basename"},
-		{st.DN != nil, "dn"}, {st.Hex != nil, "hex"}, {st.Duration != nil, "duration"}, {st.Append != nil, "append"}, {st.Sum != nil, "sum"}, {st.IPs != nil, "ips"}, {st.Drop, "drop"},
+		{st.DN != nil, "dn"}, {st.Pluck != nil, "pluck"}, {st.Hex != nil, "hex"}, {st.Duration != nil, "duration"}, {st.Append != nil, "append"}, {st.Sum != nil, "sum"}, {st.IPs != nil, "ips"}, {st.Drop, "drop"},
 		{st.Reject != "", "reject"}, {st.Dispatch != "", "dispatch"}, {st.Steps != nil, "steps"},
 	} {
 		if a.set {
@@ -333,6 +336,7 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 		count(st.IPs != nil)
 		count(st.DN != nil)
 		count(st.Hex != nil)
+		count(st.Pluck != nil)
 		count(st.Drop)
 		count(st.Reject != "")
 		count(st.Dispatch != "")
@@ -364,6 +368,12 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 		for _, kv := range st.Sum {
 			if l, ok := kv.Value.([]any); !ok || len(l) == 0 {
 				bad(p+".sum", "%s: needs a list of fields", kv.Key)
+			}
+		}
+		for _, kv := range st.Pluck {
+			to, ok := kv.Value.(string)
+			if !ok || !target(to) || !strings.Contains(kv.Key, "[].") {
+				bad(p+".pluck", "%s -> %v: needs list[].key -> an event field", kv.Key, kv.Value)
 			}
 		}
 		for _, kv := range st.DN {

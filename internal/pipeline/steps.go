@@ -247,6 +247,30 @@ func (st *state) step(s *Step) error {
 				}
 			}
 		}
+	case s.Pluck != nil:
+		for _, kv := range s.Pluck {
+			list, key, _ := strings.Cut(kv.Key, "[].")
+			v, ok := st.get(list)
+			l, isList := v.([]any)
+			if !ok || !isList {
+				continue
+			}
+			var out []string
+			for _, e := range l {
+				if m, ok := e.(map[string]any); ok {
+					if x, ok := m[key]; ok && x != nil && x != "" {
+						out = append(out, text(x))
+					}
+				}
+			}
+			if len(out) > 0 {
+				if listPaths[kv.Value.(string)] {
+					st.setField(kv.Value.(string), out)
+				} else {
+					st.setField(kv.Value.(string), out[0])
+				}
+			}
+		}
 	case s.Hex != nil:
 		for _, f := range s.Hex {
 			if v := st.ev.GetString(f); v != "" {
