@@ -283,9 +283,46 @@ func (s *Spec) validate(doc *yaml.Node) error {
 		bad("keep", "must be all, unmapped or none, not %q", s.Keep)
 	}
 	s.validateSteps(s.Steps, "steps", bad)
+	// Fields a regex or kv step of the pipeline writes (capture names,
+	// prefixed keys) are scratch: renaming or removing them leaves the
+	// record's own fields as parsed, so keep: all needs no copy for them.
+	scratch := map[string]bool{}
+	var prefixes []string
 	walkSteps(s.Steps, func(st *Step) {
-		if st.Rename != nil || st.Remove != nil {
-			s.mutates = true
+		if st.Regex != nil {
+			if re, err := regexp.Compile(st.Regex.Pattern); err == nil {
+				for _, n := range re.SubexpNames() {
+					if n != "" {
+						scratch[st.Regex.Prefix+n] = true
+					}
+				}
+			}
+		}
+		if st.KV != nil && st.KV.Prefix != "" {
+			prefixes = append(prefixes, st.KV.Prefix)
+		}
+	})
+	isScratch := func(k string) bool {
+		if scratch[k] {
+			return true
+		}
+		for _, p := range prefixes {
+			if strings.HasPrefix(k, p) {
+				return true
+			}
+		}
+		return false
+	}
+	walkSteps(s.Steps, func(st *Step) {
+		for _, kv := range st.Rename {
+			if !isScratch(kv.Key) {
+				s.mutates = true
+			}
+		}
+		for _, k := range st.Remove {
+			if !isScratch(k) {
+				s.mutates = true
+			}
 		}
 	})
 	for i, ex := range s.Tests {
