@@ -100,6 +100,32 @@ type X509Name struct {
 	StateOrProvince    string `json:"state_or_province,omitempty"`
 }
 
+// DLL is the ECS "dll" object: a library a process loaded.
+type DLL struct {
+	Name          string         `json:"name,omitempty"`
+	Path          string         `json:"path,omitempty"`
+	Hash          *Hash          `json:"hash,omitempty"`
+	PE            *PE            `json:"pe,omitempty"`
+	CodeSignature *CodeSignature `json:"code_signature,omitempty"`
+}
+
+// PE is the ECS "pe" object: a Windows executable's header fields.
+type PE struct {
+	OriginalFileName string `json:"original_file_name,omitempty"`
+	Imphash          string `json:"imphash,omitempty"`
+	Company          string `json:"company,omitempty"`
+	Description      string `json:"description,omitempty"`
+	FileVersion      string `json:"file_version,omitempty"`
+	Product          string `json:"product,omitempty"`
+}
+
+// CodeSignature is the ECS "code_signature" object.
+type CodeSignature struct {
+	Status  string `json:"status,omitempty"`
+	Signed  *bool  `json:"signed,omitempty"`
+	Trusted *bool  `json:"trusted,omitempty"`
+}
+
 // UserAgent is the ECS "user_agent" object.
 type UserAgent struct {
 	Original string `json:"original,omitempty"`
@@ -330,6 +356,72 @@ func init() {
 			return nil
 		}, nameStrings))
 	}
+	peStrings := map[string]func(*PE) *string{
+		"original_file_name": func(t *PE) *string { return &t.OriginalFileName }, "imphash": func(t *PE) *string { return &t.Imphash },
+		"company": func(t *PE) *string { return &t.Company }, "description": func(t *PE) *string { return &t.Description },
+		"file_version": func(t *PE) *string { return &t.FileVersion }, "product": func(t *PE) *string { return &t.Product },
+	}
+	hashStrings := map[string]func(*Hash) *string{
+		"md5": func(t *Hash) *string { return &t.MD5 }, "sha1": func(t *Hash) *string { return &t.SHA1 }, "sha256": func(t *Hash) *string { return &t.SHA256 },
+	}
+	signature := func(prefix string, get func(ev *Event, mk bool) **CodeSignature) {
+		cs := func(ev *Event, mk bool) *CodeSignature {
+			if p := get(ev, mk); p != nil {
+				return mkOr(p, mk)
+			}
+			return nil
+		}
+		add(prefix, sub(cs, map[string]func(*CodeSignature) *string{"status": func(t *CodeSignature) *string { return &t.Status }}))
+		for name, sel := range map[string]func(*CodeSignature) **bool{
+			"signed": func(t *CodeSignature) **bool { return &t.Signed }, "trusted": func(t *CodeSignature) **bool { return &t.Trusted },
+		} {
+			m[prefix+"."+name] = boolean(func(ev *Event, mk bool) **bool {
+				if c := cs(ev, mk); c != nil {
+					return sel(c)
+				}
+				return nil
+			})
+		}
+	}
+	file := func(ev *Event, mk bool) *File { return mkOr(&ev.File, mk) }
+	add("file", sub(file, map[string]func(*File) *string{
+		"directory": func(t *File) *string { return &t.Directory }, "extension": func(t *File) *string { return &t.Extension },
+	}))
+	add("file.pe", sub(func(ev *Event, mk bool) *PE {
+		if f := file(ev, mk); f != nil {
+			return mkOr(&f.PE, mk)
+		}
+		return nil
+	}, peStrings))
+	signature("file.code_signature", func(ev *Event, mk bool) **CodeSignature {
+		if f := file(ev, mk); f != nil {
+			return &f.CodeSignature
+		}
+		return nil
+	})
+	dll := func(ev *Event, mk bool) *DLL { return mkOr(&ev.DLL, mk) }
+	add("dll", sub(dll, map[string]func(*DLL) *string{"name": func(t *DLL) *string { return &t.Name }, "path": func(t *DLL) *string { return &t.Path }}))
+	add("dll.hash", sub(func(ev *Event, mk bool) *Hash {
+		if d := dll(ev, mk); d != nil {
+			return mkOr(&d.Hash, mk)
+		}
+		return nil
+	}, hashStrings))
+	add("dll.pe", sub(func(ev *Event, mk bool) *PE {
+		if d := dll(ev, mk); d != nil {
+			return mkOr(&d.PE, mk)
+		}
+		return nil
+	}, peStrings))
+	signature("dll.code_signature", func(ev *Event, mk bool) **CodeSignature {
+		if d := dll(ev, mk); d != nil {
+			return &d.CodeSignature
+		}
+		return nil
+	})
+	add("process", sub(func(ev *Event, mk bool) *Process { return mkOr(&ev.Process, mk) }, map[string]func(*Process) *string{
+		"entity_id": func(t *Process) *string { return &t.EntityID },
+	}))
 	add("user_agent", sub(func(ev *Event, mk bool) *UserAgent { return mkOr(&ev.UserAgent, mk) }, map[string]func(*UserAgent) *string{
 		"original": func(t *UserAgent) *string { return &t.Original },
 	}))

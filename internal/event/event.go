@@ -53,6 +53,7 @@ type Event struct {
 	HTTP      *HTTP      `json:"http,omitempty"`
 	TLS       *TLS       `json:"tls,omitempty"`
 	UserAgent *UserAgent `json:"user_agent,omitempty"`
+	DLL       *DLL       `json:"dll,omitempty"`
 	// Tags are free-form constant tags set by pipelines.
 	Tags []string `json:"tags,omitempty"`
 	// Labels are constant key/value labels set by pipelines.
@@ -160,6 +161,8 @@ type Process struct {
 	WorkingDirectory string `json:"working_directory,omitempty"`
 	Title            string `json:"title,omitempty"`
 	ExitCode         int    `json:"exit_code,omitempty"`
+	// EntityID identifies the process across events (Sysmon ProcessGuid).
+	EntityID string `json:"entity_id,omitempty"`
 }
 
 // File is the ECS "file" object.
@@ -170,6 +173,11 @@ type File struct {
 	// MimeType and Size are the ECS fields.
 	MimeType string `json:"mime_type,omitempty"`
 	Size     int64  `json:"size,omitempty"`
+	// Directory, Extension, PE and CodeSignature are the ECS fields.
+	Directory     string         `json:"directory,omitempty"`
+	Extension     string         `json:"extension,omitempty"`
+	PE            *PE            `json:"pe,omitempty"`
+	CodeSignature *CodeSignature `json:"code_signature,omitempty"`
 }
 
 // Hash holds file hashes.

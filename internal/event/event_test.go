@@ -54,7 +54,7 @@ func fullEvent(t testing.TB) *event.Event {
 		switch {
 		case p == "@timestamp" || p == "event.created" || p == "event.start" || p == "event.end":
 			v = "2026-11-24T09:30:00Z"
-		case p == "tls.established" || p == "tls.resumed":
+		case p == "tls.established" || p == "tls.resumed" || strings.HasSuffix(p, ".signed") || strings.HasSuffix(p, ".trusted"):
 			v = true
 		case p == "event.sequence" || p == "event.duration" || p == "process.exit_code" || p == "file.size" || p == "http.response.status_code":
 			v = "42"

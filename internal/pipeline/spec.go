@@ -73,6 +73,10 @@ type Step struct {
 	// Basename sets event fields to the last element of a path field
 	// (Windows or POSIX): {Image: process.name}.
 	Basename OrderedMap `yaml:"basename"`
+	// Dirname and Extension set event fields to the directory and the
+	// extension (without the dot) of a path field (Windows or POSIX).
+	Dirname   OrderedMap `yaml:"dirname"`
+	Extension OrderedMap `yaml:"extension"`
 	// Duration sets event fields in nanoseconds from fields in seconds
 	// (Zeek's duration, rtt): {duration: event.duration}.
 	Duration OrderedMap `yaml:"duration"`
@@ -198,7 +202,7 @@ func (st *Step) action() string {
 	}{
 		{st.Map != nil, "map"}, {st.Rename != nil, "rename"}, {st.Set != nil, "set"}, {st.Remove != nil, "remove"}, {st.Tag != nil, "tag"},
 		{st.Lowercase != nil, "lowercase"}, {st.Uppercase != nil, "uppercase"}, {st.Trim != nil, "trim"}, {st.Timestamp != nil, "timestamp"},
-		{st.KV != nil, "kv"}, {st.Regex != nil, "regex"}, {st.JSON != nil, "json"}, {st.Lookup != nil, "lookup"}, {st.Basename != nil, "basename"},
+		{st.KV != nil, "kv"}, {st.Regex != nil, "regex"}, {st.JSON != nil, "json"}, {st.Lookup != nil, "lookup"}, {st.Basename != nil, "basename"}, {st.Dirname != nil, "dirname"}, {st.Extension != nil, "extension"},
 		{st.DN != nil, "dn"}, {st.Pluck != nil, "pluck"}, {st.Hex != nil, "hex"}, {st.Duration != nil, "duration"}, {st.Append != nil, "append"}, {st.Sum != nil, "sum"}, {st.IPs != nil, "ips"}, {st.Drop, "drop"},
 		{st.Reject != "", "reject"}, {st.Dispatch != "", "dispatch"}, {st.Steps != nil, "steps"},
 	} {
@@ -367,6 +371,8 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 		count(st.JSON != nil)
 		count(st.Lookup != nil)
 		count(st.Basename != nil)
+		count(st.Dirname != nil)
+		count(st.Extension != nil)
 		count(st.Duration != nil)
 		count(st.Append != nil)
 		count(st.Sum != nil)
@@ -386,7 +392,8 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 				bad(p+".if", "%v", err)
 			}
 		}
-		for _, kv := range append(append(append(append(append(OrderedMap{}, st.Map...), st.Rename...), st.Basename...), st.Duration...), st.IPs...) {
+		pairs := append(append(append(append(append(OrderedMap{}, st.Map...), st.Rename...), st.Basename...), st.Duration...), st.IPs...)
+		for _, kv := range append(append(pairs, st.Dirname...), st.Extension...) {
 			to, ok := kv.Value.(string)
 			if !ok || !target(to) {
 				bad(p, "%s -> %v: not an event field", kv.Key, kv.Value)

@@ -163,6 +163,28 @@ func (st *state) step(s *Step) error {
 		for k, e := range obj {
 			st.raw[s.JSON.Prefix+k] = e
 		}
+	case s.Dirname != nil, s.Extension != nil:
+		pairs, dir := s.Dirname, true
+		if s.Extension != nil {
+			pairs, dir = s.Extension, false
+		}
+		for _, kv := range pairs {
+			v, ok := st.get(kv.Key)
+			if !ok {
+				continue
+			}
+			p := text(v)
+			i := strings.LastIndexAny(p, `\/`)
+			if dir {
+				if i > 0 {
+					st.setField(kv.Value.(string), p[:i])
+				}
+				continue
+			}
+			if j := strings.LastIndexByte(p[i+1:], '.'); j >= 0 && j+1 < len(p[i+1:]) {
+				st.setField(kv.Value.(string), p[i+1:][j+1:])
+			}
+		}
 	case s.Basename != nil:
 		for _, kv := range s.Basename {
 			v, ok := st.get(kv.Key)
