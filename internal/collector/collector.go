@@ -104,6 +104,8 @@ type Collector struct {
 
 	// inFlight counts the batches publishers hold (for the stop report).
 	inFlight atomic.Int64
+	// skewLogged is when clock skew was last logged, per input (skew.go).
+	skewLogged sync.Map
 	// cleanups undo Start in reverse: each step is pushed as soon as what
 	// it releases exists, so Stop after a failed Start releases exactly
 	// what was started. Goroutines get their context from Start and a

@@ -26,6 +26,7 @@ type metrics struct {
 	siteDropped   prometheus.Counter
 	recovered     prometheus.Counter
 	regUpdates    prometheus.Counter
+	clockSkew     *prometheus.CounterVec
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -104,6 +105,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "kuzet_collector_registry_updates_total", Help: "Registry snapshots applied.",
 		}),
 	}
+	m.clockSkew = newClockSkewMetric(r)
 	r.MustRegister(m.received, m.rejected, m.accepted, m.quarantined, m.batches, m.published, m.publishErrors,
 		m.duplicates, m.publishTime, m.queued, m.inFlight, m.connections, m.connClosed, m.connRefused, m.invalidUTF8, m.objects, m.regUpdates, m.spooled, m.recovered,
 		m.siteBytes, m.siteMsgs, m.siteAge, m.siteDropped)

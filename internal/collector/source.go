@@ -62,6 +62,7 @@ func (s *source) accept(ev *event.Event) error {
 		return err
 	}
 	c.matcher.Load().Enrich(ev)
+	c.checkSkew(s.input.Name, ev)
 	if ev.Kuzet.OriginalB64 != "" && !slices.Contains(ev.Tags, tagInvalidUTF8) {
 		ev.Tags = append(ev.Tags, tagInvalidUTF8)
 	}

@@ -296,6 +296,19 @@ type Collector struct {
 	Zone         string        `yaml:"zone"`
 	Inputs       []Input       `yaml:"inputs"`
 	StopTimeout  time.Duration `yaml:"stop_timeout"`
+	// ClockSkew bounds how far an event's own time may be from its receive
+	// time before it is counted as clock skew.
+	ClockSkew ClockSkew `yaml:"clock_skew"`
+}
+
+// ClockSkew is the collector's clock-skew check: an event whose own time is
+// more than Future ahead of, or Past behind, the time it was received is
+// counted in kuzet_collector_clock_skew_events_total{input, device,
+// direction} and logged (at most once a minute per input). 0 turns a
+// direction off.
+type ClockSkew struct {
+	Future time.Duration `yaml:"future"`
+	Past   time.Duration `yaml:"past"`
 }
 
 // DefaultCollector returns the collector defaults.
@@ -303,7 +316,7 @@ func DefaultCollector() Collector {
 	return Collector{
 		DataDir: "data/collector", NATS: DefaultNATS(), HTTP: HTTP{Listen: "127.0.0.1:9101"}, Log: DefaultLog(),
 		Batch:       Batch{MaxEvents: 500, MaxBytes: 1 << 20, Linger: 200 * time.Millisecond},
-		MaxInFlight: 64, Zone: "Asia/Almaty", StopTimeout: 15 * time.Second,
+		MaxInFlight: 64, Zone: "Asia/Almaty", StopTimeout: 15 * time.Second, ClockSkew: ClockSkew{Future: 5 * time.Minute, Past: time.Hour},
 		Site: Site{HubDomain: "ncc", MaxBytes: 10 << 30, MaxAge: 7 * 24 * time.Hour, Overflow: "block"},
 	}
 }
@@ -335,6 +348,12 @@ func (c *Collector) Validate() error {
 	}
 	if c.StopTimeout <= 0 {
 		es.Add("stop_timeout", "must be positive")
+	}
+	if c.ClockSkew.Future < 0 {
+		es.Add("clock_skew.future", "must not be negative")
+	}
+	if c.ClockSkew.Past < 0 {
+		es.Add("clock_skew.past", "must not be negative")
 	}
 	if len(c.Inputs) == 0 {
 		es.Add("inputs", "at least one input is needed")

@@ -175,9 +175,11 @@ func (g *Generator) probe(cycle, n int) Record {
 // deny is a FortiGate deny at the edge (key=value in syslog); its date
 // and time are the firewall's local time (Almaty).
 func (g *Generator) deny(now time.Time, src string, a Asset, port int) Record {
+	// As FortiOS writes it: date and time in the device's zone (Almaty),
+	// tz its offset, eventtime the instant in nanoseconds.
 	local := now.In(almaty)
-	return Record{"syslog", a.OISC, fmt.Appendf(nil, `<189>%s fw-edge-1 date=%s time=%s devname="FG-100F" logid="0000000013" type="traffic" subtype="forward" level="warning" srcip=%s srcport=%d dstip=%s dstport=%d proto=6 action="deny" policyid=7`,
-		local.Format(time.Stamp), local.Format("2006-01-02"), local.Format("15:04:05"),
+	return Record{"syslog", a.OISC, fmt.Appendf(nil, `<189>%s fw-edge-1 date=%s time=%s devname="FG-100F" logid="0000000013" eventtime=%d tz="+0500" type="traffic" subtype="forward" level="warning" srcip=%s srcport=%d dstip=%s dstport=%d proto=6 action="deny" policyid=7`,
+		local.Format(time.Stamp), local.Format("2006-01-02"), local.Format("15:04:05"), now.UnixNano(),
 		src, 40000+g.rnd.IntN(20000), a.IP, port)}
 }
 

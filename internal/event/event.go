@@ -46,6 +46,14 @@ type Event struct {
 	Observer    *Observer `json:"observer,omitempty"`
 	Message     string    `json:"message,omitempty"`
 	Log         *Log      `json:"log,omitempty"`
+	// More ECS objects (ecs.go).
+	Client    *Endpoint  `json:"client,omitempty"`
+	Server    *Endpoint  `json:"server,omitempty"`
+	Group     *Group     `json:"group,omitempty"`
+	HTTP      *HTTP      `json:"http,omitempty"`
+	TLS       *TLS       `json:"tls,omitempty"`
+	UserAgent *UserAgent `json:"user_agent,omitempty"`
+	DLL       *DLL       `json:"dll,omitempty"`
 	// Tags are free-form constant tags set by pipelines.
 	Tags []string `json:"tags,omitempty"`
 	// Labels are constant key/value labels set by pipelines.
@@ -85,6 +93,16 @@ type Meta struct {
 	// Original is the record exactly as received, as text (invalid UTF-8 is
 	// replaced, see Kuzet.OriginalB64 for the exact bytes).
 	Original string `json:"original,omitempty"`
+	// ID, Sequence, Timezone, Duration (nanoseconds), Start, End, Reason
+	// and Reference are the ECS fields of the same names.
+	ID        string     `json:"id,omitempty"`
+	Sequence  int64      `json:"sequence,omitempty"`
+	Timezone  string     `json:"timezone,omitempty"`
+	Duration  int64      `json:"duration,omitempty"`
+	Start     *time.Time `json:"start,omitempty"`
+	End       *time.Time `json:"end,omitempty"`
+	Reason    string     `json:"reason,omitempty"`
+	Reference string     `json:"reference,omitempty"`
 }
 
 // Endpoint is the ECS "source" or "destination" object.
@@ -113,6 +131,13 @@ type User struct {
 	Name   string `json:"name,omitempty"`
 	Domain string `json:"domain,omitempty"`
 	ID     string `json:"id,omitempty"`
+	// Audit is the login user (auditd auid); Effective the effective one.
+	Audit     *UserRef `json:"audit,omitempty"`
+	Effective *UserRef `json:"effective,omitempty"`
+	// Filesystem and Saved are the fsuid and saved ids of a process (auditd).
+	Filesystem *UserRef `json:"filesystem,omitempty"`
+	Saved      *UserRef `json:"saved,omitempty"`
+	Group      *Group   `json:"group,omitempty"`
 }
 
 // Host is the ECS "host" object.
@@ -121,6 +146,8 @@ type Host struct {
 	Hostname string   `json:"hostname,omitempty"`
 	IP       []string `json:"ip,omitempty"`
 	OS       string   `json:"os,omitempty"`
+	// Architecture is the ECS host.architecture.
+	Architecture string `json:"architecture,omitempty"`
 }
 
 // Process is the ECS "process" object.
@@ -130,6 +157,12 @@ type Process struct {
 	Executable  string   `json:"executable,omitempty"`
 	CommandLine string   `json:"command_line,omitempty"`
 	Parent      *Process `json:"parent,omitempty"`
+	// WorkingDirectory, Title and ExitCode are the ECS fields.
+	WorkingDirectory string `json:"working_directory,omitempty"`
+	Title            string `json:"title,omitempty"`
+	ExitCode         int    `json:"exit_code,omitempty"`
+	// EntityID identifies the process across events (Sysmon ProcessGuid).
+	EntityID string `json:"entity_id,omitempty"`
 }
 
 // File is the ECS "file" object.
@@ -137,6 +170,14 @@ type File struct {
 	Path string `json:"path,omitempty"`
 	Name string `json:"name,omitempty"`
 	Hash *Hash  `json:"hash,omitempty"`
+	// MimeType and Size are the ECS fields.
+	MimeType string `json:"mime_type,omitempty"`
+	Size     int64  `json:"size,omitempty"`
+	// Directory, Extension, PE and CodeSignature are the ECS fields.
+	Directory     string         `json:"directory,omitempty"`
+	Extension     string         `json:"extension,omitempty"`
+	PE            *PE            `json:"pe,omitempty"`
+	CodeSignature *CodeSignature `json:"code_signature,omitempty"`
 }
 
 // Hash holds file hashes.
@@ -151,6 +192,10 @@ type URL struct {
 	Original string `json:"original,omitempty"`
 	Domain   string `json:"domain,omitempty"`
 	Path     string `json:"path,omitempty"`
+	Query    string `json:"query,omitempty"`
+	Scheme   string `json:"scheme,omitempty"`
+	Full     string `json:"full,omitempty"`
+	Username string `json:"username,omitempty"`
 }
 
 // DNS is the ECS "dns" object.
@@ -158,12 +203,18 @@ type DNS struct {
 	Question     DNSQuestion `json:"question"`
 	ResponseCode string      `json:"response_code,omitempty"`
 	Answers      []string    `json:"answers,omitempty"`
+	ID           string      `json:"id,omitempty"`
+	// Type is query or answer.
+	Type        string   `json:"type,omitempty"`
+	HeaderFlags []string `json:"header_flags,omitempty"`
+	ResolvedIP  []string `json:"resolved_ip,omitempty"`
 }
 
 // DNSQuestion is the ECS "dns.question" object.
 type DNSQuestion struct {
-	Name string `json:"name,omitempty"`
-	Type string `json:"type,omitempty"`
+	Name  string `json:"name,omitempty"`
+	Type  string `json:"type,omitempty"`
+	Class string `json:"class,omitempty"`
 }
 
 // Rule is the ECS "rule" object: the rule of the device that produced the
@@ -172,6 +223,9 @@ type Rule struct {
 	Name     string `json:"name,omitempty"`
 	ID       string `json:"id,omitempty"`
 	Category string `json:"category,omitempty"`
+	// Description and Ruleset are the ECS fields.
+	Description string `json:"description,omitempty"`
+	Ruleset     string `json:"ruleset,omitempty"`
 }
 
 // Observer is the ECS "observer" object: the device that observed the event.
@@ -182,6 +236,9 @@ type Observer struct {
 	Hostname string `json:"hostname,omitempty"`
 	IP       string `json:"ip,omitempty"`
 	Type     string `json:"type,omitempty"`
+	// Name and SerialNumber are the ECS fields.
+	Name         string `json:"name,omitempty"`
+	SerialNumber string `json:"serial_number,omitempty"`
 }
 
 // Log is the ECS "log" object.
@@ -260,6 +317,10 @@ type Kuzet struct {
 	Asset string `json:"asset"`
 	// OriginalB64 keeps the exact bytes of a record that was not valid UTF-8.
 	OriginalB64 string `json:"original_b64,omitempty"`
+	// TimeSource says where @timestamp came from: "event" (the record's
+	// own time) or "received" (the record had no time kuzet could read,
+	// and @timestamp is received_at).
+	TimeSource string `json:"time_source,omitempty"`
 }
 
 // Marshal returns the JSON form of ev. Unlike json.Marshal it does not

@@ -53,8 +53,12 @@ func fullEvent(t testing.TB) *event.Event {
 	for _, p := range event.Paths() {
 		var v any
 		switch {
-		case p == "@timestamp" || p == "event.created":
+		case p == "@timestamp" || p == "event.created" || p == "event.start" || p == "event.end":
 			v = "2026-11-24T09:30:00Z"
+		case p == "tls.established" || p == "tls.resumed" || strings.HasSuffix(p, ".signed") || strings.HasSuffix(p, ".trusted"):
+			v = true
+		case p == "event.sequence" || p == "event.duration" || p == "process.exit_code" || p == "file.size" || p == "http.response.status_code":
+			v = "42"
 		case strings.HasSuffix(p, ".ip") && p != "host.ip":
 			v = "10.1.2.3"
 		case p == "host.ip":

@@ -117,6 +117,10 @@ func (ev *Event) typedFromDoc(path string, v any) bool {
 	case *time.Time:
 		s, ok := v.(string)
 		return ok && p.UnmarshalText([]byte(s)) == nil
+	case **bool:
+		b, ok := v.(bool)
+		*p = &b
+		return ok
 	}
 	return false
 }
@@ -166,6 +170,8 @@ func (ev *Event) kuzetFromDoc(m map[string]any) bool {
 			s = &k.Sector
 		case "asset":
 			s = &k.Asset
+		case "time_source":
+			s = &k.TimeSource
 		case "original_b64":
 			s = &k.OriginalB64
 		case "received_at":

@@ -52,6 +52,7 @@ const (
 	kindInt
 	kindStrings
 	kindTime
+	kindBool
 )
 
 type field struct {
@@ -454,6 +455,11 @@ func (f field) get(ev *Event) (any, bool) {
 			return nil, false
 		}
 		return *p, true
+	case **bool:
+		if p == nil || *p == nil {
+			return nil, false
+		}
+		return **p, true
 	}
 	return nil, false
 }
@@ -493,6 +499,16 @@ func (f field) set(ev *Event, value any) error {
 			return err
 		}
 		*p = t
+	case **bool:
+		if value == nil || value == "" {
+			*p = nil
+			return nil
+		}
+		b, err := toBool(value)
+		if err != nil {
+			return err
+		}
+		*p = &b
 	}
 	return nil
 }

@@ -92,6 +92,9 @@ func (c *Cond) eval(st *state) bool {
 	if !ok {
 		return false
 	}
+	if s, ok := v.(string); ok {
+		return c.test(s) // the common case, without a list
+	}
 	for _, s := range texts(v) {
 		if c.test(s) {
 			return true

@@ -127,6 +127,21 @@ type StreamOptions struct {
 	Now func() time.Time
 	// MaxRecord is the largest record accepted; default 64 KiB.
 	MaxRecord int
+	// Explain, when set, is called with each event before it is emitted
+	// and the origin of each of its fields: which parser or step set it
+	// (kuzet parse --explain). It makes normalising much slower.
+	Explain func(ev *event.Event, origins []Origin)
+}
+
+// Origin says which part of a pipeline set one field of an event.
+type Origin struct {
+	// Field is the event field (dotted path; namespace keys verbatim).
+	Field string
+	// Value is its final value as JSON.
+	Value string
+	// By names the parser or step ("parser cef", "pipelines/cef.yaml:8
+	// steps[0] map", "default", "keep: all").
+	By string
 }
 
 // Stream normalises the records of one source. Not safe for concurrent use.
@@ -276,6 +291,8 @@ type state struct {
 	orig   map[string]any
 	mapped map[string]bool
 	opts   *StreamOptions
+	// explain records the origin of fields (kuzet parse --explain).
+	explain *explainer
 }
 
 // get returns a raw field (also "a.b" into nested objects), else an event
@@ -356,11 +373,22 @@ func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined 
 	}
 	ev := NewEvent(rec, spec.Name)
 	st := &state{ev: ev, opts: &opts}
+	if opts.Explain != nil {
+		st.explain = &explainer{by: map[string]string{}}
+		st.explain.note(ev, "collector (record)")
+	}
 	if spec.Keep == "unmapped" {
 		st.mapped = map[string]bool{}
 	}
 	if err := parse(spec, rec, st, joined); err != nil {
 		return nil, err
+	}
+	if st.explain != nil {
+		by := "parser " + spec.Parser
+		if spec.From != "" {
+			by = "parser " + spec.From + " then " + spec.Parser
+		}
+		st.explain.note(ev, by+" ("+spec.file+")")
 	}
 	if spec.Keep == "all" && spec.mutates {
 		st.orig = make(map[string]any, len(st.raw))
@@ -372,15 +400,33 @@ func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined 
 		return nil, err
 	}
 	st.keep(spec)
+	if st.explain != nil {
+		st.explain.note(ev, "keep: "+spec.Keep+" (raw fields under "+spec.Namespace+")")
+	}
 	if ev.Timestamp.IsZero() || !plausible(ev.Timestamp) {
 		// No time, or one no event can have (a device's epoch in the
 		// wrong unit): the receive time; the source's stays in the raw
-		// fields and event.original.
+		// fields and event.original. The event says so: never a silent
+		// "now".
 		ev.Timestamp = ev.Kuzet.ReceivedAt
+		ev.Kuzet.TimeSource = event.TimeReceived
+	} else {
+		ev.Kuzet.TimeSource = event.TimeEvent
 	}
 	ev.Timestamp = ev.Timestamp.UTC()
+	if st.explain != nil {
+		if ev.Kuzet.TimeSource == event.TimeReceived {
+			st.explain.note(ev, "default: no time read, @timestamp is the receive time")
+		} else {
+			st.explain.note(ev, "time source: the record's own time")
+		}
+	}
 	if ev.Event.Kind == "" {
 		ev.Event.Kind = "event"
+	}
+	if st.explain != nil {
+		st.explain.note(ev, "default")
+		opts.Explain(ev, st.explain.origins(ev))
 	}
 	return ev, nil
 }
@@ -477,7 +523,13 @@ func texts(v any) []string {
 }
 
 // ipPaths are event fields that must hold an IP address.
-var ipPaths = map[string]bool{"source.ip": true, "destination.ip": true, "observer.ip": true, "host.ip": true}
+var ipPaths = map[string]bool{"source.ip": true, "destination.ip": true, "observer.ip": true, "host.ip": true,
+	"client.ip": true, "server.ip": true, "dns.resolved_ip": true}
+
+// listPaths are event fields that hold a list; a list for any other field
+// gives its first item (Zeek's rx_hosts, conn_uids).
+var listPaths = map[string]bool{"host.ip": true, "event.category": true, "event.type": true, "tags": true,
+	"dns.answers": true, "dns.header_flags": true, "dns.resolved_ip": true}
 
 // setField stores a value in an event field. A value that does not fit the
 // field (a host name in source.ip, "abc" or 100000 in a port, an outcome
@@ -487,6 +539,12 @@ func (st *state) setField(path string, v any) bool {
 	if v == nil || v == "" {
 		return false
 	}
+	if l, ok := v.([]any); ok && !listPaths[path] {
+		if len(l) == 0 {
+			return false
+		}
+		v = l[0]
+	}
 	if ipPaths[path] {
 		for _, s := range texts(v) {
 			if a, err := netip.ParseAddr(s); err != nil || !a.IsValid() {
@@ -495,7 +553,7 @@ func (st *state) setField(path string, v any) bool {
 		}
 	}
 	switch path {
-	case "source.port", "destination.port":
+	case "source.port", "destination.port", "client.port", "server.port":
 		if n, err := strconv.Atoi(strings.TrimSpace(text(v))); err != nil || n < 0 || n > 65535 {
 			return false
 		}

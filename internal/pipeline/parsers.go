@@ -24,6 +24,23 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 	case "auditd":
 		return parseAuditd(joined, st)
 	case "json", "winevent":
+		if spec.Parser == "winevent" && isXML(rec.Data) {
+			// Windows' XML form (Windows Event Forwarding, wevtutil).
+			orig, valid := textOf(rec.Data)
+			if !valid {
+				ev.Kuzet.OriginalB64 = b64(rec.Data)
+			}
+			ev.Event.Original = orig
+			f, t, err := winevent.FlattenXML(orig)
+			if err != nil {
+				return err
+			}
+			st.raw = f
+			if !t.IsZero() {
+				ev.Timestamp = t
+			}
+			return nil
+		}
 		if spec.From == "" {
 			// One copy of the record: the original, and the decoded
 			// strings are its substrings. Invalid UTF-8 is replaced (it can
@@ -210,9 +227,14 @@ func parseSyslog(data []byte, st *state) (string, error) {
 	ev.Log.Syslog = sl
 	if !m.Timestamp.IsZero() {
 		ev.Timestamp = m.Timestamp
+		if m.Timestamp.Location() == st.opts.Location {
+			// The header's time had no zone: say which one read it.
+			ev.Event.Timezone = st.opts.Location.String()
+		}
 	}
 	if m.Hostname != "" {
 		st.setField("host.name", m.Hostname)
+		st.setField("host.hostname", m.Hostname)
 	}
 	if m.AppName != "" {
 		st.setField("process.name", m.AppName)
@@ -229,6 +251,18 @@ func parseSyslog(data []byte, st *state) (string, error) {
 	st.raw["message"] = m.Msg
 	ev.Message = m.Msg
 	return m.Msg, nil
+}
+
+// isXML reports whether a record starts, after white space, with "<".
+func isXML(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c == '<'
+	}
+	return false
 }
 
 func parseWinevent(obj map[string]any, st *state) error {

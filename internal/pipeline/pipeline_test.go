@@ -134,3 +134,35 @@ func TestNewEvent(t *testing.T) {
 		t.Errorf("a record without peer or file has log %+v", ev.Log)
 	}
 }
+
+// TestTimeSource: a record whose time cannot be read keeps received_at as
+// @timestamp, and the event says so; a record with a time says it is its own.
+func TestTimeSource(t *testing.T) {
+	set, err := pipeline.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct{ pipeline, in, want string }{
+		{"ndjson", `{"msg":"no time"}`, "received"},
+		{"ndjson", `{"msg":"bad time","time":"yesterday"}`, "received"},
+		{"fortigate", `devname="FG" logid="1" eventtime=99999999999999999999 action="accept"`, "received"},
+		{"ndjson", `{"msg":"x","@timestamp":"2026-11-24T09:59:58Z"}`, "event"},
+		{"syslog", "<13>1 2026-11-24T09:59:59Z h app - - - x", "event"},
+	} {
+		st, err := set.NewStream(c.pipeline, pipeline.StreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *event.Event
+		if err := st.Push(ingest.Record{Data: []byte(c.in), ReceivedAt: recv}, func(ev *event.Event) error { got = ev; return nil }); err != nil {
+			t.Fatalf("%s: %v", c.in, err)
+		}
+		if got.Kuzet.TimeSource != c.want {
+			t.Errorf("%s: kuzet.time_source %q, want %q", c.in, got.Kuzet.TimeSource, c.want)
+		}
+		if c.want == "received" && !got.Timestamp.Equal(recv) {
+			t.Errorf("%s: @timestamp %v, want received_at %v", c.in, got.Timestamp, recv)
+		}
+	}
+}

@@ -73,10 +73,38 @@ type Step struct {
 	// Basename sets event fields to the last element of a path field
 	// (Windows or POSIX): {Image: process.name}.
 	Basename OrderedMap `yaml:"basename"`
+	// Dirname and Extension set event fields to the directory and the
+	// extension (without the dot) of a path field (Windows or POSIX).
+	Dirname   OrderedMap `yaml:"dirname"`
+	Extension OrderedMap `yaml:"extension"`
+	// Duration sets event fields in nanoseconds from fields in seconds
+	// (Zeek's duration, rtt): {duration: event.duration}.
+	Duration OrderedMap `yaml:"duration"`
+	// Append adds a value to a list field: {event.type: info}.
+	Append OrderedMap `yaml:"append"`
+	// Sum sets an event field to the sum of integer fields:
+	// {network.bytes: [orig_ip_bytes, resp_ip_bytes]}.
+	Sum OrderedMap `yaml:"sum"`
+	// IPs sets a list field to the items of a field that are IP
+	// addresses: {answers: dns.resolved_ip}.
+	IPs OrderedMap `yaml:"ips"`
+	// DN splits a distinguished name (RFC 4514: CN=..,O=..,C=..) into the
+	// fields of an ECS x509 name: {subject: tls.server.x509.subject}.
+	DN OrderedMap `yaml:"dn"`
+	// Hex writes event fields holding hex bytes as upper-case digits
+	// without separators ("1a:00:0b" is "1A000B").
+	Hex []string `yaml:"hex"`
+	// Pluck sets a list field to one key of each object of a list field:
+	// {"dns.answers[].rdata": dns.answers} (EVE v2 answers).
+	Pluck    OrderedMap `yaml:"pluck"`
 	Drop     bool       `yaml:"drop"`
 	Reject   string     `yaml:"reject"`
 	Dispatch string     `yaml:"dispatch"`
 	Steps    []Step     `yaml:"steps"`
+
+	// label names the step for kuzet parse --explain: file:line, path and
+	// action ("pipelines/cef.yaml:8 steps[0] map").
+	label string
 }
 
 // TimestampStep parses a time.
@@ -86,10 +114,14 @@ type TimestampStep struct {
 	Field  string   `yaml:"field"`
 	Fields []string `yaml:"fields"`
 	// Formats are tried in order: rfc3339, unix, unix_ms, unix_us,
-	// unix_ns, a Go layout, or "java:<SimpleDateFormat pattern>".
+	// unix_ns, unix_auto (the unit from the number of digits), a Go layout, or "java:<SimpleDateFormat pattern>".
 	Formats []string `yaml:"formats"`
 	// Zone for times without one; default: the stream's zone.
 	Zone string `yaml:"zone"`
+	// ZoneField names a field holding the zone of a zone-less time (an IANA
+	// name or an offset such as +0500); it wins over Zone when set and
+	// valid (CEF dtz, FortiGate tz).
+	ZoneField string `yaml:"zone_field"`
 	// Target is an event time field; default @timestamp.
 	Target string `yaml:"target"`
 }
@@ -162,6 +194,25 @@ func (m *OrderedMap) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// action names a step's action.
+func (st *Step) action() string {
+	for _, a := range []struct {
+		set  bool
+		name string
+	}{
+		{st.Map != nil, "map"}, {st.Rename != nil, "rename"}, {st.Set != nil, "set"}, {st.Remove != nil, "remove"}, {st.Tag != nil, "tag"},
+		{st.Lowercase != nil, "lowercase"}, {st.Uppercase != nil, "uppercase"}, {st.Trim != nil, "trim"}, {st.Timestamp != nil, "timestamp"},
+		{st.KV != nil, "kv"}, {st.Regex != nil, "regex"}, {st.JSON != nil, "json"}, {st.Lookup != nil, "lookup"}, {st.Basename != nil, "basename"}, {st.Dirname != nil, "dirname"}, {st.Extension != nil, "extension"},
+		{st.DN != nil, "dn"}, {st.Pluck != nil, "pluck"}, {st.Hex != nil, "hex"}, {st.Duration != nil, "duration"}, {st.Append != nil, "append"}, {st.Sum != nil, "sum"}, {st.IPs != nil, "ips"}, {st.Drop, "drop"},
+		{st.Reject != "", "reject"}, {st.Dispatch != "", "dispatch"}, {st.Steps != nil, "steps"},
+	} {
+		if a.set {
+			return a.name
+		}
+	}
+	return "?"
+}
+
 var parsers = []string{"syslog", "cef", "leef", "kv", "json", "winevent", "auditd", "regex", "line"}
 
 // parseSpec decodes and validates one pipeline file (file names it in
@@ -182,6 +233,14 @@ func parseSpec(file string, data []byte) (*Spec, error) {
 	if err := s.validate(&doc); err != nil {
 		return nil, err
 	}
+	walkSteps(s.Steps, func(st *Step) {
+		path, _, _ := strings.Cut(st.label, " ")
+		if line := yamlpath.Line(&doc, path); line > 0 {
+			st.label = fmt.Sprintf("%s:%d %s", s.file, line, st.label)
+		} else {
+			st.label = s.file + " " + st.label
+		}
+	})
 	return &s, nil
 }
 
@@ -228,9 +287,46 @@ func (s *Spec) validate(doc *yaml.Node) error {
 		bad("keep", "must be all, unmapped or none, not %q", s.Keep)
 	}
 	s.validateSteps(s.Steps, "steps", bad)
+	// Fields a regex or kv step of the pipeline writes (capture names,
+	// prefixed keys) are scratch: renaming or removing them leaves the
+	// record's own fields as parsed, so keep: all needs no copy for them.
+	scratch := map[string]bool{}
+	var prefixes []string
 	walkSteps(s.Steps, func(st *Step) {
-		if st.Rename != nil || st.Remove != nil {
-			s.mutates = true
+		if st.Regex != nil {
+			if re, err := regexp.Compile(st.Regex.Pattern); err == nil {
+				for _, n := range re.SubexpNames() {
+					if n != "" {
+						scratch[st.Regex.Prefix+n] = true
+					}
+				}
+			}
+		}
+		if st.KV != nil && st.KV.Prefix != "" {
+			prefixes = append(prefixes, st.KV.Prefix)
+		}
+	})
+	isScratch := func(k string) bool {
+		if scratch[k] {
+			return true
+		}
+		for _, p := range prefixes {
+			if strings.HasPrefix(k, p) {
+				return true
+			}
+		}
+		return false
+	}
+	walkSteps(s.Steps, func(st *Step) {
+		for _, kv := range st.Rename {
+			if !isScratch(kv.Key) {
+				s.mutates = true
+			}
+		}
+		for _, k := range st.Remove {
+			if !isScratch(k) {
+				s.mutates = true
+			}
 		}
 	})
 	for i, ex := range s.Tests {
@@ -244,12 +340,17 @@ func (s *Spec) validate(doc *yaml.Node) error {
 	return errors.Join(errs...)
 }
 
+// timeTargets are the event fields a timestamp step can set.
+var timeTargets = []string{"@timestamp", "event.created", "event.start", "event.end", "tls.server.not_before", "tls.server.not_after",
+	"tls.server.x509.not_before", "tls.server.x509.not_after"}
+
 func target(path string) bool { return event.ValidPath(path) }
 
 func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format string, args ...any)) {
 	for i := range steps {
 		st := &steps[i]
 		p := fmt.Sprintf("%s[%d]", base, i)
+		st.label = p + " " + st.action()
 		n := 0
 		count := func(set bool) {
 			if set {
@@ -270,6 +371,15 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 		count(st.JSON != nil)
 		count(st.Lookup != nil)
 		count(st.Basename != nil)
+		count(st.Dirname != nil)
+		count(st.Extension != nil)
+		count(st.Duration != nil)
+		count(st.Append != nil)
+		count(st.Sum != nil)
+		count(st.IPs != nil)
+		count(st.DN != nil)
+		count(st.Hex != nil)
+		count(st.Pluck != nil)
 		count(st.Drop)
 		count(st.Reject != "")
 		count(st.Dispatch != "")
@@ -282,7 +392,8 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 				bad(p+".if", "%v", err)
 			}
 		}
-		for _, kv := range append(append(append(OrderedMap{}, st.Map...), st.Rename...), st.Basename...) {
+		pairs := append(append(append(append(append(OrderedMap{}, st.Map...), st.Rename...), st.Basename...), st.Duration...), st.IPs...)
+		for _, kv := range append(append(pairs, st.Dirname...), st.Extension...) {
 			to, ok := kv.Value.(string)
 			if !ok || !target(to) {
 				bad(p, "%s -> %v: not an event field", kv.Key, kv.Value)
@@ -293,7 +404,28 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 				bad(p+".set", "%q is not an event field", kv.Key)
 			}
 		}
-		for _, f := range append(append(append([]string{}, st.Lowercase...), st.Uppercase...), st.Trim...) {
+		for _, kv := range append(append(OrderedMap{}, st.Append...), st.Sum...) {
+			if !target(kv.Key) {
+				bad(p, "%q is not an event field", kv.Key)
+			}
+		}
+		for _, kv := range st.Sum {
+			if l, ok := kv.Value.([]any); !ok || len(l) == 0 {
+				bad(p+".sum", "%s: needs a list of fields", kv.Key)
+			}
+		}
+		for _, kv := range st.Pluck {
+			to, ok := kv.Value.(string)
+			if !ok || !target(to) || !strings.Contains(kv.Key, "[].") {
+				bad(p+".pluck", "%s -> %v: needs list[].key -> an event field", kv.Key, kv.Value)
+			}
+		}
+		for _, kv := range st.DN {
+			if to, ok := kv.Value.(string); !ok || !target(to+".common_name") {
+				bad(p+".dn", "%s -> %v: not an x509 name (tls.server.x509.subject, tls.server.x509.issuer)", kv.Key, kv.Value)
+			}
+		}
+		for _, f := range append(append(append(append([]string{}, st.Lowercase...), st.Uppercase...), st.Trim...), st.Hex...) {
 			if !target(f) {
 				bad(p, "%q is not an event field", f)
 			}
@@ -308,8 +440,8 @@ func (s *Spec) validateSteps(steps []Step, base string, bad func(path, format st
 			if ts.Target == "" {
 				ts.Target = "@timestamp"
 			}
-			if ts.Target != "@timestamp" && ts.Target != "event.created" {
-				bad(p+".timestamp.target", "must be @timestamp or event.created")
+			if !slices.Contains(timeTargets, ts.Target) {
+				bad(p+".timestamp.target", "must be one of %s", strings.Join(timeTargets, ", "))
 			}
 			if ts.Zone != "" {
 				if _, err := loadZone(ts.Zone); err != nil {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/base64"
 	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +55,9 @@ func (st *state) run(steps []Step) error {
 		}
 		if err := st.step(s); err != nil {
 			return err
+		}
+		if st.explain != nil && s.Steps == nil {
+			st.explain.note(st.ev, s.label)
 		}
 	}
 	return nil
@@ -159,6 +163,28 @@ func (st *state) step(s *Step) error {
 		for k, e := range obj {
 			st.raw[s.JSON.Prefix+k] = e
 		}
+	case s.Dirname != nil, s.Extension != nil:
+		pairs, dir := s.Dirname, true
+		if s.Extension != nil {
+			pairs, dir = s.Extension, false
+		}
+		for _, kv := range pairs {
+			v, ok := st.get(kv.Key)
+			if !ok {
+				continue
+			}
+			p := text(v)
+			i := strings.LastIndexAny(p, `\/`)
+			if dir {
+				if i > 0 {
+					st.setField(kv.Value.(string), p[:i])
+				}
+				continue
+			}
+			if j := strings.LastIndexByte(p[i+1:], '.'); j >= 0 && j+1 < len(p[i+1:]) {
+				st.setField(kv.Value.(string), p[i+1:][j+1:])
+			}
+		}
 	case s.Basename != nil:
 		for _, kv := range s.Basename {
 			v, ok := st.get(kv.Key)
@@ -168,11 +194,122 @@ func (st *state) step(s *Step) error {
 			p := text(v)
 			st.setField(kv.Value.(string), p[strings.LastIndexAny(p, `\/`)+1:])
 		}
+	case s.Duration != nil:
+		for _, kv := range s.Duration {
+			v, ok := st.get(kv.Key)
+			if !ok {
+				continue
+			}
+			f, err := strconv.ParseFloat(text(v), 64)
+			if err != nil || f < 0 || f > math.MaxInt64/1e9 {
+				continue
+			}
+			if st.setField(kv.Value.(string), int64(math.Round(f*1e9))) && st.mapped != nil {
+				st.mapped[kv.Key] = true
+			}
+		}
+	case s.Append != nil:
+		for _, kv := range s.Append {
+			cur, _ := st.ev.Get(kv.Key)
+			l, _ := cur.([]string)
+			for _, add := range texts(kv.Value) {
+				if !contains(l, add) {
+					l = append(l, add)
+				}
+			}
+			st.setField(kv.Key, l)
+		}
+	case s.Sum != nil:
+		for _, kv := range s.Sum {
+			var sum int64
+			n := 0
+			for _, f := range kv.Value.([]any) {
+				v, ok := st.get(text(f))
+				if !ok {
+					continue
+				}
+				x, err := strconv.ParseInt(text(v), 10, 64)
+				if err != nil {
+					continue
+				}
+				sum += x
+				n++
+			}
+			if n > 0 {
+				st.setField(kv.Key, sum)
+			}
+		}
+	case s.IPs != nil:
+		for _, kv := range s.IPs {
+			v, ok := st.get(kv.Key)
+			if !ok {
+				continue
+			}
+			var ips []string
+			for _, t := range texts(v) {
+				if _, err := netip.ParseAddr(t); err == nil {
+					ips = append(ips, t)
+				}
+			}
+			if len(ips) > 0 {
+				st.setField(kv.Value.(string), ips)
+			}
+		}
+	case s.DN != nil:
+		for _, kv := range s.DN {
+			v, ok := st.get(kv.Key)
+			if !ok {
+				continue
+			}
+			for _, a := range splitDN(text(v)) {
+				if f, ok := dnFields[strings.ToUpper(a[0])]; ok {
+					if cur := st.ev.GetString(kv.Value.(string) + "." + f); cur == "" {
+						st.setField(kv.Value.(string)+"."+f, a[1])
+					}
+				}
+			}
+		}
+	case s.Pluck != nil:
+		for _, kv := range s.Pluck {
+			list, key, _ := strings.Cut(kv.Key, "[].")
+			v, ok := st.get(list)
+			l, isList := v.([]any)
+			if !ok || !isList {
+				continue
+			}
+			var out []string
+			for _, e := range l {
+				if m, ok := e.(map[string]any); ok {
+					if x, ok := m[key]; ok && x != nil && x != "" {
+						out = append(out, text(x))
+					}
+				}
+			}
+			if len(out) > 0 {
+				if listPaths[kv.Value.(string)] {
+					st.setField(kv.Value.(string), out)
+				} else {
+					st.setField(kv.Value.(string), out[0])
+				}
+			}
+		}
+	case s.Hex != nil:
+		for _, f := range s.Hex {
+			if v := st.ev.GetString(f); v != "" {
+				h := strings.ToUpper(strings.NewReplacer(":", "", " ", "", "-", "").Replace(v))
+				_ = st.ev.Set(f, h)
+			}
+		}
 	case s.Lookup != nil:
 		v, _ := st.get(s.Lookup.Field)
 		out, ok := s.Lookup.Table[text(v)]
 		if !ok {
 			out = s.Lookup.Default
+		}
+		if listPaths[s.Lookup.Target] && out != "" {
+			// A list field takes a comma-separated value as its items.
+			st.setField(s.Lookup.Target, strings.Split(out, ","))
+			break
 		}
 		st.setField(s.Lookup.Target, out)
 	case s.Drop:
@@ -185,6 +322,37 @@ func (st *state) step(s *Step) error {
 		return st.run(s.Steps)
 	}
 	return nil
+}
+
+// dnFields maps DN attribute types to ECS x509 name fields.
+var dnFields = map[string]string{"CN": "common_name", "C": "country", "O": "organization", "OU": "organizational_unit",
+	"L": "locality", "ST": "state_or_province"}
+
+// splitDN splits "CN=a\, b,O=c, C=d" into its type=value pairs, unescaping
+// backslash escapes; a pair without "=" is skipped.
+func splitDN(s string) [][2]string {
+	var out [][2]string
+	var cur strings.Builder
+	flush := func() {
+		t, v, ok := strings.Cut(cur.String(), "=")
+		if t = strings.TrimSpace(t); ok && t != "" {
+			out = append(out, [2]string{t, strings.TrimSpace(v)})
+		}
+		cur.Reset()
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+		case c == ',' || c == '+':
+			flush()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	flush()
+	return out
 }
 
 func contains(l []string, s string) bool {
@@ -234,7 +402,7 @@ func (st *state) timestamp(ts *TimestampStep) error {
 		}
 		if t, ok := v.(time.Time); ok {
 			if plausible(t) {
-				_ = st.ev.Set(ts.Target, t)
+				st.setTime(ts.Target, t)
 			}
 			return nil
 		}
@@ -252,10 +420,17 @@ func (st *state) timestamp(ts *TimestampStep) error {
 	if ts.Zone != "" {
 		loc, _ = loadZone(ts.Zone)
 	}
+	if ts.ZoneField != "" {
+		if v, ok := st.get(ts.ZoneField); ok {
+			if l, ok := zoneOf(text(v)); ok {
+				loc = l
+			}
+		}
+	}
 	for _, f := range ts.Formats {
 		if t, ok := parseTime(raw, f, loc); ok {
 			if plausible(t) {
-				_ = st.ev.Set(ts.Target, t)
+				st.setTime(ts.Target, t)
 			}
 			return nil
 		}
@@ -263,6 +438,48 @@ func (st *state) timestamp(ts *TimestampStep) error {
 	// An unparseable time is not a reason to lose the event: it keeps the
 	// receive time, and the raw value stays under the namespace.
 	return nil
+}
+
+// zoneOf reads a zone: an IANA name, UTC/Z, or an offset (+0500, -07:00,
+// +05).
+func zoneOf(s string) (*time.Location, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, false
+	}
+	if c := s[0]; c == '+' || c == '-' {
+		d := strings.ReplaceAll(s[1:], ":", "")
+		if len(d) == 2 {
+			d += "00"
+		}
+		if len(d) != 4 {
+			return nil, false
+		}
+		h, err1 := strconv.Atoi(d[:2])
+		m, err2 := strconv.Atoi(d[2:])
+		if err1 != nil || err2 != nil || h > 14 || m > 59 {
+			return nil, false
+		}
+		off := h*3600 + m*60
+		if c == '-' {
+			off = -off
+		}
+		return time.FixedZone(s, off), true
+	}
+	if s == "Z" {
+		return time.UTC, true
+	}
+	l, err := loadZone(s)
+	return l, err == nil
+}
+
+// setTime stores a parsed time; the TLS certificate times are text fields.
+func (st *state) setTime(target string, t time.Time) {
+	if strings.HasPrefix(target, "tls.") {
+		_ = st.ev.Set(target, t.UTC().Format(time.RFC3339Nano))
+		return
+	}
+	_ = st.ev.Set(target, t)
 }
 
 func parseTime(s, format string, loc *time.Location) (time.Time, bool) {
@@ -273,6 +490,21 @@ func parseTime(s, format string, loc *time.Location) (time.Time, bool) {
 			t, err = time.ParseInLocation("2006-01-02T15:04:05.999999999", s, loc)
 		}
 		return t, err == nil
+	case "unix_auto":
+		// Seconds, milliseconds, microseconds or nanoseconds by the number
+		// of digits of the whole part (FortiOS versions differ).
+		whole, _, _ := strings.Cut(s, ".")
+		switch n := len(whole); {
+		case n >= 8 && n <= 11:
+			return parseEpoch(s, 9)
+		case n >= 12 && n <= 14:
+			return parseEpoch(s, 6)
+		case n >= 15 && n <= 17:
+			return parseEpoch(s, 3)
+		case n >= 18 && n <= 19:
+			return parseEpoch(s, 0)
+		}
+		return time.Time{}, false
 	case "unix", "unix_ms", "unix_us", "unix_ns":
 		return parseEpoch(s, map[string]int{"unix": 9, "unix_ms": 6, "unix_us": 3, "unix_ns": 0}[format])
 	}

@@ -32,8 +32,10 @@ type Record struct {
 	Extension kv.Pairs
 }
 
-// SeverityNumber maps the severity to 0..10 (Low 3, Medium 6, High 8,
-// Very-High 10, Unknown or invalid -1).
+// SeverityNumber maps the severity to 0..10: a number as sent, a name to
+// the lowest number of its range in the CEF specification (Low 0-3 is 0,
+// Medium 4, High 7, Very-High 9), as Elastic's CEF module does; -1 for
+// Unknown or anything else.
 func (r *Record) SeverityNumber() int {
 	s := r.Severity
 	if n := 0; len(s) > 0 && len(s) <= 2 {
@@ -51,13 +53,13 @@ func (r *Record) SeverityNumber() int {
 	}
 	switch strings.ToLower(s) {
 	case "low":
-		return 3
+		return 0
 	case "medium":
-		return 6
+		return 4
 	case "high":
-		return 8
+		return 7
 	case "very-high", "very high":
-		return 10
+		return 9
 	}
 	return -1
 }

@@ -54,7 +54,7 @@ func TestGuideExamples(t *testing.T) {
 }
 
 func TestSeverityAndIndex(t *testing.T) {
-	for sev, want := range map[string]int{"0": 0, "10": 10, "7": 7, "Low": 3, "Very-High": 10, "11": -1, "x": -1, "": -1} {
+	for sev, want := range map[string]int{"0": 0, "10": 10, "7": 7, "Low": 0, "Medium": 4, "High": 7, "Very-High": 9, "11": -1, "x": -1, "": -1} {
 		r := cef.Record{Severity: sev}
 		if got := r.SeverityNumber(); got != want {
 			t.Errorf("severity %q = %d, want %d", sev, got, want)

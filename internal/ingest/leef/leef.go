@@ -3,7 +3,8 @@
 //	LEEF:1.0|Vendor|Product|Version|EventID|key=value<TAB>key=value...
 //	LEEF:2.0|Vendor|Product|Version|EventID|Delimiter|key=value<D>key=value...
 //
-// LEEF 1.0 separates attributes with a tab. LEEF 2.0 names its delimiter in
+// LEEF 1.0 separates attributes with a tab; devices that use "|" or "^"
+// instead (PAN-OS and others) are detected (detect). LEEF 2.0 names its delimiter in
 // the sixth header field: one character, or its code in hex ("x09",
 // "0x09", "^" for the caret itself); an empty field means a tab. A header
 // field may escape a pipe as "\|". A value runs to the next delimiter; a
@@ -59,7 +60,7 @@ func Parse(s string) (Record, error) {
 		fields, p = append(fields, v), next
 	}
 	r.Version, r.Vendor, r.Product, r.ProdVer, r.EventID = fields[0], fields[1], fields[2], fields[3], fields[4]
-	r.Delimiter = '\t'
+	r.Delimiter = detect(s[p:])
 	switch r.Version {
 	case "1.0", "1":
 	case "2.0", "2":
@@ -82,6 +83,52 @@ func Parse(s string) (Record, error) {
 	return r, nil
 }
 
+// detect finds the attribute delimiter of a record that does not declare
+// one (LEEF 1.0, or 2.0 without the field): a tab, as the specification
+// says, when a tab precedes a key=; else "|" or "^", whichever first
+// precedes a key= (PAN-OS and other devices use them instead of a tab);
+// else a tab.
+func detect(attrs string) byte {
+	first := byte(0)
+	for i := 0; i+1 < len(attrs); i++ {
+		c := attrs[i]
+		if c != '\t' && c != '|' && c != '^' {
+			continue
+		}
+		if i > 0 && attrs[i-1] == '\\' {
+			continue // an escaped delimiter inside a value
+		}
+		if !keyFollows(attrs[i+1:]) {
+			continue
+		}
+		if c == '\t' {
+			return c
+		}
+		if first == 0 {
+			first = c
+		}
+	}
+	if first != 0 {
+		return first
+	}
+	return '\t'
+}
+
+// keyFollows reports whether s starts with an attribute key and "=".
+func keyFollows(s string) bool {
+	for i := 0; i < len(s) && i < 64; i++ {
+		c := s[i]
+		switch {
+		case c == '=':
+			return i > 0
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-', c == '.':
+		default:
+			return false
+		}
+	}
+	return false
+}
+
 // headerField reads a header field from p up to an unescaped pipe ("\|"
 // escapes a pipe; other backslashes are kept).
 func headerField(s string, p int) (string, int, bool) { return ingest.CutField(s, p, '|', "") }
@@ -91,8 +138,10 @@ func delimiter(f string) (byte, error) {
 	switch {
 	case f == "":
 		return '\t', nil
-	case len(f) == 1:
+	case len(f) == 1 && f[0] != 0:
 		return f[0], nil
+	case len(f) == 1:
+		return 0, ingest.Detail("invalid LEEF 2.0 delimiter NUL")
 	case (strings.HasPrefix(f, "x") || strings.HasPrefix(f, "X")) && len(f) <= 3:
 		f = f[1:]
 	case strings.HasPrefix(f, "0x") || strings.HasPrefix(f, "0X"):

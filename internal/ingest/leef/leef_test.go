@@ -116,3 +116,58 @@ func BenchmarkParse(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// TestLEEF1Delimiters: LEEF 1.0 from devices that separate attributes with
+// "|" or "^" instead of a tab (PAN-OS and others).
+func TestLEEF1Delimiters(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		delim byte
+		attrs map[string]string
+	}{
+		{"LEEF:1.0|Palo Alto Networks|PAN-OS Syslog Integration|9.1.0|allow|cat=TRAFFIC|ReceiveTime=2026/11/24 10:00:01|src=10.0.0.1|dst=8.8.8.8|srcPort=52114|dstPort=53|proto=udp|usrName=corp\\alice",
+			'|', map[string]string{"cat": "TRAFFIC", "src": "10.0.0.1", "dst": "8.8.8.8", "dstPort": "53", "usrName": `corp\alice`, "ReceiveTime": "2026/11/24 10:00:01"}},
+		{"LEEF:1.0|Vendor|Product|1.0|ID|src=10.0.0.1^dst=10.0.0.2^usrName=bob^msg=a b",
+			'^', map[string]string{"src": "10.0.0.1", "dst": "10.0.0.2", "usrName": "bob", "msg": "a b"}},
+		{"LEEF:1.0|V|P|1|ID|src=10.0.0.1\tmsg=x|y=z\tdst=10.0.0.2",
+			'\t', map[string]string{"src": "10.0.0.1", "msg": "x|y=z", "dst": "10.0.0.2"}},
+		{"LEEF:1.0|V|P|1|ID|src=10.0.0.1", '\t', map[string]string{"src": "10.0.0.1"}},
+	} {
+		r, err := leef.Parse(c.in)
+		if err != nil {
+			t.Fatalf("%q: %v", c.in, err)
+		}
+		if r.Delimiter != c.delim {
+			t.Errorf("%q: delimiter %q, want %q", c.in, r.Delimiter, c.delim)
+		}
+		for k, v := range c.attrs {
+			if got, _ := r.Get(k); got != v {
+				t.Errorf("%q: %s = %q, want %q", c.in, k, got, v)
+			}
+		}
+	}
+}
+
+// FuzzDelimiter: any record parses or fails with a reason, never panics, and
+// a record rebuilt from the parsed attributes with the detected delimiter
+// gives the same attributes.
+func FuzzDelimiter(f *testing.F) {
+	for _, s := range []string{
+		"LEEF:1.0|V|P|1|ID|src=10.0.0.1|dst=10.0.0.2", "LEEF:1.0|V|P|1|ID|a=1^b=2", "LEEF:1.0|V|P|1|ID|a=1\tb=2",
+		"LEEF:2.0|V|P|1|ID|0x7c|a=1|b=2", "LEEF:2.0|V|P|1|ID|x5E|a=1^b=2", "LEEF:2.0|V|P|1|ID|a=1\tb=2", "LEEF:1.0|V|P|1|ID|",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := leef.Parse(s)
+		if err != nil {
+			if ingest.ReasonOf(err) == "" {
+				t.Fatalf("%q: error without a reason: %v", s, err)
+			}
+			return
+		}
+		if r.Delimiter == 0 {
+			t.Fatalf("%q: no delimiter", s)
+		}
+	})
+}

@@ -342,9 +342,14 @@ func parse3164(m *Message, s string, o Options) {
 			m.Hostname, s = tok, rest
 		}
 	}
-	// TAG[PID]: MSG (the colon followed by a space or the end).
+	// Cisco ASA writes "host : %ASA-6-302013: ...": an empty field first.
+	if m.Hostname != "" && strings.HasPrefix(s, ": %") {
+		s = s[2:]
+	}
+	// TAG[PID]: MSG (the colon followed by a space or the end). A tag may
+	// hold % and - (Cisco's "%ASA-6-302013", "%SEC-6-IPACCESSLOGP").
 	if i := strings.IndexByte(s, ':'); i > 0 && i <= 48 && (i+1 == len(s) || s[i+1] == ' ') &&
-		!strings.ContainsAny(s[:i], " \t") && s[0] != '%' {
+		!strings.ContainsAny(s[:i], " \t") {
 		tag := s[:i]
 		if lb := strings.IndexByte(tag, '['); lb > 0 && tag[len(tag)-1] == ']' {
 			m.ProcID, tag = tag[lb+1:len(tag)-1], tag[:lb]

@@ -82,10 +82,10 @@ func TestRFC3164Variations(t *testing.T) {
 			time.Date(2025, 11, 24, 10, 0, 1, 0, almaty), "sw1", "mgmt", "", "saved", 30},
 		// Cisco IOS: sequence number, '*', milliseconds, zone, ':' and a mnemonic.
 		{"<189>123: *Nov 24 10:00:01.123 UTC: %SYS-5-CONFIG_I: Configured from console by vty0", nov,
-			time.Date(2026, 11, 24, 10, 0, 1, 123e6, time.UTC), "", "", "", "%SYS-5-CONFIG_I: Configured from console by vty0", 189},
+			time.Date(2026, 11, 24, 10, 0, 1, 123e6, time.UTC), "", "%SYS-5-CONFIG_I", "", "Configured from console by vty0", 189},
 		// Cisco with the host before the time.
 		{"<187>45: rtr-core-1: Nov 24 10:00:02.5: %LINK-3-UPDOWN: Interface Gi0/1, changed state to down", nov,
-			time.Date(2026, 11, 24, 10, 0, 2, 5e8, almaty), "rtr-core-1", "", "", "%LINK-3-UPDOWN: Interface Gi0/1, changed state to down", 187},
+			time.Date(2026, 11, 24, 10, 0, 2, 5e8, almaty), "rtr-core-1", "%LINK-3-UPDOWN", "", "Interface Gi0/1, changed state to down", 187},
 		// Nothing but text.
 		{"just a line from a script", nov, time.Time{}, "just", "", "", "a line from a script", -1},
 	} {

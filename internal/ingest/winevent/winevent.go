@@ -4,9 +4,11 @@
 // EventData or UserData children under their own names (Image,
 // CommandLine, TargetUserName, ...).
 //
-// It reads the two JSON shapes real collectors produce: evtx_dump's
-// (Event.System with "#attributes" and "#text", Event.EventData), and
-// Winlogbeat's (winlog.event_id, winlog.channel, winlog.event_data, ...).
+// It reads the JSON shapes real collectors produce: evtx_dump's
+// (Event.System with "#attributes" and "#text", Event.EventData),
+// Winlogbeat's (winlog.event_id, winlog.channel, winlog.event_data, ...) and
+// NXLog's (EventID, Hostname, SourceName, Channel, ... flat), and Windows'
+// own XML (FlattenXML: Windows Event Forwarding, wevtutil qe /f:xml).
 // Numbers Windows renders in hex keep the form of its XML: lower-case "0x",
 // no zero padding ("0x3e7", "0xc000006d"), whatever padding or case the
 // exporter used, because SigmaHQ rules match that form.
@@ -50,17 +52,40 @@ func flatten(doc map[string]any) (Fields, time.Time, error) {
 		return flattenWinlogbeat(doc, wl)
 	}
 	if _, ok := doc["EventID"]; ok {
-		// Already flat (Sigma field names): keep it, minus metadata keys.
+		// Already flat (Sigma field names, or NXLog's to_json): keep it,
+		// minus metadata keys, NXLog's names renamed to Sigma's.
+		nx := isNXLog(doc)
 		out := Fields{}
 		for k, v := range doc {
-			if !strings.HasPrefix(k, "_") {
-				out[k] = normalize(v)
+			if strings.HasPrefix(k, "_") {
+				continue
 			}
+			if to, ok := nxlogNames[k]; ok && nx {
+				k = to
+			}
+			out[k] = normalize(v)
 		}
 		t, _ := parseTime(out["TimeCreated_SystemTime"])
 		return out, t, nil
 	}
 	return nil, time.Time{}, ingest.Errorf(ingest.ReasonBadField, "neither an evtx_dump event (Event.System), a Winlogbeat event (winlog) nor a flat one (EventID)")
+}
+
+// nxlogNames maps NXLog's im_msvistalog field names to the Sigma names of
+// the same System values; EventData children keep their names in NXLog.
+var nxlogNames = map[string]string{
+	"Hostname": "Computer", "SourceName": "Provider_Name", "ProviderGuid": "Provider_Guid", "RecordNumber": "EventRecordID",
+	"ProcessID": "Execution_ProcessID", "ThreadID": "Execution_ThreadID", "UserID": "Security_UserID", "ActivityID": "Correlation_ActivityID",
+}
+
+// isNXLog reports whether a flat event is NXLog's JSON (im_msvistalog with
+// to_json): it names the provider SourceName, and carries NXLog's own
+// EventReceivedTime or SourceModuleType.
+func isNXLog(doc map[string]any) bool {
+	_, src := doc["SourceName"]
+	_, recv := doc["EventReceivedTime"]
+	_, mod := doc["SourceModuleType"]
+	return src && (recv || mod)
 }
 
 func flattenEvtx(ev map[string]any) (Fields, time.Time, error) {
@@ -160,7 +185,11 @@ func flattenWinlogbeat(doc, wl map[string]any) (Fields, time.Time, error) {
 		}
 	}
 	var t time.Time
-	if s, ok := doc["@timestamp"].(string); ok {
+	if s, ok := wl["time_created"].(string); ok {
+		t, _ = time.Parse(time.RFC3339Nano, s)
+		out["TimeCreated_SystemTime"] = s
+	}
+	if s, ok := doc["@timestamp"].(string); ok && t.IsZero() {
 		t, _ = time.Parse(time.RFC3339Nano, s)
 		out["TimeCreated_SystemTime"] = s
 	}

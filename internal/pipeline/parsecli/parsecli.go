@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/event"
@@ -29,6 +31,8 @@ each normalised event as one JSON line. A rejected record goes to stderr as
 "line N: <reason>: <detail>" and parsing goes on.
 
   kuzet parse --test [--pipeline NAME]   runs the tests written in the pipelines
+  kuzet parse --explain --pipeline NAME  after each event, lists every field
+                                         with the parser or step that set it
 
 Exit status: 0 when every record was normalised (or every test passed), 1
 when some were rejected (or failed), 2 on a usage error.
@@ -47,6 +51,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	zone := fs.String("zone", "Asia/Almaty", "time zone of timestamps that carry none")
 	test := fs.Bool("test", false, "run the pipelines' own tests instead of parsing")
 	pretty := fs.Bool("pretty", false, "indent the JSON output")
+	explain := fs.Bool("explain", false, "after each event, list each field and the parser or step (file:line) that set it")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
@@ -80,7 +85,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kuzet parse: -zone: %v\n", err)
 		return 2
 	}
-	st, err := set.NewStream(*name, pipeline.StreamOptions{Location: loc, MaxRecord: 1 << 20})
+	var origins []pipeline.Origin
+	opts := pipeline.StreamOptions{Location: loc, MaxRecord: 1 << 20}
+	if *explain {
+		opts.Explain = func(_ *event.Event, o []pipeline.Origin) { origins = o }
+	}
+	st, err := set.NewStream(*name, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "kuzet parse: %v\n", err)
 		return 2
@@ -134,6 +144,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		out.Write(data)
 		out.WriteByte('\n')
+		if *explain {
+			writeExplain(out, ev, origins)
+		}
 		emitted++
 		return nil
 	}
@@ -160,6 +173,56 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// writeExplain prints each field of ev with its value and origin; the
+// fields the collector stamps after the pipeline say so.
+func writeExplain(w io.Writer, ev *event.Event, origins []pipeline.Origin) {
+	by := map[string]pipeline.Origin{}
+	width := 0
+	for _, o := range origins {
+		by[o.Field] = o
+	}
+	data, _ := event.Marshal(ev)
+	var doc map[string]any
+	_ = json.Unmarshal(data, &doc)
+	final := map[string]string{}
+	flatInto(final, "", doc)
+	fields := make([]string, 0, len(final))
+	for f := range final {
+		fields = append(fields, f)
+		width = max(width, len(f))
+	}
+	sort.Strings(fields)
+	for _, f := range fields {
+		who := "collector (stamp, registry)"
+		if o, ok := by[f]; ok && o.Value == final[f] && o.By != "" {
+			who = o.By
+		}
+		val := final[f]
+		if len(val) > 60 {
+			val = val[:57] + "..."
+		}
+		fmt.Fprintf(w, "  %-*s = %-40s %s\n", width, f, val, who)
+	}
+	fmt.Fprintln(w)
+}
+
+// flatInto flattens a decoded event as pipeline.Origin names its fields.
+func flatInto(out map[string]string, prefix string, m map[string]any) {
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok && !(prefix == "" && slices.Contains(event.Namespaces, k)) {
+			flatInto(out, prefix+k+".", sub)
+			continue
+		}
+		if sub, ok := v.(map[string]any); ok {
+			for nk, nv := range sub {
+				out[k+"."+nk] = pipeline.JSONText(nv)
+			}
+			continue
+		}
+		out[prefix+k] = pipeline.JSONText(v)
+	}
 }
 
 func detail(err error) error {

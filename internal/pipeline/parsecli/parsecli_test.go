@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -82,5 +83,30 @@ func TestUsageAndTests(t *testing.T) {
 	code, out, _ = run(t, "", "--test", "--pipelines", dir)
 	if code != 1 || !strings.Contains(out, `message = "hello", want "bye"`) {
 		t.Errorf("failing test: %d\n%s", code, out)
+	}
+}
+
+// TestExplain: --explain shows, for one record, which parser or step set each
+// field, through a dispatch from syslog to cef.
+func TestExplain(t *testing.T) {
+	in := "<132>Nov 24 10:00:01 ids-01 CEF:0|OISF|Suricata|7.0|2010935|ET SCAN Nmap|6|src=45.155.205.233 dst=10.10.4.21 dpt=22 proto=TCP rt=1795000000000\n"
+	code, out, errOut := run(t, in, "--pipeline", "syslog", "--explain", "--zone", "UTC")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := map[string]*regexp.Regexp{
+		"source.ip":         regexp.MustCompile(`(?m)^  source\.ip += "45\.155\.205\.233" +pipelines/cef\.yaml:\d+ steps\[0\] map$`),
+		"network.transport": regexp.MustCompile(`(?m)^  network\.transport += "tcp" +pipelines/cef\.yaml:\d+ steps\[\d+\]\.steps\[1\] lowercase$`),
+		"@timestamp":        regexp.MustCompile(`(?m)^  @timestamp += "2026-11-18T11:06:40Z" +pipelines/cef\.yaml:\d+ steps\[\d+\] timestamp$`),
+		"host.name":         regexp.MustCompile(`(?m)^  host\.name += "ids-01" +parser cef \(pipelines/cef\.yaml\)$`),
+		"cef.dpt":           regexp.MustCompile(`(?m)^  cef\.dpt += "22" +keep: all`),
+		"kuzet.time_source": regexp.MustCompile(`(?m)^  kuzet\.time_source += "event" +time source: the record's own time$`),
+		"event.kind":        regexp.MustCompile(`(?m)^  event\.kind += "alert" +pipelines/cef\.yaml:\d+ steps\[\d+\] set$`),
+		"event.original":    regexp.MustCompile(`(?m)^  event\.original += "<132>Nov 24`),
+	}
+	for f, re := range want {
+		if !re.MatchString(out) {
+			t.Errorf("%s not explained as %s in:\n%s", f, re, out)
+		}
 	}
 }
