@@ -43,9 +43,6 @@ func TestAlertPublisherWindowsAndDedup(t *testing.T) {
 	if info.State.Msgs != 600 {
 		t.Errorf("alerts stream holds %d messages, want 600", info.State.Msgs)
 	}
-	if err := st.DeleteMsg(ctx, info.State.FirstSeq); err != nil {
-		t.Fatal(err)
-	}
 	if err := js.DeleteStream(ctx, bus.AlertsStream); err != nil {
 		t.Fatal(err)
 	}

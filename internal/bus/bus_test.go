@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/bus/bustest"
@@ -144,19 +145,28 @@ func TestPublishGivesUpWithContext(t *testing.T) {
 	}
 }
 
-func TestConsumerRedeliversUnacked(t *testing.T) {
-	s := bustest.Server(t)
-	_, js := bustest.Connect(t, s)
+// streamOf is a server with kuzet's streams holding n batches of size
+// events, c1/1 first.
+func streamOf(t *testing.T, n, size int, compress bool) jetstream.JetStream {
+	t.Helper()
+	_, js := bustest.Connect(t, bustest.Server(t))
 	ctx := context.Background()
 	if err := bus.EnsureStreams(ctx, js, bus.DefaultStreamOptions()); err != nil {
 		t.Fatal(err)
 	}
 	p := bus.NewPublisher(js, nil)
-	for i := uint64(1); i <= 3; i++ {
-		if _, err := p.Publish(ctx, bus.EventsSubject("oisc-a", "c1"), batch(i, 2)); err != nil {
+	p.Compress = compress
+	for i := uint64(1); i <= uint64(n); i++ {
+		if _, err := p.Publish(ctx, bus.EventsSubject("oisc-a", "c1"), batch(i, size)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return js
+}
+
+func TestConsumerRedeliversUnacked(t *testing.T) {
+	ctx := context.Background()
+	js := streamOf(t, 3, 2, true)
 	opts := bus.ConsumerOptions{Stream: bus.EventsStream, Durable: "ncc", MaxAckPending: 10, AckWait: 2 * time.Second}
 	c, err := bus.EnsureConsumer(ctx, js, opts)
 	if err != nil {
@@ -209,19 +219,8 @@ func TestConsumerRedeliversUnacked(t *testing.T) {
 // TestFetchLimitsAndNakTerm: Fetch stops at its count and byte limits; a
 // Nak comes back at once, a Term never.
 func TestFetchLimitsAndNakTerm(t *testing.T) {
-	s := bustest.Server(t)
-	_, js := bustest.Connect(t, s)
 	ctx := context.Background()
-	if err := bus.EnsureStreams(ctx, js, bus.DefaultStreamOptions()); err != nil {
-		t.Fatal(err)
-	}
-	p := bus.NewPublisher(js, nil)
-	p.Compress = false
-	for i := uint64(1); i <= 6; i++ {
-		if _, err := p.Publish(ctx, bus.EventsSubject("oisc-a", "c1"), batch(i, 20)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	js := streamOf(t, 6, 20, false)
 	c, err := bus.EnsureConsumer(ctx, js, bus.ConsumerOptions{Stream: bus.EventsStream, Durable: "lim", MaxAckPending: 100, AckWait: time.Minute})
 	if err != nil {
 		t.Fatal(err)
