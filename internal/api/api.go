@@ -38,6 +38,7 @@ import (
 
 	"github.com/kuzet-kz/kuzet/internal/access"
 	"github.com/kuzet-kz/kuzet/internal/config"
+	"github.com/kuzet-kz/kuzet/internal/lifecycle"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/telemetry"
 )
@@ -103,6 +104,8 @@ type Server struct {
 	ops      *telemetry.OpsServer
 	allow    map[string]string // Allow header by route path
 	served   chan error
+	// cleanup releases, last first, what Start acquired; Stop runs it.
+	cleanup  lifecycle.Stack
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -197,6 +200,7 @@ func (s *Server) Start(ctx context.Context) error {
 			return err
 		}
 		s.st, s.ownStore = st, true
+		s.cleanup.Push("clickhouse", func(context.Context) error { return st.Close() })
 	}
 	tc, err := s.tlsConfig()
 	if err != nil {
@@ -219,9 +223,18 @@ func (s *Server) Start(ctx context.Context) error {
 		_ = ln.Close()
 		return fmt.Errorf("api: ops listener: %w", err)
 	}
+	s.cleanup.Push("ops listener", s.ops.Stop)
 	s.ln = ln
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.app.Listener(ln) }()
+	s.cleanup.Push("http", func(ctx context.Context) error {
+		err := s.app.ShutdownWithContext(ctx)
+		select {
+		case <-s.served:
+		case <-ctx.Done():
+		}
+		return err
+	})
 	s.log.Info("api listening", "addr", ln.Addr().String(), "tls", tc != nil, "ops", s.ops.Addr(), "keys", len(s.keys))
 	return nil
 }
@@ -262,23 +275,13 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Stop stops accepting, lets requests in flight finish within ctx, and
-// closes the store it opened. Idempotent.
+// Stop stops accepting, lets requests in flight finish, stops the ops
+// listener and closes the store it opened, in reverse order of
+// acquisition, within the earlier of ctx's end and stop_timeout (also when
+// ctx never ends). Idempotent.
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
-		var errs []error
-		if s.ln != nil {
-			errs = append(errs, s.app.ShutdownWithContext(ctx))
-			select {
-			case <-s.served:
-			case <-ctx.Done():
-			}
-		}
-		errs = append(errs, s.ops.Stop(ctx))
-		if s.ownStore {
-			errs = append(errs, s.st.Close())
-		}
-		s.stopErr = errors.Join(errs...)
+		s.stopErr = s.cleanup.Run(ctx, s.cfg.StopTimeout)
 	})
 	return s.stopErr
 }

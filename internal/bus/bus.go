@@ -243,7 +243,7 @@ type ConsumerOptions struct {
 
 // EnsureConsumer creates or updates a durable pull consumer with explicit
 // acks that starts at the beginning of the stream and redelivers forever.
-func EnsureConsumer(ctx context.Context, js jetstream.JetStream, o ConsumerOptions) (jetstream.Consumer, error) {
+func EnsureConsumer(ctx context.Context, js jetstream.JetStream, o ConsumerOptions) (*Consumer, error) {
 	c, err := js.CreateOrUpdateConsumer(ctx, o.Stream, jetstream.ConsumerConfig{
 		Durable:        o.Durable,
 		AckPolicy:      jetstream.AckExplicitPolicy,
@@ -258,7 +258,7 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, o ConsumerOptio
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer %s on %s: %w", o.Durable, o.Stream, err)
 	}
-	return c, nil
+	return &Consumer{c: c}, nil
 }
 
 // ErrSchema is returned for an envelope of an unknown schema version.

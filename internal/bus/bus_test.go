@@ -145,34 +145,41 @@ func TestPublishGivesUpWithContext(t *testing.T) {
 	}
 }
 
-func TestConsumerRedeliversUnacked(t *testing.T) {
-	s := bustest.Server(t)
-	_, js := bustest.Connect(t, s)
+// streamOf is a server with kuzet's streams holding n batches of size
+// events, c1/1 first.
+func streamOf(t *testing.T, n, size int, compress bool) jetstream.JetStream {
+	t.Helper()
+	_, js := bustest.Connect(t, bustest.Server(t))
 	ctx := context.Background()
 	if err := bus.EnsureStreams(ctx, js, bus.DefaultStreamOptions()); err != nil {
 		t.Fatal(err)
 	}
 	p := bus.NewPublisher(js, nil)
-	for i := uint64(1); i <= 3; i++ {
-		if _, err := p.Publish(ctx, bus.EventsSubject("oisc-a", "c1"), batch(i, 2)); err != nil {
+	p.Compress = compress
+	for i := uint64(1); i <= uint64(n); i++ {
+		if _, err := p.Publish(ctx, bus.EventsSubject("oisc-a", "c1"), batch(i, size)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return js
+}
+
+func TestConsumerRedeliversUnacked(t *testing.T) {
+	ctx := context.Background()
+	js := streamOf(t, 3, 2, true)
 	opts := bus.ConsumerOptions{Stream: bus.EventsStream, Durable: "ncc", MaxAckPending: 10, AckWait: 2 * time.Second}
 	c, err := bus.EnsureConsumer(ctx, js, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fetch := func() []jetstream.Msg {
-		mb, err := c.FetchNoWait(10)
+	fetch := func() []bus.Delivery {
+		fctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		ds, err := c.Fetch(fctx, 10, 1<<20)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out []jetstream.Msg
-		for m := range mb.Messages() {
-			out = append(out, m)
-		}
-		return out
+		return ds
 	}
 	first := fetch()
 	if len(first) != 3 {
@@ -198,15 +205,77 @@ func TestConsumerRedeliversUnacked(t *testing.T) {
 		if b.ID == "c1/1" {
 			t.Error("the acked batch came back")
 		}
-		md, _ := m.Metadata()
-		if md.NumDelivered != 2 {
-			t.Errorf("delivery count %d, want 2", md.NumDelivered)
+		if m.NumDelivered() != 2 {
+			t.Errorf("delivery count %d, want 2", m.NumDelivered())
 		}
 		_ = m.Ack()
 	}
 	// The same consumer config again is accepted (idempotent).
 	if _, err := bus.EnsureConsumer(ctx, js, opts); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFetchLimitsAndNakTerm: Fetch stops at its count and byte limits; a
+// Nak comes back at once, a Term never.
+func TestFetchLimitsAndNakTerm(t *testing.T) {
+	ctx := context.Background()
+	js := streamOf(t, 6, 20, false)
+	c, err := bus.EnsureConsumer(ctx, js, bus.ConsumerOptions{Stream: bus.EventsStream, Durable: "lim", MaxAckPending: 100, AckWait: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(max, maxBytes int) []bus.Delivery {
+		t.Helper()
+		fctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		ds, err := c.Fetch(fctx, max, maxBytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ds
+	}
+	if ds := fetch(2, 1<<20); len(ds) != 2 {
+		t.Fatalf("fetched %d with max 2", len(ds))
+	} else {
+		if err := ds[0].Term(); err != nil {
+			t.Fatal(err)
+		}
+		if err := ds[1].Nak(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	one := 0
+	ds := fetch(10, 1<<20)
+	for _, d := range ds {
+		one = max(one, len(d.Data()))
+		if d.Subject() != bus.EventsSubject("oisc-a", "c1") || d.Headers().Get(bus.HeaderSchema) != bus.SchemaHeader {
+			t.Errorf("delivery of %q with headers %v", d.Subject(), d.Headers())
+		}
+	}
+	// The naked one and the four never delivered; the terminated one never again.
+	if len(ds) != 5 {
+		t.Fatalf("fetched %d after a Term and a Nak, want 5", len(ds))
+	}
+	for _, d := range ds {
+		b, _ := bus.DecodeBatch(d.Headers(), d.Data())
+		if b.ID == "c1/1" {
+			t.Error("the terminated message was redelivered")
+		}
+		if (b.ID == "c1/2") != (d.NumDelivered() == 2) {
+			t.Errorf("%s delivered %d times", b.ID, d.NumDelivered())
+		}
+		if err := d.Nak(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// About two and a half messages' bytes: at most two, at least one.
+	if got := len(fetch(10, one*5/2)); got < 1 || got > 2 {
+		t.Errorf("fetched %d messages of %d bytes each within %d bytes", got, one, one*5/2)
+	}
+	pending, ackPending, err := c.Pending(ctx)
+	if err != nil || pending != 0 || ackPending == 0 {
+		t.Errorf("pending %d, ack pending %d, err %v", pending, ackPending, err)
 	}
 }
 

@@ -29,16 +29,13 @@ const SiteSourceConsumer = "ncc-source"
 // SiteDeliverSubject is where a site delivers sourced messages to the hub.
 func SiteDeliverSubject(site string) string { return "kuzet.sitesrc." + site }
 
-// Overflow policies of a site buffer.
-const (
-	// OverflowBlock refuses new messages when the buffer is full: the
-	// collectors' publishes fail and back off, their queues fill, and the
-	// inputs stop reading (backpressure towards the devices).
-	OverflowBlock = "block"
-	// OverflowDropOldest deletes the oldest buffered messages to make room;
-	// the loss is visible in the stream's deleted message count.
-	OverflowDropOldest = "drop_oldest"
-)
+// OverflowBlock is the overflow policy of a site buffer that refuses new
+// messages when the buffer is full: the collectors' publishes fail and back
+// off, their queues fill, and the inputs stop reading (backpressure towards
+// the devices). Any other policy (drop_oldest) deletes the oldest buffered
+// messages to make room; the loss is visible in the stream's deleted
+// message count.
+const OverflowBlock = "block"
 
 // SiteOptions bound a site buffer.
 type SiteOptions struct {

@@ -37,6 +37,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/correlate"
 	"github.com/kuzet-kz/kuzet/internal/stage"
@@ -248,7 +249,7 @@ func (p *processor) Tick(ctx context.Context, now time.Time) error {
 }
 
 // alerts turns an episode update into one alert per involved organisation.
-func (s *Stage) alerts(u correlate.Update) []store.Alert {
+func (s *Stage) alerts(u correlate.Update) []alert.Alert {
 	c := s.opts.Set.Correlation(u.Rule)
 	title, level := u.Rule, "medium"
 	var tags []string
@@ -270,9 +271,9 @@ func (s *Stage) alerts(u correlate.Update) []store.Alert {
 			group[k] = u.Group[i]
 		}
 	}
-	out := make([]store.Alert, 0, len(u.Shares))
+	out := make([]alert.Alert, 0, len(u.Shares))
 	for _, sh := range u.Shares {
-		a := store.Alert{ID: u.AlertID, ReceivedAt: u.FirstSeen.UTC(), DetectedAt: u.FiredAt.UTC(), EventTime: u.FirstSeen.UTC(),
+		a := alert.Alert{ID: u.AlertID, ReceivedAt: u.FirstSeen.UTC(), DetectedAt: u.FiredAt.UTC(), EventTime: u.FirstSeen.UTC(),
 			LastSeen: u.LastSeen.UTC(), RuleID: u.Rule, RuleTitle: title, Level: level, Tags: tags, Attack: attack,
 			EventIDs: sh.EventIDs, EventCount: sh.Count, OISC: sh.Share.OISC, Org: sh.Share.Org, Object: sh.Share.Object,
 			Sector: sh.Share.Sector, Asset: "unknown", RuleSet: s.opts.RuleSet, Correlation: true, Version: u.Version,
@@ -296,7 +297,7 @@ func (s *Stage) persist(ctx context.Context, ups []correlate.Update) error {
 	for i, u := range ups {
 		last[u.AlertID] = i
 	}
-	var rows []store.Alert
+	var rows []alert.Alert
 	for i, u := range ups {
 		if last[u.AlertID] == i {
 			rows = append(rows, s.alerts(u)...)

@@ -39,6 +39,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/incident"
 	"github.com/kuzet-kz/kuzet/internal/stage"
@@ -225,7 +226,7 @@ func (s *Stage) Stop(ctx context.Context) error {
 func (s *Stage) Owned() []int { return s.runner.Owned() }
 
 // FromStoreAlert is the grouping input of an alert share.
-func FromStoreAlert(a store.Alert) incident.Alert {
+func FromStoreAlert(a alert.Alert) incident.Alert {
 	ents := map[string]string{}
 	for k, v := range map[string]string{"source.ip": a.SourceIP, "user.name": a.UserName, "host.name": a.HostName} {
 		if v != "" {
@@ -268,7 +269,7 @@ func (s *Stage) route(ctx context.Context, cons jetstream.Consumer) {
 }
 
 func (s *Stage) routeOne(ctx context.Context, msg jetstream.Msg) error {
-	var a store.Alert
+	var a alert.Alert
 	if err := json.Unmarshal(msg.Data(), &a); err != nil {
 		s.log.Warn("alert not decoded; not grouped", "subject", msg.Subject(), "err", err)
 		return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/access"
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/bus/bustest"
@@ -18,8 +19,8 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/store/storetest"
 )
 
-func alert(i int, org, sector, object, rule, src string, at time.Time) store.Alert {
-	return store.Alert{ID: uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "alert-%d", i)), ReceivedAt: at, DetectedAt: at,
+func mkAlert(i int, org, sector, object, rule, src string, at time.Time) alert.Alert {
+	return alert.Alert{ID: uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "alert-%d", i)), ReceivedAt: at, DetectedAt: at,
 		EventTime: at, RuleID: rule, RuleTitle: "rule " + rule, Level: "high", Tags: []string{"attack.credential_access"},
 		OISC: "oisc-a", Org: org, Object: object, Sector: sector, Asset: "known", Criticality: 1, SourceIP: src,
 		EventIDs: []string{fmt.Sprint(i)}}
@@ -51,15 +52,15 @@ func TestAlertsBecomeIncidents(t *testing.T) {
 	t.Cleanup(func() { _ = stg.Stop(context.Background()) })
 
 	now := time.Now().UTC().Truncate(time.Second)
-	var alerts []store.Alert
+	var alerts []alert.Alert
 	for i := range 30 {
 		org, sector, object := "bank", "banking", "cbs"
 		if i%3 == 0 {
 			org, sector, object = "grid", "electricity", "scada-1"
 		}
-		alerts = append(alerts, alert(i, org, sector, object, "r1", "203.0.113.7", now.Add(time.Duration(i)*time.Second)))
+		alerts = append(alerts, mkAlert(i, org, sector, object, "r1", "203.0.113.7", now.Add(time.Duration(i)*time.Second)))
 	}
-	unknown := alert(99, "", "", "", "r1", "203.0.113.7", now)
+	unknown := mkAlert(99, "", "", "", "r1", "203.0.113.7", now)
 	alerts = append(alerts, unknown)
 	for _, a := range alerts {
 		data, _ := json.Marshal(a)
@@ -157,7 +158,7 @@ func TestNationalIncidentLinksOrganisations(t *testing.T) {
 	for i, o := range []struct{ org, sector, object string }{
 		{"bank", "banking", "cbs"}, {"grid", "electricity", "scada-1"}, {"heat", "electricity", "boilers"},
 	} {
-		a := alert(100+i, o.org, o.sector, o.object, "scan", "198.51.100.9", now.Add(time.Duration(i)*time.Second))
+		a := mkAlert(100+i, o.org, o.sector, o.object, "scan", "198.51.100.9", now.Add(time.Duration(i)*time.Second))
 		data, _ := json.Marshal(a)
 		if _, err := js.Publish(ctx, bus.AlertsSubject(a.OISC, a.Sector), data); err != nil {
 			t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/access"
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/conformance"
@@ -76,14 +77,14 @@ func TestBruteForceBecomesOneCorrelationAlertAndAnIncident(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	_ = start(t, cfg, reg)
 	ctx := context.Background()
-	alerts := func(rule string) []store.Alert {
+	alerts := func(rule string) []alert.Alert {
 		page, err := f.st.QueryAlerts(ctx, store.AlertQuery{Limit: 100, RuleIDs: []string{rule}})
 		if err != nil {
 			return nil // the ncc has not migrated the schema yet
 		}
-		var as []store.Alert
+		var as []alert.Alert
 		for _, d := range page.Events {
-			var a store.Alert
+			var a alert.Alert
 			if err := json.Unmarshal(d, &a); err != nil {
 				t.Fatal(err)
 			}
@@ -91,7 +92,7 @@ func TestBruteForceBecomesOneCorrelationAlertAndAnIncident(t *testing.T) {
 		}
 		return as
 	}
-	var got []store.Alert
+	var got []alert.Alert
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got = alerts(guessing)
@@ -257,14 +258,14 @@ func TestScanAcrossOrganisationsIsOneAlertSharedPerOrganisation(t *testing.T) {
 	cfg.Correlation.Partitions, cfg.Incidents.Disabled = 4, true
 	_ = start(t, cfg, prometheus.NewRegistry())
 	ctx := context.Background()
-	shares := func(sc access.EventScope) []store.Alert {
+	shares := func(sc access.EventScope) []alert.Alert {
 		page, err := f.st.QueryAlerts(ctx, store.AlertQuery{Limit: 100, RuleIDs: []string{scanRule}, Scope: sc})
 		if err != nil {
 			return nil
 		}
-		var as []store.Alert
+		var as []alert.Alert
 		for _, d := range page.Events {
-			var a store.Alert
+			var a alert.Alert
 			if err := json.Unmarshal(d, &a); err != nil {
 				t.Fatal(err)
 			}
@@ -272,7 +273,7 @@ func TestScanAcrossOrganisationsIsOneAlertSharedPerOrganisation(t *testing.T) {
 		}
 		return as
 	}
-	var all []store.Alert
+	var all []alert.Alert
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		all = shares(access.EventScope{})

@@ -3,16 +3,13 @@ package ncc
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
+	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/correlate"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/sigma"
-	"github.com/kuzet-kz/kuzet/internal/store"
 )
 
 // ruleSet is the compiled rule set in use, swapped atomically on reload,
@@ -21,15 +18,6 @@ import (
 type ruleSet struct {
 	*sigma.RuleSet
 	corr *correlate.Set
-}
-
-// alertNamespace makes alert ids deterministic: the same rule on the same
-// event gives the same id, so a redelivered batch recreates its alerts.
-var alertNamespace = uuid.MustParse("6f1d3c36-7d0e-4a5b-9f58-0e3c1b2a9d41")
-
-// AlertID is the id of the alert of a rule on an event.
-func AlertID(ruleID, eventID string) uuid.UUID {
-	return uuid.NewSHA1(alertNamespace, []byte(ruleID+"|"+eventID))
 }
 
 func (n *NCC) ruleSource() sigma.Source {
@@ -86,20 +74,10 @@ func (n *NCC) watchRules(ctx context.Context, cur *atomic.Pointer[ruleSet]) {
 	}
 }
 
-func attackTags(tags []string) []string {
-	var out []string
-	for _, t := range tags {
-		if strings.HasPrefix(t, "attack.") {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// detect runs the rule set on one event: the alerts of the rules that
+// detectEvent runs the rule set on one event: the alerts of the rules that
 // raise their own, and a signal for every correlation that references a
 // rule that matched.
-func (n *NCC) detect(rs *ruleSet, ev *event.Event, doc map[string]any, now time.Time) (out []store.Alert, sigs []correlate.Signal) {
+func (n *NCC) detectEvent(rs *ruleSet, ev *event.Event, doc map[string]any, now time.Time) (out []alert.Alert, sigs []correlate.Signal) {
 	sev := sigma.NestedEvent{Doc: doc, Namespace: event.DocNamespace(doc)}
 	rs.Engine.Match(sev, func(r *sigma.CompiledRule) {
 		for _, c := range rs.corr.Feeds(r.ID()) {
@@ -119,17 +97,7 @@ func (n *NCC) detect(rs *ruleSet, ev *event.Event, doc map[string]any, now time.
 		if !rs.corr.Generates(r.ID()) {
 			return // a base rule of correlations only
 		}
-		a := store.Alert{
-			ID: AlertID(r.ID(), ev.Kuzet.EventID), ReceivedAt: ev.Kuzet.ReceivedAt, DetectedAt: now, EventTime: ev.Timestamp,
-			RuleID: r.ID(), RuleTitle: r.Rule.Title, Level: r.Rule.Level, Tags: r.Rule.Tags, Attack: attackTags(r.Rule.Tags),
-			EventIDs: []string{ev.Kuzet.EventID}, Collector: ev.Kuzet.Collector, OISC: ev.Kuzet.OISC, Org: ev.Kuzet.Org,
-			Object: ev.Kuzet.Object, Sector: ev.Kuzet.Sector, Asset: ev.Kuzet.Asset, Criticality: ev.Kuzet.Criticality,
-			HostName: ev.GetString("host.name"), SourceIP: ev.GetString("source.ip"), UserName: ev.GetString("user.name"),
-			RuleSet: rs.Version,
-		}
-		if a.Level == "" {
-			a.Level = "medium"
-		}
+		a := alert.FromSigma(r, rs.Version, ev, now)
 		out = append(out, a)
 		n.m.alerts.WithLabelValues(a.Level).Inc()
 	})

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/ncc"
@@ -50,15 +50,15 @@ func (f *fixture) publishEvents(t *testing.T, seq int, evs ...*event.Event) {
 	}
 }
 
-func (f *fixture) alerts(t *testing.T) []store.Alert {
+func (f *fixture) alerts(t *testing.T) []alert.Alert {
 	t.Helper()
 	page, err := f.st.QueryAlerts(context.Background(), store.AlertQuery{Limit: 100})
 	if err != nil {
 		return nil
 	}
-	var out []store.Alert
+	var out []alert.Alert
 	for _, raw := range page.Events {
-		var a store.Alert
+		var a alert.Alert
 		if err := json.Unmarshal(raw, &a); err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func TestDetectionAlertsOnceThroughRedelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lost atomic.Bool
-	n.SetAckHook(func([]jetstream.Msg) bool { return !lost.CompareAndSwap(false, true) }) // the first acks are lost
+	n.SetAckHook(func([]bus.Delivery) bool { return !lost.CompareAndSwap(false, true) }) // the first acks are lost
 	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestDetectionAlertsOnceThroughRedelivery(t *testing.T) {
 		t.Fatalf("%d alerts, want 1: %+v", len(as), as)
 	}
 	a := as[0]
-	if a.ID != ncc.AlertID(a.RuleID, hit.Kuzet.EventID) || a.Level != "critical" || a.EventIDs[0] != hit.Kuzet.EventID ||
+	if a.ID != alert.ID(a.RuleID, hit.Kuzet.EventID) || a.Level != "critical" || a.EventIDs[0] != hit.Kuzet.EventID ||
 		a.Org != "qazbank" || a.Sector != "banking" || a.Object != "qazbank-cbs" || a.RuleSet == "" ||
 		len(a.Attack) == 0 || a.Attack[len(a.Attack)-1] != "attack.t1003.001" {
 		t.Errorf("alert %+v", a)

@@ -3,6 +3,7 @@ package ncc
 import (
 	"testing"
 
+	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/store"
 )
@@ -14,7 +15,7 @@ func TestHeldResetKeepsNoReferences(t *testing.T) {
 	h := &held{bytes: 5 << 20}
 	for range 4 {
 		h.rows = append(h.rows, store.EventRow{Ev: &event.Event{}, Doc: make([]byte, 1<<10)})
-		h.alerts = append(h.alerts, store.Alert{RuleID: "r", EventIDs: []string{"x"}})
+		h.alerts = append(h.alerts, alert.Alert{RuleID: "r", EventIDs: []string{"x"}})
 	}
 	rows := h.rows[:cap(h.rows)]
 	h.reset(100)

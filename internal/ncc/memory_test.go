@@ -255,7 +255,7 @@ func TestByteLimitsBoundBatchesAndFetches(t *testing.T) {
 	var once sync.Once
 	reg := prometheus.NewPedanticRegistry()
 	start(t, cfg, reg, func(n *ncc.NCC) {
-		n.SetAckHook(func(msgs []jetstream.Msg) bool {
+		n.SetAckHook(func(msgs []bus.Delivery) bool {
 			mu.Lock()
 			flushes = append(flushes, len(msgs))
 			mu.Unlock()

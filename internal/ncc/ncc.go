@@ -2,6 +2,12 @@
 // batch envelopes from the KUZET_EVENTS stream with a durable pull consumer
 // and writes their events to ClickHouse.
 //
+// # Stages
+//
+// One envelope goes through fetch (bus.Consumer.Fetch), decodeBatch
+// (envelope to events and rows), detect (events to alerts) and the writer
+// (rows and alerts to ClickHouse, alerts to JetStream, then the acks).
+//
 // # Delivery
 //
 // Messages are acked only after the INSERT that holds their events has
@@ -30,7 +36,6 @@ package ncc
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -41,10 +46,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/correlate"
@@ -53,17 +57,36 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/failpoint"
 	"github.com/kuzet-kz/kuzet/internal/grouping"
 	"github.com/kuzet-kz/kuzet/internal/incident"
+	"github.com/kuzet-kz/kuzet/internal/lifecycle"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/telemetry"
 )
 
-// Options configure an NCC.
+// Options configure an NCC: its configuration and what it is given (a
+// logger, metric registries, a clock). Zero fields take the defaults of
+// withDefaults.
 type Options struct {
-	Config     config.NCC
-	Logger     *slog.Logger
+	Config config.NCC
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Registerer and Gatherer default to a new registry.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
-	Now        func() time.Time
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
+
+// Validate reports what is wrong with the options, naming the field.
+func (o *Options) Validate() error { return o.Config.Validate() }
+
+// withDefaults fills the zero fields.
+func (o Options) withDefaults() Options {
+	o.Registerer, o.Gatherer = telemetry.Registries(o.Registerer, o.Gatherer)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.Logger = telemetry.OrDiscard(o.Logger)
+	return o
 }
 
 // NCC is a running aggregator.
@@ -75,11 +98,11 @@ type NCC struct {
 	now   func() time.Time
 	ready *telemetry.Readiness
 
-	st   *store.Store
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	cons jetstream.Consumer
-	ops  *telemetry.OpsServer
+	st       *store.Store
+	client   *bus.Client
+	cons     *bus.Consumer
+	alertPub *bus.AlertPublisher
+	ops      *telemetry.OpsServer
 
 	rules atomic.Pointer[ruleSet]
 	// correlation is the correlation stage (nil when disabled or when the
@@ -88,14 +111,18 @@ type NCC struct {
 	// incidents is the incident stage (nil when disabled).
 	incidents *grouping.Stage
 
+	// cleanup releases, last first, what Start acquired; Stop runs it.
+	cleanup  lifecycle.Stack
 	cancel   context.CancelFunc
 	loopDone chan struct{}
 	bg       sync.WaitGroup
 	stopOnce sync.Once
 	stopErr  error
-	// stopCtx bounds the final flush; set by Stop before the loop ends.
-	stopMu  sync.Mutex
-	stopCtx context.Context
+	// flushDeadline (Unix nanoseconds) bounds the final flush; Stop sets
+	// it before it ends the loop. unacked counts the messages the final
+	// flush left unacked.
+	flushDeadline atomic.Int64
+	unacked       atomic.Int64
 
 	// writing and filling are the bytes of the batch being written and of
 	// the one being filled (kuzet_ncc_inflight_bytes); freed is signalled
@@ -104,23 +131,20 @@ type NCC struct {
 	freed            chan struct{}
 
 	// ackHook, for tests, may skip the acks of a flush (a lost ack).
-	ackHook func(msgs []jetstream.Msg) bool
+	ackHook func(msgs []bus.Delivery) bool
 	// detectHook, for tests, runs before detection on each event.
 	detectHook func(*event.Event)
 }
 
 // New validates the options. It does no I/O.
 func New(opts Options) (*NCC, error) {
-	if err := opts.Config.Validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	opts.Registerer, opts.Gatherer = telemetry.Registries(opts.Registerer, opts.Gatherer)
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts = opts.withDefaults()
 	n := &NCC{
 		opts: opts, cfg: opts.Config, now: opts.Now, m: newMetrics(opts.Registerer),
-		log:   telemetry.OrDiscard(opts.Logger).With("role", "ncc", "ncc", opts.Config.ID),
+		log:   opts.Logger.With("role", "ncc", "ncc", opts.Config.ID),
 		ready: telemetry.NewReadiness("nats", "clickhouse", "consumer"),
 		freed: make(chan struct{}, 1),
 	}
@@ -146,6 +170,7 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("ncc: ops listener: %w", err)
 	}
+	n.cleanup.Push("ops listener", n.ops.Stop)
 	if !n.cfg.Rules.Disabled {
 		rs, err := n.loadRules()
 		if err != nil {
@@ -158,32 +183,32 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	n.nc, err = bus.Connect(n.cfg.NATS, "kuzet-ncc "+n.cfg.ID, n.log)
+	n.cleanup.Push("clickhouse", func(context.Context) error { return n.st.Close() })
+	n.client, err = bus.Dial(n.cfg.NATS, "kuzet-ncc "+n.cfg.ID, n.log)
 	if err != nil {
 		return err
 	}
-	n.js, err = bus.JetStream(n.nc, n.cfg.NATS.Domain)
-	if err != nil {
-		return err
-	}
+	n.cleanup.Push("nats", func(context.Context) error { n.client.Close(); return nil })
+	js := n.client.JetStream()
 	so := bus.DefaultStreamOptions()
 	so.Replicas = n.cfg.NATS.Replicas
 	so.Sites = n.cfg.Sites
-	if err := bus.EnsureStreams(ctx, n.js, so); err != nil {
+	if err := bus.EnsureStreams(ctx, js, so); err != nil {
 		return err
 	}
-	n.cons, err = bus.EnsureConsumer(ctx, n.js, bus.ConsumerOptions{
+	n.alertPub = bus.NewAlertPublisher(js, bus.DefaultAlertPublisherOptions())
+	n.cons, err = bus.EnsureConsumer(ctx, js, bus.ConsumerOptions{
 		Stream: bus.EventsStream, Durable: n.cfg.Consumer.Durable, FilterSubjects: []string{bus.EventsPrefix + ".>"},
 		MaxAckPending: n.cfg.Consumer.MaxAckPending, AckWait: n.cfg.Consumer.AckWait,
 	})
 	if err != nil {
 		return err
 	}
-	if err := correlation.EnsureStream(ctx, n.js, n.cfg.NATS.Replicas); err != nil {
+	if err := correlation.EnsureStream(ctx, js, n.cfg.NATS.Replicas); err != nil {
 		return err
 	}
 	if rs := n.rules.Load(); rs != nil && !n.cfg.Correlation.Disabled && len(rs.corr.Correlations()) > 0 {
-		n.correlation, err = correlation.Start(ctx, n.js, n.st, correlation.Options{Set: rs.corr,
+		n.correlation, err = correlation.Start(ctx, js, n.st, correlation.Options{Set: rs.corr,
 			Partitions: n.cfg.Correlation.Partitions, Member: n.cfg.ID, RuleSet: rs.Version, Replicas: n.cfg.NATS.Replicas,
 			Engine: correlate.Options{Lateness: n.cfg.Correlation.Lateness, NoLateness: n.cfg.Correlation.Lateness == 0,
 				MaxGroups: n.cfg.Correlation.MaxGroups, MaxBytes: n.cfg.Correlation.MaxBytes},
@@ -191,24 +216,27 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("ncc: correlation stage: %w", err)
 		}
+		n.cleanup.Push("correlation stage", n.correlation.Stop)
 	}
 	if !n.cfg.Incidents.Disabled {
 		clocks, err := n.clocks()
 		if err != nil {
 			return fmt.Errorf("ncc: %w", err)
 		}
-		n.incidents, err = grouping.Start(ctx, n.js, n.st, grouping.Options{Config: n.cfg.Incidents.Config, Clocks: clocks,
+		n.incidents, err = grouping.Start(ctx, js, n.st, grouping.Options{Config: n.cfg.Incidents.Config, Clocks: clocks,
 			Partitions: n.cfg.Incidents.Partitions, Member: n.cfg.ID, Replicas: n.cfg.NATS.Replicas,
 			Logger: n.log, Registerer: n.opts.Registerer})
 		if err != nil {
 			return fmt.Errorf("ncc: incident stage: %w", err)
 		}
+		n.cleanup.Push("incident stage", n.incidents.Stop)
 	}
 	n.ready.Set("nats", nil)
 	n.ready.Set("consumer", nil)
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
 	n.loopDone = make(chan struct{})
+	n.cleanup.Push("consumer", n.stopLoop)
 	go n.loop(lctx)
 	n.bg.Add(1)
 	go func() { defer n.bg.Done(); n.watchLag(lctx) }()
@@ -259,46 +287,42 @@ func (n *NCC) OpsAddr() string { return n.ops.Addr() }
 // Ready reports whether the ncc is ready.
 func (n *NCC) Ready() bool { ok, _ := n.ready.Ready(); return ok }
 
-// Stop stops fetching, flushes what it holds (acking it) within ctx, and
-// closes its connections. Messages it could not flush are redelivered to the
-// next consumer after AckWait. Idempotent.
+// Stop stops fetching, flushes what it holds (acking it), and closes its
+// connections and its ops listener, in reverse order of acquisition, within
+// the earlier of ctx's end and stop_timeout: it returns in about
+// stop_timeout even when ctx never ends and ClickHouse does not answer.
+// Messages it could not flush are redelivered to the next consumer after
+// AckWait; the error says so. Idempotent.
 func (n *NCC) Stop(ctx context.Context) error {
 	n.stopOnce.Do(func() {
 		n.ready.Set("consumer", errors.New("stopping"))
-		n.stopMu.Lock()
-		n.stopCtx = ctx
-		n.stopMu.Unlock()
-		var errs []error
-		if n.cancel != nil {
-			n.cancel()
-			select {
-			case <-n.loopDone:
-			case <-ctx.Done():
-				errs = append(errs, errors.New("ncc: stop timeout while flushing"))
-			}
+		if err := n.cleanup.Run(ctx, n.cfg.StopTimeout); err != nil {
+			n.stopErr = fmt.Errorf("ncc: stop: %w", err)
 		}
-		n.bg.Wait()
-		if n.correlation != nil {
-			if err := n.correlation.Stop(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("ncc: correlation stage: %w", err))
-			}
-		}
-		if n.incidents != nil {
-			if err := n.incidents.Stop(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("ncc: incident stage: %w", err))
-			}
-		}
-		if n.nc != nil {
-			n.nc.Close()
-		}
-		if n.st != nil {
-			errs = append(errs, n.st.Close())
-		}
-		errs = append(errs, n.ops.Stop(ctx))
-		n.stopErr = errors.Join(errs...)
 		n.log.Info("ncc stopped")
 	})
 	return n.stopErr
+}
+
+// stopLoop ends the loop and its watchers; the loop's final flush ends
+// shortly before ctx's deadline, so that it can report.
+func (n *NCC) stopLoop(ctx context.Context) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Now().Add(n.cfg.StopTimeout)
+	}
+	n.flushDeadline.Store(dl.Add(-min(time.Until(dl)/10, 250*time.Millisecond)).UnixNano())
+	n.cancel()
+	select {
+	case <-n.loopDone:
+	case <-ctx.Done():
+		return fmt.Errorf("flush not finished: %w", ctx.Err())
+	}
+	n.bg.Wait()
+	if k := n.unacked.Load(); k > 0 {
+		return fmt.Errorf("%d messages left unacked; they will be redelivered", k)
+	}
+	return nil
 }
 
 // Run starts the ncc and stops it when ctx ends, within the stop timeout.
@@ -314,9 +338,9 @@ func (n *NCC) Run(ctx context.Context) error {
 
 // held is what the loop holds between fetch and ack.
 type held struct {
-	msgs    []jetstream.Msg
+	msgs    []bus.Delivery
 	rows    []store.EventRow
-	alerts  []store.Alert
+	alerts  []alert.Alert
 	signals []correlate.Signal
 	bytes   int64 // of the envelopes: decompressed body and message
 	oldest  time.Time
@@ -335,24 +359,7 @@ func (n *NCC) loop(ctx context.Context) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		for h := range writes {
-			b := h.bytes
-			n.m.batchBytes.Observe(float64(b))
-			if !n.flush(ctx, h) {
-				n.finalFlush(h)
-			}
-			n.writing.Add(-b)
-			select {
-			case n.freed <- struct{}{}:
-			default:
-			}
-			if len(h.msgs) == 0 {
-				select {
-				case spare <- h:
-				default:
-				}
-			}
-		}
+		n.writer(ctx, writes, spare)
 	}()
 	h := &held{}
 	defer func() {
@@ -405,6 +412,30 @@ func (n *NCC) loop(ctx context.Context) {
 	}
 }
 
+// writer is the last stage: it writes each batch handed to it (rows and
+// alerts to ClickHouse, alerts to JetStream, then the acks), and offers
+// the emptied batch for reuse on spare.
+func (n *NCC) writer(ctx context.Context, writes <-chan *held, spare chan<- *held) {
+	for h := range writes {
+		b := h.bytes
+		n.m.batchBytes.Observe(float64(b))
+		if !n.flush(ctx, h) {
+			n.finalFlush(h)
+		}
+		n.writing.Add(-b)
+		select {
+		case n.freed <- struct{}{}:
+		default:
+		}
+		if len(h.msgs) == 0 {
+			select {
+			case spare <- h:
+			default:
+			}
+		}
+	}
+}
+
 // migrate applies the schema migrations, retrying with backoff while
 // ClickHouse is unavailable. It returns false if ctx ended first.
 func (n *NCC) migrate(ctx context.Context) bool {
@@ -443,10 +474,16 @@ func (n *NCC) handOff(ctx context.Context, writes chan<- *held, h *held) bool {
 	}
 }
 
+// fetch is the first stage: it waits up to wait for at most room
+// envelopes and hands them to process.
 func (n *NCC) fetch(ctx context.Context, h *held, room int, wait time.Duration) {
 	fctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	mb, err := n.cons.Fetch(room, jetstream.FetchContext(fctx), jetstream.FetchMaxBytes(int(n.cfg.Consumer.FetchMaxBytes)))
+	ds, err := n.cons.Fetch(fctx, room, int(n.cfg.Consumer.FetchMaxBytes))
+	if len(ds) > 0 {
+		n.processAll(h, ds)
+		n.filling.Store(h.bytes)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			n.ready.Set("nats", err)
@@ -455,50 +492,46 @@ func (n *NCC) fetch(ctx context.Context, h *held, room int, wait time.Duration) 
 		}
 		return
 	}
-	var msgs []jetstream.Msg
-	for msg := range mb.Messages() {
-		msgs = append(msgs, msg)
-	}
-	n.takeAll(h, msgs)
-	n.filling.Store(h.bytes)
-	if err := mb.Error(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, nats.ErrTimeout) &&
-		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) {
-		n.ready.Set("nats", err)
-		n.log.Warn("fetch", "err", err)
-		sleep(ctx, 500*time.Millisecond)
-		return
-	}
 	n.ready.Set("nats", nil)
 }
 
-// decoded is one envelope's rows and alerts, made before the loop takes
+// envelope is one delivered envelope through the stages: its events
+// (decodeBatch), their rows and alerts (detect), before the loop takes
 // them.
-type decoded struct {
-	msg     jetstream.Msg
-	ok      bool
-	events  int
-	bytes   int64 // decompressed body and message
-	rows    []store.EventRow
-	alerts  []store.Alert
+type envelope struct {
+	msg    bus.Delivery
+	ok     bool
+	events []decodedEvent // dropped once detection ran
+	count  int            // events in the envelope, rejected ones included
+	bytes  int64          // decompressed body and message
+	rows   []store.EventRow
+	alerts []alert.Alert
 	signals []correlate.Signal
 }
 
-// takeAll decodes the envelopes of one fetch on every core, then takes
-// them in their order.
-func (n *NCC) takeAll(h *held, msgs []jetstream.Msg) {
-	out := make([]decoded, len(msgs))
-	workers := min(runtime.GOMAXPROCS(0), len(msgs))
+// decodedEvent is one event of an envelope, with its JSON document for
+// detection.
+type decodedEvent struct {
+	ev  *event.Event
+	doc map[string]any
+}
+
+// processAll runs the stages of the envelopes of one fetch on every core,
+// then takes them in their order.
+func (n *NCC) processAll(h *held, ds []bus.Delivery) {
+	out := make([]envelope, len(ds))
+	workers := min(runtime.GOMAXPROCS(0), len(ds))
 	if workers <= 1 {
-		for i, m := range msgs {
-			out[i] = n.safeDecode(m)
+		for i, d := range ds {
+			out[i] = n.safeProcess(d)
 		}
 	} else {
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		for range workers {
 			wg.Go(func() {
-				for i := int(next.Add(1)) - 1; i < len(msgs); i = int(next.Add(1)) - 1 {
-					out[i] = n.safeDecode(msgs[i])
+				for i := int(next.Add(1)) - 1; i < len(ds); i = int(next.Add(1)) - 1 {
+					out[i] = n.safeProcess(ds[i])
 				}
 			})
 		}
@@ -509,24 +542,36 @@ func (n *NCC) takeAll(h *held, msgs []jetstream.Msg) {
 	}
 }
 
-// safeDecode runs decode, recovering from a panic (a decoder bug that some
-// envelope reaches): the envelope is terminated like one that does not
-// decode, and stays in the stream for inspection.
-func (n *NCC) safeDecode(msg jetstream.Msg) (d decoded) {
+// safeProcess runs process, recovering from a panic (a decoder bug that
+// some envelope reaches): the envelope is terminated like one that does
+// not decode, and stays in the stream for inspection.
+func (n *NCC) safeProcess(msg bus.Delivery) (e envelope) {
 	defer func() {
 		if r := recover(); r != nil {
 			n.m.rejected.WithLabelValues("decode_panic").Inc()
 			n.log.Error("envelope decoding failed; terminated, left in the stream", "subject", msg.Subject(), "panic", r)
-			d = decoded{msg: msg}
+			e = envelope{msg: msg}
 		}
 	}()
-	return n.decode(msg)
+	return n.process(msg)
 }
 
-// decode decodes one envelope into event rows and runs detection on them.
-// Safe for concurrent use.
-func (n *NCC) decode(msg jetstream.Msg) decoded {
-	d := decoded{msg: msg}
+// process runs the stages of one envelope before the writer: decodeBatch,
+// then detect. Safe for concurrent use.
+func (n *NCC) process(msg bus.Delivery) envelope {
+	e := n.decodeBatch(msg)
+	if e.ok {
+		e.alerts, e.signals = n.detect(e.events)
+	}
+	e.events = nil
+	return e
+}
+
+// decodeBatch decodes one envelope into its events and their rows.
+// Events that do not decode are counted and left out. Safe for concurrent
+// use.
+func (n *NCC) decodeBatch(msg bus.Delivery) envelope {
+	d := envelope{msg: msg}
 	b, size, err := bus.DecodeBatchSize(msg.Headers(), msg.Data())
 	if err != nil {
 		reason := "bad_envelope"
@@ -537,14 +582,13 @@ func (n *NCC) decode(msg jetstream.Msg) decoded {
 		n.log.Error("envelope rejected; terminated, left in the stream", "subject", msg.Subject(), "err", err)
 		return d
 	}
-	d.ok, d.events = true, len(b.Events)
+	d.ok, d.count = true, len(b.Events)
 	d.bytes = int64(size)
 	if msg.Headers().Get(bus.HeaderEncoding) != "" {
 		d.bytes += int64(len(msg.Data()))
 	}
 	d.rows = make([]store.EventRow, 0, len(b.Events))
-	rs := n.rules.Load()
-	now := n.now().UTC()
+	d.events = make([]decodedEvent, 0, len(b.Events))
 	for _, raw := range b.Events {
 		ev, doc, err := event.Decode(raw)
 		if err != nil {
@@ -559,19 +603,38 @@ func (n *NCC) decode(msg jetstream.Msg) decoded {
 			continue
 		}
 		d.rows = append(d.rows, row)
-		if rs != nil && doc != nil && ev.Event.Kind != "pipeline_error" {
-			as, ss := n.safeDetect(rs, ev, doc, now)
-			d.alerts = append(d.alerts, as...)
-			d.signals = append(d.signals, ss...)
-		}
+		d.events = append(d.events, decodedEvent{ev: ev, doc: doc})
 	}
 	return d
 }
 
-// safeDetect runs detect, recovering from a panic (an engine bug that some
-// event reaches): the event is stored without alerts and counted, instead
-// of crashing the ncc on every redelivery of its batch.
-func (n *NCC) safeDetect(rs *ruleSet, ev *event.Event, doc map[string]any, now time.Time) (alerts []store.Alert, sigs []correlate.Signal) {
+// detect runs the rule set in use on events and returns their alerts and
+// the signals of correlation-referenced rules.
+// Pipeline errors and events without a document are not matched. Safe for
+// concurrent use.
+func (n *NCC) detect(events []decodedEvent) ([]alert.Alert, []correlate.Signal) {
+	rs := n.rules.Load()
+	if rs == nil {
+		return nil, nil
+	}
+	now := n.now().UTC()
+	var (
+		out  []alert.Alert
+		sigs []correlate.Signal
+	)
+	for _, e := range events {
+		if e.doc != nil && e.ev.Event.Kind != "pipeline_error" {
+			as, ss := n.safeDetect(rs, e.ev, e.doc, now)
+			out, sigs = append(out, as...), append(sigs, ss...)
+		}
+	}
+	return out, sigs
+}
+
+// safeDetect runs detectEvent, recovering from a panic (an engine bug that
+// some event reaches): the event is stored without alerts and counted,
+// instead of crashing the ncc on every redelivery of its batch.
+func (n *NCC) safeDetect(rs *ruleSet, ev *event.Event, doc map[string]any, now time.Time) (alerts []alert.Alert, sigs []correlate.Signal) {
 	defer func() {
 		if r := recover(); r != nil {
 			n.m.detectErrors.Inc()
@@ -582,24 +645,25 @@ func (n *NCC) safeDetect(rs *ruleSet, ev *event.Event, doc map[string]any, now t
 	if n.detectHook != nil {
 		n.detectHook(ev)
 	}
-	return n.detect(rs, ev, doc, now)
+	return n.detectEvent(rs, ev, doc, now)
 }
 
-// take adds one decoded envelope to the rows held until the next flush.
-func (n *NCC) take(h *held, d *decoded) {
+// take adds one processed envelope to the rows held until the next flush;
+// one that did not decode is terminated.
+func (n *NCC) take(h *held, d *envelope) {
 	if !d.ok {
 		_ = d.msg.Term()
 		return
 	}
 	n.m.batches.Inc()
-	if md, err := d.msg.Metadata(); err == nil && md.NumDelivered > 1 {
+	if d.msg.NumDelivered() > 1 {
 		n.m.redelivered.Inc()
 	}
 	h.rows = append(h.rows, d.rows...)
 	h.alerts = append(h.alerts, d.alerts...)
 	h.signals = append(h.signals, d.signals...)
 	h.bytes += d.bytes
-	n.m.events.Add(float64(d.events))
+	n.m.events.Add(float64(d.count))
 	if len(h.msgs) == 0 {
 		h.oldest = n.now()
 		h.touched = h.oldest
@@ -620,11 +684,11 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 		}
 		published := true
 		if err == nil {
-			err = n.publishAlerts(ctx, h.alerts)
+			err = n.alertPub.Publish(ctx, h.alerts)
 			published = err == nil
 		}
 		if err == nil && len(h.signals) > 0 {
-			err = correlation.Publish(ctx, n.js, h.signals, n.cfg.Correlation.Partitions)
+			err = correlation.Publish(ctx, n.client.JetStream(), h.signals, n.cfg.Correlation.Partitions)
 			published = err == nil
 		}
 		if err == nil {
@@ -668,61 +732,20 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 	}
 }
 
-// publishAlerts publishes alerts to kuzet.alerts.<oisc>.<sector>, one
-// message each with Nats-Msg-Id = alert id (a retry is stored once),
-// asynchronously in windows of alertWindow acks.
-func (n *NCC) publishAlerts(ctx context.Context, alerts []store.Alert) error {
-	const alertWindow = 256
-	for len(alerts) > 0 {
-		chunk := alerts[:min(alertWindow, len(alerts))]
-		alerts = alerts[len(chunk):]
-		futures := make([]jetstream.PubAckFuture, 0, len(chunk))
-		for _, a := range chunk {
-			data, err := json.Marshal(a)
-			if err != nil {
-				return err
-			}
-			f, err := n.js.PublishAsync(bus.AlertsSubject(a.OISC, a.Sector), data, jetstream.WithMsgID(a.ID.String()))
-			if err != nil {
-				return fmt.Errorf("ncc: publish alert %s: %w", a.ID, err)
-			}
-			futures = append(futures, f)
-		}
-		timeout := time.NewTimer(5 * time.Second)
-		for i, f := range futures {
-			select {
-			case <-f.Ok():
-			case err := <-f.Err():
-				timeout.Stop()
-				return fmt.Errorf("ncc: publish alert %s: %w", chunk[i].ID, err)
-			case <-timeout.C:
-				return fmt.Errorf("ncc: publish alert %s: %w", chunk[i].ID, errPublishTimeout)
-			case <-ctx.Done():
-				timeout.Stop()
-				return ctx.Err()
-			}
-		}
-		timeout.Stop()
-	}
-	return nil
-}
-
-// errPublishTimeout is returned when JetStream does not acknowledge a
-// published alert in time.
-var errPublishTimeout = errors.New("no acknowledgement within 5s")
-
-// finalFlush tries once more to flush at shutdown, within Stop's context.
+// finalFlush tries once more to flush at shutdown, until the deadline
+// Stop set.
 func (n *NCC) finalFlush(h *held) {
 	if len(h.msgs) == 0 {
 		return
 	}
-	n.stopMu.Lock()
-	ctx := n.stopCtx
-	n.stopMu.Unlock()
-	if ctx == nil {
+	dl := n.flushDeadline.Load()
+	if dl == 0 {
 		return
 	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, dl))
+	defer cancel()
 	if !n.flush(ctx, h) {
+		n.unacked.Add(int64(len(h.msgs)))
 		n.log.Warn("messages left unacked at shutdown; they will be redelivered", "messages", len(h.msgs))
 	}
 }
@@ -783,13 +806,13 @@ func (n *NCC) watchLag(ctx context.Context) {
 			return
 		case <-t.C:
 			ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			info, err := n.cons.Info(ictx)
+			pending, ackPending, err := n.cons.Pending(ictx)
 			cancel()
 			if err != nil {
 				continue
 			}
-			n.m.pending.Set(float64(info.NumPending))
-			n.m.ackPending.Set(float64(info.NumAckPending))
+			n.m.pending.Set(float64(pending))
+			n.m.ackPending.Set(float64(ackPending))
 		}
 	}
 }

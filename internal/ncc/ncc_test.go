@@ -165,7 +165,7 @@ func TestRedeliveryAfterLostAckShowsNoDuplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lost atomic.Int32
-	n.SetAckHook(func(msgs []jetstream.Msg) bool {
+	n.SetAckHook(func(msgs []bus.Delivery) bool {
 		// Lose the acks of the first flush: its events are in ClickHouse,
 		// JetStream redelivers its messages after AckWait.
 		return !lost.CompareAndSwap(0, int32(len(msgs)))

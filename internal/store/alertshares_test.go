@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/access"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/store/storetest"
@@ -29,7 +30,7 @@ func TestAlertSharesMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Now().UTC().Truncate(time.Second)
-	old := store.Alert{ID: uuid.New(), ReceivedAt: at, DetectedAt: at, EventTime: at, RuleID: "r-old", Level: "high",
+	old := alert.Alert{ID: uuid.New(), ReceivedAt: at, DetectedAt: at, EventTime: at, RuleID: "r-old", Level: "high",
 		OISC: "oisc-a", Org: "bank", Sector: "banking", EventIDs: []string{"e1"}}
 	if err := s.InsertAlertsBefore5(ctx, old); err != nil {
 		t.Fatal(err)
@@ -44,11 +45,11 @@ func TestAlertSharesMigration(t *testing.T) {
 		t.Fatalf("schema %d, %v", v, err)
 	}
 	id := uuid.New()
-	share := func(org, sector string, version uint64, events ...string) store.Alert {
-		return store.Alert{ID: id, ReceivedAt: at, DetectedAt: at, EventTime: at, RuleID: "corr", Level: "high", OISC: "oisc-a",
+	share := func(org, sector string, version uint64, events ...string) alert.Alert {
+		return alert.Alert{ID: id, ReceivedAt: at, DetectedAt: at, EventTime: at, RuleID: "corr", Level: "high", OISC: "oisc-a",
 			Org: org, Sector: sector, EventIDs: events, Correlation: true, Version: version, EventCount: len(events)}
 	}
-	if err := s.InsertAlerts(ctx, []store.Alert{share("bank", "banking", 1, "a"), share("grid", "electricity", 1, "b"),
+	if err := s.InsertAlerts(ctx, []alert.Alert{share("bank", "banking", 1, "a"), share("grid", "electricity", 1, "b"),
 		share("bank", "banking", 2, "a", "c")}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,10 @@
 package store
 
-import "context"
+import (
+	"context"
+
+	"github.com/kuzet-kz/kuzet/internal/alert"
+)
 
 // SetDocChunk sets how many ids one query of docs names, for a test; the
 // returned function restores it.
@@ -14,7 +18,7 @@ func SetDocChunk(n int) (restore func()) {
 func (s *Store) MigrateTo(ctx context.Context, upto uint32) error { return s.migrateTo(ctx, upto) }
 
 // InsertAlertsBefore5 writes alerts as the writer did before migration 5.
-func (s *Store) InsertAlertsBefore5(ctx context.Context, alerts ...Alert) error {
+func (s *Store) InsertAlertsBefore5(ctx context.Context, alerts ...alert.Alert) error {
 	rows := make([][]any, 0, len(alerts))
 	for _, a := range alerts {
 		rows = append(rows, []any{a.ID, a.ReceivedAt, a.DetectedAt, a.EventTime, a.RuleID, a.RuleTitle, a.Level, nonNil(a.Tags),
@@ -22,4 +26,9 @@ func (s *Store) InsertAlertsBefore5(ctx context.Context, alerts ...Alert) error 
 			a.HostName, a.SourceIP, a.UserName, a.RuleSet, `{"rule_id":"` + a.RuleID + `"}`})
 	}
 	return s.insert(ctx, "alerts", oldAlertColumns, rows...)
+}
+
+// Exec runs a statement without results, for a test.
+func (s *Store) Exec(ctx context.Context, sql string, args ...any) error {
+	return s.conn.Exec(ctx, sql, args...)
 }

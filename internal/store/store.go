@@ -94,11 +94,6 @@ func (s *Store) DropDatabase(ctx context.Context) error {
 	return s.conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+s.db+"`")
 }
 
-// Exec runs a statement without results; for tests and admin tooling.
-func (s *Store) Exec(ctx context.Context, sql string, args ...any) error {
-	return s.conn.Exec(ctx, sql, args...)
-}
-
 // Table returns the qualified name of a kuzet table, for tests and tooling.
 func (s *Store) Table(name string) string { return s.table(name) }
 
