@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/access"
+	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/bus/bustest"
 	"github.com/kuzet-kz/kuzet/internal/grouping"

@@ -14,8 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/access"
+	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/conformance"
 	"github.com/kuzet-kz/kuzet/internal/incident"

@@ -499,13 +499,13 @@ func (n *NCC) fetch(ctx context.Context, h *held, room int, wait time.Duration) 
 // (decodeBatch), their rows and alerts (detect), before the loop takes
 // them.
 type envelope struct {
-	msg    bus.Delivery
-	ok     bool
-	events []decodedEvent // dropped once detection ran
-	count  int            // events in the envelope, rejected ones included
-	bytes  int64          // decompressed body and message
-	rows   []store.EventRow
-	alerts []alert.Alert
+	msg     bus.Delivery
+	ok      bool
+	events  []decodedEvent // dropped once detection ran
+	count   int            // events in the envelope, rejected ones included
+	bytes   int64          // decompressed body and message
+	rows    []store.EventRow
+	alerts  []alert.Alert
 	signals []correlate.Signal
 }
 

@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/access"
+	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/store/storetest"
 )
