@@ -11,6 +11,7 @@ import (
 
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/bus/bustest"
+	"github.com/kuzet-kz/kuzet/internal/proctest"
 )
 
 // TestPartitionOwnerPinned pins the rendezvous hash: every member computes
@@ -95,7 +96,7 @@ func TestPartitionsTakeover(t *testing.T) {
 		}
 		return nil
 	}
-	waitFor(t, 5*time.Second, func() error { return covered(all) })
+	proctest.Eventually(t, 5*time.Second, func(context.Context) error { return covered(all) })
 
 	// c stops announcing without leaving: its key expires after the TTL.
 	cOwned := c.Owned()
@@ -111,7 +112,7 @@ func TestPartitionsTakeover(t *testing.T) {
 	if _, err := kv.Put(ctx, "ncc-c", []byte("crashed")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, func() error { return covered([]*bus.Partitions{a, b}) })
+	proctest.Eventually(t, 5*time.Second, func(context.Context) error { return covered([]*bus.Partitions{a, b}) })
 	took := time.Since(stopped)
 	t.Logf("a crashed member's %d partitions moved after %v", len(cOwned), took.Round(10*time.Millisecond))
 	if took < 300*time.Millisecond {
@@ -123,7 +124,7 @@ func TestPartitionsTakeover(t *testing.T) {
 	if err := b.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, func() error { return covered([]*bus.Partitions{a}) })
+	proctest.Eventually(t, 2*time.Second, func(context.Context) error { return covered([]*bus.Partitions{a}) })
 	t.Logf("a member that left was replaced after %v", time.Since(left).Round(10*time.Millisecond))
 	select {
 	case <-a.Changed():
@@ -132,21 +133,6 @@ func TestPartitionsTakeover(t *testing.T) {
 	}
 	if err := a.Leave(ctx); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, d time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

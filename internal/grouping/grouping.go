@@ -345,24 +345,62 @@ func (p *processor) Tick(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// persist writes one grouping update: the incident in the KV bucket by
-// compare-and-set (retried on a concurrent change), then its row, alert
-// links and history in ClickHouse. Writing an update twice (a replay after
-// a takeover) stores the same incident again at a newer revision.
-func (s *Stage) persist(ctx context.Context, u incident.Update) error {
+// write changes one incident by compare-and-set in the bucket: change
+// gets the stored incident (nil: not stored yet) and its revision, and
+// returns the incident to store and its history entries; a concurrent
+// change (an analyst's, another owner's) makes it try again on the newer
+// revision. The new revision is then written to the incidents table with
+// the entries. It returns the incident as stored.
+func (s *Stage) write(ctx context.Context, id string, at time.Time,
+	change func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry)) (incident.Incident, error) {
 	for attempt := 0; ; attempt++ {
-		val, rev, err := s.kv.Get(ctx, u.Incident.ID)
+		val, rev, err := s.kv.Get(ctx, id)
 		if err != nil {
-			return err
+			return incident.Incident{}, err
 		}
 		var stored *incident.Incident
 		if val != nil {
 			var in incident.Incident
 			if err := json.Unmarshal(val, &in); err != nil {
-				return fmt.Errorf("grouping: incident %s in the bucket: %w", u.Incident.ID, err)
+				return incident.Incident{}, fmt.Errorf("grouping: incident %s in the bucket: %w", id, err)
 			}
 			stored = &in
 		}
+		next, entries := change(stored, rev)
+		next.Version = 0
+		data, err := json.Marshal(next)
+		if err != nil {
+			return incident.Incident{}, err
+		}
+		newRev, err := s.kv.Put(ctx, next.ID, rev, data)
+		if errors.Is(err, bus.ErrRevisionConflict) && attempt < 10 {
+			s.m.conflicts.Inc()
+			continue
+		}
+		if err != nil {
+			return incident.Incident{}, err
+		}
+		next.Version = newRev
+		for i := range entries {
+			entries[i].Version = newRev
+		}
+		if err := s.st.InsertIncidents(ctx, []store.StoredIncident{{Incident: next, UpdatedAt: at}}); err != nil {
+			return incident.Incident{}, err
+		}
+		if err := s.st.InsertIncidentLog(ctx, entries); err != nil {
+			return incident.Incident{}, err
+		}
+		s.m.persisted.Inc()
+		return next, nil
+	}
+}
+
+// persist writes one grouping update (see write), links its new alerts
+// and hands the incident to the national stage. Writing an update twice
+// (a replay after a takeover) stores the same incident again at a newer
+// revision.
+func (s *Stage) persist(ctx context.Context, u incident.Update) error {
+	next, err := s.write(ctx, u.Incident.ID, u.At, func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry) {
 		next := incident.ApplyGrouping(stored, u)
 		var entries []store.IncidentLogEntry
 		if c := u.Change(); c != nil {
@@ -386,42 +424,19 @@ func (s *Stage) persist(ctx context.Context, u incident.Update) error {
 				}
 			}
 		}
-		next.Version = 0
-		data, err := json.Marshal(next)
-		if err != nil {
-			return err
-		}
-		newRev, err := s.kv.Put(ctx, next.ID, rev, data)
-		if errors.Is(err, bus.ErrRevisionConflict) && attempt < 10 {
-			s.m.conflicts.Inc()
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		next.Version = newRev
-		for i := range entries {
-			entries[i].Version = newRev
-		}
-		if err := s.st.InsertIncidents(ctx, []store.StoredIncident{{Incident: next, UpdatedAt: u.At}}); err != nil {
-			return err
-		}
-		links := make([]store.IncidentAlert, 0, len(u.NewAlerts))
-		for _, id := range u.NewAlerts {
-			links = append(links, store.IncidentAlert{IncidentID: next.ID, AlertID: id, Org: next.Org, LinkedAt: u.At})
-		}
-		if err := s.st.LinkIncidentAlerts(ctx, links); err != nil {
-			return err
-		}
-		if err := s.st.InsertIncidentLog(ctx, entries); err != nil {
-			return err
-		}
-		if err := s.publishLocal(ctx, next); err != nil {
-			return err
-		}
-		s.m.persisted.Inc()
-		return nil
+		return next, entries
+	})
+	if err != nil {
+		return err
 	}
+	links := make([]store.IncidentAlert, 0, len(u.NewAlerts))
+	for _, id := range u.NewAlerts {
+		links = append(links, store.IncidentAlert{IncidentID: next.ID, AlertID: id, Org: next.Org, LinkedAt: u.At})
+	}
+	if err := s.st.LinkIncidentAlerts(ctx, links); err != nil {
+		return err
+	}
+	return s.publishLocal(ctx, next)
 }
 
 var entryNamespace = uuid.MustParse("2b4d8e0a-5c61-4f4e-9a3b-7d1c0e6f5a21")

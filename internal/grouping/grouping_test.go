@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kuzet-kz/kuzet/internal/access"
 	"github.com/kuzet-kz/kuzet/internal/alert"
@@ -26,16 +27,12 @@ func mkAlert(i int, org, sector, object, rule, src string, at time.Time) alert.A
 		EventIDs: []string{fmt.Sprint(i)}}
 }
 
-// TestAlertsBecomeIncidents streams alerts of two organisations (and one of
-// an unknown asset) through the alerts stream into a running incident
-// stage on a real JetStream and ClickHouse: each organisation's alerts of
-// one rule and object become one incident holding every alert once, the
-// unknown asset's alert opens none, and each organisation's scope sees only
-// its own incident, by list and by id.
-func TestAlertsBecomeIncidents(t *testing.T) {
+// startStage runs an incident stage with short timers on a real JetStream
+// and ClickHouse, stopped when the test ends.
+func startStage(t *testing.T) (*store.Store, jetstream.JetStream) {
+	t.Helper()
 	st := storetest.Open(t)
-	s := bustest.Server(t)
-	_, js := bustest.Connect(t, s)
+	_, js := bustest.Connect(t, bustest.Server(t))
 	ctx := context.Background()
 	if err := bus.EnsureStreams(ctx, js, bus.DefaultStreamOptions()); err != nil {
 		t.Fatal(err)
@@ -50,6 +47,18 @@ func TestAlertsBecomeIncidents(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = stg.Stop(context.Background()) })
+	return st, js
+}
+
+// TestAlertsBecomeIncidents streams alerts of two organisations (and one of
+// an unknown asset) through the alerts stream into a running incident
+// stage on a real JetStream and ClickHouse: each organisation's alerts of
+// one rule and object become one incident holding every alert once, the
+// unknown asset's alert opens none, and each organisation's scope sees only
+// its own incident, by list and by id.
+func TestAlertsBecomeIncidents(t *testing.T) {
+	st, js := startStage(t)
+	ctx := context.Background()
 
 	now := time.Now().UTC().Truncate(time.Second)
 	var alerts []alert.Alert
@@ -137,23 +146,8 @@ func TestAlertsBecomeIncidents(t *testing.T) {
 // national incident linking all three, which no organisation's scope sees,
 // by list or by id.
 func TestNationalIncidentLinksOrganisations(t *testing.T) {
-	st := storetest.Open(t)
-	s := bustest.Server(t)
-	_, js := bustest.Connect(t, s)
+	st, js := startStage(t)
 	ctx := context.Background()
-	if err := bus.EnsureStreams(ctx, js, bus.DefaultStreamOptions()); err != nil {
-		t.Fatal(err)
-	}
-	cfg := incident.DefaultConfig()
-	cfg.RSITFile = ""
-	cfg.Routes = []incident.Route{{Name: "default", GroupBy: []string{"rule", "object"},
-		GroupWait: 200 * time.Millisecond, GroupInterval: 300 * time.Millisecond, RepeatInterval: time.Hour}}
-	stg, err := grouping.Start(ctx, js, st, grouping.Options{Config: cfg, Partitions: 4, Member: "ncc-1",
-		Heartbeat: 100 * time.Millisecond, TTL: 400 * time.Millisecond, Tick: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = stg.Stop(context.Background()) })
 	now := time.Now().UTC().Truncate(time.Second)
 	for i, o := range []struct{ org, sector, object string }{
 		{"bank", "banking", "cbs"}, {"grid", "electricity", "scada-1"}, {"heat", "electricity", "boilers"},

@@ -3,7 +3,6 @@ package grouping
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -122,49 +121,19 @@ func union(a, b []string) []string {
 // analysts' fields stay as stored, links, organisations and sectors only
 // grow.
 func (s *Stage) persistNational(ctx context.Context, u incident.NationalUpdate) error {
-	for attempt := 0; ; attempt++ {
-		val, rev, err := s.kv.Get(ctx, u.Incident.ID)
-		if err != nil {
-			return err
+	_, err := s.write(ctx, u.Incident.ID, u.At, func(stored *incident.Incident, _ uint64) (incident.Incident, []store.IncidentLogEntry) {
+		if stored == nil {
+			return u.Incident.Clone(), []store.IncidentLogEntry{{ID: entryID(u.Incident.ID, "open", u.At),
+				IncidentID: u.Incident.ID, At: u.At, Actor: "system:national", Action: "open", Outcome: "applied"}}
 		}
-		next := u.Incident.Clone()
-		if val != nil {
-			var stored incident.Incident
-			if err := json.Unmarshal(val, &stored); err != nil {
-				return fmt.Errorf("grouping: national incident %s in the bucket: %w", u.Incident.ID, err)
-			}
-			next = stored
-			next.Linked = union(stored.Linked, append(slices.Clone(u.Incident.Linked), u.NewLinks...))
-			next.Orgs = union(stored.Orgs, u.Incident.Orgs)
-			next.Sectors = union(stored.Sectors, u.Incident.Sectors)
-			next.Criticality = max(stored.Criticality, u.Incident.Criticality)
-			next.Severity = incident.SeverityOf(next.Criticality)
-			next.LastActivityAt = u.Incident.LastActivityAt
-		}
-		next.Version = 0
-		data, err := json.Marshal(next)
-		if err != nil {
-			return err
-		}
-		newRev, err := s.kv.Put(ctx, next.ID, rev, data)
-		if errors.Is(err, bus.ErrRevisionConflict) && attempt < 10 {
-			s.m.conflicts.Inc()
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		next.Version = newRev
-		if err := s.st.InsertIncidents(ctx, []store.StoredIncident{{Incident: next, UpdatedAt: u.At}}); err != nil {
-			return err
-		}
-		if val == nil {
-			if err := s.st.InsertIncidentLog(ctx, []store.IncidentLogEntry{{ID: entryID(next.ID, "open", u.At),
-				IncidentID: next.ID, At: u.At, Actor: "system:national", Action: "open", Outcome: "applied", Version: newRev}}); err != nil {
-				return err
-			}
-		}
-		s.m.persisted.Inc()
-		return nil
-	}
+		next := stored.Clone()
+		next.Linked = union(stored.Linked, append(slices.Clone(u.Incident.Linked), u.NewLinks...))
+		next.Orgs = union(stored.Orgs, u.Incident.Orgs)
+		next.Sectors = union(stored.Sectors, u.Incident.Sectors)
+		next.Criticality = max(stored.Criticality, u.Incident.Criticality)
+		next.Severity = incident.SeverityOf(next.Criticality)
+		next.LastActivityAt = u.Incident.LastActivityAt
+		return next, nil
+	})
+	return err
 }

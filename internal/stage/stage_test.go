@@ -10,6 +10,7 @@ import (
 
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/bus/bustest"
+	"github.com/kuzet-kz/kuzet/internal/proctest"
 	"github.com/kuzet-kz/kuzet/internal/stage"
 )
 
@@ -106,7 +107,7 @@ func TestStageSurvivesAKilledMember(t *testing.T) {
 		}
 	}
 	publish(0, total/2)
-	waitFor(t, 10*time.Second, func() error {
+	proctest.Eventually(t, 10*time.Second, func(context.Context) error {
 		if n := eff.distinct(); n < total/2 {
 			return fmt.Errorf("%d of %d effects before the kill", n, total/2)
 		}
@@ -119,7 +120,7 @@ func TestStageSurvivesAKilledMember(t *testing.T) {
 	killB()
 	killed := time.Now()
 	publish(total/2, total)
-	waitFor(t, 20*time.Second, func() error {
+	proctest.Eventually(t, 20*time.Second, func(context.Context) error {
 		if n := eff.distinct(); n < total {
 			return fmt.Errorf("%d of %d effects after the kill", n, total)
 		}
@@ -164,7 +165,7 @@ func TestStageSurvivesAKilledMember(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, 20*time.Second, func() error {
+	proctest.Eventually(t, 20*time.Second, func(context.Context) error {
 		if n := total2(); n < total {
 			return fmt.Errorf("the checkpoints cover %d of %d messages", n, total)
 		}
@@ -204,19 +205,4 @@ func TestStageSurvivesAKilledMember(t *testing.T) {
 	}
 	eff.mu.Unlock()
 	t.Logf("effects made again after the takeover (absorbed by idempotent stores): %d", replayed)
-}
-
-func waitFor(t *testing.T, d time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
