@@ -93,16 +93,21 @@ inputs:
 	return &role{c: c, bin: proctest.Binary(c.t, "kuzet-collector"), cfg: cfg, ops: fmt.Sprintf("127.0.0.1:%d", p[0])}, tcp
 }
 
-func (c *cluster) ncc(extra string) *role {
+func (c *cluster) ncc(extra string) *role { return c.nccNamed("ncc-1", extra) }
+
+// nccNamed is an ncc instance with id id (ids are unique among the
+// instances of a partition group).
+func (c *cluster) nccNamed(id, extra string) *role {
 	c.t.Helper()
 	p := ports(c.t, 1)
-	cfg := writeFile(c.t, c.dir, "ncc.yaml", fmt.Sprintf(`
+	cfg := writeFile(c.t, c.dir, id+".yaml", fmt.Sprintf(`
+id: %s
 nats: {url: %q}
 clickhouse: {addr: [%q], database: %s, dial_timeout: 2s, query_timeout: 10s}
 http: {listen: "127.0.0.1:%d"}
 consumer: {ack_wait: 10s}
 store: {linger: 200ms, max_backoff: 2s}
-%s`, c.natsURL(), c.ch.Addr[0], c.ch.Database, p[0], extra))
+%s`, id, c.natsURL(), c.ch.Addr[0], c.ch.Database, p[0], extra))
 	return &role{c: c, bin: proctest.Binary(c.t, "kuzet-ncc"), cfg: cfg, ops: fmt.Sprintf("127.0.0.1:%d", p[0])}
 }
 
