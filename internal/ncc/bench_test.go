@@ -53,11 +53,13 @@ func demoDocs(tb testing.TB, n int) []json.RawMessage {
 
 // BenchmarkThroughput measures the aggregator on real servers: b.N demo
 // events already in JetStream (batches of 500) are fetched, decoded, run
-// through the builtin Sigma rules and stored in ClickHouse. The clock runs
+// through the builtin Sigma rules and stored in ClickHouse; with
+// correlation (signals published, windows applied) and incidents (alerts
+// grouped) on or off. The clock runs
 // from the ncc's start until a query counts all of them stored; events/s
 // is the figure. Needs ClickHouse (make bench starts one).
 func BenchmarkThroughput(b *testing.B) {
-	for _, mode := range []string{"store", "store+detect"} {
+	for _, mode := range []string{"store", "store+detect", "store+detect+correlate", "all"} {
 		b.Run(mode, func(b *testing.B) {
 			const per = 500
 			docs := demoDocs(b, b.N)
@@ -76,6 +78,10 @@ func BenchmarkThroughput(b *testing.B) {
 			}
 			cfg := f.cfg
 			cfg.Rules.Disabled = mode == "store"
+			// Correlation and incidents run beside the store path: the
+			// figure shows what they cost it on the same cores.
+			cfg.Correlation.Disabled = mode == "store" || mode == "store+detect"
+			cfg.Incidents.Disabled = mode != "all"
 			cfg.Store.Linger = 100 * time.Millisecond
 			b.ResetTimer()
 			start(b, cfg, prometheus.NewRegistry())

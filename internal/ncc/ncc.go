@@ -687,7 +687,7 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 			err = n.alertPub.Publish(ctx, h.alerts)
 			published = err == nil
 		}
-		if err == nil && len(h.signals) > 0 {
+		if err == nil && len(h.signals) > 0 && n.correlation != nil {
 			err = correlation.Publish(ctx, n.client.JetStream(), h.signals, n.cfg.Correlation.Partitions)
 			published = err == nil
 		}
