@@ -181,8 +181,9 @@ func TestNationalIncidentLinksOrganisations(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if nat.Origin != incident.OriginNCCDetected || len(nat.Orgs) != 3 || len(nat.Sectors) != 2 {
-		t.Errorf("national incident: origin %s, orgs %v, sectors %v", nat.Origin, nat.Orgs, nat.Sectors)
+	if nat.Origin != incident.OriginNCCDetected || len(nat.Orgs) != 3 || len(nat.Sectors) != 2 ||
+		nat.Title != "source.ip 198.51.100.9 seen at 3 organisations in 2 sectors" {
+		t.Errorf("national incident %q: origin %s, orgs %v, sectors %v", nat.Title, nat.Origin, nat.Orgs, nat.Sectors)
 	}
 	for _, org := range []string{"bank", "grid", "heat"} {
 		sc := access.EventScope{Org: org}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/bus"
@@ -133,6 +134,11 @@ func (s *Stage) persistNational(ctx context.Context, u incident.NationalUpdate) 
 		next.Criticality = max(stored.Criticality, u.Incident.Criticality)
 		next.Severity = incident.SeverityOf(next.Criticality)
 		next.LastActivityAt = u.Incident.LastActivityAt
+		// The stage's own title counts organisations and sectors: it
+		// follows them unless an analyst gave another.
+		if auto, _, ok := strings.Cut(stored.Title, " seen at "); ok && strings.HasPrefix(u.Incident.Title, auto+" seen at ") {
+			next.Title = u.Incident.Title
+		}
 		return next, nil
 	})
 	return err
