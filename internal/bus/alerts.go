@@ -36,8 +36,10 @@ func DefaultAlertPublisherOptions() AlertPublisherOptions {
 }
 
 // AlertPublisher publishes alerts to kuzet.alerts.<oisc>.<sector>, one
-// message each with Nats-Msg-Id = the alert id, so a retry within the
-// stream's duplicate window is stored once. Safe for concurrent use.
+// message each with its id as Nats-Msg-Id (AlertMessage), so a retry within
+// the stream's duplicate window is stored once; PublishMessages does the
+// same for any messages (the correlation stage's signals). Safe for
+// concurrent use.
 type AlertPublisher struct {
 	js jetstream.JetStream
 	o  AlertPublisherOptions
@@ -65,15 +67,51 @@ func NewAlertPublisher(js jetstream.JetStream, o AlertPublisherOptions) *AlertPu
 // published alert within AckTimeout.
 var ErrPublishTimeout = errors.New("no acknowledgement in time")
 
-// Publish publishes alerts asynchronously, at most MaxInFlight
-// unacknowledged at a time, and returns once the stream has stored every
-// one (nil), or with the first error of the last attempt, or ctx's. An
-// error means some alerts may be stored and others not: publishing them
-// all again is safe within the duplicate window.
+// Message is one message to publish with an id (Nats-Msg-Id): a retry
+// within the stream's duplicate window is stored once.
+type Message struct {
+	Subject, ID string
+	Data        []byte
+}
+
+// AlertMessage is the message of an alert on kuzet.alerts.<oisc>.<sector>.
+// Its id is the alert id; a correlation alert's share adds its
+// organisation and version (<id>/<org>/<version>), so every share and
+// every update of an episode is a message of its own.
+func AlertMessage(a *alert.Alert) (Message, error) {
+	data, err := json.Marshal(a)
+	if err != nil {
+		return Message{}, err
+	}
+	id := a.ID.String()
+	if a.Correlation {
+		id = fmt.Sprintf("%s/%s/%d", a.ID, a.Org, a.Version)
+	}
+	return Message{Subject: AlertsSubject(a.OISC, a.Sector), ID: id, Data: data}, nil
+}
+
+// Publish publishes alerts (AlertMessage) as PublishMessages does.
 func (p *AlertPublisher) Publish(ctx context.Context, alerts []alert.Alert) error {
-	for len(alerts) > 0 {
-		window := alerts[:min(p.o.MaxInFlight, len(alerts))]
-		alerts = alerts[len(window):]
+	msgs := make([]Message, 0, len(alerts))
+	for i := range alerts {
+		m, err := AlertMessage(&alerts[i])
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+	}
+	return p.PublishMessages(ctx, msgs)
+}
+
+// PublishMessages publishes msgs asynchronously, at most MaxInFlight
+// unacknowledged at a time, and returns once the streams have stored every
+// one (nil), or with the first error of the last attempt, or ctx's. An
+// error means some may be stored and others not: publishing them all again
+// is safe within the duplicate window.
+func (p *AlertPublisher) PublishMessages(ctx context.Context, msgs []Message) error {
+	for len(msgs) > 0 {
+		window := msgs[:min(p.o.MaxInFlight, len(msgs))]
+		msgs = msgs[len(window):]
 		backoff := p.o.Backoff
 		for attempt := 1; ; attempt++ {
 			var err error
@@ -98,38 +136,34 @@ func (p *AlertPublisher) Publish(ctx context.Context, alerts []alert.Alert) erro
 }
 
 // publishWindow publishes window and waits for its acknowledgements. On
-// error it returns the alerts not acknowledged, to send again.
-func (p *AlertPublisher) publishWindow(ctx context.Context, window []alert.Alert) ([]alert.Alert, error) {
+// error it returns the messages not acknowledged, to send again.
+func (p *AlertPublisher) publishWindow(ctx context.Context, window []Message) ([]Message, error) {
 	futures := make([]jetstream.PubAckFuture, 0, len(window))
 	var err error
 	for i := range window {
-		a := &window[i]
-		var data []byte
-		if data, err = json.Marshal(a); err != nil {
-			break
-		}
+		m := &window[i]
 		var f jetstream.PubAckFuture
-		f, err = p.js.PublishAsync(AlertsSubject(a.OISC, a.Sector), data, jetstream.WithMsgID(a.ID.String()))
+		f, err = p.js.PublishAsync(m.Subject, m.Data, jetstream.WithMsgID(m.ID))
 		if err != nil {
-			err = fmt.Errorf("bus: publish alert %s: %w", a.ID, err)
+			err = fmt.Errorf("bus: publish %s: %w", m.ID, err)
 			break
 		}
 		futures = append(futures, f)
 	}
 	timeout := time.NewTimer(p.o.AckTimeout)
 	defer timeout.Stop()
-	var failed []alert.Alert
+	var failed []Message
 	for i, f := range futures {
 		select {
 		case <-f.Ok():
 			continue
 		case ferr := <-f.Err():
 			if err == nil {
-				err = fmt.Errorf("bus: publish alert %s: %w", window[i].ID, ferr)
+				err = fmt.Errorf("bus: publish %s: %w", window[i].ID, ferr)
 			}
 		case <-timeout.C:
 			if err == nil {
-				err = fmt.Errorf("bus: publish alert %s: %w", window[i].ID, ErrPublishTimeout)
+				err = fmt.Errorf("bus: publish %s: %w", window[i].ID, ErrPublishTimeout)
 			}
 			return window[i:], err
 		case <-ctx.Done():

@@ -29,7 +29,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -67,10 +66,10 @@ type Options struct {
 // Stage is a running correlation stage.
 type Stage struct {
 	opts   Options
-	js     jetstream.JetStream
 	st     *store.Store
 	log    *slog.Logger
 	runner *stage.Runner
+	pub    *bus.AlertPublisher
 	m      stageMetrics
 }
 
@@ -96,14 +95,15 @@ func Start(ctx context.Context, js jetstream.JetStream, st *store.Store, o Optio
 	// Chains stay inside a partition's engine: a chained correlation sees
 	// the episodes of the upstream groups that share its partition.
 	o.Engine.NoChain = false
-	s := &Stage{opts: o, js: js, st: st, log: o.Logger.With("stage", Group), m: stageMetrics{
-		applied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_correlate_signals_total",
-			Help: "Signals applied to correlation windows, by result."}, []string{"result"}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_correlate_signals_rejected_total",
-			Help: "Signals rejected by the correlation engine or not decoded, by reason."}, []string{"reason"}),
-		updates: prometheus.NewCounter(prometheus.CounterOpts{Name: "kuzet_correlate_alert_updates_total",
-			Help: "Correlation alert updates (episode opened, updated, closed) stored."}),
-	}}
+	s := &Stage{opts: o, st: st, log: o.Logger.With("stage", Group),
+		pub: bus.NewAlertPublisher(js, bus.DefaultAlertPublisherOptions()), m: stageMetrics{
+			applied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_correlate_signals_total",
+				Help: "Signals applied to correlation windows, by result."}, []string{"result"}),
+			rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_correlate_signals_rejected_total",
+				Help: "Signals rejected by the correlation engine or not decoded, by reason."}, []string{"reason"}),
+			updates: prometheus.NewCounter(prometheus.CounterOpts{Name: "kuzet_correlate_alert_updates_total",
+				Help: "Correlation alert updates (episode opened, updated, closed) stored."}),
+		}}
 	if o.Registerer != nil {
 		for _, c := range []prometheus.Collector{s.m.applied, s.m.rejected, s.m.updates} {
 			if err := o.Registerer.Register(c); err != nil {
@@ -126,43 +126,20 @@ func (s *Stage) Stop(ctx context.Context) error { return s.runner.Stop(ctx) }
 // Owned returns the correlation partitions this instance owns.
 func (s *Stage) Owned() []int { return s.runner.Owned() }
 
-// Publish stores signals on their partitions, each once (Nats-Msg-Id
-// <event id>/<correlation id>). It returns when JetStream has them all.
-func Publish(ctx context.Context, js jetstream.JetStream, sigs []correlate.Signal, partitions int) error {
-	const window = 256
-	for len(sigs) > 0 {
-		chunk := sigs[:min(window, len(sigs))]
-		sigs = sigs[len(chunk):]
-		futures := make([]jetstream.PubAckFuture, 0, len(chunk))
-		for _, sig := range chunk {
-			data, err := json.Marshal(sig)
-			if err != nil {
-				return err
-			}
-			subject := bus.StageSubject(Group, correlate.Partition(sig.Correlation, sig.Group, partitions))
-			f, err := js.PublishAsync(subject, data, jetstream.WithMsgID(sig.EventID+"/"+sig.Correlation))
-			if err != nil {
-				return fmt.Errorf("correlation: publish signal: %w", err)
-			}
-			futures = append(futures, f)
+// Publish stores signals on their partitions with pub, each once
+// (Nats-Msg-Id <event id>/<correlation id>). It returns when JetStream has
+// them all.
+func Publish(ctx context.Context, pub *bus.AlertPublisher, sigs []correlate.Signal, partitions int) error {
+	msgs := make([]bus.Message, 0, len(sigs))
+	for _, sig := range sigs {
+		data, err := json.Marshal(sig)
+		if err != nil {
+			return err
 		}
-		timeout := time.NewTimer(5 * time.Second)
-		for _, f := range futures {
-			select {
-			case <-f.Ok():
-			case err := <-f.Err():
-				timeout.Stop()
-				return fmt.Errorf("correlation: publish signal: %w", err)
-			case <-timeout.C:
-				return errors.New("correlation: publish signal: no acknowledgement within 5s")
-			case <-ctx.Done():
-				timeout.Stop()
-				return ctx.Err()
-			}
-		}
-		timeout.Stop()
+		msgs = append(msgs, bus.Message{Subject: bus.StageSubject(Group, correlate.Partition(sig.Correlation, sig.Group, partitions)),
+			ID: sig.EventID + "/" + sig.Correlation, Data: data})
 	}
-	return nil
+	return pub.PublishMessages(ctx, msgs)
 }
 
 // EnsureStream creates the stage's stream (stage 1 publishes before any
@@ -306,15 +283,8 @@ func (s *Stage) persist(ctx context.Context, ups []correlate.Update) error {
 	if err := s.st.InsertAlerts(ctx, rows); err != nil {
 		return err
 	}
-	for _, a := range rows {
-		data, err := json.Marshal(a)
-		if err != nil {
-			return err
-		}
-		id := fmt.Sprintf("%s/%s/%d", a.ID, a.Org, a.Version)
-		if _, err := s.js.Publish(ctx, bus.AlertsSubject(a.OISC, a.Sector), data, jetstream.WithMsgID(id)); err != nil {
-			return fmt.Errorf("correlation: publish alert %s: %w", a.ID, err)
-		}
+	if err := s.pub.Publish(ctx, rows); err != nil {
+		return err
 	}
 	s.m.updates.Add(float64(len(ups)))
 	return nil

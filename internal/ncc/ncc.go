@@ -688,7 +688,7 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 			published = err == nil
 		}
 		if err == nil && len(h.signals) > 0 && n.correlation != nil {
-			err = correlation.Publish(ctx, n.client.JetStream(), h.signals, n.cfg.Correlation.Partitions)
+			err = correlation.Publish(ctx, n.alertPub, h.signals, n.cfg.Correlation.Partitions)
 			published = err == nil
 		}
 		if err == nil {
