@@ -77,21 +77,7 @@ func TestBruteForceBecomesOneCorrelationAlertAndAnIncident(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	_ = start(t, cfg, reg)
 	ctx := context.Background()
-	alerts := func(rule string) []alert.Alert {
-		page, err := f.st.QueryAlerts(ctx, store.AlertQuery{Limit: 100, RuleIDs: []string{rule}})
-		if err != nil {
-			return nil // the ncc has not migrated the schema yet
-		}
-		var as []alert.Alert
-		for _, d := range page.Events {
-			var a alert.Alert
-			if err := json.Unmarshal(d, &a); err != nil {
-				t.Fatal(err)
-			}
-			as = append(as, a)
-		}
-		return as
-	}
+	alerts := func(rule string) []alert.Alert { return ruleAlerts(t, f.st, rule, access.EventScope{}) }
 	var got []alert.Alert
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -257,21 +243,8 @@ func TestScanAcrossOrganisationsIsOneAlertSharedPerOrganisation(t *testing.T) {
 	cfg := f.cfg
 	cfg.Correlation.Partitions, cfg.Incidents.Disabled = 4, true
 	_ = start(t, cfg, prometheus.NewRegistry())
-	ctx := context.Background()
 	shares := func(sc access.EventScope) []alert.Alert {
-		page, err := f.st.QueryAlerts(ctx, store.AlertQuery{Limit: 100, RuleIDs: []string{scanRule}, Scope: sc})
-		if err != nil {
-			return nil
-		}
-		var as []alert.Alert
-		for _, d := range page.Events {
-			var a alert.Alert
-			if err := json.Unmarshal(d, &a); err != nil {
-				t.Fatal(err)
-			}
-			as = append(as, a)
-		}
-		return as
+		return ruleAlerts(t, f.st, scanRule, sc)
 	}
 	var all []alert.Alert
 	deadline := time.Now().Add(30 * time.Second)
@@ -303,4 +276,23 @@ func TestScanAcrossOrganisationsIsOneAlertSharedPerOrganisation(t *testing.T) {
 		}
 	}
 	t.Logf("one scan alert, %d organisation shares in %d sectors from %d OISCs", len(all), len(sectors), len(oiscs))
+}
+
+// ruleAlerts returns the stored alerts of a rule in scope sc; none while
+// the ncc has not migrated the schema yet.
+func ruleAlerts(t *testing.T, st *store.Store, rule string, sc access.EventScope) []alert.Alert {
+	t.Helper()
+	page, err := st.QueryAlerts(context.Background(), store.AlertQuery{Limit: 100, RuleIDs: []string{rule}, Scope: sc})
+	if err != nil {
+		return nil
+	}
+	var as []alert.Alert
+	for _, d := range page.Events {
+		var a alert.Alert
+		if err := json.Unmarshal(d, &a); err != nil {
+			t.Fatal(err)
+		}
+		as = append(as, a)
+	}
+	return as
 }
