@@ -494,7 +494,38 @@ type NCC struct {
 	Incidents IncidentStage `yaml:"incidents"`
 	// Correlation configures the correlation stage.
 	Correlation CorrelationStage `yaml:"correlation"`
-	StopTimeout time.Duration    `yaml:"stop_timeout"`
+	// Notifications configures the sending of the legal clocks'
+	// notifications (it runs with the incident stage).
+	Notifications Notifications `yaml:"notifications"`
+	StopTimeout   time.Duration `yaml:"stop_timeout"`
+}
+
+// Notifications configures the ncc's notification stage. Recipients and
+// their endpoints come from the registry.
+type Notifications struct {
+	// Disabled sends nothing: incidents still carry their clocks, and
+	// stages left unsent still show as overdue.
+	Disabled bool `yaml:"disabled"`
+	// WebhookTimeout bounds one webhook request.
+	WebhookTimeout time.Duration `yaml:"webhook_timeout"`
+	// Backoff is the first retry delay after a failed attempt, doubled per
+	// attempt up to MaxBackoff.
+	Backoff    time.Duration `yaml:"backoff"`
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// OverdueRecheck is how often a stage found overdue is read again.
+	OverdueRecheck time.Duration `yaml:"overdue_recheck"`
+	// SMTP is the relay of the email channel (addr empty: none).
+	SMTP SMTP `yaml:"smtp"`
+}
+
+// SMTP is an e-mail relay.
+type SMTP struct {
+	Addr     string `yaml:"addr"`
+	From     string `yaml:"from"`
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
+	// StartTLS is auto (when offered), require or off.
+	StartTLS string `yaml:"starttls"`
 }
 
 // CorrelationStage configures the ncc's correlation stage.
@@ -538,6 +569,8 @@ func DefaultNCC() NCC {
 		Rules:       Rules{Builtin: true, Reload: 30 * time.Second},
 		Incidents:   IncidentStage{Partitions: 16, RegimesFile: "configs/regimes.yaml", Config: incident.DefaultConfig()},
 		Correlation: CorrelationStage{Partitions: 16, Lateness: time.Minute, MaxGroups: 100000, MaxBytes: 256 << 20},
+		Notifications: Notifications{WebhookTimeout: 10 * time.Second, Backoff: 5 * time.Second, MaxBackoff: 10 * time.Minute,
+			OverdueRecheck: 15 * time.Second, SMTP: SMTP{From: "kuzet-ncc@localhost", StartTLS: "auto"}},
 		StopTimeout: 20 * time.Second,
 	}
 }
@@ -567,6 +600,18 @@ func (c *NCC) Validate() error {
 		es.Add("correlation", "lateness must not be negative, max_groups at least 1, max_bytes at least 1 MiB")
 	}
 	if !c.Incidents.Disabled {
+		nf := c.Notifications
+		if nf.WebhookTimeout <= 0 || nf.Backoff <= 0 || nf.MaxBackoff < nf.Backoff || nf.OverdueRecheck <= 0 {
+			es.Add("notifications", "webhook_timeout, backoff and overdue_recheck must be positive and max_backoff >= backoff")
+		}
+		switch nf.SMTP.StartTLS {
+		case "auto", "require", "off":
+		default:
+			es.Add("notifications.smtp.starttls", "must be auto, require or off, not %q", nf.SMTP.StartTLS)
+		}
+		if nf.SMTP.Addr != "" && nf.SMTP.From == "" {
+			es.Add("notifications.smtp.from", "needed with smtp.addr")
+		}
 		if c.Incidents.Partitions < 1 || c.Incidents.Partitions > 1024 {
 			es.Add("incidents.partitions", "must be 1..1024, not %d", c.Incidents.Partitions)
 		}

@@ -41,6 +41,7 @@ import (
 
 	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/bus"
+	"github.com/kuzet-kz/kuzet/internal/failpoint"
 	"github.com/kuzet-kz/kuzet/internal/incident"
 	"github.com/kuzet-kz/kuzet/internal/stage"
 	"github.com/kuzet-kz/kuzet/internal/store"
@@ -66,6 +67,8 @@ type Options struct {
 	// Clocks compute each incident's legal notification stages when it is
 	// written (nil: none).
 	Clocks *incident.Clocks
+	// Notify runs the notification stage (nil: none; see OutboxGroup).
+	Notify *NotifyOptions
 }
 
 // Stage is a running incident stage.
@@ -80,8 +83,14 @@ type Stage struct {
 	runner *stage.Runner
 	// national is the national stage (nil when disabled).
 	national *stage.Runner
+	// notify is nil without a notification stage; outboxes runs its
+	// partitions.
+	notify   *NotifyOptions
+	nm       *notifyMetrics
+	outboxes *stage.Runner
 	cancel   context.CancelFunc
 	done     chan struct{}
+	ackDone  chan struct{}
 }
 
 type metrics struct {
@@ -183,6 +192,21 @@ func Start(ctx context.Context, js jetstream.JetStream, st *store.Store, o Optio
 	if err != nil {
 		return nil, fmt.Errorf("grouping: router consumer: %w", err)
 	}
+	var acks jetstream.Consumer
+	if o.Notify != nil {
+		s.notify = o.Notify
+		s.notify.defaults()
+		s.nm = newNotifyMetrics(o.Registerer)
+		if err := bus.EnsureStageStream(ctx, js, OutboxGroup, so); err != nil {
+			return nil, err
+		}
+		if err := bus.EnsureNotifyStream(ctx, js, o.Replicas, 0); err != nil {
+			return nil, err
+		}
+		if acks, err = bus.NotifyAckConsumer(ctx, js); err != nil {
+			return nil, err
+		}
+	}
 	if !o.Config.National.Disabled {
 		s.national, err = stage.Start(ctx, js, stage.Options{Group: NationalGroup, Count: o.Partitions, Member: o.Member,
 			New: s.newNational, Tick: o.Tick, Heartbeat: o.Heartbeat, TTL: o.TTL, Replicas: o.Replicas, Logger: o.Logger})
@@ -198,11 +222,29 @@ func Start(ctx context.Context, js jetstream.JetStream, st *store.Store, o Optio
 		}
 		return nil, err
 	}
+	if s.notify != nil {
+		s.outboxes, err = stage.Start(ctx, js, stage.Options{Group: OutboxGroup, Count: o.Partitions, Member: o.Member,
+			New: s.newOutbox, Tick: o.Tick, Heartbeat: o.Heartbeat, TTL: o.TTL, Replicas: o.Replicas, Logger: o.Logger})
+		if err != nil {
+			_ = s.runner.Stop(ctx)
+			if s.national != nil {
+				_ = s.national.Stop(ctx)
+			}
+			return nil, err
+		}
+	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	go func() {
 		defer close(s.done)
 		s.route(rctx, cons)
+	}()
+	s.ackDone = make(chan struct{})
+	go func() {
+		defer close(s.ackDone)
+		if acks != nil {
+			s.acks(rctx, acks)
+		}
 	}()
 	return s, nil
 }
@@ -210,14 +252,19 @@ func Start(ctx context.Context, js jetstream.JetStream, st *store.Store, o Optio
 // Stop stops the router and the partitions (each checkpoints).
 func (s *Stage) Stop(ctx context.Context) error {
 	s.cancel()
-	select {
-	case <-s.done:
-	case <-ctx.Done():
-		return ctx.Err()
+	for _, done := range []chan struct{}{s.done, s.ackDone} {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	err := s.runner.Stop(ctx)
 	if s.national != nil {
 		err = errors.Join(err, s.national.Stop(ctx))
+	}
+	if s.outboxes != nil {
+		err = errors.Join(err, s.outboxes.Stop(ctx))
 	}
 	return err
 }
@@ -350,9 +397,14 @@ func (p *processor) Tick(ctx context.Context, now time.Time) error {
 // returns the incident to store and its history entries; a concurrent
 // change (an analyst's, another owner's) makes it try again on the newer
 // revision. The new revision is then written to the incidents table with
-// the entries. It returns the incident as stored.
+// the entries. It returns the incident as stored. Before the
+// compare-and-set, the notification jobs and watches the new version has
+// and the stored one had not go to the outbox (see OutboxGroup). When
+// only is given and says no (change found nothing to do), nothing is
+// written.
 func (s *Stage) write(ctx context.Context, id string, at time.Time,
-	change func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry)) (incident.Incident, error) {
+	change func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry),
+	only ...func(stored *incident.Incident) bool) (incident.Incident, error) {
 	for attempt := 0; ; attempt++ {
 		val, rev, err := s.kv.Get(ctx, id)
 		if err != nil {
@@ -367,7 +419,18 @@ func (s *Stage) write(ctx context.Context, id string, at time.Time,
 			stored = &in
 		}
 		next, entries := change(stored, rev)
+		if len(only) > 0 && !only[0](stored) {
+			if stored == nil {
+				return incident.Incident{}, nil
+			}
+			stored.Version = rev
+			return *stored, nil
+		}
 		next.Version = 0
+		if err := s.outbox(ctx, stored, &next); err != nil {
+			return incident.Incident{}, err
+		}
+		failpoint.Hit("incident.before_write")
 		data, err := json.Marshal(next)
 		if err != nil {
 			return incident.Incident{}, err

@@ -18,6 +18,12 @@ import (
 // acknowledgements.
 type ClockInput struct {
 	IncidentID string
+	// Org, CenterID and Sectors locate the incident for recipients: its
+	// organisation (empty for a national incident), the center that
+	// detected it (the OISC) and its sectors.
+	Org      string
+	CenterID string
+	Sectors  []string
 	// Origin and Determination use DOMAIN.md's spellings (oisc_detected,
 	// owner_self_identified, ncc_detected, third_party, kz_cert; suspected,
 	// confirmed, false_positive, blocked, failed_attempt).
@@ -116,8 +122,12 @@ type Notification struct {
 	ID string `json:"id"`
 	// Role is the stage's symbolic recipient (NCC, OWNER, ...); Recipient the
 	// resolved recipient (a center or contact id), or Role when unresolved.
-	Role           string    `json:"role"`
-	Recipient      string    `json:"recipient"`
+	Role      string `json:"role"`
+	Recipient string `json:"recipient"`
+	// Kind is the recipient's kind as the registry spells it (ncc, oisc,
+	// sectoral_isc, authorized_body, org): with Recipient it names the NATS
+	// subject kuzet.notify.<kind>.<recipient>.
+	Kind           string    `json:"kind,omitempty"`
 	Channel        string    `json:"channel,omitempty"`
 	Language       string    `json:"language,omitempty"`
 	SentAt         time.Time `json:"sent_at,omitzero"`
@@ -127,6 +137,7 @@ type Notification struct {
 // Recipient is a resolved recipient of a symbolic one.
 type Recipient struct {
 	ID       string // center id, organisation contact id, ...
+	Kind     string // ncc, oisc, sectoral_isc, authorized_body, org
 	Channel  string // api, nats, email, webhook, ...
 	Language string // kk, ru, en
 }
@@ -404,11 +415,11 @@ func (c *Clocks) notify(s *Stage, rule *StageRule, in *ClockInput, rec *Stage) e
 				continue // one message per recipient, under its first role
 			}
 			n := Notification{ID: NotificationID(in.IncidentID, s.Regime, s.Stage, r.ID), Role: role,
-				Recipient: r.ID, Channel: r.Channel, Language: r.Language}
+				Recipient: r.ID, Kind: r.Kind, Channel: r.Channel, Language: r.Language}
 			if p, ok := prev[n.ID]; ok {
 				n.SentAt, n.AcknowledgedAt = p.SentAt, p.AcknowledgedAt
 				if !p.SentAt.IsZero() { // sent: keep where it went
-					n.Channel, n.Language = p.Channel, p.Language
+					n.Kind, n.Channel, n.Language = p.Kind, p.Channel, p.Language
 				}
 				delete(prev, n.ID)
 			}

@@ -227,7 +227,7 @@ type Incident struct {
 // incident of a registered object is of a critical object: the registry
 // holds critical objects only.
 func (in *Incident) ClockInput() ClockInput {
-	return ClockInput{IncidentID: in.ID, Origin: string(in.Origin), Determination: string(in.Determination),
+	return ClockInput{IncidentID: in.ID, Org: in.Org, CenterID: in.CenterID, Sectors: in.Sectors, Origin: string(in.Origin), Determination: string(in.Determination),
 		ObjectIsCritical: len(in.ObjectIDs) > 0, PersonalDataInvolved: in.PersonalDataInvolved, Significant: in.Significant,
 		RansomPaid: !in.RansomPaidAt.IsZero(), Ongoing: in.Ongoing, DetectedAt: in.DetectedAt, AwareAt: in.AwareAt,
 		ReasonablyBelievedAt: in.ReasonablyBelievedAt, RansomPaidAt: in.RansomPaidAt, RequestReceivedAt: in.RequestReceivedAt,

@@ -58,6 +58,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/grouping"
 	"github.com/kuzet-kz/kuzet/internal/incident"
 	"github.com/kuzet-kz/kuzet/internal/lifecycle"
+	"github.com/kuzet-kz/kuzet/internal/notify"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/telemetry"
 )
@@ -219,13 +220,21 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 		n.cleanup.Push("correlation stage", n.correlation.Stop)
 	}
 	if !n.cfg.Incidents.Disabled {
-		clocks, err := n.clocks()
+		resolver, err := n.watchRegistry(ctx)
 		if err != nil {
 			return fmt.Errorf("ncc: %w", err)
 		}
+		clocks, regs, err := n.clocks(resolver)
+		if err != nil {
+			return fmt.Errorf("ncc: %w", err)
+		}
+		var nopts *grouping.NotifyOptions
+		if clocks != nil && !n.cfg.Notifications.Disabled {
+			nopts = n.notifyOptions(resolver, regs)
+		}
 		n.incidents, err = grouping.Start(ctx, js, n.st, grouping.Options{Config: n.cfg.Incidents.Config, Clocks: clocks,
 			Partitions: n.cfg.Incidents.Partitions, Member: n.cfg.ID, Replicas: n.cfg.NATS.Replicas,
-			Logger: n.log, Registerer: n.opts.Registerer})
+			Logger: n.log, Registerer: n.opts.Registerer, Notify: nopts})
 		if err != nil {
 			return fmt.Errorf("ncc: incident stage: %w", err)
 		}
@@ -247,12 +256,62 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 	return nil
 }
 
+// watchRegistry reads the registry of critical objects from its bucket
+// and keeps a resolver of notification recipients on its latest snapshot
+// (the registry may be imported after the ncc starts: recipients resolve
+// once it is there).
+func (n *NCC) watchRegistry(ctx context.Context) (*notify.Resolver, error) {
+	unresolved := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_notification_recipients_unresolved_total",
+		Help: "Symbolic recipients of a stage the registry resolved to nobody, by role."}, []string{"role"})
+	n.opts.Registerer.MustRegister(unresolved)
+	r := notify.NewResolver(nil)
+	r.Unresolved = func(role string) { unresolved.WithLabelValues(role).Inc() }
+	kv, err := bus.OpenRegistryKV(ctx, n.client.JetStream(), n.cfg.NATS.Replicas, n.log)
+	if err != nil {
+		return nil, err
+	}
+	if reg, err := kv.Load(ctx); err == nil {
+		r.Set(reg)
+	} else {
+		n.log.Warn("registry not loaded yet; notification recipients resolve once it is imported", "err", err)
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for wctx.Err() == nil {
+			if err := kv.Watch(wctx, r.Set); err != nil && wctx.Err() == nil {
+				n.log.Warn("registry watch failed; retrying", "err", err)
+				select {
+				case <-wctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+	n.cleanup.Push("registry watch", func(context.Context) error { cancel(); <-done; return nil })
+	return r, nil
+}
+
+// notifyOptions configures the notification stage's channels.
+func (n *NCC) notifyOptions(r *notify.Resolver, regs *incident.Regimes) *grouping.NotifyOptions {
+	nf := n.cfg.Notifications
+	o := &grouping.NotifyOptions{Builder: &notify.Builder{Resolver: r, Regimes: regs},
+		Webhook: notify.NewWebhook(nf.WebhookTimeout), Backoff: nf.Backoff, MaxBackoff: nf.MaxBackoff, Recheck: nf.OverdueRecheck}
+	if nf.SMTP.Addr != "" {
+		o.Email = &notify.SMTP{Addr: nf.SMTP.Addr, From: nf.SMTP.From, Username: nf.SMTP.Username,
+			Password: nf.SMTP.Password.Reveal(), StartTLS: nf.SMTP.StartTLS, Timeout: nf.WebhookTimeout}
+	}
+	return o
+}
+
 // clocks loads the notification regimes (nil when the file is missing:
-// incidents then carry no clocks, which the log says).
-func (n *NCC) clocks() (*incident.Clocks, error) {
+// incidents then carry no clocks, which the log says); recipients resolve
+// through r.
+func (n *NCC) clocks(r *notify.Resolver) (*incident.Clocks, *incident.Regimes, error) {
 	name := n.cfg.Incidents.RegimesFile
 	if name == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	// The calendars the file names are relative to the working directory,
 	// as the file itself.
@@ -263,19 +322,20 @@ func (n *NCC) clocks() (*incident.Clocks, error) {
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		n.log.Warn("notification regimes file not found; incidents carry no legal clocks", "regimes_file", n.cfg.Incidents.RegimesFile)
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("incidents.regimes_file: %w", err)
+		return nil, nil, fmt.Errorf("incidents.regimes_file: %w", err)
 	}
 	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_incident_clock_inputs_rejected_total",
 		Help: "Incidents whose notification clocks could not be computed, by reason."}, []string{"reason"})
 	warned := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_incident_clock_warnings_total",
 		Help: "Notification clock warnings (anchor fallback, calendar year missing), by reason."}, []string{"reason"})
 	n.opts.Registerer.MustRegister(rejected, warned)
-	return incident.NewClocks(incident.ClockOptions{Regimes: regs,
+	c, err := incident.NewClocks(incident.ClockOptions{Regimes: regs, Resolve: r.Resolve,
 		Rejected: func(r string) { rejected.WithLabelValues(r).Inc() },
 		Warned:   func(r string) { warned.WithLabelValues(r).Inc() }})
+	return c, regs, err
 }
 
 // Store returns the ClickHouse store (for the all-in-one binary's API).

@@ -78,6 +78,12 @@ type Center struct {
 	// Sectors a sectoral center covers.
 	Sectors   []string `yaml:"sectors,omitempty" json:"sectors,omitempty"`
 	LicenceNo string   `yaml:"licence_no,omitempty" json:"licence_no,omitempty"`
+	// Notify is where the center receives notifications (default: NATS).
+	Notify *Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
+	// AutoNotify: for an OISC, the notifications of the incidents kuzet
+	// detects on its behalf go out as soon as their clocks start, without
+	// waiting for its analyst to confirm the incident.
+	AutoNotify bool `yaml:"auto_notify,omitempty" json:"auto_notify,omitempty"`
 }
 
 // Contact is a contact person of an organisation.
@@ -99,6 +105,9 @@ type Organisation struct {
 	Sectors   []string  `yaml:"sectors" json:"sectors"`
 	OISCs     []string  `yaml:"oiscs,omitempty" json:"oiscs,omitempty"`
 	Contacts  []Contact `yaml:"contacts,omitempty" json:"contacts,omitempty"`
+	// Notify is where the organisation receives notifications as an owner
+	// (default: NATS).
+	Notify *Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
 }
 
 // Object kinds (Decree 529 p.2).
@@ -202,6 +211,7 @@ func (r *Registry) Validate() error {
 				bad(where+".sectors", "unknown sector %q", s)
 			}
 		}
+		errs = append(errs, c.Notify.validate(where+".notify")...)
 	}
 	for i, c := range r.Centers {
 		if c.Parent != "" && centers[c.Parent] == nil {
@@ -234,6 +244,7 @@ func (r *Registry) Validate() error {
 				bad(where+".oiscs", "%q is not an OISC of centers", id)
 			}
 		}
+		errs = append(errs, o.Notify.validate(where+".notify")...)
 	}
 	objs := map[string]bool{}
 	prefixes := map[string]map[netip.Prefix]string{} // oisc -> prefix -> object

@@ -26,6 +26,7 @@ import (
 
 	"github.com/kuzet-kz/kuzet/internal/access"
 	"github.com/kuzet-kz/kuzet/internal/api"
+	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/chlocal"
 	"github.com/kuzet-kz/kuzet/internal/collector"
 	"github.com/kuzet-kz/kuzet/internal/config"
@@ -78,6 +79,7 @@ type Stack struct {
 	collectors map[string]*collector.Collector // by OISC
 	ncc        *ncc.NCC
 	api        *api.Server
+	demoNotify *notifyDemo
 	ops        *telemetry.OpsServer
 	key        string
 	demoStop   context.CancelFunc
@@ -146,6 +148,16 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	natsCfg.URL = s.natsURL
 	chCfg := config.DefaultClickHouse()
 	chCfg.Addr, chCfg.Database = []string{s.chAddr}, o.Database
+	// The demo recipients of notifications, and the registry pointed at
+	// them.
+	s.demoNotify = &notifyDemo{log: s.log.With("service", "demo-recipient"), secrets: map[string][]byte{}, received: map[string]int{}}
+	regFile, err := s.demoNotify.prepareRegistry(o.RegistryFile, o.WorkDir)
+	if err != nil {
+		return nil, fmt.Errorf("stack: registry: %w", err)
+	}
+	if err := s.demoNotify.start(natsCfg); err != nil {
+		return nil, fmt.Errorf("stack: notification receiver: %w", err)
+	}
 	// ncc first: it migrates the schema.
 	nc := config.DefaultNCC()
 	nc.NATS, nc.ClickHouse, nc.HTTP.Listen, nc.Log = natsCfg, chCfg, "", config.DefaultLog()
@@ -166,7 +178,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		cc := config.DefaultCollector()
 		cc.ID, cc.OISC, cc.NATS, cc.HTTP.Listen = id, oisc, natsCfg, ""
 		cc.DataDir = filepath.Join(o.WorkDir, "collector")
-		cc.RegistryFile = o.RegistryFile
+		cc.RegistryFile = regFile
 		cc.Inputs = []config.Input{
 			{Name: InputSyslogTCP, Type: config.InputTCP, Listen: "127.0.0.1:0", Pipeline: "syslog"},
 			{Name: InputSyslogUDP, Type: config.InputUDP, Listen: "127.0.0.1:0", Pipeline: "syslog"},
@@ -295,6 +307,10 @@ func (s *Stack) Banner(w io.Writer) {
 	if s.opts.DemoRate > 0 {
 		fmt.Fprintf(w, "  demo feed       %d records/s\n", s.opts.DemoRate)
 	}
+	fmt.Fprintf(w, "  notifications   a demo recipient subscribes to kuzet.notify.*.* and acknowledges on %s\n", bus.NotifyAckSubject)
+	if u := s.demoNotify.URL(); u != "" {
+		fmt.Fprintf(w, "                  webhook receiver %s (signatures checked) for the registry's loopback webhooks\n", u)
+	}
 	fmt.Fprintf(w, "\nTry:\n  curl -H 'Authorization: Bearer %s' 'http://%s/api/v1/events?limit=5'\n\nCtrl-C stops everything.\n\n", s.key, s.APIAddr())
 }
 
@@ -322,6 +338,7 @@ func (s *Stack) Stop(ctx context.Context) {
 				s.log.Warn("ncc stop", "err", err)
 			}
 		}
+		s.demoNotify.stop(ctx)
 		if s.api != nil {
 			_ = s.api.Stop(ctx)
 		}

@@ -54,6 +54,9 @@ type Processor interface {
 	Snapshot() ([]byte, error)
 }
 
+// A Processor that also has a Close method is closed when its partition
+// is released (lost, or the runner stopping), after its last checkpoint.
+
 // Options configure a Runner.
 type Options struct {
 	// Group names the stage; its stream is bus.StageStream(Group).
@@ -252,6 +255,9 @@ func (r *Runner) ownPartition(ctx context.Context, part int, log *slog.Logger) e
 		return err
 	}
 	proc := r.opts.New(part)
+	if c, ok := proc.(interface{ Close() }); ok {
+		defer c.Close()
+	}
 	if err := proc.Restore(cp.State); err != nil {
 		return fmt.Errorf("stage: restore partition %d at %d: %w", part, cp.Seq, err)
 	}

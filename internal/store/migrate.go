@@ -100,6 +100,7 @@ var migrations = []migration{
 	{3, "events search text", nil, []column{{"events", "search", "String DEFAULT message"}}, nil},
 	incidentsMigration,
 	alertSharesMigration,
+	notificationsMigration,
 }
 
 // Migrate creates the database if needed and applies the migrations not yet

@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// notificationsMigration adds the delivery log of notifications: one row
+// per attempt (sent, failed), acknowledgement and overdue finding. It is
+// never updated; rows repeated by a replay share their entry id and are
+// kept once.
+var notificationsMigration = migration{6, "notification delivery log", []string{
+	`CREATE TABLE IF NOT EXISTS {db}.notification_log (
+			entry_id UUID,
+			at DateTime,
+			notification_id String,
+			incident_id String,
+			org String,
+			regime String,
+			stage String,
+			recipient String,
+			kind String,
+			channel String,
+			attempt UInt32,
+			outcome String,
+			detail String,
+			payload_sha256 String,
+			payload String
+		) ENGINE = ReplacingMergeTree
+		PARTITION BY toYYYYMM(at)
+		ORDER BY (incident_id, notification_id, at, entry_id)`,
+}, nil, nil}
+
+const notificationLogColumns = "entry_id, at, notification_id, incident_id, org, regime, stage, recipient, kind, channel, " +
+	"attempt, outcome, detail, payload_sha256, payload"
+
+// Delivery log outcomes.
+const (
+	DeliverySent         = "sent"
+	DeliveryFailed       = "failed"
+	DeliveryAcknowledged = "acknowledged"
+	DeliveryAckRejected  = "ack_rejected"
+	DeliveryOverdue      = "overdue"
+	DeliveryDropped      = "dropped"
+)
+
+// NotificationLogEntry is one row of the delivery log.
+type NotificationLogEntry struct {
+	At             time.Time `json:"at"`
+	NotificationID string    `json:"notification_id"`
+	IncidentID     string    `json:"incident_id"`
+	Org            string    `json:"org,omitempty"`
+	Regime         string    `json:"regime"`
+	Stage          string    `json:"stage"`
+	Recipient      string    `json:"recipient"`
+	Kind           string    `json:"kind,omitempty"`
+	Channel        string    `json:"channel,omitempty"`
+	Attempt        int       `json:"attempt,omitempty"`
+	Outcome        string    `json:"outcome"`
+	Detail         string    `json:"detail,omitempty"`
+	PayloadSHA256  string    `json:"payload_sha256,omitempty"`
+	Payload        string    `json:"payload,omitempty"`
+}
+
+var notificationLogSpace = uuid.MustParse("a3c5e7f9-0b1d-4f2a-8c4e-6a8b0c2d4e6f")
+
+// entryID is deterministic: a replayed attempt is the same row.
+func (e *NotificationLogEntry) entryID() uuid.UUID {
+	return uuid.NewSHA1(notificationLogSpace, []byte(fmt.Sprintf("%s|%s|%d|%s|%s|%s",
+		e.NotificationID, e.IncidentID+"/"+e.Regime+"/"+e.Stage, e.Attempt, e.Outcome, e.At.UTC().Format(time.RFC3339Nano), e.Recipient)))
+}
+
+// InsertNotificationLog appends delivery log rows.
+func (s *Store) InsertNotificationLog(ctx context.Context, es []NotificationLogEntry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	rows := make([][]any, 0, len(es))
+	for i := range es {
+		e := &es[i]
+		rows = append(rows, []any{e.entryID(), e.At.UTC(), e.NotificationID, e.IncidentID, e.Org, e.Regime, e.Stage,
+			e.Recipient, e.Kind, e.Channel, uint32(max(e.Attempt, 0)), e.Outcome, e.Detail, e.PayloadSHA256, e.Payload})
+	}
+	return s.insert(ctx, "notification_log", notificationLogColumns, rows...)
+}
+
+// NotificationLog returns an incident's delivery log in time order.
+func (s *Store) NotificationLog(ctx context.Context, incidentID string) ([]NotificationLogEntry, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	rows, err := s.conn.Query(ctx, "SELECT "+notificationLogColumns+" FROM "+s.table("notification_log")+
+		" FINAL WHERE incident_id = ? ORDER BY at, attempt, notification_id", incidentID)
+	if err != nil {
+		return nil, classify("notification log", err)
+	}
+	defer rows.Close()
+	var out []NotificationLogEntry
+	for rows.Next() {
+		var e NotificationLogEntry
+		var id uuid.UUID
+		var attempt uint32
+		if err := rows.Scan(&id, &e.At, &e.NotificationID, &e.IncidentID, &e.Org, &e.Regime, &e.Stage, &e.Recipient,
+			&e.Kind, &e.Channel, &attempt, &e.Outcome, &e.Detail, &e.PayloadSHA256, &e.Payload); err != nil {
+			return nil, classify("notification log", err)
+		}
+		e.Attempt = int(attempt)
+		out = append(out, e)
+	}
+	return out, classify("notification log", rows.Err())
+}
+
+// SentNotification is what an acknowledgement needs of a notification.
+type SentNotification struct {
+	IncidentID string
+	Org        string
+	Recipient  string
+	SentAt     time.Time
+}
+
+// FindSentNotification looks up a notification that was sent; ErrNotFound
+// when none was.
+func (s *Store) FindSentNotification(ctx context.Context, notificationID string) (SentNotification, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	rows, err := s.conn.Query(ctx, "SELECT incident_id, org, recipient, at FROM "+s.table("notification_log")+
+		" WHERE notification_id = ? AND outcome = ? ORDER BY at LIMIT 1", notificationID, DeliverySent)
+	if err != nil {
+		return SentNotification{}, classify("find notification", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return SentNotification{}, classify("find notification", err)
+		}
+		return SentNotification{}, ErrNotFound
+	}
+	var n SentNotification
+	if err := rows.Scan(&n.IncidentID, &n.Org, &n.Recipient, &n.SentAt); err != nil {
+		return SentNotification{}, classify("find notification", err)
+	}
+	return n, nil
+}
