@@ -20,6 +20,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/chlocal"
 	"github.com/kuzet-kz/kuzet/internal/conformance"
 	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/incident"
 	"github.com/kuzet-kz/kuzet/internal/proctest"
 	"github.com/kuzet-kz/kuzet/internal/store/storetest"
 )
@@ -340,10 +341,11 @@ func TestKuzetRunSmoke(t *testing.T) {
 		defer resp.Body.Close()
 		var ib struct {
 			Incidents []struct {
-				ID         string   `json:"id"`
-				Status     string   `json:"status"`
-				Orgs       []string `json:"orgs"`
-				AlertCount int      `json:"alert_count"`
+				ID         string           `json:"id"`
+				Status     string           `json:"status"`
+				Orgs       []string         `json:"orgs"`
+				AlertCount int              `json:"alert_count"`
+				Stages     []incident.Stage `json:"stages"`
 			} `json:"incidents"`
 		}
 		if err := json.NewDecoder(resp.Body).Decode(&ib); err != nil {
@@ -357,6 +359,48 @@ func TestKuzetRunSmoke(t *testing.T) {
 		return fmt.Errorf("%d incidents so far, none with alerts", len(ib.Incidents))
 	})
 	t.Logf("incidents served %.1fs after the alerts", time.Since(incidentsAt).Seconds())
+	// Their clocks run, and the demo's OISC Almaty sends its incidents'
+	// notifications at once: the demo recipients receive them (by NATS and
+	// by the webhook) and acknowledge them.
+	proctest.Eventually(t, 60*time.Second, func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+apiAddr+"/api/v1/incidents?limit=100&national=false", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var ib struct {
+			Incidents []struct {
+				Stages []incident.Stage `json:"stages"`
+			} `json:"incidents"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&ib); err != nil {
+			return err
+		}
+		pending, acked := 0, map[string]bool{}
+		for _, in := range ib.Incidents {
+			for _, s := range in.Stages {
+				if s.Status == incident.StagePending && !s.DueAt.IsZero() {
+					pending++
+				}
+				for _, n := range s.Notifications {
+					if !n.AcknowledgedAt.IsZero() {
+						acked[n.Channel] = true
+					}
+				}
+			}
+		}
+		if pending == 0 || !acked["nats"] || !acked["webhook"] {
+			return fmt.Errorf("stages with a running clock: %d; acknowledged channels: %v", pending, acked)
+		}
+		return nil
+	})
+	for _, want := range []string{"notification received by NATS", "notification received by webhook"} {
+		if !strings.Contains(run.Output(), want) {
+			t.Errorf("kuzet run's log lacks %q", want)
+		}
+	}
 	resp, err := http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -71,6 +71,8 @@ type role struct {
 	ops    string
 	proc   *proctest.Proc
 	starts int
+	// dir is the working directory ("": the test's).
+	dir string
 }
 
 func (c *cluster) collector(id, oisc, extra string) (*role, string) {
@@ -115,7 +117,7 @@ store: {linger: 200ms, max_backoff: 2s}
 // (ready=false: until it answers /healthz).
 func (r *role) start(ready bool, env ...string) {
 	r.c.t.Helper()
-	r.proc = proctest.Start(r.c.t, "", r.bin, []string{"-config", r.cfg}, env...)
+	r.proc = proctest.Start(r.c.t, r.dir, r.bin, []string{"-config", r.cfg}, env...)
 	r.starts++
 	path := "/healthz"
 	if ready {

@@ -111,7 +111,10 @@ func (s *Store) NotificationLog(ctx context.Context, incidentID string) ([]Notif
 		e.Attempt = int(attempt)
 		out = append(out, e)
 	}
-	return out, classify("notification log", rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, classify("notification log", err)
+	}
+	return out, nil
 }
 
 // SentNotification is what an acknowledgement needs of a notification.
