@@ -171,6 +171,7 @@ func (s *Server) routes() {
 	v1.Get("/alerts", s.listAlerts)
 	v1.Get("/incidents", s.listIncidents)
 	v1.Get("/incidents/:id", s.getIncident)
+	v1.Get("/incidents/:id/notifications", s.incidentNotifications)
 	// Every route is GET (Fiber adds HEAD); any other method on a known
 	// path is 405 with Allow.
 	s.allow = map[string]string{}

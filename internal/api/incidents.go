@@ -100,3 +100,33 @@ func (s *Server) getIncident(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(d)
 }
+
+// incidentNotifications answers GET /api/v1/incidents/{id}/notifications:
+// {"notifications":[...]}, the incident's delivery log (every attempt,
+// acknowledgement and overdue finding, with the payload sent and its
+// SHA-256), scoped like the incident: out of scope answers 404.
+func (s *Server) incidentNotifications(c *fiber.Ctx) error {
+	if err := incidentReader(c); err != nil {
+		return err
+	}
+	id := c.Params("id")
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.QueryTimeout)
+	defer cancel()
+	sc := principal(c).EventScope()
+	// The incident first, in scope: a log of an incident out of scope is
+	// as absent as the incident.
+	if _, err := s.st.GetIncident(ctx, id, sc, 0); errors.Is(err, store.ErrNotFound) {
+		return &Error{Status: fiber.StatusNotFound, Code: CodeNotFound, Message: "no such incident"}
+	} else if err != nil {
+		return err
+	}
+	log, err := s.st.NotificationLog(ctx, id, sc)
+	if err != nil {
+		return err
+	}
+	if log == nil {
+		log = []store.NotificationLogEntry{}
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"notifications": log})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,14 @@ func TestIncidentsScopedByRole(t *testing.T) {
 	for id, want := range map[string]int{bank.ID: 200, grid.ID: 404, national.ID: 404, "not-a-uuid": 404} {
 		if code, body := f.get(t, "owner-key", "/api/v1/incidents/"+id); code != want {
 			t.Errorf("the owner reading %s: %d, want %d (%s)", id, code, want, body)
+		}
+	}
+	// The delivery log is scoped like its incident.
+	for id, want := range map[string]int{bank.ID: 200, grid.ID: 404, "not-a-uuid": 404} {
+		if code, body := f.get(t, "owner-key", "/api/v1/incidents/"+id+"/notifications"); code != want {
+			t.Errorf("owner reads the notifications of %s: %d %s, want %d", id, code, body, want)
+		} else if want == 200 && !strings.Contains(string(body), `"notifications":[`) {
+			t.Errorf("notifications of %s: %s", id, body)
 		}
 	}
 	if code, _ := f.get(t, "ncc-key", "/api/v1/incidents/"+national.ID); code != 200 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/kuzet-kz/kuzet/internal/access"
 	"github.com/kuzet-kz/kuzet/internal/conformance"
 	"github.com/kuzet-kz/kuzet/internal/incident"
 	"github.com/kuzet-kz/kuzet/internal/notify"
@@ -114,7 +115,7 @@ func TestFaultNCCKilledBeforeSending(t *testing.T) {
 			if len(got) != 2 {
 				t.Errorf("%d distinct notifications received (%v), want 2", len(got), got)
 			}
-			log, err := c.st.NotificationLog(context.Background(), in.ID)
+			log, err := c.st.NotificationLog(context.Background(), in.ID, access.EventScope{})
 			if err != nil {
 				t.Fatal(err)
 			}

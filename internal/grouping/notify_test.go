@@ -342,7 +342,7 @@ objects: []
 	}
 	// The delivery log of the grid's incident shows the webhook's three
 	// attempts: failed, failed, sent.
-	log, err := st.NotificationLog(ctx, ins["grid"].ID)
+	log, err := st.NotificationLog(ctx, ins["grid"].ID, access.EventScope{Org: "grid"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,6 +354,9 @@ objects: []
 				t.Errorf("log row %d: payload SHA-256 %s does not match its payload", e.Attempt, e.PayloadSHA256)
 			}
 		}
+	}
+	if other, err := st.NotificationLog(ctx, ins["grid"].ID, access.EventScope{Org: "bank"}); err != nil || len(other) != 0 {
+		t.Errorf("the bank reads %d rows of the grid's delivery log (%v), want none", len(other), err)
 	}
 	if strings.Join(hookAttempts, " ") != "1:failed 2:failed 3:sent" {
 		t.Errorf("webhook attempts in the log: %v", hookAttempts)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/kuzet-kz/kuzet/internal/access"
 )
 
 // notificationsMigration adds the delivery log of notifications: one row
@@ -89,12 +91,23 @@ func (s *Store) InsertNotificationLog(ctx context.Context, es []NotificationLogE
 	return s.insert(ctx, "notification_log", notificationLogColumns, rows...)
 }
 
-// NotificationLog returns an incident's delivery log in time order.
-func (s *Store) NotificationLog(ctx context.Context, incidentID string) ([]NotificationLogEntry, error) {
+// NotificationLog returns an incident's delivery log in time order, when
+// the incident is in scope (scoped inside the query: an incident out of
+// scope has no log, like one that does not exist).
+func (s *Store) NotificationLog(ctx context.Context, incidentID string, sc access.EventScope) ([]NotificationLogEntry, error) {
+	uid, err := uuid.Parse(incidentID)
+	if err != nil {
+		return nil, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	var w where
+	incidentScope(&w, sc)
+	w.add("incident_id = ?", uid)
+	args := append([]any{uid.String()}, w.args...)
 	rows, err := s.conn.Query(ctx, "SELECT "+notificationLogColumns+" FROM "+s.table("notification_log")+
-		" FINAL WHERE incident_id = ? ORDER BY at, attempt, notification_id", incidentID)
+		" FINAL WHERE incident_id = ? AND incident_id IN (SELECT toString(incident_id) FROM "+s.table("incidents")+w.String()+
+		") ORDER BY at, attempt, notification_id", args...)
 	if err != nil {
 		return nil, classify("notification log", err)
 	}
