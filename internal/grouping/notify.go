@@ -178,21 +178,18 @@ func (s *Stage) outbox(ctx context.Context, stored *incident.Incident, next *inc
 	if s.notify == nil || next.National {
 		return nil
 	}
+	had := map[string]bool{}
+	if stored != nil {
+		for _, id := range s.notify.Builder.PlanIDs(stored) {
+			had[id] = true
+		}
+	}
+	if ids := s.notify.Builder.PlanIDs(next); !slices.ContainsFunc(ids, func(id string) bool { return !had[id] }) {
+		return nil // nothing new: no payload to build
+	}
 	jobs, watches, err := s.notify.Builder.Plan(next)
 	if err != nil {
 		return err
-	}
-	had := map[string]bool{}
-	if stored != nil {
-		oj, ow, err := s.notify.Builder.Plan(stored)
-		if err == nil {
-			for i := range oj {
-				had[oj[i].MsgID()] = true
-			}
-			for i := range ow {
-				had[ow[i].MsgID()] = true
-			}
-		}
 	}
 	part := incident.Partition(next.Org, s.opts.Partitions)
 	pub := func(id string, m outboxMsg) error {

@@ -93,6 +93,24 @@ type Builder struct {
 // Plan returns the jobs for the incident's sendable notifications and the
 // watches of its pending stages with a clock.
 func (b *Builder) Plan(in *incident.Incident) ([]Job, []Watch, error) {
+	return b.plan(in, true)
+}
+
+// PlanIDs is Plan without the payloads: the message ids of the jobs and
+// watches an incident has (to tell which a newer version adds).
+func (b *Builder) PlanIDs(in *incident.Incident) []string {
+	jobs, watches, _ := b.plan(in, false)
+	ids := make([]string, 0, len(jobs)+len(watches))
+	for i := range jobs {
+		ids = append(ids, jobs[i].MsgID())
+	}
+	for i := range watches {
+		ids = append(ids, watches[i].MsgID())
+	}
+	return ids
+}
+
+func (b *Builder) plan(in *incident.Incident, payloads bool) ([]Job, []Watch, error) {
 	var reg *registry.Registry
 	if b.Resolver != nil {
 		reg = b.Resolver.Registry()
@@ -110,10 +128,13 @@ func (b *Builder) Plan(in *incident.Incident) ([]Job, []Watch, error) {
 			if !Sendable(in, s, n, released) {
 				continue
 			}
-			p := b.payload(in, s, n, reg)
-			data, sum, err := incident.SnapshotPayload(p)
-			if err != nil {
-				return nil, nil, err
+			var data []byte
+			var sum string
+			if payloads {
+				var err error
+				if data, sum, err = incident.SnapshotPayload(b.payload(in, s, n, reg)); err != nil {
+					return nil, nil, err
+				}
 			}
 			jobs = append(jobs, Job{NotificationID: n.ID, IncidentID: in.ID, Org: in.Org, Regime: s.Regime, Stage: s.Stage,
 				Recipient: n.Recipient, Kind: n.Kind, Channel: n.Channel, Language: n.Language, DueAt: s.DueAt,
