@@ -37,6 +37,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kuzet-kz/kuzet/internal/access"
+	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/lifecycle"
 	"github.com/kuzet-kz/kuzet/internal/store"
@@ -81,7 +82,10 @@ type Options struct {
 	// Store is used instead of opening one from Config.ClickHouse (tests
 	// share one; `kuzet run` lets the API open a pool of its own, apart from
 	// the ncc's writer). The Server does not close it.
-	Store      *store.Store
+	Store *store.Store
+	// Bus is used instead of dialling Config.NATS (tests, `kuzet run`);
+	// the Server does not close it. Neither: changes answer 503.
+	Bus        *bus.Client
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
@@ -96,6 +100,8 @@ type Server struct {
 	app      *fiber.App
 	st       *store.Store
 	ownStore bool
+	// bus reaches JetStream and the ncc (nil: the API is read-only).
+	bus *bus.Client
 	keys     map[string]access.Principal // by key hash
 	m        *metrics
 	lim      *limiter
@@ -120,7 +126,7 @@ func New(opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	s := &Server{
-		opts: opts, cfg: opts.Config, st: opts.Store, now: opts.Now, m: newMetrics(opts.Registerer),
+		opts: opts, cfg: opts.Config, st: opts.Store, bus: opts.Bus, now: opts.Now, m: newMetrics(opts.Registerer),
 		log:  telemetry.OrDiscard(opts.Logger).With("role", "api"),
 		keys: map[string]access.Principal{}, lim: newLimiter(opts.Config.Limits, opts.Now),
 	}
@@ -202,6 +208,14 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		s.st, s.ownStore = st, true
 		s.cleanup.Push("clickhouse", func(context.Context) error { return st.Close() })
+	}
+	if s.bus == nil && s.cfg.NATS.URL != "" {
+		c, err := bus.Dial(s.cfg.NATS, "kuzet-api", s.log)
+		if err != nil {
+			return err
+		}
+		s.bus = c
+		s.cleanup.Push("nats", func(context.Context) error { c.Close(); return nil })
 	}
 	tc, err := s.tlsConfig()
 	if err != nil {

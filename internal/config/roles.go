@@ -701,6 +701,10 @@ type API struct {
 	TLSClientCA string `yaml:"tls_client_ca"`
 	// Limits bound what queries may cost the API and ClickHouse.
 	Limits APILimits `yaml:"limits"`
+	// NATS is how the API reaches JetStream for what it changes (incident
+	// changes and declarations through the ncc, acknowledgements); an
+	// empty url runs it read-only: those routes answer 503.
+	NATS NATS `yaml:"nats"`
 }
 
 // APILimits bound the API's queries: response size, concurrency, rate and
@@ -762,7 +766,8 @@ func (l APILimits) validate(es *Errors, path string) {
 // DefaultAPI returns the api defaults.
 func DefaultAPI() API {
 	return API{Listen: "127.0.0.1:8080", ClickHouse: DefaultClickHouse(), Log: DefaultLog(), MaxLimit: 1000,
-		StopTimeout: 10 * time.Second, RegistryFile: "configs/registry.yaml", HTTP: HTTP{Listen: "127.0.0.1:9103"}, Limits: DefaultAPILimits()}
+		StopTimeout: 10 * time.Second, RegistryFile: "configs/registry.yaml", HTTP: HTTP{Listen: "127.0.0.1:9103"}, Limits: DefaultAPILimits(),
+		NATS: NATS{Replicas: 1, ConnectTimeout: 5 * time.Second}}
 }
 
 // Validate implements Validator.

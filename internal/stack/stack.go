@@ -198,7 +198,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 	// API.
 	ac := config.DefaultAPI()
-	ac.Listen, ac.ClickHouse = o.APIListen, chCfg
+	ac.Listen, ac.ClickHouse, ac.NATS = o.APIListen, chCfg, natsCfg
 	ac.HTTP.Listen = "" // the stack's ops server serves every role's metrics
 	if ac.Listen == "" {
 		ac.Listen = "127.0.0.1:8080"
