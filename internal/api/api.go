@@ -28,7 +28,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,15 +103,15 @@ type Server struct {
 	st       *store.Store
 	ownStore bool
 	// bus reaches JetStream and the ncc (nil: the API is read-only).
-	bus *bus.Client
-	keys     map[string]access.Principal // by key hash
-	m        *metrics
-	lim      *limiter
-	now      func() time.Time
-	ln       net.Listener
-	ops      *telemetry.OpsServer
-	allow    map[string]string // Allow header by route path
-	served   chan error
+	bus    *bus.Client
+	keys   map[string]access.Principal // by key hash
+	m      *metrics
+	lim    *limiter
+	now    func() time.Time
+	ln     net.Listener
+	ops    *telemetry.OpsServer
+	allow  map[string]string // Allow header by route path
+	served chan error
 	// cleanup releases, last first, what Start acquired; Stop runs it.
 	cleanup  lifecycle.Stack
 	stopOnce sync.Once
@@ -178,13 +180,29 @@ func (s *Server) routes() {
 	v1.Get("/incidents", s.listIncidents)
 	v1.Get("/incidents/:id", s.getIncident)
 	v1.Get("/incidents/:id/notifications", s.incidentNotifications)
+	v1.Post("/incidents", s.createIncident)
+	v1.Patch("/incidents/:id", s.patchIncident)
+	v1.Post("/incidents/:id/declare", s.declareIncident)
+	v1.Get("/notifications", s.listNotifications)
+	v1.Post("/notifications/:id/ack", s.ackNotification)
 	// Every route is GET (Fiber adds HEAD); any other method on a known
 	// path is 405 with Allow.
 	s.allow = map[string]string{}
+	methods := map[string][]string{}
 	for _, r := range app.GetRoutes(true) {
-		if r.Method == fiber.MethodGet && r.Path != "/" {
-			s.allow[r.Path] = "GET, HEAD"
+		if r.Path == "/" || r.Method == fiber.MethodHead || r.Method == "USE" {
+			continue
 		}
+		if !slices.Contains(methods[r.Path], r.Method) {
+			methods[r.Path] = append(methods[r.Path], r.Method)
+		}
+	}
+	for path, ms := range methods {
+		if slices.Contains(ms, fiber.MethodGet) {
+			ms = append(ms, fiber.MethodHead)
+		}
+		slices.Sort(ms)
+		s.allow[path] = strings.Join(ms, ", ")
 	}
 	app.Use(func(c *fiber.Ctx) error {
 		if allow, ok := s.allow[c.Path()]; ok {

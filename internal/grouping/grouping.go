@@ -43,6 +43,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/failpoint"
 	"github.com/kuzet-kz/kuzet/internal/incident"
+	"github.com/kuzet-kz/kuzet/internal/registry"
 	"github.com/kuzet-kz/kuzet/internal/stage"
 	"github.com/kuzet-kz/kuzet/internal/store"
 )
@@ -69,6 +70,9 @@ type Options struct {
 	Clocks *incident.Clocks
 	// Notify runs the notification stage (nil: none; see OutboxGroup).
 	Notify *NotifyOptions
+	// Registry is the registry's latest snapshot, which new incidents from
+	// the API are checked against (nil: the API cannot create incidents).
+	Registry func() *registry.Registry
 }
 
 // Stage is a running incident stage.
@@ -91,6 +95,16 @@ type Stage struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	ackDone  chan struct{}
+	// rm counts the API's requests; rpcStops end their subscriptions.
+	rm       *rpcMetrics
+	rpcStops []func()
+}
+
+func (s *Stage) registry() *registry.Registry {
+	if s.opts.Registry == nil {
+		return nil
+	}
+	return s.opts.Registry()
 }
 
 type metrics struct {
@@ -233,6 +247,10 @@ func Start(ctx context.Context, js jetstream.JetStream, st *store.Store, o Optio
 			return nil, err
 		}
 	}
+	if err := s.serveRPC(o.Registerer); err != nil {
+		_ = s.runner.Stop(ctx)
+		return nil, err
+	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	go func() {
@@ -251,6 +269,9 @@ func Start(ctx context.Context, js jetstream.JetStream, st *store.Store, o Optio
 
 // Stop stops the router and the partitions (each checkpoints).
 func (s *Stage) Stop(ctx context.Context) error {
+	for _, stop := range s.rpcStops {
+		stop()
+	}
 	s.cancel()
 	for _, done := range []chan struct{}{s.done, s.ackDone} {
 		select {
@@ -399,12 +420,24 @@ func (p *processor) Tick(ctx context.Context, now time.Time) error {
 // revision. The new revision is then written to the incidents table with
 // the entries. It returns the incident as stored. Before the
 // compare-and-set, the notification jobs and watches the new version has
-// and the stored one had not go to the outbox (see OutboxGroup). When
-// only is given and says no (change found nothing to do), nothing is
-// written.
+// and the stored one had not go to the outbox (see OutboxGroup).
 func (s *Stage) write(ctx context.Context, id string, at time.Time,
-	change func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry),
-	only ...func(stored *incident.Incident) bool) (incident.Incident, error) {
+	change func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry)) (incident.Incident, error) {
+	return s.update(ctx, id, at, func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry, error) {
+		next, entries := change(stored, rev)
+		return next, entries, nil
+	})
+}
+
+// errNoWrite, returned by an update's change, writes nothing: update
+// returns the stored incident.
+var errNoWrite = errors.New("grouping: nothing to write")
+
+// update is write whose change may refuse: errNoWrite writes nothing and
+// returns the stored incident (zero when none), another error is returned
+// as it is.
+func (s *Stage) update(ctx context.Context, id string, at time.Time,
+	change func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry, error)) (incident.Incident, error) {
 	for attempt := 0; ; attempt++ {
 		val, rev, err := s.kv.Get(ctx, id)
 		if err != nil {
@@ -416,15 +449,18 @@ func (s *Stage) write(ctx context.Context, id string, at time.Time,
 			if err := json.Unmarshal(val, &in); err != nil {
 				return incident.Incident{}, fmt.Errorf("grouping: incident %s in the bucket: %w", id, err)
 			}
+			in.Version = rev
 			stored = &in
 		}
-		next, entries := change(stored, rev)
-		if len(only) > 0 && !only[0](stored) {
+		next, entries, err := change(stored, rev)
+		if errors.Is(err, errNoWrite) {
 			if stored == nil {
 				return incident.Incident{}, nil
 			}
-			stored.Version = rev
 			return *stored, nil
+		}
+		if err != nil {
+			return incident.Incident{}, err
 		}
 		next.Version = 0
 		if err := s.outbox(ctx, stored, &next); err != nil {

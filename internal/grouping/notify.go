@@ -456,16 +456,16 @@ func (s *Stage) deliver(ctx context.Context, j *notify.Job) error {
 func (s *Stage) markNotification(ctx context.Context, incidentID, notificationID string, now time.Time,
 	change func(*incident.Notification) bool, action string, detail map[string]any) (bool, error) {
 	changed := false
-	_, err := s.write(ctx, incidentID, now, func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry) {
+	_, err := s.update(ctx, incidentID, now, func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry, error) {
 		changed = false
 		if stored == nil {
-			return incident.Incident{}, nil
+			return incident.Incident{}, nil, errNoWrite
 		}
 		next := stored.Clone()
 		next.Stages = cloneStages(stored.Stages)
 		_, n := findNotification(&next, notificationID)
 		if n == nil || !change(n) {
-			return next, nil
+			return next, nil, errNoWrite
 		}
 		changed = true
 		if s.opts.Clocks != nil {
@@ -475,8 +475,8 @@ func (s *Stage) markNotification(ctx context.Context, incidentID, notificationID
 		}
 		d, _ := json.Marshal(detail)
 		return next, []store.IncidentLogEntry{{ID: entryID(incidentID, action+"/"+notificationID, now), IncidentID: incidentID,
-			At: now, Actor: "system:notify", Action: action, Outcome: "applied", Detail: d}}
-	}, func(stored *incident.Incident) bool { return stored != nil && changed })
+			At: now, Actor: "system:notify", Action: action, Outcome: "applied", Detail: d}}, nil
+	})
 	return changed, err
 }
 

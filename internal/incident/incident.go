@@ -221,6 +221,43 @@ type Incident struct {
 	Ongoing *bool `json:"ongoing,omitempty"`
 	// Stages are the legal notification clocks (Clocks.Compute).
 	Stages []Stage `json:"stages,omitempty"`
+
+	// What a declaration or a self-report says (DOMAIN.md, "Fields for an
+	// incident notification"); grouping leaves them empty.
+	Description string `json:"description,omitempty"`
+	// FunctionalImpact: none, low, medium, high (CISA's scale).
+	FunctionalImpact string `json:"functional_impact,omitempty"`
+	// InformationImpact: none, privacy, proprietary, integrity,
+	// availability (of information).
+	InformationImpact []string `json:"information_impact,omitempty"`
+	// Recoverability: regular, supplemented, extended, not_recoverable.
+	Recoverability string `json:"recoverability,omitempty"`
+	AttackVector   string `json:"attack_vector,omitempty"`
+	MeasuresTaken  string `json:"measures_taken,omitempty"`
+	// Affected counts systems, records and users (0: not known).
+	Affected *Affected `json:"affected,omitempty"`
+	// ReporterContacts are whom to ask (Order 481 asks for them).
+	ReporterContacts []ReporterContact `json:"reporter_contacts,omitempty"`
+	// ReportedBy names the API key or user that declared or reported it,
+	// and RequestSHA256 the request that did (a retry with the same
+	// idempotency key and another body is refused).
+	ReportedBy    string `json:"reported_by,omitempty"`
+	RequestSHA256 string `json:"request_sha256,omitempty"`
+}
+
+// Affected counts what an incident touched.
+type Affected struct {
+	Systems int `json:"systems,omitempty"`
+	Records int `json:"records,omitempty"`
+	Users   int `json:"users,omitempty"`
+}
+
+// ReporterContact is a person to contact about a reported incident.
+type ReporterContact struct {
+	Name  string `json:"name"`
+	Role  string `json:"role,omitempty"`
+	Phone string `json:"phone,omitempty"`
+	Email string `json:"email,omitempty"`
 }
 
 // ClockInput is what the notification clocks read of the incident. An
@@ -248,6 +285,12 @@ func (in Incident) Clone() Incident {
 	out.Merged = slices.Clone(in.Merged)
 	out.Children = slices.Clone(in.Children)
 	out.Stages = slices.Clone(in.Stages)
+	out.InformationImpact = slices.Clone(in.InformationImpact)
+	out.ReporterContacts = slices.Clone(in.ReporterContacts)
+	if in.Affected != nil {
+		a := *in.Affected
+		out.Affected = &a
+	}
 	if in.Entities != nil {
 		out.Entities = make(map[string][]string, len(in.Entities))
 		for k, v := range in.Entities {

@@ -234,7 +234,7 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 		}
 		n.incidents, err = grouping.Start(ctx, js, n.st, grouping.Options{Config: n.cfg.Incidents.Config, Clocks: clocks,
 			Partitions: n.cfg.Incidents.Partitions, Member: n.cfg.ID, Replicas: n.cfg.NATS.Replicas,
-			Logger: n.log, Registerer: n.opts.Registerer, Notify: nopts})
+			Logger: n.log, Registerer: n.opts.Registerer, Notify: nopts, Registry: resolver.Registry})
 		if err != nil {
 			return fmt.Errorf("ncc: incident stage: %w", err)
 		}

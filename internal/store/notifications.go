@@ -135,6 +135,7 @@ type SentNotification struct {
 	IncidentID string
 	Org        string
 	Recipient  string
+	Kind       string
 	SentAt     time.Time
 }
 
@@ -143,7 +144,7 @@ type SentNotification struct {
 func (s *Store) FindSentNotification(ctx context.Context, notificationID string) (SentNotification, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	rows, err := s.conn.Query(ctx, "SELECT incident_id, org, recipient, at FROM "+s.table("notification_log")+
+	rows, err := s.conn.Query(ctx, "SELECT incident_id, org, recipient, kind, at FROM "+s.table("notification_log")+
 		" WHERE notification_id = ? AND outcome = ? ORDER BY at LIMIT 1", notificationID, DeliverySent)
 	if err != nil {
 		return SentNotification{}, classify("find notification", err)
@@ -156,8 +157,73 @@ func (s *Store) FindSentNotification(ctx context.Context, notificationID string)
 		return SentNotification{}, ErrNotFound
 	}
 	var n SentNotification
-	if err := rows.Scan(&n.IncidentID, &n.Org, &n.Recipient, &n.SentAt); err != nil {
+	if err := rows.Scan(&n.IncidentID, &n.Org, &n.Recipient, &n.Kind, &n.SentAt); err != nil {
 		return SentNotification{}, classify("find notification", err)
 	}
 	return n, nil
+}
+
+// NotificationRecipient selects the notifications of one recipient: a
+// kind, and an id within it (empty: every recipient of the kind).
+type NotificationRecipient struct {
+	Kind string
+	ID   string
+}
+
+// ReceivedNotification is a notification as its recipient sees it.
+type ReceivedNotification struct {
+	NotificationID string    `json:"notification_id"`
+	IncidentID     string    `json:"incident_id"`
+	Regime         string    `json:"regime"`
+	Stage          string    `json:"stage"`
+	Recipient      string    `json:"recipient"`
+	Kind           string    `json:"kind"`
+	Channel        string    `json:"channel"`
+	SentAt         time.Time `json:"sent_at"`
+	AcknowledgedAt time.Time `json:"acknowledged_at,omitzero"`
+	PayloadSHA256  string    `json:"payload_sha256"`
+}
+
+// ReceivedNotifications lists what a recipient was sent, newest first,
+// with when each was acknowledged.
+func (s *Store) ReceivedNotifications(ctx context.Context, r NotificationRecipient, limit int) ([]ReceivedNotification, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	sent := "outcome = ? AND kind = ?"
+	args := []any{DeliverySent, r.Kind}
+	if r.ID != "" {
+		sent += " AND recipient = ?"
+		args = append(args, r.ID)
+	}
+	t := s.table("notification_log")
+	q := "SELECT notification_id, anyIf(incident_id, outcome = 'sent'), anyIf(regime, outcome = 'sent'), anyIf(stage, outcome = 'sent')," +
+		" anyIf(recipient, outcome = 'sent'), anyIf(kind, outcome = 'sent'), anyIf(channel, outcome = 'sent')," +
+		" minIf(at, outcome = 'sent') AS sent_at, countIf(outcome = 'acknowledged') AS acks, minIf(at, outcome = 'acknowledged')," +
+		" anyIf(payload_sha256, outcome = 'sent')" +
+		" FROM " + t + " WHERE notification_id IN (SELECT notification_id FROM " + t + " WHERE " + sent + ")" +
+		" GROUP BY notification_id ORDER BY sent_at DESC, notification_id LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, classify("received notifications", err)
+	}
+	defer rows.Close()
+	out := []ReceivedNotification{}
+	for rows.Next() {
+		var n ReceivedNotification
+		var acks uint64
+		var ackAt time.Time
+		if err := rows.Scan(&n.NotificationID, &n.IncidentID, &n.Regime, &n.Stage, &n.Recipient, &n.Kind, &n.Channel,
+			&n.SentAt, &acks, &ackAt, &n.PayloadSHA256); err != nil {
+			return nil, classify("received notifications", err)
+		}
+		if acks > 0 {
+			n.AcknowledgedAt = ackAt
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify("received notifications", err)
+	}
+	return out, nil
 }
