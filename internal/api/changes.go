@@ -32,7 +32,7 @@ const (
 
 // Bounds of what a change may carry.
 const (
-	maxLongText      = 20000
+	maxLongText  = 20000
 	maxShortText = 200
 )
 
