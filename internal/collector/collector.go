@@ -50,6 +50,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 	"github.com/kuzet-kz/kuzet/internal/lifecycle"
 	"github.com/kuzet-kz/kuzet/internal/natsserver"
+	"github.com/kuzet-kz/kuzet/internal/pipeline"
 	"github.com/kuzet-kz/kuzet/internal/registry"
 	"github.com/kuzet-kz/kuzet/internal/spool"
 	"github.com/kuzet-kz/kuzet/internal/telemetry"
@@ -63,9 +64,10 @@ type Stream interface {
 	Flush(emit func(*event.Event) error) error
 }
 
-// StreamFactory opens a Stream of the named pipeline, with the zone for
-// zone-less timestamps and the record size limit.
-type StreamFactory func(pipeline string, loc *time.Location, maxRecord int) (Stream, error)
+// StreamFactory opens a Stream of the named pipeline for one source, with
+// the zones of times that carry none (the input's or the collector's, and
+// the device's from the registry) and the record size limit.
+type StreamFactory func(pipeline string, opts pipeline.StreamOptions) (Stream, error)
 
 // Options configure a Collector.
 type Options struct {

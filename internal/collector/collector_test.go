@@ -28,6 +28,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 	"github.com/kuzet-kz/kuzet/internal/natsserver"
+	"github.com/kuzet-kz/kuzet/internal/pipeline"
 	"github.com/kuzet-kz/kuzet/internal/proctest"
 )
 
@@ -58,7 +59,7 @@ func (lineStream) Push(rec ingest.Record, emit func(*event.Event) error) error {
 
 func (lineStream) Flush(func(*event.Event) error) error { return nil }
 
-func streams(string, *time.Location, int) (collector.Stream, error) { return lineStream{}, nil }
+func streams(string, pipeline.StreamOptions) (collector.Stream, error) { return lineStream{}, nil }
 
 type fixture struct {
 	c    *collector.Collector

@@ -1,15 +1,13 @@
 package collector
 
 import (
-	"time"
-
 	"github.com/kuzet-kz/kuzet/internal/pipeline"
 )
 
 // pipelineStreams opens streams of the declarative pipelines in set.
 func pipelineStreams(set *pipeline.Set) StreamFactory {
-	return func(name string, loc *time.Location, maxRecord int) (Stream, error) {
-		return set.NewStream(name, pipeline.StreamOptions{Location: loc, MaxRecord: maxRecord})
+	return func(name string, opts pipeline.StreamOptions) (Stream, error) {
+		return set.NewStream(name, opts)
 	}
 }
 

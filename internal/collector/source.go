@@ -34,9 +34,11 @@ type source struct {
 }
 
 func (c *Collector) newSource(ctx context.Context, in config.Input) (*source, error) {
-	zone := in.Zone
+	// A time without a zone is read in the device's zone (its registry
+	// object's), else the input's, else the collector's.
+	zone, from := in.Zone, event.ZoneInput
 	if zone == "" {
-		zone = c.cfg.Zone
+		zone, from = c.cfg.Zone, event.ZoneCollector
 	}
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
@@ -46,7 +48,8 @@ func (c *Collector) newSource(ctx context.Context, in config.Input) (*source, er
 	if maxRec == 0 {
 		maxRec = ingest.DefaultMaxRecord
 	}
-	st, err := c.opts.Streams(in.Pipeline, loc, maxRec)
+	st, err := c.opts.Streams(in.Pipeline, pipeline.StreamOptions{Location: loc, ZoneSource: from,
+		DeviceZone: c.deviceZone, MaxRecord: maxRec})
 	if err != nil {
 		return nil, err
 	}
@@ -54,6 +57,11 @@ func (c *Collector) newSource(ctx context.Context, in config.Input) (*source, er
 	s.emit = s.accept
 	return s, nil
 }
+
+// deviceZone is the zone of the registry object an event belongs to, in
+// the registry snapshot applied now; nil when none matched or it has no
+// zone.
+func (c *Collector) deviceZone(ev *event.Event) *time.Location { return c.matcher.Load().Zone(ev) }
 
 // accept stamps identity, enriches and batches one normalised event.
 func (s *source) accept(ev *event.Event) error {

@@ -172,7 +172,9 @@ type Input struct {
 	Pipeline string `yaml:"pipeline"`
 	// MaxRecord is the largest record accepted, in bytes.
 	MaxRecord int `yaml:"max_record"`
-	// Zone resolves timestamps without a zone (IANA name).
+	// Zone resolves timestamps without a zone (IANA name), unless the
+	// registry object the event belongs to names one; default: the
+	// collector's Zone.
 	Zone string `yaml:"zone"`
 	// Framing for TCP/TLS: auto (decided per connection from its first
 	// frame: octet counting for "LEN SP <PRI>", else LF, or NUL when the

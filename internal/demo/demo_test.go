@@ -15,6 +15,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 	"github.com/kuzet-kz/kuzet/internal/pipeline"
 	"github.com/kuzet-kz/kuzet/internal/pipeline/parsecli"
+	"github.com/kuzet-kz/kuzet/internal/registry"
 	"github.com/kuzet-kz/kuzet/internal/sigma/sigmacli"
 )
 
@@ -116,8 +117,9 @@ func TestFeedAttacksBecomeAFewAlerts(t *testing.T) {
 }
 
 // TestDemoTimes runs the demo feed through the pipelines as the collectors of
-// `kuzet run` do (zone Asia/Almaty): every event's @timestamp is within a
-// second of its receive time, and comes from the record's own time.
+// `kuzet run` do (zone Asia/Almaty, the demo registry's object zones): every
+// event's @timestamp is within a second of its receive time, and comes from
+// the record's own time; the objects' zones read some of them.
 func TestDemoTimes(t *testing.T) {
 	set, err := pipeline.Default()
 	if err != nil {
@@ -127,11 +129,23 @@ func TestDemoTimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg, err := registry.LoadFile(filepath.Join(conformance.ModuleRoot(t), "configs", "registry.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	matchers := map[string]*registry.Matcher{}
 	now := time.Date(2026, 11, 24, 23, 30, 1, 250e6, time.UTC) // after midnight in Almaty
 	g := demo.NewGenerator(7, func() time.Time { return now })
+	zones := map[string]int{}
 	for i := 0; i < 200; i++ {
 		rec := g.Next()
-		st, err := set.NewStream(rec.Input, pipeline.StreamOptions{Location: almaty, Now: func() time.Time { return now }})
+		m := matchers[rec.OISC]
+		if m == nil {
+			m = registry.NewMatcher(reg, rec.OISC)
+			matchers[rec.OISC] = m
+		}
+		st, err := set.NewStream(rec.Input, pipeline.StreamOptions{Location: almaty, ZoneSource: event.ZoneCollector,
+			DeviceZone: m.Zone, Now: func() time.Time { return now }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,8 +153,13 @@ func TestDemoTimes(t *testing.T) {
 		if err := st.Push(ingest.Record{Data: rec.Data, ReceivedAt: now}, func(ev *event.Event) error { got = ev; return nil }); err != nil {
 			t.Fatalf("%s: %v", rec.Data, err)
 		}
-		if d := got.Timestamp.Sub(now); d < -time.Second || d > time.Second {
-			t.Fatalf("%s: @timestamp %v is %v from received_at %v\n%s", got.Kuzet.SourceType, got.Timestamp, d, now, rec.Data)
+		if d := got.Timestamp.Sub(now); d < -time.Second || d > time.Second || got.Kuzet.TimeSource != event.TimeEvent {
+			t.Fatalf("%s: @timestamp %v (%s) is %v from received_at %v\n%s", got.Kuzet.SourceType, got.Timestamp,
+				got.Kuzet.TimeSource, d, now, rec.Data)
 		}
+		zones[got.Kuzet.TimeZone]++
+	}
+	if zones[event.ZoneDevice] == 0 || zones[event.ZoneCollector] == 0 || zones[event.ZoneRecord] == 0 {
+		t.Errorf("zones that read @timestamp: %v, want some of each of device, collector and record", zones)
 	}
 }

@@ -15,6 +15,23 @@ const (
 	TimeReceived = "received"
 )
 
+// Values of Kuzet.TimeZone, in order of precedence: a time without a zone
+// is read in the device's zone when the registry gives one, else in the
+// input's, else in the collector's.
+const (
+	// ZoneRecord: the record's time carried its zone (an offset, a zone
+	// name, an epoch), or the record names it (CEF dtz, FortiGate tz), or
+	// the format fixes it (Sysmon UtcTime).
+	ZoneRecord = "record"
+	// ZoneDevice: read in the zone of the registry object the event
+	// belongs to.
+	ZoneDevice = "device"
+	// ZoneInput: read in the zone of the collector input.
+	ZoneInput = "input"
+	// ZoneCollector: read in the collector's default zone.
+	ZoneCollector = "collector"
+)
+
 // UserRef is a user seen in one role (ECS user.audit, user.effective).
 type UserRef struct {
 	ID    string `json:"id,omitempty"`

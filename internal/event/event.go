@@ -321,6 +321,13 @@ type Kuzet struct {
 	// own time) or "received" (the record had no time kuzet could read,
 	// and @timestamp is received_at).
 	TimeSource string `json:"time_source,omitempty"`
+	// TimeZone says, when @timestamp is the record's own time, which zone
+	// it was read in: ZoneRecord (the time carried its zone, or the record
+	// says it), else the zone kuzet assumed for a time without one:
+	// ZoneDevice (the registry object's), ZoneInput (the collector
+	// input's) or ZoneCollector (the collector's default). The assumed
+	// zone's name is in event.timezone.
+	TimeZone string `json:"time_zone,omitempty"`
 }
 
 // Marshal returns the JSON form of ev. Unlike json.Marshal it does not

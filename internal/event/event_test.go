@@ -50,6 +50,7 @@ func fullEvent(t testing.TB) *event.Event {
 	ev.Kuzet.Org, ev.Kuzet.Object, ev.Kuzet.Sector = "kegoc", "kegoc-scada", "electricity"
 	ev.Kuzet.Criticality, ev.Kuzet.EGov, ev.Kuzet.Asset = 1, false, event.AssetKnown
 	ev.Kuzet.ObjectTags = []string{"scada", "remote_access"}
+	ev.Kuzet.TimeSource, ev.Kuzet.TimeZone = event.TimeEvent, event.ZoneDevice
 	for _, p := range event.Paths() {
 		var v any
 		switch {

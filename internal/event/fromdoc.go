@@ -172,6 +172,8 @@ func (ev *Event) kuzetFromDoc(m map[string]any) bool {
 			s = &k.Asset
 		case "time_source":
 			s = &k.TimeSource
+		case "time_zone":
+			s = &k.TimeZone
 		case "original_b64":
 			s = &k.OriginalB64
 		case "received_at":

@@ -77,9 +77,16 @@ func FuzzPipelines(f *testing.F) {
 	for i, name := range names {
 		f.Add(uint8(i), []byte(samples[name]))
 	}
+	// Device zones at the edges: the largest offsets, a zone with DST, none.
+	deviceZones := []*time.Location{nil, time.FixedZone("+14", 14*3600), time.FixedZone("-12", -12*3600), time.UTC}
+	if ny, err := time.LoadLocation("America/New_York"); err == nil {
+		deviceZones = append(deviceZones, ny)
+	}
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
 		name := names[int(which)%len(names)]
-		st, err := set.NewStream(name, pipeline.StreamOptions{MaxRecord: 1 << 16})
+		zone := deviceZones[int(which)/len(names)%len(deviceZones)]
+		st, err := set.NewStream(name, pipeline.StreamOptions{MaxRecord: 1 << 16,
+			DeviceZone: func(*event.Event) *time.Location { return zone }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,6 +96,9 @@ func FuzzPipelines(f *testing.F) {
 			}
 			if err := ev.Validate(); err != nil {
 				t.Fatalf("%s: invalid event from %q: %v", name, data, err)
+			}
+			if ev.Kuzet.TimeSource == event.TimeEvent && ev.Kuzet.TimeZone == "" {
+				t.Fatalf("%s: @timestamp from %q without kuzet.time_zone", name, data)
 			}
 			if _, err := event.Marshal(ev); err != nil {
 				t.Fatalf("%s: %v", name, err)

@@ -20,6 +20,18 @@
 // fields are kept under the pipeline's namespace (winlog, zeek, suricata,
 // cef, leef, auditd, wazuh, fields): all of them, the unmapped ones, or
 // none.
+//
+// # Time zones
+//
+// A time the record gives with its zone (an offset, a zone name, an epoch),
+// or with the zone the record names in another field (timestamp steps'
+// zone_field: CEF dtz, FortiGate tz) or the format fixes (zone), is read
+// so. One without (RFC 3164 syslog, CEF rt as text, LEEF devTime, FortiGate
+// date and time, NXLog EventTime) keeps its wall clock until the event is
+// complete; it is then read in the device's zone (StreamOptions.DeviceZone:
+// the registry object's), else in the stream's Location (the input's zone,
+// else the collector's). kuzet.time_zone says which zone read @timestamp,
+// and event.timezone names an assumed one.
 package pipeline
 
 import (
@@ -123,6 +135,17 @@ func (s *Set) Spec(name string) *Spec { return s.specs[name] }
 type StreamOptions struct {
 	// Location is the zone of timestamps that carry none; default UTC.
 	Location *time.Location
+	// ZoneSource says where Location comes from, for kuzet.time_zone:
+	// event.ZoneInput (the default) or event.ZoneCollector.
+	ZoneSource string
+	// DeviceZone, when set, returns the zone of the device an event comes
+	// from (its registry object's), or nil when there is none. The times
+	// a record gives without a zone (@timestamp, event.start, ...) are
+	// then read in it instead of Location; a zone in the record wins over
+	// both. It is called once per event that has such a time, after the
+	// steps (so with the host and address fields that identify the
+	// device), and must be safe for concurrent use when streams are.
+	DeviceZone func(ev *event.Event) *time.Location
 	// Now is the clock for year-less dates; default time.Now.
 	Now func() time.Time
 	// MaxRecord is the largest record accepted; default 64 KiB.
@@ -162,6 +185,9 @@ func (s *Set) NewStream(name string, opts StreamOptions) (*Stream, error) {
 	}
 	if opts.Location == nil {
 		opts.Location = time.UTC
+	}
+	if opts.ZoneSource == "" {
+		opts.ZoneSource = event.ZoneInput
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -291,8 +317,19 @@ type state struct {
 	orig   map[string]any
 	mapped map[string]bool
 	opts   *StreamOptions
+	// local holds the wall clock (in UTC fields) of each time field read
+	// from a time without a zone; the zone it is read in is decided when
+	// the event is complete (resolveZone). The field holds it read in
+	// opts.Location meanwhile. A record has a few such fields at most.
+	local []localTime
 	// explain records the origin of fields (kuzet parse --explain).
 	explain *explainer
+}
+
+// localTime is the wall clock of a time field read without a zone.
+type localTime struct {
+	target string
+	wall   time.Time
 }
 
 // get returns a raw field (also "a.b" into nested objects), else an event
@@ -403,6 +440,10 @@ func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined 
 	if st.explain != nil {
 		st.explain.note(ev, "keep: "+spec.Keep+" (raw fields under "+spec.Namespace+")")
 	}
+	zone, zoneSource := st.resolveZone()
+	if st.explain != nil && zoneSource != "" {
+		st.explain.note(ev, zoneLabel(zone, zoneSource))
+	}
 	if ev.Timestamp.IsZero() || !plausible(ev.Timestamp) {
 		// No time, or one no event can have (a device's epoch in the
 		// wrong unit): the receive time; the source's stays in the raw
@@ -419,6 +460,18 @@ func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined 
 			st.explain.note(ev, "default: no time read, @timestamp is the receive time")
 		} else {
 			st.explain.note(ev, "time source: the record's own time")
+		}
+	}
+	if ev.Kuzet.TimeSource == event.TimeEvent {
+		// Which zone read @timestamp: the record's, or the one assumed
+		// for a time without one (named in event.timezone, as ECS asks).
+		ev.Kuzet.TimeZone = event.ZoneRecord
+		if zoneSource != "" {
+			ev.Kuzet.TimeZone = zoneSource
+			ev.Event.Timezone = zone.String()
+		}
+		if st.explain != nil {
+			st.explain.note(ev, zoneLabel(zone, ev.Kuzet.TimeZone))
 		}
 	}
 	if ev.Event.Kind == "" {

@@ -37,7 +37,7 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 			}
 			st.raw = f
 			if !t.IsZero() {
-				ev.Timestamp = t
+				st.setTime("@timestamp", t)
 			}
 			return nil
 		}
@@ -133,8 +133,8 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 		for _, kv := range r.Attrs {
 			st.raw[kv.Key] = kv.Value
 		}
-		if t, ok := r.DevTime(st.opts.Location); ok {
-			ev.Timestamp = t
+		if t, local, ok := r.DevTime(st.opts.Location); ok {
+			st.setParsedTime("@timestamp", t, local)
 		}
 		return nil
 	}
@@ -226,11 +226,7 @@ func parseSyslog(data []byte, st *state) (string, error) {
 	}
 	ev.Log.Syslog = sl
 	if !m.Timestamp.IsZero() {
-		ev.Timestamp = m.Timestamp
-		if m.Timestamp.Location() == st.opts.Location {
-			// The header's time had no zone: say which one read it.
-			ev.Event.Timezone = st.opts.Location.String()
-		}
+		st.setParsedTime("@timestamp", m.Timestamp, m.LocalTime)
 	}
 	if m.Hostname != "" {
 		st.setField("host.name", m.Hostname)
@@ -272,7 +268,7 @@ func parseWinevent(obj map[string]any, st *state) error {
 	}
 	st.raw = f
 	if !t.IsZero() {
-		st.ev.Timestamp = t
+		st.setTime("@timestamp", t)
 	}
 	return nil
 }
@@ -290,7 +286,7 @@ func parseAuditd(e *auditd.Event, st *state) error {
 	if e.Node != "" {
 		st.raw["node"] = e.Node
 	}
-	st.ev.Timestamp = e.Time
+	st.setTime("@timestamp", e.Time)
 	// e.Raw holds the lines as received; invalid UTF-8 is replaced in the
 	// original and the exact bytes kept in kuzet.original_b64.
 	orig := strings.Join(e.Raw, "\n")

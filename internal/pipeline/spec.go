@@ -116,7 +116,9 @@ type TimestampStep struct {
 	// Formats are tried in order: rfc3339, unix, unix_ms, unix_us,
 	// unix_ns, unix_auto (the unit from the number of digits), a Go layout, or "java:<SimpleDateFormat pattern>".
 	Formats []string `yaml:"formats"`
-	// Zone for times without one; default: the stream's zone.
+	// Zone for times without one, when the format fixes it (Sysmon's
+	// UtcTime); default: the device's zone (StreamOptions.DeviceZone), else
+	// the stream's, decided when the event is complete.
 	Zone string `yaml:"zone"`
 	// ZoneField names a field holding the zone of a zone-less time (an IANA
 	// name or an offset such as +0500); it wins over Zone when set and

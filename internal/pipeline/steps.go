@@ -4,12 +4,14 @@ import (
 	"encoding/base64"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
 	"github.com/kuzet-kz/kuzet/internal/ingest/kv"
@@ -416,28 +418,107 @@ func (st *state) timestamp(ts *TimestampStep) error {
 		parts = append(parts, text(v))
 	}
 	raw := strings.Join(parts, " ")
-	loc := st.opts.Location
+	// The record's zone (its zone field) or the format's (zone) read a
+	// time without one; else the zone is decided when the event is
+	// complete (resolveZone).
+	loc, zoned := st.opts.Location, false
 	if ts.Zone != "" {
 		loc, _ = loadZone(ts.Zone)
+		zoned = true
 	}
 	if ts.ZoneField != "" {
 		if v, ok := st.get(ts.ZoneField); ok {
 			if l, ok := zoneOf(text(v)); ok {
-				loc = l
+				loc, zoned = l, true
 			}
 		}
 	}
 	for _, f := range ts.Formats {
-		if t, ok := parseTime(raw, f, loc); ok {
+		t, local, ok := parseTime(raw, f, loc)
+		if !ok {
+			continue
+		}
+		switch {
+		case !local:
 			if plausible(t) {
 				st.setTime(ts.Target, t)
 			}
-			return nil
+		case zoned:
+			if t := inZone(t, loc); plausible(t) {
+				st.setTime(ts.Target, t)
+			}
+		default:
+			if plausible(t) {
+				st.setLocalTime(ts.Target, t)
+			}
 		}
+		return nil
 	}
 	// An unparseable time is not a reason to lose the event: it keeps the
 	// receive time, and the raw value stays under the namespace.
 	return nil
+}
+
+// inZone returns the time whose wall clock in loc is wall's in UTC. Go
+// normalises a wall clock that loc skips (a DST gap) forward.
+func inZone(wall time.Time, loc *time.Location) time.Time {
+	y, mo, d := wall.Date()
+	h, mi, sec := wall.Clock()
+	return time.Date(y, mo, d, h, mi, sec, wall.Nanosecond(), loc)
+}
+
+// wallClock returns t's wall clock in its own location as UTC fields.
+func wallClock(t time.Time) time.Time { return inZone(t, time.UTC) }
+
+// setLocalTime stores a time read without a zone, given as its wall clock
+// in UTC fields: the field holds it in the stream's zone until
+// resolveZone picks the zone the event's device is in.
+func (st *state) setLocalTime(target string, wall time.Time) {
+	st.setTime(target, inZone(wall, st.opts.Location))
+	st.local = append(st.local, localTime{target, wall})
+}
+
+// resolveZone reads the times the record gave without a zone in the
+// device's zone (DeviceZone) when it has one, else in the stream's, and
+// returns that zone and, when @timestamp was one of them, where the zone
+// came from (event.ZoneDevice or the stream's ZoneSource; "" otherwise).
+func (st *state) resolveZone() (*time.Location, string) {
+	if len(st.local) == 0 {
+		return nil, ""
+	}
+	loc, source := st.opts.Location, st.opts.ZoneSource
+	if st.opts.DeviceZone != nil {
+		if l := st.opts.DeviceZone(st.ev); l != nil {
+			loc, source = l, event.ZoneDevice
+		}
+	}
+	if loc != st.opts.Location {
+		for _, l := range st.local {
+			if t := inZone(l.wall, loc); plausible(t) {
+				st.storeTime(l.target, t)
+			}
+		}
+	}
+	for _, l := range st.local {
+		if l.target == "@timestamp" {
+			return loc, source
+		}
+	}
+	return loc, ""
+}
+
+// zoneLabel is kuzet parse --explain's note for the zone that read
+// @timestamp.
+func zoneLabel(loc *time.Location, source string) string {
+	switch source {
+	case event.ZoneDevice:
+		return "time zone: none in the record, so the device's: " + loc.String() + " (registry object)"
+	case event.ZoneInput:
+		return "time zone: none in the record, so the input's: " + loc.String()
+	case event.ZoneCollector:
+		return "time zone: none in the record, so the collector's default: " + loc.String()
+	}
+	return "time zone: the record's own"
 }
 
 // zoneOf reads a zone: an IANA name, UTC/Z, or an offset (+0500, -07:00,
@@ -473,8 +554,18 @@ func zoneOf(s string) (*time.Location, bool) {
 	return l, err == nil
 }
 
-// setTime stores a parsed time; the TLS certificate times are text fields.
+// setTime stores a parsed time; the TLS certificate times are text
+// fields. A time stored here is no longer one read without a zone.
 func (st *state) setTime(target string, t time.Time) {
+	st.local = slices.DeleteFunc(st.local, func(l localTime) bool { return l.target == target })
+	st.storeTime(target, t)
+}
+
+func (st *state) storeTime(target string, t time.Time) {
+	if target == "@timestamp" {
+		st.ev.Timestamp = t
+		return
+	}
 	if strings.HasPrefix(target, "tls.") {
 		_ = st.ev.Set(target, t.UTC().Format(time.RFC3339Nano))
 		return
@@ -482,38 +573,70 @@ func (st *state) setTime(target string, t time.Time) {
 	_ = st.ev.Set(target, t)
 }
 
-func parseTime(s, format string, loc *time.Location) (time.Time, bool) {
+// setParsedTime stores a parser's time; local says it had no zone (and is
+// in the stream's zone).
+func (st *state) setParsedTime(target string, t time.Time, local bool) {
+	if local {
+		st.setLocalTime(target, wallClock(t))
+		return
+	}
+	st.setTime(target, t)
+}
+
+// parseTime parses s in format. A time with a zone, or an epoch, comes back
+// as it is (loc resolves zone abbreviations); one without a zone comes
+// back as its wall clock in UTC fields, with local set.
+func parseTime(s, format string, loc *time.Location) (t time.Time, local, ok bool) {
 	switch format {
 	case "rfc3339":
 		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			t, err = time.ParseInLocation("2006-01-02T15:04:05.999999999", s, loc)
+		if err == nil {
+			return t, false, true
 		}
-		return t, err == nil
+		t, err = time.ParseInLocation("2006-01-02T15:04:05.999999999", s, time.UTC)
+		return t, true, err == nil
 	case "unix_auto":
 		// Seconds, milliseconds, microseconds or nanoseconds by the number
 		// of digits of the whole part (FortiOS versions differ).
 		whole, _, _ := strings.Cut(s, ".")
 		switch n := len(whole); {
 		case n >= 8 && n <= 11:
-			return parseEpoch(s, 9)
+			t, ok = parseEpoch(s, 9)
 		case n >= 12 && n <= 14:
-			return parseEpoch(s, 6)
+			t, ok = parseEpoch(s, 6)
 		case n >= 15 && n <= 17:
-			return parseEpoch(s, 3)
+			t, ok = parseEpoch(s, 3)
 		case n >= 18 && n <= 19:
-			return parseEpoch(s, 0)
+			t, ok = parseEpoch(s, 0)
 		}
-		return time.Time{}, false
+		return t, false, ok
 	case "unix", "unix_ms", "unix_us", "unix_ns":
-		return parseEpoch(s, map[string]int{"unix": 9, "unix_ms": 6, "unix_us": 3, "unix_ns": 0}[format])
+		t, ok = parseEpoch(s, map[string]int{"unix": 9, "unix_ms": 6, "unix_us": 3, "unix_ns": 0}[format])
+		return t, false, ok
 	}
 	layout := format
 	if p, ok := strings.CutPrefix(format, "java:"); ok {
 		layout = leef.JavaLayout(p)
 	}
+	if !layoutHasZone(layout) {
+		t, err := time.ParseInLocation(layout, s, time.UTC)
+		return t, true, err == nil
+	}
 	t, err := time.ParseInLocation(layout, s, loc)
-	return t, err == nil
+	return t, false, err == nil
+}
+
+var layoutZones sync.Map // layout -> bool
+
+// layoutHasZone is leef.LayoutHasZone, remembered per layout (pipelines
+// have a few).
+func layoutHasZone(layout string) bool {
+	if z, ok := layoutZones.Load(layout); ok {
+		return z.(bool)
+	}
+	z := leef.LayoutHasZone(layout)
+	layoutZones.Store(layout, z)
+	return z
 }
 
 // parseEpoch parses a decimal epoch exactly ("1521911720.865716"); shift

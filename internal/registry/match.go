@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/event"
 )
@@ -18,17 +19,31 @@ type Matcher struct {
 	exact map[string]*Object
 	// wild maps a suffix ("scada.kegoc.kz" for "*.scada.kegoc.kz") to its object.
 	wild map[string]*Object
+	// zones holds the loaded zone of each object that has one.
+	zones map[*Object]*time.Location
 }
 
 // NewMatcher indexes the objects of reg connected to oisc; an empty oisc
 // indexes every object (for tools; a collector always passes its OISC).
 // reg must be valid.
 func NewMatcher(reg *Registry, oisc string) *Matcher {
-	m := &Matcher{byLen: map[int]map[netip.Prefix]*Object{}, exact: map[string]*Object{}, wild: map[string]*Object{}}
+	m := &Matcher{byLen: map[int]map[netip.Prefix]*Object{}, exact: map[string]*Object{}, wild: map[string]*Object{},
+		zones: map[*Object]*time.Location{}}
+	loaded := map[string]*time.Location{}
 	for i := range reg.Objects {
 		o := &reg.Objects[i]
 		if oisc != "" && o.OISC != oisc {
 			continue
+		}
+		if o.Zone != "" {
+			l, ok := loaded[o.Zone]
+			if !ok {
+				l, _ = loadZone(o.Zone) // Validate reports an error
+				loaded[o.Zone] = l
+			}
+			if l != nil {
+				m.zones[o] = l
+			}
 		}
 		for _, c := range o.CIDRs {
 			p, err := parsePrefix(c)
@@ -185,6 +200,17 @@ func (m *Matcher) Enrich(ev *event.Event) *Object {
 	k.ObjectTags = slices.Clone(o.Tags)
 	k.Asset = event.AssetKnown
 	return o
+}
+
+// Zone returns the zone of the object an event belongs to (Match), or nil
+// when no object matched or the object has no zone. Pipelines read the
+// times a record gives without a zone in it (pipeline.StreamOptions
+// DeviceZone).
+func (m *Matcher) Zone(ev *event.Event) *time.Location {
+	if len(m.zones) == 0 {
+		return nil
+	}
+	return m.zones[m.Match(ev)]
 }
 
 // hostPart returns the host of "host:port", "[v6]:port" or a bare address.

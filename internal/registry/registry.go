@@ -19,6 +19,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -137,6 +138,12 @@ type Object struct {
 	// (kuzet.object_tags), so a rule says kuzet.object_tags|contains: scada
 	// instead of naming hosts.
 	Tags []string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	// Zone is the IANA time zone of the object's devices ("Asia/Almaty",
+	// "Asia/Aqtau"); empty when the registry does not say. A time the
+	// record gives without a zone (RFC 3164 syslog, CEF rt as text, LEEF
+	// devTime, FortiGate date and time) is read in it, in preference to the
+	// collector input's zone; a zone in the record itself wins over it.
+	Zone string `yaml:"zone,omitempty" json:"zone,omitempty"`
 }
 
 // Registry is one snapshot of the registry. Treat it as immutable once
@@ -181,7 +188,7 @@ func LoadFile(path string) (*Registry, error) {
 }
 
 // Validate checks ids, references, sectors, criticality classes,
-// addresses and object tags, and returns every problem joined.
+// addresses, object tags and zones, and returns every problem joined.
 func (r *Registry) Validate() error {
 	var errs []error
 	bad := func(where, format string, args ...any) {
@@ -289,6 +296,11 @@ func (r *Registry) Validate() error {
 			}
 			seen[tag] = true
 		}
+		if o.Zone != "" {
+			if _, err := loadZone(o.Zone); err != nil {
+				bad(where+".zone", "%v", err)
+			}
+		}
 		for _, c := range o.CIDRs {
 			p, err := parsePrefix(c)
 			if err != nil {
@@ -313,6 +325,15 @@ func (r *Registry) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// loadZone loads an object's IANA zone. "Local" is refused: it would be
+// each collector host's own zone.
+func loadZone(name string) (*time.Location, error) {
+	if name == "Local" {
+		return nil, errors.New(`"Local" is not an IANA zone name (it is the host's own zone)`)
+	}
+	return time.LoadLocation(name)
 }
 
 func isBIN(s string) bool {

@@ -65,8 +65,10 @@ centers: [{id: ncc, name: N, kind: ncc}, {id: o1, name: O, kind: oisc, parent: n
 organisations: [{id: org1, name: Org, sectors: [space], oiscs: [ncc], bin: "12"}]
 objects:
   - {id: ob1, name: X, kind: server, owner: org2, sector: water, criticality: 4, oisc: ncc, cidrs: [10.0.0.0/33], hostnames: ["a b"]}
-  - {id: ob1, name: Y, kind: server_room_dc, owner: org1, sector: banking, criticality: 1, oisc: o1, cidrs: [10.1.0.0/16, 10.1.0.0/16], tags: [scada, SCADA, "", scada]}
-`, "objects[1].tags: invalid tag \"SCADA\"|objects[1].tags: invalid tag \"\"|objects[1].tags: duplicate tag \"scada\"|centers[1].parent: unknown center \"nope\"|organisations[0].sectors: unknown sector \"space\"|organisations[0].oiscs|organisations[0].bin|" +
+  - {id: ob1, name: Y, kind: server_room_dc, owner: org1, sector: banking, criticality: 1, oisc: o1, cidrs: [10.1.0.0/16, 10.1.0.0/16], tags: [scada, SCADA, "", scada], zone: Asia/Tokio}
+  - {id: ob2, name: Z, kind: server_room_dc, owner: org1, sector: banking, criticality: 1, oisc: o1, zone: Local}
+  - {id: ob3, name: Z, kind: server_room_dc, owner: org1, sector: banking, criticality: 1, oisc: o1, zone: ../../etc/passwd}
+`, "objects[1].zone: unknown time zone Asia/Tokio|objects[2].zone: \"Local\" is not an IANA zone name|objects[3].zone: |objects[1].tags: invalid tag \"SCADA\"|objects[1].tags: invalid tag \"\"|objects[1].tags: duplicate tag \"scada\"|centers[1].parent: unknown center \"nope\"|organisations[0].sectors: unknown sector \"space\"|organisations[0].oiscs|organisations[0].bin|" +
 			"objects[0].kind|objects[0].owner: unknown organisation \"org2\"|objects[0].sector|objects[0].criticality|objects[0].oisc|objects[0].cidrs|objects[0].hostnames|objects[1].id: duplicate"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -100,6 +102,45 @@ func TestMatcherScopedToOISC(t *testing.T) {
 	all := registry.NewMatcher(r, "")
 	if o := all.MatchHost("egov-web-01"); o == nil || o.ID != "egov-portal" {
 		t.Errorf("all: %v", o)
+	}
+}
+
+// TestMatcherZone: the zone of the object an event matches, nil when none
+// matched or the object names no zone.
+func TestMatcherZone(t *testing.T) {
+	r, err := registry.Parse([]byte(`version: 1
+centers: [{id: o1, name: O, kind: oisc}, {id: o2, name: P, kind: oisc}]
+organisations: [{id: org, name: Org, sectors: [banking]}]
+objects:
+  - {id: tokyo, name: T, kind: server_room_dc, owner: org, sector: banking, criticality: 1, oisc: o1, hostnames: [fw-tokyo], zone: Asia/Tokyo}
+  - {id: aqtau, name: A, kind: server_room_dc, owner: org, sector: banking, criticality: 1, oisc: o1, cidrs: [10.1.0.0/16], zone: Asia/Aqtau}
+  - {id: plain, name: P, kind: server_room_dc, owner: org, sector: banking, criticality: 1, oisc: o1, hostnames: [plain-1]}
+  - {id: other, name: O, kind: server_room_dc, owner: org, sector: banking, criticality: 1, oisc: o2, hostnames: [fw-other], zone: Europe/Berlin}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := registry.NewMatcher(r, "o1")
+	for _, c := range []struct {
+		ev   *event.Event
+		want string
+	}{
+		{&event.Event{Host: &event.Host{Name: "fw-tokyo"}}, "Asia/Tokyo"},
+		{&event.Event{Log: &event.Log{Source: &event.LogSource{Address: "10.1.0.9:514"}}}, "Asia/Aqtau"},
+		{&event.Event{Host: &event.Host{Name: "plain-1"}}, ""},
+		{&event.Event{Host: &event.Host{Name: "fw-other"}}, ""}, // another OISC's object
+		{&event.Event{}, ""},
+	} {
+		got := ""
+		if l := m.Zone(c.ev); l != nil {
+			got = l.String()
+		}
+		if got != c.want {
+			t.Errorf("Zone(%+v) = %q, want %q", c.ev.Host, got, c.want)
+		}
+	}
+	if l := registry.NewMatcher(&registry.Registry{}, "o1").Zone(&event.Event{Host: &event.Host{Name: "fw-tokyo"}}); l != nil {
+		t.Errorf("empty registry: zone %v", l)
 	}
 }
 

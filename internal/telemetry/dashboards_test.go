@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/conformance"
 	"github.com/kuzet-kz/kuzet/internal/ncc"
+	"github.com/kuzet-kz/kuzet/internal/pipeline"
 )
 
 // recorder is a Registerer that records the metric names registered.
@@ -52,7 +52,7 @@ func TestDashboardsUseRegisteredMetrics(t *testing.T) {
 	cc.ID, cc.OISC = "c1", "o1"
 	cc.Inputs = []config.Input{{Name: "u", Type: config.InputUDP, Listen: "127.0.0.1:0", Pipeline: "syslog"}}
 	if _, err := collector.New(collector.Options{Config: cc, Registerer: rec,
-		Streams: func(string, *time.Location, int) (collector.Stream, error) { return nil, nil }}); err != nil {
+		Streams: func(string, pipeline.StreamOptions) (collector.Stream, error) { return nil, nil }}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ncc.New(ncc.Options{Config: config.DefaultNCC(), Registerer: rec}); err != nil {

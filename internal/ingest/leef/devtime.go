@@ -38,25 +38,39 @@ func JavaLayout(p string) string {
 	return b.String()
 }
 
+// LayoutHasZone reports whether a Go time layout has a zone element (MST,
+// -0700, Z07:00, ...): a time parsed with one that has none is read in the
+// location passed to time.ParseInLocation.
+func LayoutHasZone(layout string) bool {
+	a := time.Date(2001, 2, 3, 4, 5, 6, 0, time.FixedZone("AAA", 3600))
+	b := time.Date(2001, 2, 3, 4, 5, 6, 0, time.FixedZone("BBB", 7200))
+	return a.Format(layout) != b.Format(layout)
+}
+
 // DevTime interprets the devTime attribute: with devTimeFormat if given,
 // else as epoch milliseconds, else as the LEEF default "MMM dd yyyy
-// HH:mm:ss". Zone-less times are in loc.
-func (r *Record) DevTime(loc *time.Location) (time.Time, bool) {
+// HH:mm:ss". Zone-less times are in loc, and local says the time had no
+// zone.
+func (r *Record) DevTime(loc *time.Location) (t time.Time, local, ok bool) {
 	v, ok := r.Get("devTime")
 	if !ok || v == "" {
-		return time.Time{}, false
+		return time.Time{}, false, false
 	}
 	if f, ok := r.Get("devTimeFormat"); ok && f != "" {
-		t, err := time.ParseInLocation(JavaLayout(f), v, loc)
-		return t, err == nil
+		l := JavaLayout(f)
+		t, err := time.ParseInLocation(l, v, loc)
+		return t, !LayoutHasZone(l), err == nil
 	}
 	if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 1e11 {
-		return time.UnixMilli(ms).UTC(), true
+		return time.UnixMilli(ms).UTC(), false, true
 	}
-	for _, l := range []string{"Jan 02 2006 15:04:05", "Jan 02 2006 15:04:05.000 MST", "Jan 02 2006 15:04:05 MST", time.RFC3339Nano} {
-		if t, err := time.ParseInLocation(l, v, loc); err == nil {
-			return t, true
+	for _, l := range []struct {
+		layout string
+		local  bool
+	}{{"Jan 02 2006 15:04:05", true}, {"Jan 02 2006 15:04:05.000 MST", false}, {"Jan 02 2006 15:04:05 MST", false}, {time.RFC3339Nano, false}} {
+		if t, err := time.ParseInLocation(l.layout, v, loc); err == nil {
+			return t, l.local, true
 		}
 	}
-	return time.Time{}, false
+	return time.Time{}, false, false
 }

@@ -48,19 +48,30 @@ func TestDocExamples(t *testing.T) {
 
 func TestDevTime(t *testing.T) {
 	loc := time.FixedZone("+05", 5*3600)
-	for in, want := range map[string]time.Time{
-		"LEEF:1.0|V|P|1|E|devTime=Nov 24 2026 10:00:01\tdevTimeFormat=MMM dd yyyy HH:mm:ss":       time.Date(2026, 11, 24, 10, 0, 1, 0, loc),
-		"LEEF:1.0|V|P|1|E|devTime=2026-11-24 10:00:01.250\tdevTimeFormat=yyyy-MM-dd HH:mm:ss.SSS": time.Date(2026, 11, 24, 10, 0, 1, 25e7, loc),
-		"LEEF:1.0|V|P|1|E|devTime=1795000000000":                                                  time.UnixMilli(1795000000000),
-		"LEEF:1.0|V|P|1|E|devTime=Nov 24 2026 10:00:01":                                           time.Date(2026, 11, 24, 10, 0, 1, 0, loc),
+	for in, want := range map[string]struct {
+		t     time.Time
+		local bool
+	}{
+		"LEEF:1.0|V|P|1|E|devTime=Nov 24 2026 10:00:01\tdevTimeFormat=MMM dd yyyy HH:mm:ss":       {time.Date(2026, 11, 24, 10, 0, 1, 0, loc), true},
+		"LEEF:1.0|V|P|1|E|devTime=2026-11-24 10:00:01.250\tdevTimeFormat=yyyy-MM-dd HH:mm:ss.SSS": {time.Date(2026, 11, 24, 10, 0, 1, 25e7, loc), true},
+		"LEEF:1.0|V|P|1|E|devTime=2026-11-24 10:00:01 +0900\tdevTimeFormat=yyyy-MM-dd HH:mm:ss Z": {time.Date(2026, 11, 24, 1, 0, 1, 0, time.UTC), false},
+		"LEEF:1.0|V|P|1|E|devTime=1795000000000":                                                  {time.UnixMilli(1795000000000), false},
+		"LEEF:1.0|V|P|1|E|devTime=Nov 24 2026 10:00:01":                                           {time.Date(2026, 11, 24, 10, 0, 1, 0, loc), true},
+		"LEEF:1.0|V|P|1|E|devTime=Nov 24 2026 10:00:01 UTC":                                       {time.Date(2026, 11, 24, 10, 0, 1, 0, time.UTC), false},
 	} {
 		r, err := leef.Parse(in)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok := r.DevTime(loc)
-		if !ok || !got.Equal(want) {
-			t.Errorf("%q: %v %v, want %v", in, got, ok, want)
+		got, local, ok := r.DevTime(loc)
+		if !ok || !got.Equal(want.t) || local != want.local {
+			t.Errorf("%q: %v local=%v %v, want %v local=%v", in, got, local, ok, want.t, want.local)
+		}
+	}
+	for layout, want := range map[string]bool{"2006-01-02 15:04:05": false, "Jan _2 15:04:05 MST": true, time.RFC3339: true,
+		"2006-01-02T15:04:05-0700": true, "2006-01-02T15:04:05Z07": true, leef.JavaLayout("MMM dd yyyy HH:mm:ss zzz"): true} {
+		if got := leef.LayoutHasZone(layout); got != want {
+			t.Errorf("LayoutHasZone(%q) = %v, want %v", layout, got, want)
 		}
 	}
 }

@@ -54,6 +54,9 @@ type Message struct {
 	Version  int
 	// Timestamp is zero when the message had none.
 	Timestamp time.Time
+	// LocalTime reports that Timestamp carried no zone (RFC 3164, ISO 8601
+	// without an offset) and was read in Options.Location.
+	LocalTime bool
 	Hostname  string
 	AppName   string
 	ProcID    string
@@ -324,13 +327,13 @@ func parse3164(m *Message, s string, o Options) {
 		}
 	}
 	s = strings.TrimLeft(s, " ")
-	if t, n := parseTimestamp3164(s, o); n > 0 {
-		m.Timestamp, s = t, strings.TrimLeft(s[n:], " ")
+	if t, n, local := parseTimestamp3164(s, o); n > 0 {
+		m.Timestamp, m.LocalTime, s = t, local, strings.TrimLeft(s[n:], " ")
 	} else if m.Sequence != "" {
 		// "123: host: *Nov 24 ..." puts the host first.
 		if h, rest, ok := strings.Cut(s, ": "); ok && !strings.ContainsAny(h, " []") {
-			if t, n := parseTimestamp3164(rest, o); n > 0 {
-				m.Hostname, m.Timestamp, s = h, t, strings.TrimLeft(rest[n:], " ")
+			if t, n, local := parseTimestamp3164(rest, o); n > 0 {
+				m.Hostname, m.Timestamp, m.LocalTime, s = h, t, local, strings.TrimLeft(rest[n:], " ")
 			}
 		}
 	}
@@ -379,10 +382,12 @@ func isTag(tok string) bool {
 }
 
 // parseTimestamp3164 parses a timestamp at the start of s and returns it
-// with the number of bytes it used (0: none). Forms: "Mmm dd hh:mm:ss",
-// "Mmm dd yyyy hh:mm:ss", optional "*" or "." marker, ".mmm" fraction, a
-// trailing zone abbreviation and ':' (Cisco), and RFC 3339.
-func parseTimestamp3164(s string, o Options) (time.Time, int) {
+// with the number of bytes it used (0: none) and whether it had no zone
+// (local: read in o.Location). Forms: "Mmm dd hh:mm:ss", "Mmm dd yyyy
+// hh:mm:ss", optional "*" or "." marker, ".mmm" fraction, a trailing zone
+// abbreviation and ':' (Cisco; only UTC and GMT are taken as zones), and
+// RFC 3339.
+func parseTimestamp3164(s string, o Options) (t time.Time, n int, local bool) {
 	p := 0
 	if len(s) > 0 && (s[0] == '*' || s[0] == '.') {
 		p = 1
@@ -399,7 +404,7 @@ func parseTimestamp3164(s string, o Options) (time.Time, int) {
 		}
 		day, ok := atoi(s[i:j])
 		if !ok || day < 1 || day > 31 || j >= len(s) || s[j] != ' ' {
-			return time.Time{}, 0
+			return time.Time{}, 0, false
 		}
 		i = j + 1
 		year := -1
@@ -409,13 +414,13 @@ func parseTimestamp3164(s string, o Options) (time.Time, int) {
 			}
 		}
 		if len(s) < i+8 || s[i+2] != ':' || s[i+5] != ':' {
-			return time.Time{}, 0
+			return time.Time{}, 0, false
 		}
 		hh, ok1 := atoi(s[i : i+2])
 		mm, ok2 := atoi(s[i+3 : i+5])
 		ss, ok3 := atoi(s[i+6 : i+8])
 		if !ok1 || !ok2 || !ok3 || hh > 23 || mm > 59 || ss > 60 {
-			return time.Time{}, 0
+			return time.Time{}, 0, false
 		}
 		i += 8
 		nsec := 0
@@ -432,7 +437,7 @@ func parseTimestamp3164(s string, o Options) (time.Time, int) {
 				nsec, i = frac, j
 			}
 		}
-		loc := o.Location
+		loc, local := o.Location, true
 		// Cisco "show-timezone": " UTC:" or " ALMT:" after the time.
 		if i+1 < len(s) && s[i] == ' ' {
 			k := i + 1
@@ -441,7 +446,7 @@ func parseTimestamp3164(s string, o Options) (time.Time, int) {
 			}
 			if k > i+2 && k < len(s) && s[k] == ':' {
 				if z := s[i+1 : k]; z == "UTC" || z == "GMT" {
-					loc = time.UTC
+					loc, local = time.UTC, false
 				}
 				i = k
 			}
@@ -450,9 +455,9 @@ func parseTimestamp3164(s string, o Options) (time.Time, int) {
 			i++ // Cisco ends the timestamp with ':'
 		}
 		if year < 0 {
-			return nearestYear(mo, day, hh, mm, ss, nsec, loc, o.Now), i
+			return nearestYear(mo, day, hh, mm, ss, nsec, loc, o.Now), i, local
 		}
-		return time.Date(year, mo, day, hh, mm, ss, nsec, loc), i
+		return time.Date(year, mo, day, hh, mm, ss, nsec, loc), i, local
 	}
 	// RFC 3339 / ISO 8601 ("2026-11-24T10:00:00.123+05:00", also with a
 	// space instead of T and without a zone).
@@ -465,18 +470,18 @@ func parseTimestamp3164(s string, o Options) (time.Time, int) {
 		}
 		tok := s[:end]
 		if t, err := time.Parse(time.RFC3339Nano, tok); err == nil {
-			return t, end
+			return t, end, false
 		}
 		if t, err := time.ParseInLocation("2006-01-02T15:04:05.999999999", tok, o.Location); err == nil {
-			return t, end
+			return t, end, true
 		}
 		if s[10] == ' ' && len(s) >= 19 {
 			if t, err := time.ParseInLocation("2006-01-02 15:04:05", s[:19], o.Location); err == nil {
-				return t, 19
+				return t, 19, true
 			}
 		}
 	}
-	return time.Time{}, 0
+	return time.Time{}, 0, false
 }
 
 // nearestYear gives a year-less date the year that puts it nearest to now:

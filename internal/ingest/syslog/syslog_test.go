@@ -77,6 +77,9 @@ func TestRFC3164Variations(t *testing.T) {
 		// ISO 8601 timestamp with offset (rsyslog's RSYSLOG_ForwardFormat).
 		{"<30>2026-11-24T10:00:01.123456+05:00 egov-web-01 nginx: GET /", nov,
 			time.Date(2026, 11, 24, 5, 0, 1, 123456000, time.UTC), "egov-web-01", "nginx", "", "GET /", 30},
+		// ISO 8601 without an offset: the zone is Options.Location.
+		{"<30>2026-11-24 10:00:01 sw2 app: x", nov,
+			time.Date(2026, 11, 24, 10, 0, 1, 0, almaty), "sw2", "app", "", "x", 30},
 		// Date with a year.
 		{"<30>Nov 24 2025 10:00:01 sw1 mgmt: saved", nov,
 			time.Date(2025, 11, 24, 10, 0, 1, 0, almaty), "sw1", "mgmt", "", "saved", 30},
@@ -94,6 +97,10 @@ func TestRFC3164Variations(t *testing.T) {
 			m.ProcID != c.pid || m.Msg != c.msg || m.Priority != c.pri {
 			t.Errorf("%q:\n got %v host=%q app=%q pid=%q msg=%q pri=%d\nwant %v host=%q app=%q pid=%q msg=%q pri=%d",
 				c.in, m.Timestamp, m.Hostname, m.AppName, m.ProcID, m.Msg, m.Priority, c.ts, c.host, c.app, c.pid, c.msg, c.pri)
+		}
+		// A time without a zone (the cases above read in Almaty) says so.
+		if local := c.ts.Location() == almaty; m.LocalTime != local {
+			t.Errorf("%q: LocalTime = %v, want %v", c.in, m.LocalTime, local)
 		}
 	}
 }

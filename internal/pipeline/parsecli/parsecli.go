@@ -48,7 +48,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	dir := fs.String("pipelines", "", "load pipelines from this directory instead of the built-in ones")
 	regFile := fs.String("registry", "", "registry YAML to enrich events with (org, object, sector)")
 	oisc := fs.String("oisc", "", "OISC whose objects to match (default: every OISC)")
-	zone := fs.String("zone", "Asia/Almaty", "time zone of timestamps that carry none")
+	zone := fs.String("zone", "Asia/Almaty", "time zone of timestamps that carry none (the input's zone; a registry object's zone wins)")
 	test := fs.Bool("test", false, "run the pipelines' own tests instead of parsing")
 	pretty := fs.Bool("pretty", false, "indent the JSON output")
 	explain := fs.Bool("explain", false, "after each event, list each field and the parser or step (file:line) that set it")
@@ -85,16 +85,6 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kuzet parse: -zone: %v\n", err)
 		return 2
 	}
-	var origins []pipeline.Origin
-	opts := pipeline.StreamOptions{Location: loc, MaxRecord: 1 << 20}
-	if *explain {
-		opts.Explain = func(_ *event.Event, o []pipeline.Origin) { origins = o }
-	}
-	st, err := set.NewStream(*name, opts)
-	if err != nil {
-		fmt.Fprintf(stderr, "kuzet parse: %v\n", err)
-		return 2
-	}
 	var matcher *registry.Matcher
 	if *regFile != "" {
 		reg, err := registry.LoadFile(*regFile)
@@ -103,6 +93,20 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 		matcher = registry.NewMatcher(reg, *oisc)
+	}
+	var origins []pipeline.Origin
+	opts := pipeline.StreamOptions{Location: loc, MaxRecord: 1 << 20}
+	if matcher != nil {
+		// As in the collector: the registry object's zone wins over -zone.
+		opts.DeviceZone = matcher.Zone
+	}
+	if *explain {
+		opts.Explain = func(_ *event.Event, o []pipeline.Origin) { origins = o }
+	}
+	st, err := set.NewStream(*name, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "kuzet parse: %v\n", err)
+		return 2
 	}
 	in := stdin
 	src := "-"

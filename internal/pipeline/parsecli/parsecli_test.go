@@ -101,12 +101,44 @@ func TestExplain(t *testing.T) {
 		"host.name":         regexp.MustCompile(`(?m)^  host\.name += "ids-01" +parser cef \(pipelines/cef\.yaml\)$`),
 		"cef.dpt":           regexp.MustCompile(`(?m)^  cef\.dpt += "22" +keep: all`),
 		"kuzet.time_source": regexp.MustCompile(`(?m)^  kuzet\.time_source += "event" +time source: the record's own time$`),
+		"kuzet.time_zone":   regexp.MustCompile(`(?m)^  kuzet\.time_zone += "record" +time zone: the record's own$`),
 		"event.kind":        regexp.MustCompile(`(?m)^  event\.kind += "alert" +pipelines/cef\.yaml:\d+ steps\[\d+\] set$`),
 		"event.original":    regexp.MustCompile(`(?m)^  event\.original += "<132>Nov 24`),
 	}
 	for f, re := range want {
 		if !re.MatchString(out) {
 			t.Errorf("%s not explained as %s in:\n%s", f, re, out)
+		}
+	}
+}
+
+// TestExplainZone: --explain says which zone read a time without one: the
+// registry object's (with --registry), else --zone's.
+func TestExplainZone(t *testing.T) {
+	reg := filepath.Join(conformance.ModuleRoot(t), "configs", "registry.yaml")
+	in := "<38>Nov 24 2026 10:00:02 ems-01 sshd[2]: Accepted password for op from 10.10.0.5 port 2 ssh2\n"
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--registry", reg}, []string{
+			`(?m)^  @timestamp += "2026-11-24T05:00:02Z" +time zone: none in the record, so the device's: Asia/Almaty \(registry object\)$`,
+			`(?m)^  kuzet\.time_zone += "device" +time zone: none in the record, so the device's: Asia/Almaty`,
+			`(?m)^  event\.timezone += "Asia/Almaty" +time zone: none in the record, so the device's`,
+			`(?m)^  kuzet\.object += "altyn-scada"`}},
+		{nil, []string{
+			`(?m)^  @timestamp += "2026-11-24T10:00:02Z" +parser syslog`,
+			`(?m)^  kuzet\.time_zone += "input" +time zone: none in the record, so the input's: UTC$`,
+			`(?m)^  event\.timezone += "UTC" +time zone: none in the record, so the input's: UTC$`}},
+	} {
+		code, out, errOut := run(t, in, append([]string{"--pipeline", "syslog", "--explain", "--zone", "UTC"}, c.args...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		for _, w := range c.want {
+			if !regexp.MustCompile(w).MatchString(out) {
+				t.Errorf("%v: output lacks %s:\n%s", c.args, w, out)
+			}
 		}
 	}
 }
