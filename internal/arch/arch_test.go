@@ -14,7 +14,7 @@ const module = "github.com/kuzet-kz/kuzet/"
 // domain packages: pure logic, testable without servers. A listed package
 // not yet written (correlate, incident, report come with later issues) is
 // skipped; each is checked once it exists.
-var domain = []string{"event", "registry", "sigma", "correlate", "incident", "pipeline", "access", "report", "alert"}
+var domain = []string{"event", "registry", "sigma", "correlate", "incident", "pipeline", "access", "report", "alert", "audit"}
 
 // forbidden imports of domain packages, each with its reason. A prefix
 // ending in "/" covers everything under it; otherwise the path itself and
