@@ -170,7 +170,7 @@ func (v *Verifier) Add(r Record) *Break {
 	case r.Seq == v.last.Seq && r.Seq != 0:
 		return fail(r.Seq, Duplicate, "a second record with seq %d", r.Seq)
 	case r.Seq != v.last.Seq+1:
-		return fail(v.last.Seq+1, Missing, "seq %d to %d absent (next present: %d)", v.last.Seq+1, r.Seq-1, r.Seq)
+		return fail(v.last.Seq+1, Missing, "%s absent (next present: seq %d)", seqRange(v.last.Seq+1, r.Seq-1), r.Seq)
 	case Sum(r) != r.Hash:
 		return fail(r.Seq, Altered, "its fields do not hash to its hash %s", short(r.Hash))
 	case r.PrevHash != v.last.Hash:
@@ -208,4 +208,11 @@ func short(h string) string {
 		return `""`
 	}
 	return h
+}
+
+func seqRange(from, to uint64) string {
+	if from == to {
+		return fmt.Sprintf("seq %d", from)
+	}
+	return fmt.Sprintf("seq %d to %d", from, to)
 }
