@@ -97,7 +97,7 @@ func apikeyCreate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kuzet apikey create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	sf := addStoreFlags(fs)
-	name := fs.String("name", "", "the key's name (required; unique among unrevoked keys)")
+	name := fs.String("name", "", "the key's name (required; unique among active keys)")
 	role := fs.String("role", "", "role: "+rolesList())
 	oisc := fs.String("oisc", "", "the OISC of an oisc-analyst key")
 	org := fs.String("org", "", "the organisation of an owner key")

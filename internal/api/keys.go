@@ -199,7 +199,7 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 	defer cancel()
 	if err := s.st.InsertKey(ctx, k); err != nil {
 		if errors.Is(err, store.ErrKeyNameTaken) {
-			return &Error{Status: fiber.StatusConflict, Code: CodeConflict, Field: "name", Message: "an unrevoked key already has this name"}
+			return &Error{Status: fiber.StatusConflict, Code: CodeConflict, Field: "name", Message: "an active key already has this name"}
 		}
 		return err
 	}

@@ -43,14 +43,14 @@ var apiKeysMigration = migration{7, "api keys", []string{
 
 const apiKeyColumns = "id, name, hash, role, oisc, org, sectors, created_at, created_by, expires_at, revoked_at, version"
 
-// ErrKeyNameTaken is returned by InsertKey when another key that is not
-// revoked has the same name (names identify keys in logs and the audit log).
+// ErrKeyNameTaken is returned by InsertKey when an active key (neither
+// revoked nor expired) has the same name: names identify keys in logs and
+// the audit log.
 var ErrKeyNameTaken = errors.New("store: an active key has this name")
 
-// InsertKey stores a new key (its Version must be 1). It refuses a name
-// that an unrevoked key holds; two concurrent creations of one name can
-// both pass, which the admin API's single writer makes unlikely, not
-// impossible.
+// InsertKey stores a new key (its Version must be 1). It refuses a name an
+// active key holds at k.CreatedAt; two concurrent creations of one name can
+// both pass (the check and the insert are two statements).
 func (s *Store) InsertKey(ctx context.Context, k access.Key) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -59,7 +59,7 @@ func (s *Store) InsertKey(ctx context.Context, k access.Key) error {
 		return err
 	}
 	for _, o := range keys {
-		if o.Name == k.Name && o.RevokedAt.IsZero() {
+		if o.Name == k.Name && o.State(k.CreatedAt) == access.KeyActive {
 			return fmt.Errorf("%w: %q (id %s)", ErrKeyNameTaken, k.Name, o.ID)
 		}
 	}

@@ -42,12 +42,21 @@ func TestAPIKeysRevokeAndAudit(t *testing.T) {
 	if again, err := s.RevokeKey(ctx, id, now.Add(time.Minute)); err != nil || !again.RevokedAt.Equal(now) || again.Version != 2 {
 		t.Fatalf("revoked twice: %+v, %v", again, err)
 	}
-	if _, err := s.RevokeKey(ctx, k2.ID, now); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RevokeKey(ctx, "00000000000000000000000000000000", now); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("revoke unknown: %v", err)
 	}
 	all, err := s.Keys(ctx)
 	if err != nil || len(all) != 1 || all[0].State(now) != access.KeyRevoked {
 		t.Fatalf("keys %+v, %v", all, err)
+	}
+	// Neither a revoked nor an expired key holds its name.
+	if err := s.InsertKey(ctx, k2); err != nil {
+		t.Fatalf("the name of a revoked key: %v", err)
+	}
+	later := k2
+	later.ID, later.CreatedAt = "fedcba9876543210fedcba9876543210", now.Add(2*time.Hour)
+	if err := s.InsertKey(ctx, later); err != nil {
+		t.Fatalf("the name of an expired key: %v", err)
 	}
 
 	var head audit.Head
