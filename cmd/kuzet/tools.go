@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,35 +12,17 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kuzet-kz/kuzet/internal/access"
 	"github.com/kuzet-kz/kuzet/internal/chlocal"
 	"github.com/kuzet-kz/kuzet/internal/telemetry"
 )
 
 func init() {
-	register("apikey", "make a new API key and print it with the hash to put in a configuration", apikeyCmd)
+	register("apikey", "make API keys: for a configuration file, or in the store (create, list, revoke)", apikeyCmd)
 	register("clickhouse", "run a private ClickHouse server, optionally around a command (used by make test)", clickhouseCmd)
 	register("version", "print the version", func(_ []string, _ io.Reader, stdout, _ io.Writer) int {
 		fmt.Fprintln(stdout, "kuzet", telemetry.Version())
 		return 0
 	})
-}
-
-func apikeyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("kuzet apikey", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	key := "kz_" + base64.RawURLEncoding.EncodeToString(b[:])
-	fmt.Fprintf(stdout, "key:  %s\nhash: %s\n", key, access.HashKey(key))
-	fmt.Fprintln(stderr, "Give the key to its holder once; configurations keep only the hash.")
-	return 0
 }
 
 // clickhouseCmd starts a private ClickHouse. With a command after "--", it

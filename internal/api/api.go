@@ -4,6 +4,18 @@
 // Every /api route is authenticated with an API key (Authorization: Bearer
 // <key>, or X-API-Key) and scoped by the key's role: the scope is applied
 // inside the ClickHouse query (store.EventQuery.Scope), never only here.
+// Keys come from the configuration (keys:, by hash) and from the store
+// (api_keys, made by an admin through /api/v1/admin/keys or `kuzet apikey
+// create`): the stored keys are read at most once per
+// stored_keys.cache_ttl, so a revocation takes effect on every instance
+// within it; an unknown, expired or revoked key answers the same 401 and is
+// counted by reason (kuzet_api_auth_failures_total).
+//
+// Reads of incident, event and alert data and every key change are audited
+// (see audited and auditor): one record per request, appended before the
+// answer leaves to this instance's hash chain (audit.instance), its head
+// kept in the NATS KV bucket when nats.url is set. A request whose record
+// cannot be written answers 503 audit_unavailable.
 // Errors are JSON {"error":{"code","message","field"}} with a stable code
 // (see the Code* constants). /healthz and /readyz need no key; /metrics is
 // served on the operational listener (http.listen) only, never on the
@@ -42,6 +54,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/lifecycle"
+	"github.com/kuzet-kz/kuzet/internal/registry"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/telemetry"
 )
@@ -59,6 +72,12 @@ const (
 	CodeTooManyQueries   = "too_many_queries"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
+	CodeInvalidBody      = "invalid_body"
+	CodeUnknownField     = "unknown_field"
+	CodeConflict         = "conflict"
+	// CodeAuditUnavailable: the request's audit record could not be
+	// written, so it was not served (503).
+	CodeAuditUnavailable = "audit_unavailable"
 )
 
 // Error is an API error: HTTP status, stable code, safe message and, for
@@ -92,6 +111,12 @@ type Options struct {
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
 	Now        func() time.Time
+	// AuditHeads keeps the heads of the audit chains; nil: Start opens the
+	// bucket when nats.url is set (the Server then closes it), else none.
+	AuditHeads HeadStore
+	// Registry is what new keys' org and oisc are checked against; nil:
+	// registry_file, loaded on first use.
+	Registry *registry.Registry
 }
 
 // Server is a running API server.
@@ -103,15 +128,21 @@ type Server struct {
 	st       *store.Store
 	ownStore bool
 	// bus reaches JetStream and the ncc (nil: the API is read-only).
-	bus    *bus.Client
-	keys   map[string]access.Principal // by key hash
-	m      *metrics
-	lim    *limiter
-	now    func() time.Time
-	ln     net.Listener
-	ops    *telemetry.OpsServer
-	allow  map[string]string // Allow header by route path
-	served chan error
+	bus     *bus.Client
+	keys    map[string]access.Principal // by key hash
+	m       *metrics
+	lim     *limiter
+	now     func() time.Time
+	ln      net.Listener
+	ops     *telemetry.OpsServer
+	allow   map[string]string // Allow header by route path
+	served  chan error
+	ring    *keyring
+	aud     *auditor
+	headsMu sync.Mutex
+	heads   HeadStore
+	regMu   sync.Mutex
+	reg     *registry.Registry
 	// cleanup releases, last first, what Start acquired; Stop runs it.
 	cleanup  lifecycle.Stack
 	stopOnce sync.Once
@@ -135,6 +166,25 @@ func New(opts Options) (*Server, error) {
 	for _, k := range opts.Config.Keys {
 		s.keys[k.Hash] = k.Principal()
 	}
+	s.ring = &keyring{ttl: opts.Config.StoredKeys.CacheTTL, now: opts.Now}
+	s.heads, s.reg = opts.AuditHeads, opts.Registry
+	instance := opts.Config.Audit.Instance
+	if instance == "" {
+		h, err := os.Hostname()
+		if err != nil || !config.ValidInstance(h) {
+			h = "kuzet-api"
+		}
+		instance = h
+	}
+	s.aud = newAuditor(instance, opts.Config.Audit.MaxBatch, opts.Config.Audit.WriteTimeout, s.log, s.m,
+		func() (auditStore, HeadStore) {
+			s.headsMu.Lock()
+			defer s.headsMu.Unlock()
+			if s.st == nil {
+				return nil, s.heads
+			}
+			return s.st, s.heads
+		})
 	s.app = fiber.New(fiber.Config{
 		AppName:               "kuzet-api",
 		DisableStartupMessage: true,
@@ -169,40 +219,43 @@ func (s *Server) routes() {
 		}
 		return c.Next()
 	})
+	app.Use(requestIDs)
 	app.Use(s.observe)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "alive"}) })
 	app.Get("/readyz", s.readyz)
 	v1 := app.Group("/api/v1", s.authenticate)
 	v1.Get("/whoami", s.whoami)
 	v1.Get("/sectors", s.sectors)
-	v1.Get("/events", s.listEvents)
-	v1.Get("/alerts", s.listAlerts)
-	v1.Get("/incidents", s.listIncidents)
-	v1.Get("/incidents/:id", s.getIncident)
-	v1.Get("/incidents/:id/notifications", s.incidentNotifications)
-	v1.Post("/incidents", s.createIncident)
-	v1.Patch("/incidents/:id", s.patchIncident)
-	v1.Post("/incidents/:id/declare", s.declareIncident)
-	v1.Get("/notifications", s.listNotifications)
-	v1.Post("/notifications/:id/ack", s.ackNotification)
-	// Every route is GET (Fiber adds HEAD); any other method on a known
-	// path is 405 with Allow.
-	s.allow = map[string]string{}
+	v1.Get("/events", s.audited("event.list", "event"), s.listEvents)
+	v1.Get("/alerts", s.audited("alert.list", "alert"), s.listAlerts)
+	v1.Get("/incidents", s.audited("incident.list", "incident"), s.listIncidents)
+	v1.Get("/incidents/:id", s.audited("incident.get", "incident"), s.getIncident)
+	v1.Get("/incidents/:id/notifications", s.audited("incident.notifications", "incident"), s.incidentNotifications)
+	v1.Post("/incidents", s.audited("incident.create", "incident"), s.createIncident)
+	v1.Patch("/incidents/:id", s.audited("incident.change", "incident"), s.patchIncident)
+	v1.Post("/incidents/:id/declare", s.audited("incident.declare", "incident"), s.declareIncident)
+	v1.Get("/notifications", s.audited("notification.list", "notification"), s.listNotifications)
+	v1.Post("/notifications/:id/ack", s.audited("notification.ack", "notification"), s.ackNotification)
+	v1.Post("/admin/keys", s.audited("apikey.create", "apikey"), adminOnly, s.createKey)
+	v1.Get("/admin/keys", s.audited("apikey.list", "apikey"), adminOnly, s.listKeys)
+	v1.Delete("/admin/keys/:id", s.audited("apikey.revoke", "apikey"), adminOnly, s.revokeKey)
+	v1.Post("/admin/keys/:id/revoke", s.audited("apikey.revoke", "apikey"), adminOnly, s.revokeKey)
+	// Any other method on a known path is 405 with Allow (Fiber adds HEAD
+	// to every GET route).
 	methods := map[string][]string{}
 	for _, r := range app.GetRoutes(true) {
-		if r.Path == "/" || r.Method == fiber.MethodHead || r.Method == "USE" {
+		if r.Path == "/" || r.Method == fiber.MethodHead {
 			continue
 		}
-		if !slices.Contains(methods[r.Path], r.Method) {
-			methods[r.Path] = append(methods[r.Path], r.Method)
+		methods[r.Path] = append(methods[r.Path], r.Method)
+		if r.Method == fiber.MethodGet {
+			methods[r.Path] = append(methods[r.Path], fiber.MethodHead)
 		}
 	}
-	for path, ms := range methods {
-		if slices.Contains(ms, fiber.MethodGet) {
-			ms = append(ms, fiber.MethodHead)
-		}
+	s.allow = map[string]string{}
+	for p, ms := range methods {
 		slices.Sort(ms)
-		s.allow[path] = strings.Join(ms, ", ")
+		s.allow[p] = strings.Join(slices.Compact(ms), ", ")
 	}
 	app.Use(func(c *fiber.Ctx) error {
 		if allow, ok := s.allow[c.Path()]; ok {
@@ -224,7 +277,9 @@ func (s *Server) Start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		s.headsMu.Lock()
 		s.st, s.ownStore = st, true
+		s.headsMu.Unlock()
 		s.cleanup.Push("clickhouse", func(context.Context) error { return st.Close() })
 	}
 	if s.bus == nil && s.cfg.NATS.URL != "" {
@@ -235,6 +290,20 @@ func (s *Server) Start(ctx context.Context) error {
 		s.bus = c
 		s.cleanup.Push("nats", func(context.Context) error { c.Close(); return nil })
 	}
+	if s.heads == nil && s.cfg.NATS.URL != "" {
+		h, err := bus.DialAuditHeads(ctx, s.cfg.NATS, "kuzet-api "+s.aud.instance, s.log)
+		if err != nil {
+			return fmt.Errorf("api: audit heads: %w", err)
+		}
+		s.headsMu.Lock()
+		s.heads = h
+		s.headsMu.Unlock()
+		s.cleanup.Push("nats", func(context.Context) error { return h.Close() })
+	}
+	if s.heads == nil {
+		s.log.Warn("audit: no nats.url, so the heads of the audit chain are not kept apart from its rows: records cut from the end will not show")
+	}
+	s.cleanup.Push("audit writer", s.aud.close)
 	tc, err := s.tlsConfig()
 	if err != nil {
 		return err
@@ -268,7 +337,8 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		return err
 	})
-	s.log.Info("api listening", "addr", ln.Addr().String(), "tls", tc != nil, "ops", s.ops.Addr(), "keys", len(s.keys))
+	s.log.Info("api listening", "addr", ln.Addr().String(), "tls", tc != nil, "ops", s.ops.Addr(), "configured_keys", len(s.keys),
+		"audit_instance", s.aud.instance)
 	return nil
 }
 
@@ -315,6 +385,12 @@ func (s *Server) Addr() string {
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.stopErr = s.cleanup.Run(ctx, s.cfg.StopTimeout)
+		// Without Start (in-process tests) the writer is not on the stack.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.StopTimeout)
+		defer cancel()
+		if err := s.aud.close(actx); err != nil {
+			s.stopErr = errors.Join(s.stopErr, fmt.Errorf("audit writer: %w", err))
+		}
 	})
 	return s.stopErr
 }

@@ -29,6 +29,7 @@ var keys = map[string]config.APIKey{
 	"owner-key":     {Name: "owner", Role: "owner", Org: "bank"},
 	"sector-key":    {Name: "sector", Role: "sector-analyst", Sectors: []string{"electricity"}},
 	"regulator-key": {Name: "reg", Role: "regulator", Sectors: []string{"banking"}},
+	"admin-key":     {Name: "admin", Role: "admin"},
 }
 
 // testRegistry holds the organisations and OISCs the test keys name, so
@@ -53,12 +54,15 @@ func registryFile(t testing.TB) string {
 }
 
 type fixture struct {
+	cfg config.API
 	srv *api.Server
 	reg *prometheus.Registry
 	st  *store.Store
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture builds a server over a store of the test's own; mods change
+// its options before New.
+func newFixture(t *testing.T, mods ...func(*api.Options)) *fixture {
 	t.Helper()
 	st := storetest.Open(t)
 	cfg := config.DefaultAPI()
@@ -70,10 +74,15 @@ func newFixture(t *testing.T) *fixture {
 		cfg.Keys = append(cfg.Keys, v)
 	}
 	reg := prometheus.NewPedanticRegistry()
-	srv, err := api.New(api.Options{Config: cfg, Store: st, Registerer: reg})
+	opts := api.Options{Config: cfg, Store: st, Registerer: reg}
+	for _, m := range mods {
+		m(&opts)
+	}
+	srv, err := api.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
 	// Events: 6 of the bank (banking, oisc-a), 4 of the grid (electricity, oisc-b).
 	var rows []store.EventRow
 	base := time.Now().UTC().Add(-time.Minute)
@@ -98,7 +107,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := st.InsertEvents(context.Background(), rows); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{srv: srv, reg: reg, st: st}
+	return &fixture{cfg: opts.Config, srv: srv, reg: reg, st: st}
 }
 
 type errBody struct {

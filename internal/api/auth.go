@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"math"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	if auth := c.Get(fiber.HeaderAuthorization); auth != "" {
 		scheme, rest, ok := strings.Cut(auth, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			s.m.authFailures.WithLabelValues("malformed").Inc()
 			return &Error{Status: fiber.StatusUnauthorized, Code: CodeUnauthorized, Message: "use Authorization: Bearer <api key>"}
 		}
 		key = strings.TrimSpace(rest)
@@ -29,14 +31,15 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		key = c.Get("X-API-Key")
 	}
 	if key == "" {
+		s.m.authFailures.WithLabelValues("missing").Inc()
 		return &Error{Status: fiber.StatusUnauthorized, Code: CodeUnauthorized, Message: "an API key is required"}
 	}
 	if len(key) > maxKeyLen {
-		return &Error{Status: fiber.StatusUnauthorized, Code: CodeUnauthorized, Message: "invalid API key"}
+		return s.authFailed("malformed")
 	}
-	p, ok := s.keys[access.HashKey(key)]
-	if !ok {
-		return &Error{Status: fiber.StatusUnauthorized, Code: CodeUnauthorized, Message: "invalid API key"}
+	p, err := s.lookupKey(key)
+	if err != nil {
+		return err
 	}
 	if ok, wait := s.lim.allow(p.Name); !ok {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
@@ -45,6 +48,42 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	}
 	c.Locals(principalKey, p)
 	return c.Next()
+}
+
+// lookupKey finds the principal of a presented key: first among the
+// configured keys (by hash), then among the stored ones (by the id inside
+// the key, the hash compared in constant time). An unknown, expired or
+// revoked key answers the same 401, counted by reason.
+func (s *Server) lookupKey(key string) (access.Principal, error) {
+	if p, ok := s.keys[access.HashKey(key)]; ok {
+		return p, nil
+	}
+	id, ok := access.KeyID(key)
+	if !ok || s.st == nil {
+		return access.Principal{}, s.authFailed("unknown")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.QueryTimeout)
+	defer cancel()
+	k, found, err := s.ring.lookup(ctx, s.st, id)
+	if err != nil {
+		s.m.authFailures.WithLabelValues("unavailable").Inc()
+		return access.Principal{}, &Error{Status: fiber.StatusServiceUnavailable, Code: CodeUnavailable,
+			Message: "API keys cannot be checked now; retry later", Err: err}
+	}
+	if !found || !access.KeyMatches(key, k.Hash) {
+		return access.Principal{}, s.authFailed("unknown")
+	}
+	if st := k.State(s.now()); st != access.KeyActive {
+		return access.Principal{}, s.authFailed(string(st))
+	}
+	return k.Principal(), nil
+}
+
+// authFailed counts a refused key by reason and returns the one 401 every
+// refused key gets.
+func (s *Server) authFailed(reason string) error {
+	s.m.authFailures.WithLabelValues(reason).Inc()
+	return &Error{Status: fiber.StatusUnauthorized, Code: CodeUnauthorized, Message: "invalid API key"}
 }
 
 func principal(c *fiber.Ctx) access.Principal {

@@ -281,10 +281,14 @@ func TestAnalystChangesAndDeclaresAnAutomatedIncident(t *testing.T) {
 		t.Errorf("%d incidents after the declaration, want the one", len(got))
 	}
 	// The NCC lists and acknowledges it; the grid's owner may not.
-	code, _, body = f.do(t, http.MethodGet, "ncc-key", "/api/v1/notifications", "")
-	if code != 200 || !strings.Contains(string(body), ncc.NotificationID) {
-		t.Fatalf("the NCC's notifications: %d %s", code, body)
-	}
+	// (The delivery log row follows the delivery by a moment.)
+	eventually(t, "the NCC's notifications listed", 10*time.Second, func() error {
+		code, _, body := f.do(t, http.MethodGet, "ncc-key", "/api/v1/notifications", "")
+		if code != 200 || !strings.Contains(string(body), ncc.NotificationID) {
+			return fmt.Errorf("%d %s", code, body)
+		}
+		return nil
+	})
 	if code, _, _ := f.do(t, http.MethodPost, "owner-key", "/api/v1/notifications/"+ncc.NotificationID+"/ack", ""); code != 404 {
 		t.Errorf("another recipient acknowledging: %d, want 404", code)
 	}

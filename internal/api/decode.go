@@ -12,10 +12,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// Error codes of request bodies.
+// Error codes of request bodies (with CodeInvalidBody and
+// CodeUnknownField).
 const (
-	CodeInvalidBody  = "invalid_body"
-	CodeUnknownField = "unknown_field"
 	CodeTooDeep      = "too_deep"
 	CodeInvalidField = "invalid_field"
 )
@@ -27,6 +26,13 @@ const maxJSONDepth = 16
 // UTF-8, no deeper than maxJSONDepth, no unknown field, nothing after it.
 // The body limit is Fiber's (BodyLimit).
 func decodeBody(c *fiber.Ctx, v any) error {
+	if err := decodeBodyE(c, v); err != nil {
+		return err
+	}
+	return nil
+}
+
+func decodeBodyE(c *fiber.Ctx, v any) *Error {
 	body := c.Body()
 	if ct := c.Get(fiber.HeaderContentType); ct != "" && !strings.HasPrefix(strings.ToLower(ct), fiber.MIMEApplicationJSON) {
 		return &Error{Status: fiber.StatusUnsupportedMediaType, Code: CodeInvalidBody, Message: "send application/json"}
@@ -34,8 +40,16 @@ func decodeBody(c *fiber.Ctx, v any) error {
 	return decodeJSON(body, v)
 }
 
-func decodeJSON(body []byte, v any) error {
-	bad := func(code, field, format string, args ...any) error {
+// decodeStrict is decodeJSON of a body of at most max bytes.
+func decodeStrict(body []byte, max int, v any) *Error {
+	if len(body) > max {
+		return &Error{Status: fiber.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("the body exceeds %d bytes", max)}
+	}
+	return decodeJSON(body, v)
+}
+
+func decodeJSON(body []byte, v any) *Error {
+	bad := func(code, field, format string, args ...any) *Error {
 		return &Error{Status: fiber.StatusBadRequest, Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -54,11 +68,15 @@ func decodeJSON(body []byte, v any) error {
 		var se *json.SyntaxError
 		switch {
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			f := strings.ToValidUTF8(truncate(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), 64), "")
 			return bad(CodeUnknownField, f, "unknown field %q", f)
+		case errors.As(err, &te) && te.Field == "":
+			return bad(CodeInvalidBody, "", "the body must be a JSON object")
 		case errors.As(err, &te):
 			return bad(CodeInvalidField, te.Field, "%s must be %s", te.Field, te.Type)
-		case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+		case errors.As(err, &se):
+			return bad(CodeInvalidBody, "", "invalid JSON at byte %d", se.Offset)
+		case errors.Is(err, io.ErrUnexpectedEOF):
 			return bad(CodeInvalidBody, "", "the body is not valid JSON")
 		}
 		var fe *fieldError
@@ -67,7 +85,7 @@ func decodeJSON(body []byte, v any) error {
 		}
 		return bad(CodeInvalidBody, "", "the body is not a valid request: %v", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return bad(CodeInvalidBody, "", "data after the JSON object")
 	}
 	return nil

@@ -11,6 +11,10 @@ type metrics struct {
 	queued    prometheus.Gauge
 	wait      prometheus.Histogram
 	byteBound prometheus.Counter
+	// Keys and audit.
+	authFailures  *prometheus.CounterVec
+	auditRecords  prometheus.Counter
+	auditFailures *prometheus.CounterVec
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -39,6 +43,23 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	m.byteBound = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kuzet_api_pages_byte_bounded_total", Help: "Pages ended early at limits.max_response_bytes (with a next cursor).",
 	})
-	r.MustRegister(m.requests, m.duration, m.rejected, m.inFlight, m.queued, m.wait, m.byteBound)
+	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kuzet_api_auth_failures_total",
+		Help: "API keys refused by reason: missing, malformed, unknown, expired, revoked, unavailable (the stored keys could not be read).",
+	}, []string{"reason"})
+	m.auditRecords = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kuzet_api_audit_records_total", Help: "Audit records appended to this instance's chain.",
+	})
+	m.auditFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kuzet_api_audit_failures_total",
+		Help: "Audit log problems by reason: sync (head unreadable), append (records not stored: their requests answered 503), head (head not stored), truncated (rows found ending before the head).",
+	}, []string{"reason"})
+	for _, r := range []string{"missing", "malformed", "unknown", "expired", "revoked", "unavailable"} {
+		m.authFailures.WithLabelValues(r)
+	}
+	for _, r := range []string{"sync", "append", "head", "truncated"} {
+		m.auditFailures.WithLabelValues(r)
+	}
+	r.MustRegister(m.requests, m.duration, m.rejected, m.inFlight, m.queued, m.wait, m.byteBound, m.authFailures, m.auditRecords, m.auditFailures)
 	return m
 }

@@ -14,7 +14,7 @@ const module = "github.com/kuzet-kz/kuzet/"
 // domain packages: pure logic, testable without servers. A listed package
 // not yet written (correlate, incident, report come with later issues) is
 // skipped; each is checked once it exists.
-var domain = []string{"event", "registry", "sigma", "correlate", "incident", "pipeline", "access", "report", "alert"}
+var domain = []string{"event", "registry", "sigma", "correlate", "incident", "pipeline", "access", "report", "alert", "audit"}
 
 // forbidden imports of domain packages, each with its reason. A prefix
 // ending in "/" covers everything under it; otherwise the path itself and
@@ -105,31 +105,34 @@ func TestEveryPackageHasDoc(t *testing.T) {
 	}
 }
 
-// nccNoNATS: the ncc role reaches JetStream only through bus (deliveries,
-// fetch, ack, alert publishing), so the package and its in-package test
-// hooks import no NATS client. go list's Deps cannot show it: bus, which
-// the ncc imports, depends on nats.go, so the direct imports are checked.
-func TestNCCImportsNoNATSClient(t *testing.T) {
-	var p struct {
-		ImportPath  string
-		Imports     []string
-		TestImports []string
-	}
-	cmd := exec.Command("go", "list", "-e", "-json=ImportPath,Imports,TestImports", "./internal/ncc")
-	cmd.Dir = conformance.ModuleRoot(t)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	if err := json.Unmarshal(out, &p); err != nil {
-		t.Fatal(err)
-	}
-	if len(p.Imports) == 0 {
-		t.Fatal("go list found no imports of internal/ncc")
-	}
-	for _, imp := range append(p.Imports, p.TestImports...) {
-		if forbids("github.com/nats-io/nats.go", imp) {
-			t.Errorf("%s imports %s (JetStream mechanics belong in internal/bus)", p.ImportPath, imp)
+// Roles without NATS mechanics: the ncc reaches JetStream only through bus
+// (deliveries, fetch, ack, alert publishing) and the api only for its audit
+// heads bucket, so neither package nor its in-package test hooks import a
+// NATS client. go list's Deps cannot show it: bus, which they import,
+// depends on nats.go, so the direct imports are checked.
+func TestRolesImportNoNATSClient(t *testing.T) {
+	for _, pkg := range []string{"./internal/ncc", "./internal/api"} {
+		var p struct {
+			ImportPath  string
+			Imports     []string
+			TestImports []string
+		}
+		cmd := exec.Command("go", "list", "-e", "-json=ImportPath,Imports,TestImports", pkg)
+		cmd.Dir = conformance.ModuleRoot(t)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list: %v", err)
+		}
+		if err := json.Unmarshal(out, &p); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Imports) == 0 {
+			t.Fatalf("go list found no imports of %s", pkg)
+		}
+		for _, imp := range append(p.Imports, p.TestImports...) {
+			if forbids("github.com/nats-io/nats.go", imp) {
+				t.Errorf("%s imports %s (JetStream mechanics belong in internal/bus)", p.ImportPath, imp)
+			}
 		}
 	}
 }

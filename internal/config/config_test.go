@@ -63,6 +63,10 @@ func TestBadConfigs(t *testing.T) {
 			`registry_file: "testdata/no-such-registry.yaml"`, `needed to check the org and oisc of keys[0] ("qazbank-ciso")`}},
 		"collector_keys.bad.yaml": {ptr(config.DefaultCollector()), []string{
 			`inputs[0].keys[1]: is the hash of the common word "changeme"`}},
+		"api_audit.bad.yaml": {ptr(config.DefaultAPI()), []string{
+			`nats.url: "localhost:4222" has no scheme`, `audit.instance: "api one"`, "audit.max_batch: must be 1..10000",
+			"audit.write_timeout: must be at least 100ms", "stored_keys.cache_ttl: must be 0..1m", "stored_keys.default_ttl: must be at least 1m",
+			"stored_keys.max_ttl: must be at least stored_keys.default_ttl"}},
 		"api_limits.bad.yaml": {ptr(config.DefaultAPI()), []string{
 			"http.listen: must differ from listen", "tls_cert: tls_cert and tls_key go together", "tls_client_ca: needs tls_cert",
 			"tls_key: stat /nonexistent/api.key", "limits.max_response_bytes: must be 64 KiB..256 MiB",

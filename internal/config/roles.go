@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -703,11 +704,47 @@ type API struct {
 	TLSClientCA string `yaml:"tls_client_ca"`
 	// Limits bound what queries may cost the API and ClickHouse.
 	Limits APILimits `yaml:"limits"`
-	// NATS is how the API reaches JetStream for what it changes (incident
-	// changes and declarations through the ncc, acknowledgements); an
-	// empty url runs it read-only: those routes answer 503.
+	// NATS is how the API reaches JetStream: for what it changes
+	// (incident changes and declarations through the ncc,
+	// acknowledgements) and for the heads of its audit chains (a KV
+	// bucket). An empty url runs it read-only, those routes answering 503;
+	// the audit log still chains its records, but rows cut from the end of
+	// a chain do not show.
 	NATS NATS `yaml:"nats"`
+	// Audit configures the audit log.
+	Audit APIAudit `yaml:"audit"`
+	// StoredKeys configures the keys kept in ClickHouse (made through the
+	// admin API or kuzet apikey create), apart from the keys above.
+	StoredKeys StoredKeys `yaml:"stored_keys"`
 }
+
+// APIAudit configures the API's audit log.
+type APIAudit struct {
+	// Instance names this API instance's audit chain; every instance
+	// writing to one database needs its own. Empty: the host name.
+	Instance string `yaml:"instance"`
+	// MaxBatch is the most records one INSERT appends.
+	MaxBatch int `yaml:"max_batch"`
+	// WriteTimeout bounds a batch's INSERT and head update; a request whose
+	// record is not written in time answers 503.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+}
+
+// StoredKeys configures the API keys kept in the store.
+type StoredKeys struct {
+	// CacheTTL is how long the API uses the keys it read before reading
+	// them again: a revocation takes effect within it on every instance.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
+	// DefaultTTL is a new key's life when its request names no expiry;
+	// MaxTTL the longest one may ask for.
+	DefaultTTL time.Duration `yaml:"default_ttl"`
+	MaxTTL     time.Duration `yaml:"max_ttl"`
+}
+
+var instanceRe = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$`)
+
+// ValidInstance reports whether s may name an audit chain (a KV key).
+func ValidInstance(s string) bool { return instanceRe.MatchString(s) }
 
 // APILimits bound the API's queries: response size, concurrency, rate and
 // time. The API's memory is bounded by about
@@ -767,9 +804,12 @@ func (l APILimits) validate(es *Errors, path string) {
 
 // DefaultAPI returns the api defaults.
 func DefaultAPI() API {
+	nc := DefaultNATS()
+	nc.URL = ""
 	return API{Listen: "127.0.0.1:8080", ClickHouse: DefaultClickHouse(), Log: DefaultLog(), MaxLimit: 1000,
 		StopTimeout: 10 * time.Second, RegistryFile: "configs/registry.yaml", HTTP: HTTP{Listen: "127.0.0.1:9103"}, Limits: DefaultAPILimits(),
-		NATS: NATS{Replicas: 1, ConnectTimeout: 5 * time.Second}}
+		NATS: nc, Audit: APIAudit{MaxBatch: 64, WriteTimeout: 5 * time.Second},
+		StoredKeys: StoredKeys{CacheTTL: 5 * time.Second, DefaultTTL: 90 * 24 * time.Hour, MaxTTL: 366 * 24 * time.Hour}}
 }
 
 // Validate implements Validator.
@@ -802,6 +842,27 @@ func (c *API) Validate() error {
 		}
 	}
 	c.Limits.validate(&es, "limits")
+	if c.NATS.URL != "" {
+		c.NATS.validate(&es, "nats")
+	}
+	if c.Audit.Instance != "" && !ValidInstance(c.Audit.Instance) {
+		es.Add("audit.instance", "%q: use letters, digits, '_', '-' and '.' (at most 128)", c.Audit.Instance)
+	}
+	if c.Audit.MaxBatch < 1 || c.Audit.MaxBatch > 10000 {
+		es.Add("audit.max_batch", "must be 1..10000, not %d", c.Audit.MaxBatch)
+	}
+	if c.Audit.WriteTimeout < 100*time.Millisecond {
+		es.Add("audit.write_timeout", "must be at least 100ms, not %s", c.Audit.WriteTimeout)
+	}
+	if c.StoredKeys.CacheTTL < 0 || c.StoredKeys.CacheTTL > time.Minute {
+		es.Add("stored_keys.cache_ttl", "must be 0..1m (a revocation waits for it), not %s", c.StoredKeys.CacheTTL)
+	}
+	if c.StoredKeys.DefaultTTL < time.Minute {
+		es.Add("stored_keys.default_ttl", "must be at least 1m, not %s", c.StoredKeys.DefaultTTL)
+	}
+	if c.StoredKeys.MaxTTL < c.StoredKeys.DefaultTTL {
+		es.Add("stored_keys.max_ttl", "must be at least stored_keys.default_ttl (%s), not %s", c.StoredKeys.DefaultTTL, c.StoredKeys.MaxTTL)
+	}
 	if c.ClickHouse.MaxOpenConns <= c.Limits.MaxConcurrentQueries {
 		es.Add("clickhouse.max_open_conns", "must exceed limits.max_concurrent_queries (%d): queries and readiness checks share the pool",
 			c.Limits.MaxConcurrentQueries)

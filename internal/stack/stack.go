@@ -11,14 +11,14 @@ package stack
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -82,6 +82,7 @@ type Stack struct {
 	demoNotify *notifyDemo
 	ops        *telemetry.OpsServer
 	key        string
+	keys       []DemoKey
 	demoStop   context.CancelFunc
 	demoDone   chan struct{}
 	stopOnce   sync.Once
@@ -116,13 +117,6 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		}
 	}()
 	if err := os.MkdirAll(o.WorkDir, 0o750); err != nil {
-		return nil, err
-	}
-	s.key, err = newKey()
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(o.WorkDir, "dev-api-key"), []byte(s.key+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	// NATS.
@@ -172,6 +166,16 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if err := waitFor(ctx, time.Minute, s.ncc.Ready); err != nil {
 		return nil, fmt.Errorf("stack: ncc not ready: %w", err)
 	}
+	// Fresh keys in the store (the ncc migrated it), one per role; the
+	// ncc-analyst key is also the collectors' ingest key.
+	oiscs := slices.Sorted(maps.Keys(OISCs))
+	if s.keys, err = mintKeys(ctx, chCfg, o.RegistryFile, oiscs); err != nil {
+		return nil, err
+	}
+	s.key = s.keys[0].Key
+	if err := os.WriteFile(filepath.Join(o.WorkDir, "dev-api-key"), []byte(s.key+"\n"), 0o600); err != nil {
+		return nil, err
+	}
 	// Collectors.
 	hash := access.HashKey(s.key)
 	for oisc, id := range OISCs {
@@ -203,7 +207,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if ac.Listen == "" {
 		ac.Listen = "127.0.0.1:8080"
 	}
-	ac.Keys = []config.APIKey{{Name: "dev", Hash: hash, Role: string(access.NCCAnalyst)}}
+	ac.RegistryFile = o.RegistryFile
+	ac.NATS.URL = s.natsURL // the audit heads bucket
+	ac.Audit.Instance = "kuzet-run"
 	s.api, err = api.New(api.Options{Config: ac, Logger: s.log, Registerer: s.reg, Gatherer: s.reg})
 	if err != nil {
 		return nil, err
@@ -260,20 +266,15 @@ func waitFor(ctx context.Context, d time.Duration, cond func() bool) error {
 	return nil
 }
 
-func newKey() (string, error) {
-	var b [24]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return "kz_dev_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
-}
-
 // APIAddr is the API's address.
 func (s *Stack) APIAddr() string { return s.api.Addr() }
 
 // APIKey is the development API key (role ncc-analyst; also accepted by the
 // collectors' HTTP inputs).
 func (s *Stack) APIKey() string { return s.key }
+
+// Keys are the keys minted into the store at start, one per role.
+func (s *Stack) Keys() []DemoKey { return s.keys }
 
 // OpsAddr is the address of /metrics, /healthz and /readyz for all roles.
 func (s *Stack) OpsAddr() string { return s.ops.Addr() }
@@ -297,6 +298,15 @@ func (s *Stack) Banner(w io.Writer) {
 	fmt.Fprintf(w, "\nkuzet is running.\n\n")
 	fmt.Fprintf(w, "  API             http://%s\n", s.APIAddr())
 	fmt.Fprintf(w, "  API key (dev)   %s   (role ncc-analyst; also in %s)\n", s.key, filepath.Join(s.opts.WorkDir, "dev-api-key"))
+	fmt.Fprintf(w, "  API keys        minted for this run (the last run's are revoked; shown once, the store keeps their hashes):\n")
+	for _, k := range s.keys {
+		scope := k.Scope
+		if scope != "" {
+			scope = " " + scope
+		}
+		fmt.Fprintf(w, "    %-26s %-15s%-22s %s\n", k.Name, k.Role, scope, k.Key)
+	}
+	fmt.Fprintf(w, "  audit log       kuzet audit verify -clickhouse %s -database %s -nats %s\n", s.chAddr, s.opts.Database, s.natsURL)
 	fmt.Fprintf(w, "  metrics         http://%s/metrics   (/healthz, /readyz)\n", s.OpsAddr())
 	fmt.Fprintf(w, "  NATS            %s\n", s.natsURL)
 	fmt.Fprintf(w, "  ClickHouse      %s (native)\n", s.chAddr)

@@ -27,8 +27,3 @@ func (s *Store) InsertAlertsBefore5(ctx context.Context, alerts ...alert.Alert) 
 	}
 	return s.insert(ctx, "alerts", oldAlertColumns, rows...)
 }
-
-// Exec runs a statement without results, for a test.
-func (s *Store) Exec(ctx context.Context, sql string, args ...any) error {
-	return s.conn.Exec(ctx, sql, args...)
-}

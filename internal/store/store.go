@@ -122,6 +122,12 @@ func (s *Store) QueryRowScan(ctx context.Context, sql string, dest ...any) error
 	return s.conn.QueryRow(withDeadline(ctx), sql).Scan(dest...)
 }
 
+// Exec runs a statement without results; for tests (tampering with tables
+// on purpose) and admin tooling. No role calls it.
+func (s *Store) Exec(ctx context.Context, sql string, args ...any) error {
+	return s.conn.Exec(withDeadline(ctx), sql, args...)
+}
+
 // withDeadline sends ctx's deadline to ClickHouse as max_execution_time
 // (whole seconds, at least one), so the server stops a read when its caller
 // gives up: closing the connection alone leaves the query running there.
