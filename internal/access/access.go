@@ -42,10 +42,17 @@ type Principal struct {
 	OISC    string
 	Org     string
 	Sectors []string
+	// TLP is the key's TLP ceiling ("": its role's, DefaultTLPCeiling).
+	TLP string
 }
 
 // Validate checks that the role is known and its scope is given.
 func (p Principal) Validate() error {
+	if p.TLP != "" {
+		if err := ValidTLPCeiling(p.TLP); err != nil {
+			return err
+		}
+	}
 	switch p.Role {
 	case NCCAnalyst, Admin:
 	case OISCAnalyst:
@@ -85,20 +92,25 @@ type EventScope struct {
 	OISC    string
 	Org     string
 	Sectors []string
+	// TLPMax is the highest TLP label the scope reads ("": any), and
+	// Reader the name a TLP:RED record must list among its recipients.
+	TLPMax string `json:"tlp_max,omitempty"`
+	Reader string `json:"reader,omitempty"`
 }
 
 // EventScope returns the principal's restriction on events. It must only be
 // called when ReadsEvents is true.
 func (p Principal) EventScope() EventScope {
+	sc := EventScope{TLPMax: p.Ceiling(), Reader: p.Name}
 	switch p.Role {
 	case OISCAnalyst:
-		return EventScope{OISC: p.OISC}
+		sc.OISC = p.OISC
 	case Owner:
-		return EventScope{Org: p.Org}
+		sc.Org = p.Org
 	case SectorAnalyst:
-		return EventScope{Sectors: p.Sectors}
+		sc.Sectors = p.Sectors
 	}
-	return EventScope{}
+	return sc
 }
 
 // HashPrefix starts every stored key hash.

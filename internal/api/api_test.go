@@ -30,6 +30,8 @@ var keys = map[string]config.APIKey{
 	"sector-key":    {Name: "sector", Role: "sector-analyst", Sectors: []string{"electricity"}},
 	"regulator-key": {Name: "reg", Role: "regulator", Sectors: []string{"banking"}},
 	"admin-key":     {Name: "admin", Role: "admin"},
+	// An owner key whose TLP ceiling is GREEN, below its role's AMBER.
+	"owner-green-key": {Name: "owner-green", Role: "owner", Org: "bank", TLP: "GREEN"},
 }
 
 // testRegistry holds the organisations and OISCs the test keys name, so

@@ -101,6 +101,7 @@ type incidentPatch struct {
 	Comment              string         `json:"comment"`
 	Task                 *incident.Task `json:"task"`
 	TLP                  string         `json:"tlp"`
+	TLPRecipients        []string       `json:"tlp_recipients"`
 	RSITClass            string         `json:"rsit_class"`
 	RSITType             string         `json:"rsit_type"`
 	AwareAt              *time.Time     `json:"aware_at"`
@@ -147,6 +148,21 @@ func (b *incidentPatch) change(p access.Principal) (incident.Change, error) {
 	if c.Action == incident.ActionMerge {
 		return c, &Error{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: "action", Message: "merge is the system's transition"}
 	}
+	if b.TLPRecipients != nil {
+		if len(b.TLPRecipients) > 50 {
+			return c, &Error{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: "tlp_recipients", Message: "at most 50 recipients"}
+		}
+		for _, r := range b.TLPRecipients {
+			if err := checkText("tlp_recipients", r, maxShortText); err != nil {
+				return c, err
+			}
+		}
+		c.TLPRecipients = b.TLPRecipients
+	}
+	// Whoever labels an incident RED stays among its readers.
+	if strings.EqualFold(strings.TrimPrefix(strings.ToUpper(b.TLP), "TLP:"), "RED") && !slices.Contains(c.TLPRecipients, p.Name) {
+		c.TLPRecipients = append(slices.Clone(c.TLPRecipients), p.Name)
+	}
 	if b.AwareAt != nil {
 		c.AwareAt = *b.AwareAt
 	}
@@ -156,7 +172,7 @@ func (b *incidentPatch) change(p access.Principal) (incident.Change, error) {
 	if p.Role == access.Owner {
 		only := incidentPatch{Comment: b.Comment, Task: b.Task}
 		if !(b.Status == "" && b.Action == "" && b.Resolution == "" && b.DuplicateOf == "" && b.Determination == "" &&
-			b.Assignee == "" && b.TLP == "" && b.RSITClass == "" && b.RSITType == "" && b.AwareAt == nil && b.ReasonablyBelievedAt == nil) {
+			b.Assignee == "" && b.TLP == "" && b.TLPRecipients == nil && b.RSITClass == "" && b.RSITType == "" && b.AwareAt == nil && b.ReasonablyBelievedAt == nil) {
 			_ = only
 			return c, &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "an owner may comment and keep tasks; analysts change the rest"}
 		}
@@ -349,6 +365,9 @@ func (b *newIncident) incident(p access.Principal, now time.Time) (incident.Inci
 			return in, fieldErr("tlp", "%v", err)
 		}
 		in.TLP = t
+		if t == incident.TLPRed {
+			in.TLPRecipients = []string{p.Name}
+		}
 	}
 	for f, v := range map[string]string{"title": b.Title, "attack_vector": b.AttackVector, "org": b.Org} {
 		if err := checkText(f, v, maxShortText); err != nil {

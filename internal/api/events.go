@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/kuzet-kz/kuzet/internal/access"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/registry"
 	"github.com/kuzet-kz/kuzet/internal/store"
@@ -36,6 +37,9 @@ func (s *Server) listAlerts(c *fiber.Ctx) error {
 	p := principal(c)
 	if !p.ReadsEvents() {
 		return &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "role " + string(p.Role) + " may not read alerts"}
+	}
+	if err := amberReader(p); err != nil {
+		return err
 	}
 	eq, err := s.parseQuery(c, alertParams)
 	if err != nil {
@@ -135,6 +139,9 @@ func (s *Server) listEvents(c *fiber.Ctx) error {
 	p := principal(c)
 	if !p.ReadsEvents() {
 		return &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "role " + string(p.Role) + " may not read raw events"}
+	}
+	if err := amberReader(p); err != nil {
+		return err
 	}
 	q, err := s.parseQuery(c, eventParams)
 	if err != nil {
@@ -242,4 +249,14 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// amberReader refuses a key whose TLP ceiling is below AMBER: events and
+// alerts are TLP:AMBER (owner data and indicators, DOMAIN.md's TLP policy).
+func amberReader(p access.Principal) error {
+	if access.TLPRank(p.Ceiling()) < access.TLPRank("AMBER") {
+		return &Error{Status: fiber.StatusForbidden, Code: CodeForbidden,
+			Message: "events and alerts are TLP:AMBER, above this key's TLP ceiling " + p.Ceiling()}
+	}
+	return nil
 }

@@ -675,11 +675,14 @@ type APIKey struct {
 	OISC    string   `yaml:"oisc"`
 	Org     string   `yaml:"org"`
 	Sectors []string `yaml:"sectors"`
+	// TLP is the key's TLP ceiling (CLEAR, GREEN, AMBER, AMBER+STRICT);
+	// empty: its role's default.
+	TLP string `yaml:"tlp"`
 }
 
 // Principal returns the key's principal.
 func (k APIKey) Principal() access.Principal {
-	return access.Principal{Name: k.Name, Role: access.Role(k.Role), OISC: k.OISC, Org: k.Org, Sectors: k.Sectors}
+	return access.Principal{Name: k.Name, Role: access.Role(k.Role), OISC: k.OISC, Org: k.Org, Sectors: k.Sectors, TLP: k.TLP}
 }
 
 // API configures kuzet-api.

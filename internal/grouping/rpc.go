@@ -25,6 +25,9 @@ import (
 // (empty) sees every incident; any other scope sees local incidents of
 // its OISC, organisation or sectors, never a national one.
 func InScope(in *incident.Incident, sc access.EventScope) bool {
+	if !sc.MayRead(string(in.TLP), in.TLPRecipients) {
+		return false
+	}
 	if sc.OISC == "" && sc.Org == "" && len(sc.Sectors) == 0 {
 		return true
 	}

@@ -57,6 +57,24 @@ const (
 	TLPClear       TLP = "CLEAR"
 )
 
+// Rank orders labels: CLEAR 0, GREEN 1, AMBER 2, AMBER+STRICT 3, RED 4;
+// an empty label is AMBER, the default; an unknown one -1.
+func (t TLP) Rank() int {
+	switch t {
+	case TLPClear:
+		return 0
+	case TLPGreen:
+		return 1
+	case TLPAmber, "":
+		return 2
+	case TLPAmberStrict:
+		return 3
+	case TLPRed:
+		return 4
+	}
+	return -1
+}
+
 // ParseTLP accepts a label with or without "TLP:" in any case; legacy
 // WHITE maps to CLEAR.
 func ParseTLP(s string) (TLP, error) {
@@ -169,10 +187,13 @@ type Incident struct {
 	Criticality   int           `json:"criticality"`
 	Severity      Severity      `json:"severity"`
 	TLP           TLP           `json:"tlp"`
-	Assignee      string        `json:"assignee,omitempty"`
-	Comments      []Comment     `json:"comments,omitempty"`
-	Tasks         []Task        `json:"tasks,omitempty"`
-	National      bool          `json:"national"`
+	// TLPRecipients name who may read the incident when it is TLP:RED
+	// (principal names); below RED they are unused.
+	TLPRecipients []string  `json:"tlp_recipients,omitempty"`
+	Assignee      string    `json:"assignee,omitempty"`
+	Comments      []Comment `json:"comments,omitempty"`
+	Tasks         []Task    `json:"tasks,omitempty"`
+	National      bool      `json:"national"`
 	// Linked: for a national incident, its local incidents' ids.
 	Linked      []string `json:"linked,omitempty"`
 	DuplicateOf string   `json:"duplicate_of,omitempty"`
@@ -285,6 +306,7 @@ func (in Incident) Clone() Incident {
 	out.Merged = slices.Clone(in.Merged)
 	out.Children = slices.Clone(in.Children)
 	out.Stages = slices.Clone(in.Stages)
+	out.TLPRecipients = slices.Clone(in.TLPRecipients)
 	out.InformationImpact = slices.Clone(in.InformationImpact)
 	out.ReporterContacts = slices.Clone(in.ReporterContacts)
 	if in.Affected != nil {

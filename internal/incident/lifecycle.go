@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -141,9 +142,11 @@ type Change struct {
 	Comment       string        `json:"comment,omitempty"`
 	Task          *Task         `json:"task,omitempty"`
 	TLP           TLP           `json:"tlp,omitempty"`
-	RSITClass     string        `json:"rsit_class,omitempty"`
-	RSITType      string        `json:"rsit_type,omitempty"`
-	Declared      bool          `json:"declared,omitempty"`
+	// TLPRecipients replace the named readers of a TLP:RED incident.
+	TLPRecipients []string `json:"tlp_recipients,omitempty"`
+	RSITClass     string   `json:"rsit_class,omitempty"`
+	RSITType      string   `json:"rsit_type,omitempty"`
+	Declared      bool     `json:"declared,omitempty"`
 	// AwareAt and ReasonablyBelievedAt record those instants (the first
 	// recorded one stays).
 	AwareAt              time.Time `json:"aware_at,omitzero"`
@@ -200,6 +203,7 @@ func diff(a, b *Incident) []FieldChange {
 		{"determination", string(a.Determination), string(b.Determination)},
 		{"assignee", a.Assignee, b.Assignee},
 		{"tlp", string(a.TLP), string(b.TLP)},
+		{"tlp_recipients", strings.Join(a.TLPRecipients, ","), strings.Join(b.TLPRecipients, ",")},
 		{"rsit_class", a.RSITClass, b.RSITClass},
 		{"rsit_type", a.RSITType, b.RSITType},
 		{"comments", strconv.Itoa(len(a.Comments)), strconv.Itoa(len(b.Comments))},
@@ -298,6 +302,12 @@ func applyChange(in Incident, c Change) (Incident, error) {
 		}
 		in.TLP = t
 	}
+	if c.TLPRecipients != nil {
+		in.TLPRecipients = slices.Clone(c.TLPRecipients)
+	}
+	if in.TLP == TLPRed && len(in.TLPRecipients) == 0 {
+		return in, fmt.Errorf("%w: TLP:RED needs its named recipients (tlp_recipients)", ErrInvalid)
+	}
 	if c.RSITClass != "" || c.RSITType != "" {
 		if !ValidRSIT(c.RSITClass, c.RSITType) {
 			return in, fmt.Errorf("%w: RSIT %s:%s", ErrInvalid, c.RSITClass, c.RSITType)
@@ -387,6 +397,14 @@ func Merge(survivor, loser Incident, at time.Time) (Incident, Change, error) {
 	s.DetectedAt = earliestOf(s.DetectedAt, loser.DetectedAt)
 	s.Criticality = max(s.Criticality, loser.Criticality)
 	s.Severity = SeverityOf(s.Criticality)
+	// Never a downgrade: the survivor carries the higher label, and a RED
+	// one's recipients both had.
+	if loser.TLP.Rank() > s.TLP.Rank() {
+		s.TLP = loser.TLP
+	}
+	for _, v := range loser.TLPRecipients {
+		s.TLPRecipients = unionAdd(s.TLPRecipients, v)
+	}
 	return s, Change{Actor: "system:merge", System: true, At: at, Action: ActionMerge, Status: StatusClosed,
 		Resolution: ResolutionDuplicate, DuplicateOf: s.ID}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -69,7 +70,7 @@ var incidentsMigration = migration{4, "incidents", []string{
 }, nil, nil}
 
 const incidentColumns = "incident_id, version, detected_at, updated_at, title, org, orgs, sectors, objects, oisc, origin, " +
-	"status, determination, severity, criticality, national, linked, alert_count, tlp, rsit_class, rsit_type, doc"
+	"status, determination, severity, criticality, national, linked, alert_count, tlp, rsit_class, rsit_type, doc, tlp_recipients"
 
 // StoredIncident is an incident as the store keeps it: the domain incident
 // (its Version the KV revision it was written at) and when it changed.
@@ -107,7 +108,7 @@ func (s *Store) InsertIncidents(ctx context.Context, ins []StoredIncident) error
 		rows = append(rows, []any{id, in.Version, clampTime(detected, in.UpdatedAt), in.UpdatedAt.UTC(), in.Title, in.Org,
 			nonNil(in.Orgs), nonNil(in.Sectors), nonNil(in.ObjectIDs), in.CenterID, string(in.Origin), string(in.Status),
 			string(in.Determination), string(in.Severity), uint8(max(0, min(in.Criticality, 100))), national,
-			nonNil(in.Linked), uint32(max(in.AlertCount, 0)), string(in.TLP), in.RSITClass, in.RSITType, string(doc)})
+			nonNil(in.Linked), uint32(max(in.AlertCount, 0)), string(in.TLP), in.RSITClass, in.RSITType, string(doc), nonNil(in.TLPRecipients)})
 	}
 	return s.insert(ctx, "incidents", incidentColumns, rows...)
 }
@@ -192,6 +193,7 @@ type IncidentQuery struct {
 // query: a scoped principal sees local incidents of its organisation, OISC
 // or sectors, never a national one (NCC roles only).
 func incidentScope(w *where, sc access.EventScope) {
+	tlpScope(w, sc)
 	if sc.OISC == "" && sc.Org == "" && len(sc.Sectors) == 0 {
 		return
 	}
@@ -205,6 +207,20 @@ func incidentScope(w *where, sc access.EventScope) {
 	if len(sc.Sectors) > 0 {
 		w.add("hasAny(sectors, ?)", sc.Sectors)
 	}
+}
+
+// tlpScope withholds incidents above the scope's TLP ceiling: a label
+// at or below it, or TLP:RED naming the reader among its recipients. An
+// unlabelled incident is AMBER, the default.
+func tlpScope(w *where, sc access.EventScope) {
+	if sc.TLPMax == "" {
+		return
+	}
+	labels := access.TLPAtOrBelow(sc.TLPMax)
+	if slices.Contains(labels, "AMBER") {
+		labels = append(labels, "")
+	}
+	w.add("(has(?, tlp) OR tlp = 'RED' AND has(tlp_recipients, ?))", labels, sc.Reader)
 }
 
 // StreamIncidents hands each incident's JSON (newest detected first) to

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -101,6 +102,8 @@ var migrations = []migration{
 	incidentsMigration,
 	alertSharesMigration,
 	notificationsMigration,
+	// tlp_recipients: who may read an incident labelled TLP:RED.
+	{11, "incident TLP:RED recipients", nil, []column{{"incidents", "tlp_recipients", "Array(String)"}}, nil},
 }
 
 // Migrate creates the database if needed and applies the migrations not yet
@@ -137,7 +140,7 @@ func (s *Store) migrateTo(ctx context.Context, upto uint32) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for _, m := range migrations {
+	for _, m := range ordered() {
 		if applied[m.version] || m.version > upto {
 			continue
 		}
@@ -196,4 +199,12 @@ func (s *Store) SchemaVersion(ctx context.Context) (uint32, error) {
 }
 
 // LatestSchema is the version Migrate brings a database to.
-func LatestSchema() uint32 { return migrations[len(migrations)-1].version }
+func LatestSchema() uint32 { ms := ordered(); return ms[len(ms)-1].version }
+
+// ordered is the migrations by version (files of this package add theirs
+// in init, so the list itself is not in order).
+func ordered() []migration {
+	ms := slices.Clone(migrations)
+	slices.SortFunc(ms, func(a, b migration) int { return int(a.version) - int(b.version) })
+	return ms
+}
