@@ -234,6 +234,8 @@ func (s *Server) routes() {
 	v1.Post("/incidents", s.audited("incident.create", "incident"), s.createIncident)
 	v1.Patch("/incidents/:id", s.audited("incident.change", "incident"), s.patchIncident)
 	v1.Post("/incidents/:id/declare", s.audited("incident.declare", "incident"), s.declareIncident)
+	v1.Post("/incidents/:id/merge", s.audited("incident.merge", "incident"), s.mergeIncident)
+	v1.Post("/incidents/:id/split", s.audited("incident.split", "incident"), s.splitIncident)
 	v1.Get("/notifications", s.audited("notification.list", "notification"), s.listNotifications)
 	v1.Post("/notifications/:id/ack", s.audited("notification.ack", "notification"), s.ackNotification)
 	v1.Post("/admin/keys", s.audited("apikey.create", "apikey"), adminOnly, s.createKey)

@@ -570,3 +570,83 @@ func (s *Server) ackNotification(c *fiber.Ctx) error {
 	}
 	return c.Status(fiber.StatusAccepted).JSON(ack)
 }
+
+// analystOnly refuses owners (and every role that changes no incident).
+func analystOnly(c *fiber.Ctx) error {
+	switch principal(c).Role {
+	case access.NCCAnalyst, access.OISCAnalyst, access.SectorAnalyst:
+		return nil
+	}
+	return &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "an analyst merges and splits incidents"}
+}
+
+// mergeIncident answers POST /api/v1/incidents/{id}/merge {"into": id}:
+// the incident is closed as a duplicate of "into", which takes its alerts
+// (and grouping sends it those that would have joined the merged one).
+func (s *Server) mergeIncident(c *fiber.Ctx) error {
+	if err := analystOnly(c); err != nil {
+		return err
+	}
+	version, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Into string `json:"into"`
+	}
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	if _, err := uuid.Parse(body.Into); err != nil {
+		return &Error{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: "into", Message: "into is the id of the incident to merge into"}
+	}
+	if _, err := uuid.Parse(c.Params("id")); err != nil {
+		return &Error{Status: fiber.StatusNotFound, Code: CodeNotFound, Message: "no such incident"}
+	}
+	p := principal(c)
+	reply, err := s.askNCC(bus.RPCIncidentMerge, bus.IncidentMergeRequest{ID: c.Params("id"), Into: body.Into, IfMatch: version,
+		Scope: p.EventScope(), Actor: actor(p)})
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderETag, etag(reply.Incident.Version))
+	return c.JSON(reply.Incident)
+}
+
+// splitIncident answers POST /api/v1/incidents/{id}/split {"alert_ids":
+// [...]}: a new incident (201) holding those alerts, moved out of this one.
+func (s *Server) splitIncident(c *fiber.Ctx) error {
+	if err := analystOnly(c); err != nil {
+		return err
+	}
+	version, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		AlertIDs []string `json:"alert_ids"`
+	}
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	if len(body.AlertIDs) == 0 || len(body.AlertIDs) > 1000 {
+		return &Error{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: "alert_ids", Message: "1 to 1000 alert ids"}
+	}
+	for i, id := range body.AlertIDs {
+		if _, err := uuid.Parse(id); err != nil {
+			return &Error{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: fmt.Sprintf("alert_ids[%d]", i), Message: "not an alert id"}
+		}
+	}
+	if _, err := uuid.Parse(c.Params("id")); err != nil {
+		return &Error{Status: fiber.StatusNotFound, Code: CodeNotFound, Message: "no such incident"}
+	}
+	p := principal(c)
+	reply, err := s.askNCC(bus.RPCIncidentSplit, bus.IncidentSplitRequest{ID: c.Params("id"), AlertIDs: body.AlertIDs, IfMatch: version,
+		Scope: p.EventScope(), Actor: actor(p)})
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderETag, etag(reply.Incident.Version))
+	c.Set(fiber.HeaderLocation, "/api/v1/incidents/"+reply.Incident.ID)
+	return c.Status(fiber.StatusCreated).JSON(reply.Incident)
+}

@@ -380,3 +380,98 @@ func TestOwnerSelfReport(t *testing.T) {
 		t.Errorf("%d incidents after the 503, want 1", len(ins))
 	}
 }
+
+// TestMergeAndSplit: an analyst merges one incident into another of its
+// organisation (the survivor holds both's alerts; the merged one is closed
+// as its duplicate, and a later alert of the merged one's group joins the
+// survivor), then splits alerts out into a new incident; owners may do
+// neither, and incidents of two organisations do not merge.
+func TestMergeAndSplit(t *testing.T) {
+	f := newChangesFixture(t)
+	js, err := f.nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	send := func(rule, org, object, sector, oisc string) alert.Alert {
+		a := alert.Alert{ID: uuid.New(), ReceivedAt: now, DetectedAt: now, EventTime: now, RuleID: rule, RuleTitle: rule,
+			Level: "high", OISC: oisc, Org: org, Object: object, Sector: sector, Asset: "known", Criticality: 1,
+			EventIDs: []string{uuid.NewString()}}
+		if err := f.st.InsertAlerts(context.Background(), []alert.Alert{a}); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := json.Marshal(a)
+		if _, err := js.Publish(bus.AlertsSubject(a.OISC, a.Sector), data); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	byRule := func(org string) map[string]incident.Incident {
+		out := map[string]incident.Incident{}
+		for _, in := range f.incidents(t, org) {
+			out[in.RuleIDs[0]] = in
+		}
+		return out
+	}
+	send("r1", "grid", "scada-1", "electricity", "oisc-b")
+	r2a := send("r2", "grid", "scada-1", "electricity", "oisc-b")
+	send("r3", "bank", "cbs", "banking", "oisc-a")
+	var ins map[string]incident.Incident
+	eventually(t, "three incidents", 20*time.Second, func() error {
+		ins = byRule("grid")
+		if len(ins) != 2 || len(f.incidents(t, "bank")) != 1 {
+			return fmt.Errorf("grid %d, bank %d", len(ins), len(f.incidents(t, "bank")))
+		}
+		return nil
+	})
+	a, b := ins["r1"], ins["r2"]
+	bank := f.incidents(t, "bank")[0]
+	if code, _, _ := f.do(t, http.MethodPost, "owner-key", "/api/v1/incidents/"+bank.ID+"/merge", `{"into":"`+bank.ID+`"}`); code != 403 {
+		t.Errorf("an owner merging: %d, want 403", code)
+	}
+	if code, _, body := f.do(t, http.MethodPost, "ncc-key", "/api/v1/incidents/"+bank.ID+"/merge", `{"into":"`+a.ID+`"}`); code != 422 {
+		t.Errorf("merging two organisations' incidents: %d %s, want 422", code, body)
+	}
+	if code, _, body := f.do(t, http.MethodPost, "oisc-key", "/api/v1/incidents/"+bank.ID+"/merge", `{"into":"`+a.ID+`"}`); code != 404 {
+		t.Errorf("merging an incident out of scope: %d %s, want 404", code, body)
+	}
+	code, _, body := f.do(t, http.MethodPost, "oisc-key", "/api/v1/incidents/"+b.ID+"/merge", `{"into":"`+a.ID+`"}`)
+	var survivor incident.Incident
+	if code != 200 || json.Unmarshal(body, &survivor) != nil || survivor.ID != a.ID || survivor.AlertCount != 2 {
+		t.Fatalf("merge: %d %s", code, body)
+	}
+	eventually(t, "the merged incident closed as a duplicate", 10*time.Second, func() error {
+		if m := byRule("grid")["r2"]; m.Status != incident.StatusClosed || m.DuplicateOf != a.ID {
+			return fmt.Errorf("%s %s", m.Status, m.DuplicateOf)
+		}
+		return nil
+	})
+	// A later alert of the merged group joins the survivor.
+	r2b := send("r2", "grid", "scada-1", "electricity", "oisc-b")
+	eventually(t, "the later alert in the survivor", 20*time.Second, func() error {
+		d, err := f.st.GetIncident(context.Background(), a.ID, access.EventScope{}, 100)
+		if err != nil {
+			return err
+		}
+		if len(d.Alerts) != 3 {
+			return fmt.Errorf("survivor holds %d alerts", len(d.Alerts))
+		}
+		return nil
+	})
+	// Split the r2 alerts out again.
+	code, hdr, body := f.do(t, http.MethodPost, "oisc-key", "/api/v1/incidents/"+a.ID+"/split",
+		fmt.Sprintf(`{"alert_ids":[%q,%q]}`, r2a.ID, r2b.ID))
+	var child incident.Incident
+	if code != 201 || json.Unmarshal(body, &child) != nil || child.Parent != a.ID || hdr.Get("Location") != "/api/v1/incidents/"+child.ID {
+		t.Fatalf("split: %d %s", code, body)
+	}
+	for id, want := range map[string]int{a.ID: 1, child.ID: 2} {
+		d, err := f.st.GetIncident(context.Background(), id, access.EventScope{}, 100)
+		if err != nil || len(d.Alerts) != want {
+			t.Errorf("after the split, %s holds %d alerts (%v), want %d", id, len(d.Alerts), err, want)
+		}
+	}
+	if code, _, body := f.do(t, http.MethodPost, "oisc-key", "/api/v1/incidents/"+a.ID+"/split", fmt.Sprintf(`{"alert_ids":[%q]}`, uuid.New())); code != 422 {
+		t.Errorf("splitting an alert the incident does not hold: %d %s, want 422", code, body)
+	}
+}

@@ -21,6 +21,8 @@ import (
 const (
 	RPCIncidentChange = "kuzet.rpc.incident.change"
 	RPCIncidentCreate = "kuzet.rpc.incident.create"
+	RPCIncidentMerge  = "kuzet.rpc.incident.merge"
+	RPCIncidentSplit  = "kuzet.rpc.incident.split"
 	rpcQueue          = "kuzet-ncc"
 )
 
@@ -35,6 +37,25 @@ type IncidentChangeRequest struct {
 	// Scope is the caller's: an incident out of it is not found.
 	Scope  access.EventScope `json:"scope"`
 	Change incident.Change   `json:"change"`
+}
+
+// IncidentMergeRequest merges incident ID into Into (ID is closed as its
+// duplicate); IfMatch is ID's version as the caller saw it.
+type IncidentMergeRequest struct {
+	ID      string            `json:"id"`
+	Into    string            `json:"into"`
+	IfMatch uint64            `json:"if_match,omitempty"`
+	Scope   access.EventScope `json:"scope"`
+	Actor   string            `json:"actor"`
+}
+
+// IncidentSplitRequest moves alerts of incident ID into a new incident.
+type IncidentSplitRequest struct {
+	ID       string            `json:"id"`
+	AlertIDs []string          `json:"alert_ids"`
+	IfMatch  uint64            `json:"if_match,omitempty"`
+	Scope    access.EventScope `json:"scope"`
+	Actor    string            `json:"actor"`
 }
 
 // IncidentCreateRequest stores a new incident (its id chosen by the API:

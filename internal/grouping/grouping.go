@@ -499,7 +499,14 @@ func (s *Stage) update(ctx context.Context, id string, at time.Time,
 // (a replay after a takeover) stores the same incident again at a newer
 // revision.
 func (s *Stage) persist(ctx context.Context, u incident.Update) error {
-	next, err := s.write(ctx, u.Incident.ID, u.At, func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry) {
+	into := ""
+	next, err := s.update(ctx, u.Incident.ID, u.At, func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry, error) {
+		into = ""
+		if stored != nil && stored.DuplicateOf != "" && stored.Status == incident.StatusClosed && u.Kind != incident.UpdateMerged {
+			// An analyst merged it: what grouping adds goes to the survivor.
+			into = stored.DuplicateOf
+			return incident.Incident{}, nil, errNoWrite
+		}
 		next := incident.ApplyGrouping(stored, u)
 		var entries []store.IncidentLogEntry
 		if c := u.Change(); c != nil {
@@ -523,10 +530,13 @@ func (s *Stage) persist(ctx context.Context, u incident.Update) error {
 				}
 			}
 		}
-		return next, entries
+		return next, entries, nil
 	})
 	if err != nil {
 		return err
+	}
+	if into != "" {
+		return s.redirect(ctx, into, u)
 	}
 	links := make([]store.IncidentAlert, 0, len(u.NewAlerts))
 	for _, id := range u.NewAlerts {
@@ -536,6 +546,38 @@ func (s *Stage) persist(ctx context.Context, u incident.Update) error {
 		return err
 	}
 	return s.publishLocal(ctx, next)
+}
+
+// redirect gives the new alerts of a merged incident's group to the
+// incident it was merged into.
+func (s *Stage) redirect(ctx context.Context, into string, u incident.Update) error {
+	if len(u.NewAlerts) == 0 {
+		return nil
+	}
+	survivor, err := s.update(ctx, into, u.At, func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry, error) {
+		if stored == nil {
+			return incident.Incident{}, nil, errNoWrite
+		}
+		next := stored.Clone()
+		next.AlertCount += len(u.NewAlerts)
+		next.LastActivityAt = latest(next.LastActivityAt, u.Incident.LastActivityAt)
+		return next, nil, nil
+	})
+	if err != nil || survivor.ID == "" {
+		return err
+	}
+	links := make([]store.IncidentAlert, 0, len(u.NewAlerts))
+	for _, id := range u.NewAlerts {
+		links = append(links, store.IncidentAlert{IncidentID: survivor.ID, AlertID: id, Org: survivor.Org, LinkedAt: u.At})
+	}
+	return s.st.LinkIncidentAlerts(ctx, links)
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 var entryNamespace = uuid.MustParse("2b4d8e0a-5c61-4f4e-9a3b-7d1c0e6f5a21")

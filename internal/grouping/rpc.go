@@ -63,6 +63,8 @@ func (s *Stage) serveRPC(reg prometheus.Registerer) error {
 	for subject, h := range map[string]func(context.Context, []byte) any{
 		bus.RPCIncidentChange: s.handleChange,
 		bus.RPCIncidentCreate: s.handleCreate,
+		bus.RPCIncidentMerge:  s.handleMerge,
+		bus.RPCIncidentSplit:  s.handleSplit,
 	} {
 		stop, err := bus.Serve(s.js.Conn(), subject, h)
 		if err != nil {
@@ -289,4 +291,190 @@ func (s *Stage) checkNew(in *incident.Incident, sc access.EventScope) *bus.RPCEr
 		in.CenterID = sc.OISC
 	}
 	return nil
+}
+
+// readScoped reads an incident the caller may see, or a not-found refusal.
+func (s *Stage) readScoped(ctx context.Context, id string, sc access.EventScope) (*incident.Incident, *bus.RPCError, error) {
+	in, err := s.readIncident(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if in == nil || !InScope(in, sc) {
+		return nil, rpcError(404, "not_found", "", "no such incident %s", id), nil
+	}
+	return in, nil, nil
+}
+
+// handleMerge merges an incident into another of the same organisation (or
+// into a national one): the survivor takes its alerts, rules, objects,
+// entities, times and the higher TLP; it is closed as the survivor's
+// duplicate (a system transition); its alerts are linked to the survivor,
+// and grouping sends the alerts that would have joined it to the survivor.
+func (s *Stage) handleMerge(ctx context.Context, data []byte) any {
+	var req bus.IncidentMergeRequest
+	if err := json.Unmarshal(data, &req); err != nil || req.ID == "" || req.Into == "" {
+		return bus.IncidentReply{Error: rpcError(400, "bad_request", "", "a merge needs id and into")}
+	}
+	fail := func(err error) any {
+		s.rm.requests.WithLabelValues("merge", "error").Inc()
+		s.log.Warn("incident merge failed", "incident", req.ID, "into", req.Into, "err", err)
+		return bus.IncidentReply{Error: rpcError(503, "unavailable", "", "the merge could not be stored; try again")}
+	}
+	refuse := func(e *bus.RPCError) any {
+		s.rm.requests.WithLabelValues("merge", e.Code).Inc()
+		return bus.IncidentReply{Error: e}
+	}
+	if req.ID == req.Into {
+		return refuse(rpcError(422, "invalid_change", "into", "an incident cannot merge into itself"))
+	}
+	loser, e, err := s.readScoped(ctx, req.ID, req.Scope)
+	if err != nil {
+		return fail(err)
+	}
+	if e != nil {
+		return refuse(e)
+	}
+	if req.IfMatch != 0 && req.IfMatch != loser.Version {
+		return refuse(rpcError(409, "version_conflict", "", "the incident changed since version %d: it is at version %d now", req.IfMatch, loser.Version))
+	}
+	if _, e, err := s.readScoped(ctx, req.Into, req.Scope); err != nil {
+		return fail(err)
+	} else if e != nil {
+		e.Field = "into"
+		return refuse(e)
+	}
+	now := time.Now().UTC()
+	var refusal *bus.RPCError
+	survivor, err := s.update(ctx, req.Into, now, func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry, error) {
+		refusal = nil
+		merged, _, err := incident.Merge(*stored, *loser, now)
+		if err != nil {
+			refusal = rpcError(422, "invalid_change", "into", "%v", err)
+			return incident.Incident{}, nil, errNoWrite
+		}
+		if s.opts.Clocks != nil {
+			if stages, _, err := s.opts.Clocks.Compute(merged.ClockInput(), now); err == nil {
+				merged.Stages = stages
+			}
+		}
+		d, _ := json.Marshal(map[string]string{"merged": loser.ID})
+		return merged, []store.IncidentLogEntry{{ID: entryID(req.Into, "merge-in/"+loser.ID, now), IncidentID: req.Into, At: now,
+			Actor: req.Actor, Action: "merge_in", Outcome: "applied", Detail: d}}, nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if refusal != nil {
+		return refuse(refusal)
+	}
+	if _, err := s.update(ctx, req.ID, now, func(stored *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry, error) {
+		c := incident.Change{Actor: "system:merge", System: true, At: now, Action: incident.ActionMerge, Status: incident.StatusClosed,
+			Resolution: incident.ResolutionDuplicate, DuplicateOf: req.Into}
+		closed, le, err := incident.Apply(*stored, rev, c)
+		if err != nil {
+			return incident.Incident{}, nil, err
+		}
+		le.Actor = req.Actor
+		d, _ := json.Marshal(le)
+		return closed, []store.IncidentLogEntry{{ID: entryID(req.ID, "merge/"+req.Into, now), IncidentID: req.ID, At: now,
+			Actor: req.Actor, Action: "merge", Outcome: "applied", Detail: d}}, nil
+	}); err != nil {
+		return fail(err)
+	}
+	links, err := s.st.IncidentAlertIDs(ctx, req.ID)
+	if err != nil {
+		return fail(err)
+	}
+	for i := range links {
+		links[i].IncidentID, links[i].LinkedAt = req.Into, now
+	}
+	if err := s.st.LinkIncidentAlerts(ctx, links); err != nil {
+		return fail(err)
+	}
+	s.rm.requests.WithLabelValues("merge", "applied").Inc()
+	return bus.IncidentReply{Incident: &survivor}
+}
+
+// handleSplit moves some of an incident's alerts into a new incident of
+// the same organisation (incident.Split): their links move, and the new
+// incident's clocks start.
+func (s *Stage) handleSplit(ctx context.Context, data []byte) any {
+	var req bus.IncidentSplitRequest
+	if err := json.Unmarshal(data, &req); err != nil || req.ID == "" {
+		return bus.IncidentReply{Error: rpcError(400, "bad_request", "", "a split needs id and alert_ids")}
+	}
+	fail := func(err error) any {
+		s.rm.requests.WithLabelValues("split", "error").Inc()
+		s.log.Warn("incident split failed", "incident", req.ID, "err", err)
+		return bus.IncidentReply{Error: rpcError(503, "unavailable", "", "the split could not be stored; try again")}
+	}
+	refuse := func(e *bus.RPCError) any {
+		s.rm.requests.WithLabelValues("split", e.Code).Inc()
+		return bus.IncidentReply{Error: e}
+	}
+	parent, e, err := s.readScoped(ctx, req.ID, req.Scope)
+	if err != nil {
+		return fail(err)
+	}
+	if e != nil {
+		return refuse(e)
+	}
+	if req.IfMatch != 0 && req.IfMatch != parent.Version {
+		return refuse(rpcError(409, "version_conflict", "", "the incident changed since version %d: it is at version %d now", req.IfMatch, parent.Version))
+	}
+	links, err := s.st.IncidentAlertIDs(ctx, req.ID)
+	if err != nil {
+		return fail(err)
+	}
+	held := map[string]store.IncidentAlert{}
+	for _, l := range links {
+		held[l.AlertID] = l
+	}
+	for i, id := range req.AlertIDs {
+		if _, ok := held[id]; !ok {
+			return refuse(rpcError(422, "invalid_change", fmt.Sprintf("alert_ids[%d]", i), "alert %s is not in incident %s", id, req.ID))
+		}
+	}
+	now := time.Now().UTC()
+	_, child, err := incident.Split(*parent, req.AlertIDs, now)
+	if err != nil {
+		return refuse(rpcError(422, "invalid_change", "alert_ids", "%v", err))
+	}
+	child.OpenedAt = now
+	if s.opts.Clocks != nil {
+		if stages, _, err := s.opts.Clocks.Compute(child.ClockInput(), now); err == nil {
+			child.Stages = stages
+		}
+	}
+	d, _ := json.Marshal(map[string]any{"split_from": req.ID, "alerts": req.AlertIDs})
+	stored, err := s.update(ctx, child.ID, now, func(st *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry, error) {
+		if st != nil {
+			return incident.Incident{}, nil, errNoWrite // the same split again
+		}
+		return child, []store.IncidentLogEntry{{ID: entryID(child.ID, "split", now), IncidentID: child.ID, At: now,
+			Actor: req.Actor, Action: "split", Outcome: "applied", Detail: d}}, nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := s.update(ctx, req.ID, now, func(st *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry, error) {
+		next := st.Clone()
+		next.Children = append(next.Children, child.ID)
+		next.AlertCount = max(0, next.AlertCount-len(req.AlertIDs))
+		return next, []store.IncidentLogEntry{{ID: entryID(req.ID, "split-out/"+child.ID, now), IncidentID: req.ID, At: now,
+			Actor: req.Actor, Action: "split_out", Outcome: "applied", Detail: d}}, nil
+	}); err != nil {
+		return fail(err)
+	}
+	var moves []store.IncidentAlert
+	for _, id := range req.AlertIDs {
+		l := held[id]
+		moves = append(moves, store.IncidentAlert{IncidentID: child.ID, AlertID: id, Org: l.Org, LinkedAt: now},
+			store.IncidentAlert{IncidentID: req.ID, AlertID: id, Org: l.Org, LinkedAt: now, Unlinked: true})
+	}
+	if err := s.st.LinkIncidentAlerts(ctx, moves); err != nil {
+		return fail(err)
+	}
+	s.rm.requests.WithLabelValues("split", "applied").Inc()
+	return bus.IncidentReply{Incident: &stored, Created: true}
 }

@@ -153,6 +153,9 @@ type IncidentAlert struct {
 	AlertID    string
 	Org        string
 	LinkedAt   time.Time
+	// Unlinked records that the alert left the incident (a split moved it):
+	// the latest row of a pair wins.
+	Unlinked bool
 }
 
 // LinkIncidentAlerts records which alerts an incident holds.
@@ -169,9 +172,44 @@ func (s *Store) LinkIncidentAlerts(ctx context.Context, links []IncidentAlert) e
 		if err := errors.Join(err1, err2); err != nil {
 			return fmt.Errorf("store: link %s to %s: %w", l.AlertID, l.IncidentID, err)
 		}
-		rows = append(rows, []any{in, al, l.Org, l.LinkedAt.UTC()})
+		unlinked := uint8(0)
+		if l.Unlinked {
+			unlinked = 1
+		}
+		rows = append(rows, []any{in, al, l.Org, l.LinkedAt.UTC(), unlinked})
 	}
-	return s.insert(ctx, "incident_alerts", "incident_id, alert_id, org, linked_at", rows...)
+	return s.insert(ctx, "incident_alerts", "incident_id, alert_id, org, linked_at, unlinked", rows...)
+}
+
+// IncidentAlertIDs returns the ids of the alerts linked to an incident
+// (each organisation's share once), oldest link first.
+func (s *Store) IncidentAlertIDs(ctx context.Context, incidentID string) ([]IncidentAlert, error) {
+	uid, err := uuid.Parse(incidentID)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	rows, err := s.conn.Query(ctx, "SELECT alert_id, org, linked_at FROM "+s.table("incident_alerts")+
+		" FINAL WHERE incident_id = ? AND unlinked = 0 ORDER BY linked_at, alert_id", uid)
+	if err != nil {
+		return nil, classify("incident alerts", err)
+	}
+	defer rows.Close()
+	var out []IncidentAlert
+	for rows.Next() {
+		var id uuid.UUID
+		l := IncidentAlert{IncidentID: incidentID}
+		if err := rows.Scan(&id, &l.Org, &l.LinkedAt); err != nil {
+			return nil, classify("incident alerts", err)
+		}
+		l.AlertID = id.String()
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify("incident alerts", err)
+	}
+	return out, nil
 }
 
 // IncidentQuery selects incidents; empty fields do not restrict.
@@ -293,7 +331,7 @@ func (s *Store) GetIncident(ctx context.Context, id string, sc access.EventScope
 	// Alerts: the linked alerts, only the shares of the caller's scope.
 	var aw where
 	scopeConds(&aw, sc)
-	aw.add("alert_id IN (SELECT alert_id FROM "+s.table("incident_alerts")+" WHERE incident_id = ?)", uid)
+	aw.add("alert_id IN (SELECT alert_id FROM "+s.table("incident_alerts")+" FINAL WHERE incident_id = ? AND unlinked = 0)", uid)
 	if err := docs("SELECT doc FROM "+s.table("alerts")+" FINAL"+aw.String()+" ORDER BY event_time LIMIT ?",
 		append(aw.args, max(maxAlerts, 1)), &d.Alerts); err != nil {
 		return IncidentDetail{}, err

@@ -104,6 +104,9 @@ var migrations = []migration{
 	notificationsMigration,
 	// tlp_recipients: who may read an incident labelled TLP:RED.
 	{11, "incident TLP:RED recipients", nil, []column{{"incidents", "tlp_recipients", "Array(String)"}}, nil},
+	// unlinked: an alert a split moved out of an incident (the latest row
+	// of an incident and alert wins).
+	{12, "incident alert unlinks", nil, []column{{"incident_alerts", "unlinked", "UInt8 DEFAULT 0"}}, nil},
 }
 
 // Migrate creates the database if needed and applies the migrations not yet
