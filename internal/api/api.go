@@ -242,6 +242,10 @@ func (s *Server) routes() {
 	v1.Get("/admin/keys", s.audited("apikey.list", "apikey"), adminOnly, s.listKeys)
 	v1.Delete("/admin/keys/:id", s.audited("apikey.revoke", "apikey"), adminOnly, s.revokeKey)
 	v1.Post("/admin/keys/:id/revoke", s.audited("apikey.revoke", "apikey"), adminOnly, s.revokeKey)
+	v1.Get("/admin/registry", s.audited("registry.get", "registry"), adminOnly, s.getRegistry)
+	v1.Put("/admin/registry", s.audited("registry.import", "registry"), adminOnly, s.putRegistry)
+	v1.Put("/admin/registry/:kind/:id", s.audited("registry.put", "registry"), adminOnly, s.changeRegistryEntry)
+	v1.Delete("/admin/registry/:kind/:id", s.audited("registry.delete", "registry"), adminOnly, s.changeRegistryEntry)
 	// Any other method on a known path is 405 with Allow (Fiber adds HEAD
 	// to every GET route).
 	methods := map[string][]string{}

@@ -475,3 +475,54 @@ func TestMergeAndSplit(t *testing.T) {
 		t.Errorf("splitting an alert the incident does not hold: %d %s, want 422", code, body)
 	}
 }
+
+// TestAdminRegistry: an admin imports the registry, reads it with its
+// version, replaces an organisation's notification endpoint at that
+// version (a stale one is 409), and cannot leave it invalid (removing an
+// organisation its objects name is 422); other roles get 403.
+func TestAdminRegistry(t *testing.T) {
+	f := newChangesFixture(t)
+	if code, _, body := f.do(t, http.MethodPut, "admin-key", "/api/v1/admin/registry", changesRegistry); code != 200 {
+		t.Fatalf("import: %d %s", code, body)
+	}
+	code, hdr, body := f.do(t, http.MethodGet, "admin-key", "/api/v1/admin/registry", "")
+	var reg registry.Registry
+	if code != 200 || json.Unmarshal(body, &reg) != nil || len(reg.Objects) != 2 || hdr.Get("ETag") == "" {
+		t.Fatalf("read: %d %s", code, body)
+	}
+	etag := hdr.Get("ETag")
+	grid := `{"id":"grid","name":"Grid","sectors":["electricity"],"oiscs":["oisc-b"],"notify":{"channel":"email","email":["soc@grid.example"],"language":"kk"}}`
+	if code, _, body := f.do(t, http.MethodPut, "admin-key", "/api/v1/admin/registry/organisations/grid", grid, "If-Match", etag); code != 200 {
+		t.Fatalf("replace grid: %d %s", code, body)
+	}
+	if code, _, body := f.do(t, http.MethodPut, "admin-key", "/api/v1/admin/registry/organisations/grid", grid, "If-Match", etag); code != 409 {
+		t.Errorf("at a stale version: %d %s, want 409", code, body)
+	}
+	_, _, body = f.do(t, http.MethodGet, "admin-key", "/api/v1/admin/registry", "")
+	if err := json.Unmarshal(body, &reg); err != nil || reg.Organisation("grid").Notify.ChannelOrDefault() != registry.ChannelEmail {
+		t.Errorf("grid's endpoint after the change: %s", body)
+	}
+	for _, c := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{http.MethodDelete, "/api/v1/admin/registry/organisations/bank", "", 422},                       // its object cbs names it
+		{http.MethodPut, "/api/v1/admin/registry/organisations/grid", `{"id":"other","name":"x"}`, 400}, // id mismatch
+		{http.MethodPut, "/api/v1/admin/registry/organisations/grid", `{"id":"grid","name":"x","sectors":["space"]}`, 422},
+		{http.MethodPut, "/api/v1/admin/registry/planets/earth", `{}`, 404},
+		{http.MethodDelete, "/api/v1/admin/registry/objects/none", "", 404},
+		{http.MethodPut, "/api/v1/admin/registry", "version: 2\n", 422},
+	} {
+		if code, _, body := f.do(t, c.method, "admin-key", c.path, c.body); code != c.want {
+			t.Errorf("%s %s: %d %s, want %d", c.method, c.path, code, body, c.want)
+		}
+	}
+	if code, _, _ := f.do(t, http.MethodDelete, "admin-key", "/api/v1/admin/registry/objects/cbs", ""); code != 200 {
+		t.Errorf("removing an object: %d", code)
+	}
+	for _, key := range []string{"ncc-key", "oisc-key", "owner-key", "regulator-key"} {
+		if code, _, _ := f.do(t, http.MethodGet, key, "/api/v1/admin/registry", ""); code != 403 {
+			t.Errorf("%s reads the registry: %d, want 403", key, code)
+		}
+	}
+}

@@ -115,7 +115,7 @@ func bodyField(field, msg string) *Error {
 // adminOnly lets only the admin role through; others get 403.
 func adminOnly(c *fiber.Ctx) error {
 	if p := principal(c); p.Role != access.Admin {
-		return &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "role " + string(p.Role) + " may not manage API keys"}
+		return &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "role " + string(p.Role) + " may not use the admin routes (keys, registry)"}
 	}
 	return c.Next()
 }
