@@ -101,6 +101,7 @@ var migrations = []migration{
 	incidentsMigration,
 	alertSharesMigration,
 	notificationsMigration,
+	alertTriageMigration,
 }
 
 // Migrate creates the database if needed and applies the migrations not yet
@@ -195,5 +196,12 @@ func (s *Store) SchemaVersion(ctx context.Context) (uint32, error) {
 	return v, err
 }
 
-// LatestSchema is the version Migrate brings a database to.
-func LatestSchema() uint32 { return migrations[len(migrations)-1].version }
+// LatestSchema is the version Migrate brings a database to: the highest
+// (branches that each added a migration may list them out of order).
+func LatestSchema() uint32 {
+	var v uint32
+	for _, m := range migrations {
+		v = max(v, m.version)
+	}
+	return v
+}
