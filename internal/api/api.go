@@ -28,7 +28,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +59,8 @@ const (
 	CodeTooManyQueries   = "too_many_queries"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
+	CodeInvalidBody      = "invalid_body"
+	CodeUnknownField     = "unknown_field"
 )
 
 // Error is an API error: HTTP status, stable code, safe message and, for
@@ -101,15 +105,15 @@ type Server struct {
 	st       *store.Store
 	ownStore bool
 	// bus reaches JetStream and the ncc (nil: the API is read-only).
-	bus *bus.Client
-	keys     map[string]access.Principal // by key hash
-	m        *metrics
-	lim      *limiter
-	now      func() time.Time
-	ln       net.Listener
-	ops      *telemetry.OpsServer
-	allow    map[string]string // Allow header by route path
-	served   chan error
+	bus    *bus.Client
+	keys   map[string]access.Principal // by key hash
+	m      *metrics
+	lim    *limiter
+	now    func() time.Time
+	ln     net.Listener
+	ops    *telemetry.OpsServer
+	allow  map[string]string // Allow header by route path
+	served chan error
 	// cleanup releases, last first, what Start acquired; Stop runs it.
 	cleanup  lifecycle.Stack
 	stopOnce sync.Once
@@ -178,13 +182,23 @@ func (s *Server) routes() {
 	v1.Get("/incidents", s.listIncidents)
 	v1.Get("/incidents/:id", s.getIncident)
 	v1.Get("/incidents/:id/notifications", s.incidentNotifications)
-	// Every route is GET (Fiber adds HEAD); any other method on a known
-	// path is 405 with Allow.
-	s.allow = map[string]string{}
+	v1.Post("/alerts/triage", s.bulkTriage)
+	v1.Post("/alerts/:id/triage", s.triageAlert)
+	// Any other method on a known path is 405 with Allow (Fiber adds HEAD
+	// to GET).
+	methods := map[string][]string{}
 	for _, r := range app.GetRoutes(true) {
-		if r.Method == fiber.MethodGet && r.Path != "/" {
-			s.allow[r.Path] = "GET, HEAD"
+		if r.Path == "/" || r.Method == fiber.MethodHead || slices.Contains(methods[r.Path], r.Method) {
+			continue
 		}
+		methods[r.Path] = append(methods[r.Path], r.Method)
+		if r.Method == fiber.MethodGet {
+			methods[r.Path] = append(methods[r.Path], fiber.MethodHead)
+		}
+	}
+	s.allow = map[string]string{}
+	for path, ms := range methods {
+		s.allow[path] = strings.Join(ms, ", ")
 	}
 	app.Use(func(c *fiber.Ctx) error {
 		if allow, ok := s.allow[c.Path()]; ok {
