@@ -184,6 +184,10 @@ func (s *Server) routes() {
 	v1.Get("/incidents/:id/notifications", s.incidentNotifications)
 	v1.Post("/alerts/triage", s.bulkTriage)
 	v1.Post("/alerts/:id/triage", s.triageAlert)
+	v1.Get("/silences", s.listSilences)
+	v1.Post("/silences", s.createSilence)
+	v1.Delete("/silences/:id", s.expireSilence)
+	v1.Post("/silences/:id/expire", s.expireSilence)
 	// Any other method on a known path is 405 with Allow (Fiber adds HEAD
 	// to GET).
 	methods := map[string][]string{}
