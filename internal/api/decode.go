@@ -73,7 +73,8 @@ func decodeJSON(body []byte, v any) *Error {
 		case errors.As(err, &te) && te.Field == "":
 			return bad(CodeInvalidBody, "", "the body must be a JSON object")
 		case errors.As(err, &te):
-			return bad(CodeInvalidField, te.Field, "%s must be %s", te.Field, te.Type)
+			f := jsonPath(te.Field)
+			return bad(CodeInvalidField, f, "%s must be %s", f, te.Type)
 		case errors.As(err, &se):
 			return bad(CodeInvalidBody, "", "invalid JSON at byte %d", se.Offset)
 		case errors.Is(err, io.ErrUnexpectedEOF):
@@ -122,4 +123,18 @@ func jsonDepth(b []byte) int {
 		}
 	}
 	return deepest
+}
+
+// jsonPath is a decoding error's field path as the body names it: Go's
+// path also names embedded structs (triageFields.reason), whose names
+// are capitalised, unlike the API's snake_case keys.
+func jsonPath(p string) string {
+	parts := strings.Split(p, ".")
+	out := parts[:0]
+	for _, s := range parts {
+		if strings.ToLower(s) == s {
+			out = append(out, s)
+		}
+	}
+	return truncate(strings.Join(out, "."), 64)
 }

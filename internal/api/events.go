@@ -26,13 +26,15 @@ const (
 
 var (
 	eventParams = []string{"from", "to", "sector", "org", "object", "oisc", "q", "limit", "cursor"}
-	alertParams = []string{"from", "to", "sector", "org", "object", "oisc", "level", "rule_id", "limit", "cursor"}
+	alertParams = []string{"from", "to", "sector", "org", "object", "oisc", "level", "rule_id", "triage", "limit", "cursor"}
 )
 
 var levels = []string{"informational", "low", "medium", "high", "critical"}
 
 // listAlerts serves GET /api/v1/alerts: the parameters of events (without
-// q) and level, rule_id. Roles that read events read alerts, scoped alike.
+// q) and level, rule_id, triage (statuses; a share no one triaged is new).
+// Roles that read events read alerts, scoped alike; each alert carries its
+// share's triage.
 func (s *Server) listAlerts(c *fiber.Ctx) error {
 	p := principal(c)
 	if !p.ReadsEvents() {
@@ -57,6 +59,17 @@ func (s *Server) listAlerts(c *fiber.Ctx) error {
 				return badParam("level", "must be one of %s", strings.Join(levels, ", "))
 			}
 			q.Levels = append(q.Levels, v)
+		}
+	}
+	for _, raw := range args.PeekMulti("triage") {
+		for _, v := range strings.Split(string(raw), ",") {
+			if v = strings.TrimSpace(v); v == "" {
+				continue
+			}
+			if !slices.Contains(store.TriageStatuses, v) {
+				return badParam("triage", "must be one of %s", strings.Join(store.TriageStatuses, ", "))
+			}
+			q.Triage = append(q.Triage, v)
 		}
 	}
 	for _, raw := range args.PeekMulti("rule_id") {

@@ -49,7 +49,7 @@ import (
 )
 
 // Group is the stage's name: its stream is KUZET_INCIDENT.
-const Group = "incident"
+const Group = bus.IncidentGroup
 
 // Options configure the stage.
 type Options struct {
@@ -196,6 +196,9 @@ func Start(ctx context.Context, js jetstream.JetStream, st *store.Store, o Optio
 	so := bus.DefaultStreamOptions()
 	so.Replicas = o.Replicas
 	if err := bus.EnsureStageStream(ctx, js, Group, so); err != nil {
+		return nil, err
+	}
+	if err := recordPartitions(ctx, js, o); err != nil {
 		return nil, err
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, bus.AlertsStream, jetstream.ConsumerConfig{
@@ -387,6 +390,10 @@ func (p *processor) Snapshot() ([]byte, error) { return p.g.Snapshot() }
 
 func (p *processor) Process(ctx context.Context, msgs []bus.StageMsg) error {
 	for _, m := range msgs {
+		if m.Header.Get(bus.KindHeader) == bus.KindSilence {
+			p.applySilence(m)
+			continue
+		}
 		var a incident.Alert
 		if err := json.Unmarshal(m.Data, &a); err != nil {
 			p.s.log.Warn("grouping input not decoded; skipped", "seq", m.Seq, "err", err)

@@ -190,3 +190,12 @@ func (ss *Silences) Match(a *Alert, now time.Time) string {
 	}
 	return ""
 }
+
+// Get returns the silence with id, if the set holds it.
+func (ss *Silences) Get(id string) (Silence, bool) {
+	i := slices.IndexFunc(ss.list, func(x Silence) bool { return x.ID == id })
+	if i < 0 {
+		return Silence{}, false
+	}
+	return ss.list[i], true
+}

@@ -66,7 +66,11 @@ type AlertQuery struct {
 	OISCs    []string
 	Levels   []string
 	RuleIDs  []string
-	Limit    int
+	// IDs keeps only these alert ids; Triage only shares whose triage
+	// status is one of these (store.TriageStatuses).
+	IDs    []string
+	Triage []string
+	Limit  int
 	// MaxBytes bounds a page as EventQuery.MaxBytes does.
 	MaxBytes int
 	Cursor   string
@@ -85,13 +89,23 @@ func (s *Store) QueryAlerts(ctx context.Context, q AlertQuery) (EventPage, error
 }
 
 // StreamAlerts is QueryAlerts handing each alert's JSON to emit as
-// StreamEvents does.
+// StreamEvents does. Each document ends with its share's "triage"
+// (AlertTriage; {"status":"new"} when no one triaged it).
 func (s *Store) StreamAlerts(ctx context.Context, q AlertQuery, emit func(doc []byte) error) (string, error) {
 	var w where
-	listConds(&w, q.Scope, q.From, q.To, q.Sectors, q.Orgs, q.Objects, q.OISCs)
+	s.alertConds(&w, q)
+	return s.readPageDocs(ctx, "alerts", "received_at", "alert_id", s.alertTriageDocs(), &w, q.Limit, q.MaxBytes, q.Cursor, emit)
+}
+
+// alertConds adds q's conditions, its scope first.
+func (s *Store) alertConds(w *where, q AlertQuery) {
+	listConds(w, q.Scope, q.From, q.To, q.Sectors, q.Orgs, q.Objects, q.OISCs)
 	w.in("level", q.Levels)
 	w.in("rule_id", q.RuleIDs)
-	return s.readPage(ctx, "alerts", "alert_id", &w, q.Limit, q.MaxBytes, q.Cursor, emit)
+	if len(q.IDs) > 0 {
+		w.add("has(?, toString(alert_id))", q.IDs)
+	}
+	s.triageConds(w, q.Triage)
 }
 
 func boolByte(b bool) uint8 {

@@ -335,6 +335,20 @@ func (s *Store) readPage(ctx context.Context, table, idCol string, w *where, lim
 // readPageBy is readPage ordered by timeCol (newest first) and idCol.
 func (s *Store) readPageBy(ctx context.Context, table, timeCol, idCol string, w *where, limit, maxBytes int, cur string,
 	emit func(doc []byte) error) (string, error) {
+	return s.readPageDocs(ctx, table, timeCol, idCol, nil, w, limit, maxBytes, cur, emit)
+}
+
+// pageDocs changes how readPageDocs reads a page's documents: expr is
+// selected instead of doc, from the table joined by join(the chunk's ids).
+type pageDocs struct {
+	expr string
+	join func(ids []string) (string, []any)
+}
+
+// readPageDocs is readPageBy reading the documents as docs says (nil: the
+// doc column).
+func (s *Store) readPageDocs(ctx context.Context, table, timeCol, idCol string, docs *pageDocs, w *where, limit, maxBytes int, cur string,
+	emit func(doc []byte) error) (string, error) {
 	if limit <= 0 {
 		return "", errors.New("store: limit must be positive")
 	}
@@ -390,8 +404,15 @@ func (s *Store) readPageBy(ctx context.Context, table, timeCol, idCol string, w 
 		}
 		cw := where{conds: slices.Clip(w.conds), args: slices.Clip(w.args)}
 		cw.add(timeCol+" <= ? AND "+timeCol+" >= ? AND has(?, toString("+idCol+"))", chunk[0].at, chunk[len(chunk)-1].at, ids)
-		sql := "SELECT doc FROM " + s.table(table) + " FINAL" + cw.String() + " ORDER BY " + timeCol + " DESC, " + idCol + " DESC"
-		if err := s.emitDocs(ctx, table, sql, cw.args, emit); err != nil {
+		expr, join, args := "doc", "", cw.args
+		if docs != nil {
+			var jargs []any
+			expr = docs.expr
+			join, jargs = docs.join(ids)
+			args = append(jargs, cw.args...)
+		}
+		sql := "SELECT " + expr + " FROM " + s.table(table) + " FINAL" + join + cw.String() + " ORDER BY " + timeCol + " DESC, " + idCol + " DESC"
+		if err := s.emitDocs(ctx, table, sql, args, emit); err != nil {
 			return "", err
 		}
 	}

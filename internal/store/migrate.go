@@ -102,6 +102,7 @@ var migrations = []migration{
 	incidentsMigration,
 	alertSharesMigration,
 	notificationsMigration,
+	alertTriageMigration,
 	// tlp_recipients: who may read an incident labelled TLP:RED.
 	{11, "incident TLP:RED recipients", nil, []column{{"incidents", "tlp_recipients", "Array(String)"}}, nil},
 	// unlinked: an alert a split moved out of an incident (the latest row
