@@ -70,7 +70,8 @@ var incidentsMigration = migration{4, "incidents", []string{
 }, nil, nil}
 
 const incidentColumns = "incident_id, version, detected_at, updated_at, title, org, orgs, sectors, objects, oisc, origin, " +
-	"status, determination, severity, criticality, national, linked, alert_count, tlp, rsit_class, rsit_type, doc, tlp_recipients"
+	"status, determination, severity, criticality, national, linked, alert_count, tlp, rsit_class, rsit_type, doc, tlp_recipients, " +
+	"acknowledged_at, contained_at, resolved_at"
 
 // StoredIncident is an incident as the store keeps it: the domain incident
 // (its Version the KV revision it was written at) and when it changed.
@@ -108,9 +109,21 @@ func (s *Store) InsertIncidents(ctx context.Context, ins []StoredIncident) error
 		rows = append(rows, []any{id, in.Version, clampTime(detected, in.UpdatedAt), in.UpdatedAt.UTC(), in.Title, in.Org,
 			nonNil(in.Orgs), nonNil(in.Sectors), nonNil(in.ObjectIDs), in.CenterID, string(in.Origin), string(in.Status),
 			string(in.Determination), string(in.Severity), uint8(max(0, min(in.Criticality, 100))), national,
-			nonNil(in.Linked), uint32(max(in.AlertCount, 0)), string(in.TLP), in.RSITClass, in.RSITType, string(doc), nonNil(in.TLPRecipients)})
+			nonNil(in.Linked), uint32(max(in.AlertCount, 0)), string(in.TLP), in.RSITClass, in.RSITType, string(doc), nonNil(in.TLPRecipients),
+			instant(in.AcknowledgedAt), instant(in.ContainedAt), instant(in.ResolvedAt)})
 	}
-	return s.insert(ctx, "incidents", incidentColumns, rows...)
+	if err := s.insert(ctx, "incidents", incidentColumns, rows...); err != nil {
+		return err
+	}
+	return s.insertStages(ctx, ins)
+}
+
+// instant is a time as a stats column holds it: the epoch for unknown.
+func instant(t time.Time) time.Time {
+	if t.IsZero() || t.Year() < 1970 || t.Year() > 2105 {
+		return time.Unix(0, 0).UTC()
+	}
+	return t.UTC()
 }
 
 // IncidentLogEntry is one line of an incident's history.
