@@ -1,6 +1,8 @@
 package report
 
 import (
+	"github.com/google/uuid"
+
 	"slices"
 )
 
@@ -13,3 +15,6 @@ func CatalogueKeys(l Lang) []string {
 	slices.Sort(ks)
 	return ks
 }
+
+// SCOUUID is the UUIDv5 of name in STIX's observable namespace.
+func SCOUUID(name string) string { return uuid.NewSHA1(scoNamespace, []byte(name)).String() }
