@@ -231,6 +231,7 @@ func (s *Server) routes() {
 	v1.Get("/incidents", s.audited("incident.list", "incident"), s.listIncidents)
 	v1.Get("/incidents/:id", s.audited("incident.get", "incident"), s.getIncident)
 	v1.Get("/incidents/:id/notifications", s.audited("incident.notifications", "incident"), s.incidentNotifications)
+	v1.Get("/incidents/:id/report", s.audited("incident.report", "incident"), s.incidentReport)
 	v1.Post("/incidents", s.audited("incident.create", "incident"), s.createIncident)
 	v1.Patch("/incidents/:id", s.audited("incident.change", "incident"), s.patchIncident)
 	v1.Post("/incidents/:id/declare", s.audited("incident.declare", "incident"), s.declareIncident)

@@ -36,7 +36,7 @@ func TestStatisticsForRegulators(t *testing.T) {
 		add(org, "banking", "intrusion-attempts", "brute-force", incident.TLPAmber)
 	}
 	add("b1", "banking", "malicious-code", "infected-system", incident.TLPAmber) // one organisation: withheld
-	add("b2", "banking", "fraud", "phishing", incident.TLPRed)                     // never counted
+	add("b2", "banking", "fraud", "phishing", incident.TLPRed)                   // never counted
 	add("e1", "electricity", "intrusion-attempts", "brute-force", incident.TLPAmber)
 	if err := f.st.InsertIncidents(ctx, rows); err != nil {
 		t.Fatal(err)
