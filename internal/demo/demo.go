@@ -38,11 +38,15 @@ var Assets = []Asset{
 	{"rtu-gw.scada.altyn-grid.example", "10.10.7.20", "oisc-almaty"},
 	{"boiler-hmi-1", "172.16.3.10", "oisc-almaty"},
 	{"pump-7.telemetry.steppe-gas.example", "10.30.2.7", "oisc-almaty"},
+	{"scada-sh-01", "10.80.1.5", "oisc-almaty"},
 	{"laptop-guest", "192.168.77.14", "oisc-almaty"},
 	{"cbs-db-01", "10.10.4.21", "oisc-astana"},
 	{"egov-web-01", "10.50.0.11", "oisc-astana"},
 	{"wtp-plc-gw", "10.60.1.2", "oisc-astana"},
 	{"ilc-3.signal.rail.example", "10.70.9.3", "oisc-astana"},
+	{"ems-bt-01", "10.81.1.5", "oisc-astana"},
+	{"cbs-dala-01", "10.82.1.5", "oisc-astana"},
+	{"pay-gw-01", "10.83.1.5", "oisc-astana"},
 	{"kiosk-unknown", "192.168.200.9", "oisc-astana"},
 }
 
