@@ -68,6 +68,15 @@ func (s *Server) askNCC(subject string, req any) (*bus.IncidentReply, error) {
 	return &reply, nil
 }
 
+// incidentParam checks the {id} of an incident route: anything but an
+// incident id is a missing incident.
+func incidentParam(c *fiber.Ctx) error {
+	if _, err := uuid.Parse(c.Params("id")); err != nil {
+		return &Error{Status: fiber.StatusNotFound, Code: CodeNotFound, Message: "no such incident"}
+	}
+	return nil
+}
+
 // ifMatch reads If-Match: a version, bare or as an ETag ("12", W/"12").
 func ifMatch(c *fiber.Ctx) (uint64, error) {
 	h := strings.TrimSpace(c.Get(fiber.HeaderIfMatch))
@@ -196,8 +205,8 @@ func (s *Server) patchIncident(c *fiber.Ctx) error {
 	if err := incidentWriter(c); err != nil {
 		return err
 	}
-	if _, err := uuid.Parse(c.Params("id")); err != nil {
-		return &Error{Status: fiber.StatusNotFound, Code: CodeNotFound, Message: "no such incident"}
+	if err := incidentParam(c); err != nil {
+		return err
 	}
 	version, err := ifMatch(c)
 	if err != nil {
@@ -230,8 +239,8 @@ func (s *Server) declareIncident(c *fiber.Ctx) error {
 	if p.Role != access.OISCAnalyst && p.Role != access.NCCAnalyst {
 		return &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "an OISC's or the NCC's analyst declares incidents"}
 	}
-	if _, err := uuid.Parse(c.Params("id")); err != nil {
-		return &Error{Status: fiber.StatusNotFound, Code: CodeNotFound, Message: "no such incident"}
+	if err := incidentParam(c); err != nil {
+		return err
 	}
 	version, err := ifMatch(c)
 	if err != nil {
@@ -600,8 +609,8 @@ func (s *Server) mergeIncident(c *fiber.Ctx) error {
 	if _, err := uuid.Parse(body.Into); err != nil {
 		return &Error{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: "into", Message: "into is the id of the incident to merge into"}
 	}
-	if _, err := uuid.Parse(c.Params("id")); err != nil {
-		return &Error{Status: fiber.StatusNotFound, Code: CodeNotFound, Message: "no such incident"}
+	if err := incidentParam(c); err != nil {
+		return err
 	}
 	p := principal(c)
 	reply, err := s.askNCC(bus.RPCIncidentMerge, bus.IncidentMergeRequest{ID: c.Params("id"), Into: body.Into, IfMatch: version,
@@ -637,8 +646,8 @@ func (s *Server) splitIncident(c *fiber.Ctx) error {
 			return &Error{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: fmt.Sprintf("alert_ids[%d]", i), Message: "not an alert id"}
 		}
 	}
-	if _, err := uuid.Parse(c.Params("id")); err != nil {
-		return &Error{Status: fiber.StatusNotFound, Code: CodeNotFound, Message: "no such incident"}
+	if err := incidentParam(c); err != nil {
+		return err
 	}
 	p := principal(c)
 	reply, err := s.askNCC(bus.RPCIncidentSplit, bus.IncidentSplitRequest{ID: c.Params("id"), AlertIDs: body.AlertIDs, IfMatch: version,

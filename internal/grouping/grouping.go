@@ -311,12 +311,20 @@ func FromStoreAlert(a alert.Alert) incident.Alert {
 
 // route moves alerts from KUZET_ALERTS to the grouping partitions.
 func (s *Stage) route(ctx context.Context, cons jetstream.Consumer) {
+	s.consume(ctx, cons, 256, "alert routing", s.routeOne)
+}
+
+// consume hands each message of a durable consumer to handle, batch by
+// batch, until ctx ends: a message is acked when handle succeeds and
+// nacked (redelivered) when it fails, the rest of the batch then waiting
+// for the retry, which backs off up to 5 s.
+func (s *Stage) consume(ctx context.Context, cons jetstream.Consumer, batchSize int, what string, handle func(context.Context, jetstream.Msg) error) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(time.Second))
+		batch, err := cons.Fetch(batchSize, jetstream.FetchMaxWait(time.Second))
 		if err == nil {
 			for msg := range batch.Messages() {
-				if err = s.routeOne(ctx, msg); err != nil {
+				if err = handle(ctx, msg); err != nil {
 					_ = msg.Nak()
 					break
 				}
@@ -327,7 +335,7 @@ func (s *Stage) route(ctx context.Context, cons jetstream.Consumer) {
 			}
 		}
 		if err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			s.log.Warn("alert routing failed; retrying", "err", err)
+			s.log.Warn(what+" failed; retrying", "err", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(backoff):

@@ -560,32 +560,9 @@ func overdueAlert(in *incident.Incident, st *incident.Stage, now time.Time) aler
 
 // acks applies acknowledgements until ctx ends.
 func (s *Stage) acks(ctx context.Context, cons jetstream.Consumer) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(64, jetstream.FetchMaxWait(time.Second))
-		if err == nil {
-			for msg := range batch.Messages() {
-				if err = s.ackOne(ctx, msg.Data()); err != nil {
-					_ = msg.Nak()
-					break
-				}
-				_ = msg.Ack()
-			}
-			if err == nil {
-				err = batch.Error()
-			}
-		}
-		if err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			s.log.Warn("notification acknowledgements failed; retrying", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 5*time.Second)
-			continue
-		}
-		backoff = 100 * time.Millisecond
-	}
+	s.consume(ctx, cons, 64, "notification acknowledgements", func(ctx context.Context, m jetstream.Msg) error {
+		return s.ackOne(ctx, m.Data())
+	})
 }
 
 // ackOne applies one acknowledgement; a rejected one is counted (and
