@@ -40,6 +40,7 @@ const testRegistry = `version: 1
 centers:
   - {id: oisc-a, name: OISC A, kind: oisc}
   - {id: oisc-b, name: OISC B, kind: oisc}
+  - {id: isc-energy, name: Energy ISC, kind: sectoral_isc, sectors: [electricity]}
 organisations:
   - {id: bank, name: Bank, sectors: [banking], oiscs: [oisc-a]}
   - {id: grid, name: Grid, sectors: [electricity], oiscs: [oisc-b]}

@@ -20,6 +20,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/incident"
 	"github.com/kuzet-kz/kuzet/internal/notify"
+	"github.com/kuzet-kz/kuzet/internal/registry"
 	"github.com/kuzet-kz/kuzet/internal/store"
 )
 
@@ -495,9 +496,27 @@ func receipt(in *incident.Incident) Receipt {
 	return Receipt{ID: in.ID, Version: in.Version, ReceivedAt: at, Origin: string(in.Origin), Stages: st}
 }
 
+// sectorCenters are the sectoral centers of the registry that cover one
+// of a sector analyst's sectors: the recipients it speaks for.
+func (s *Server) sectorCenters(p access.Principal) []string {
+	reg, err := s.registry()
+	if err != nil {
+		return []string{}
+	}
+	out := []string{}
+	for _, c := range reg.Centers {
+		if c.Kind == registry.KindSectoralISC && slices.ContainsFunc(c.Sectors, func(x string) bool { return slices.Contains(p.Sectors, x) }) {
+			out = append(out, c.ID)
+		}
+	}
+	return out
+}
+
 // recipientOf says whether the principal is a notification's recipient.
-func recipientOf(p access.Principal, kind, recipient string) bool {
+func (s *Server) recipientOf(p access.Principal, kind, recipient string) bool {
 	switch p.Role {
+	case access.SectorAnalyst:
+		return kind == registry.KindSectoralISC && slices.Contains(s.sectorCenters(p), recipient)
 	case access.NCCAnalyst:
 		return kind == "ncc"
 	case access.OISCAnalyst:
@@ -510,8 +529,10 @@ func recipientOf(p access.Principal, kind, recipient string) bool {
 
 // notificationScope is the filter of the notifications the principal
 // received.
-func notificationScope(p access.Principal) (store.NotificationRecipient, error) {
+func (s *Server) notificationScope(p access.Principal) (store.NotificationRecipient, error) {
 	switch p.Role {
+	case access.SectorAnalyst:
+		return store.NotificationRecipient{Kind: registry.KindSectoralISC, IDs: s.sectorCenters(p)}, nil
 	case access.NCCAnalyst:
 		return store.NotificationRecipient{Kind: "ncc"}, nil
 	case access.OISCAnalyst:
@@ -527,7 +548,7 @@ func notificationScope(p access.Principal) (store.NotificationRecipient, error) 
 // center or organisation was sent, newest first, with when it was
 // acknowledged.
 func (s *Server) listNotifications(c *fiber.Ctx) error {
-	r, err := notificationScope(principal(c))
+	r, err := s.notificationScope(principal(c))
 	if err != nil {
 		return err
 	}
@@ -552,7 +573,7 @@ func (s *Server) listNotifications(c *fiber.Ctx) error {
 // records acknowledged_at at once). Another's notification answers 404.
 func (s *Server) ackNotification(c *fiber.Ctx) error {
 	p := principal(c)
-	if _, err := notificationScope(p); err != nil {
+	if _, err := s.notificationScope(p); err != nil {
 		return err
 	}
 	id := c.Params("id")
@@ -566,7 +587,7 @@ func (s *Server) ackNotification(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.QueryTimeout)
 	defer cancel()
 	sent, err := s.st.FindSentNotification(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !recipientOf(p, sent.Kind, sent.Recipient) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !s.recipientOf(p, sent.Kind, sent.Recipient) {
 		return &Error{Status: fiber.StatusNotFound, Code: CodeNotFound, Message: "no such notification"}
 	}
 	if err != nil {

@@ -94,3 +94,26 @@ func TestStatisticsForRegulators(t *testing.T) {
 		t.Errorf("ncc by sector per day: %d %s", code, body)
 	}
 }
+
+// TestSectorCenterNotifications: a sector analyst lists the notifications
+// sent to the sectoral centers of its sectors, and no one else's.
+func TestSectorCenterNotifications(t *testing.T) {
+	f := newFixture(t)
+	at := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	mine, other := uuid.NewString(), uuid.NewString()
+	if err := f.st.InsertNotificationLog(context.Background(), []store.NotificationLogEntry{
+		{At: at, NotificationID: mine, IncidentID: uuid.NewString(), Regime: "r", Stage: "s", Recipient: "isc-energy", Kind: "sectoral_isc",
+			Channel: "nats", Attempt: 1, Outcome: store.DeliverySent},
+		{At: at, NotificationID: other, IncidentID: uuid.NewString(), Regime: "r", Stage: "s", Recipient: "isc-finance", Kind: "sectoral_isc",
+			Channel: "nats", Attempt: 1, Outcome: store.DeliverySent},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	code, body := f.get(t, "sector-key", "/api/v1/notifications")
+	if code != 200 || !strings.Contains(string(body), mine) || strings.Contains(string(body), other) {
+		t.Errorf("the energy sector analyst's notifications: %d %s", code, body)
+	}
+	if code, _ := f.get(t, "regulator-key", "/api/v1/notifications"); code != 403 {
+		t.Errorf("a regulator's notifications: %d, want 403", code)
+	}
+}

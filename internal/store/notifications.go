@@ -168,6 +168,9 @@ func (s *Store) FindSentNotification(ctx context.Context, notificationID string)
 type NotificationRecipient struct {
 	Kind string
 	ID   string
+	// IDs, when set, are several recipients of the kind (a sector
+	// analyst's sectoral centers); an empty ID and IDs: every one.
+	IDs []string
 }
 
 // ReceivedNotification is a notification as its recipient sees it.
@@ -194,6 +197,9 @@ func (s *Store) ReceivedNotifications(ctx context.Context, r NotificationRecipie
 	if r.ID != "" {
 		sent += " AND recipient = ?"
 		args = append(args, r.ID)
+	} else if r.IDs != nil {
+		sent += " AND has(?, recipient)"
+		args = append(args, nonNil(r.IDs))
 	}
 	t := s.table("notification_log")
 	q := "SELECT notification_id, anyIf(incident_id, outcome = 'sent'), anyIf(regime, outcome = 'sent'), anyIf(stage, outcome = 'sent')," +
