@@ -112,6 +112,8 @@ type incidentPatch struct {
 	Task                 *incident.Task `json:"task"`
 	TLP                  string         `json:"tlp"`
 	TLPRecipients        []string       `json:"tlp_recipients"`
+	MarkIndicators       []string       `json:"mark_indicators"`
+	UnmarkIndicators     []string       `json:"unmark_indicators"`
 	RSITClass            string         `json:"rsit_class"`
 	RSITType             string         `json:"rsit_type"`
 	AwareAt              *time.Time     `json:"aware_at"`
@@ -169,6 +171,20 @@ func (b *incidentPatch) change(p access.Principal) (incident.Change, error) {
 		}
 		c.TLPRecipients = b.TLPRecipients
 	}
+	for f, list := range map[string][]string{"mark_indicators": b.MarkIndicators, "unmark_indicators": b.UnmarkIndicators} {
+		if len(list) > 100 {
+			return c, &Error{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: f, Message: "at most 100 indicators at once"}
+		}
+		for _, v := range list {
+			if err := checkText(f, v, 2048); err != nil {
+				return c, err
+			}
+			if k, val, ok := strings.Cut(v, "="); !ok || k == "" || val == "" {
+				return c, &Error{Status: fiber.StatusBadRequest, Code: CodeInvalidField, Field: f, Message: "an indicator is field=value, e.g. source.ip=203.0.113.7"}
+			}
+		}
+	}
+	c.MarkIndicators, c.UnmarkIndicators = b.MarkIndicators, b.UnmarkIndicators
 	// Whoever labels an incident RED stays among its readers.
 	if strings.EqualFold(strings.TrimPrefix(strings.ToUpper(b.TLP), "TLP:"), "RED") && !slices.Contains(c.TLPRecipients, p.Name) {
 		c.TLPRecipients = append(slices.Clone(c.TLPRecipients), p.Name)
@@ -182,7 +198,7 @@ func (b *incidentPatch) change(p access.Principal) (incident.Change, error) {
 	if p.Role == access.Owner {
 		only := incidentPatch{Comment: b.Comment, Task: b.Task}
 		if !(b.Status == "" && b.Action == "" && b.Resolution == "" && b.DuplicateOf == "" && b.Determination == "" &&
-			b.Assignee == "" && b.TLP == "" && b.TLPRecipients == nil && b.RSITClass == "" && b.RSITType == "" && b.AwareAt == nil && b.ReasonablyBelievedAt == nil) {
+			b.Assignee == "" && b.TLP == "" && b.TLPRecipients == nil && b.MarkIndicators == nil && b.UnmarkIndicators == nil && b.RSITClass == "" && b.RSITType == "" && b.AwareAt == nil && b.ReasonablyBelievedAt == nil) {
 			_ = only
 			return c, &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "an owner may comment and keep tasks; analysts change the rest"}
 		}

@@ -255,6 +255,31 @@ func TestAnalystChangesAndDeclaresAnAutomatedIncident(t *testing.T) {
 		hdr.Get("ETag") != fmt.Sprintf(`"%d"`, changed.Version) || changed.AcknowledgedAt.IsZero() {
 		t.Fatalf("assign at the current version: %d %s (ETag %s)", code, body, hdr.Get("ETag"))
 	}
+	// An analyst marks the scanner's address as an indicator: the STIX
+	// export carries an Indicator for it.
+	code, _, body = f.do(t, http.MethodPatch, "oisc-key", path, `{"mark_indicators":["source.ip=203.0.113.9"]}`)
+	if code != 200 || !strings.Contains(string(body), `"indicators":["source.ip=203.0.113.9"]`) {
+		t.Fatalf("mark an indicator: %d %s", code, body)
+	}
+	if code, _, body := f.do(t, http.MethodPatch, "oisc-key", path, `{"mark_indicators":["203.0.113.9"]}`); code != 400 {
+		t.Errorf("an indicator without its field: %d %s, want 400", code, body)
+	}
+	code, _, body = f.do(t, http.MethodGet, "oisc-key", path+"/report?format=stix", "")
+	var bundle struct {
+		Objects []struct {
+			Type    string `json:"type"`
+			Pattern string `json:"pattern"`
+		} `json:"objects"`
+	}
+	found := false
+	if code == 200 && json.Unmarshal(body, &bundle) == nil {
+		for _, o := range bundle.Objects {
+			found = found || o.Type == "indicator" && strings.Contains(o.Pattern, "203.0.113.9")
+		}
+	}
+	if !found {
+		t.Errorf("the STIX export has no indicator of the marked address: %d %.300s", code, body)
+	}
 	// Declaring: the receipt at once, the stage released and sent.
 	code, _, body = f.do(t, http.MethodPost, "oisc-key", path+"/declare", `{"comment":"confirmed by the OISC"}`)
 	var rc api.Receipt

@@ -201,10 +201,14 @@ type Incident struct {
 	Merged []string `json:"merged,omitempty"`
 	// Parent is the incident this one was split from; Children the ones
 	// split from it.
-	Parent     string              `json:"parent,omitempty"`
-	Children   []string            `json:"children,omitempty"`
-	Entities   map[string][]string `json:"entities,omitempty"`
-	AlertCount int                 `json:"alert_count"`
+	Parent   string              `json:"parent,omitempty"`
+	Children []string            `json:"children,omitempty"`
+	Entities map[string][]string `json:"entities,omitempty"`
+	// Indicators are the values an analyst marked as indicators of
+	// compromise, each "field=value" (an entity's, or one the analyst
+	// adds): exports give each a STIX Indicator.
+	Indicators []string `json:"indicators,omitempty"`
+	AlertCount int      `json:"alert_count"`
 
 	// Timestamps, UTC. FirstActivityAt and LastActivityAt: the earliest
 	// and latest event time of its alerts (last seen). DetectedAt: the
@@ -307,6 +311,7 @@ func (in Incident) Clone() Incident {
 	out.Children = slices.Clone(in.Children)
 	out.Stages = slices.Clone(in.Stages)
 	out.TLPRecipients = slices.Clone(in.TLPRecipients)
+	out.Indicators = slices.Clone(in.Indicators)
 	out.InformationImpact = slices.Clone(in.InformationImpact)
 	out.ReporterContacts = slices.Clone(in.ReporterContacts)
 	if in.Affected != nil {

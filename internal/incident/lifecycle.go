@@ -144,9 +144,13 @@ type Change struct {
 	TLP           TLP           `json:"tlp,omitempty"`
 	// TLPRecipients replace the named readers of a TLP:RED incident.
 	TLPRecipients []string `json:"tlp_recipients,omitempty"`
-	RSITClass     string   `json:"rsit_class,omitempty"`
-	RSITType      string   `json:"rsit_type,omitempty"`
-	Declared      bool     `json:"declared,omitempty"`
+	// MarkIndicators and UnmarkIndicators add and remove indicator
+	// markings ("field=value").
+	MarkIndicators   []string `json:"mark_indicators,omitempty"`
+	UnmarkIndicators []string `json:"unmark_indicators,omitempty"`
+	RSITClass        string   `json:"rsit_class,omitempty"`
+	RSITType         string   `json:"rsit_type,omitempty"`
+	Declared         bool     `json:"declared,omitempty"`
 	// AwareAt and ReasonablyBelievedAt record those instants (the first
 	// recorded one stays).
 	AwareAt              time.Time `json:"aware_at,omitzero"`
@@ -204,6 +208,7 @@ func diff(a, b *Incident) []FieldChange {
 		{"assignee", a.Assignee, b.Assignee},
 		{"tlp", string(a.TLP), string(b.TLP)},
 		{"tlp_recipients", strings.Join(a.TLPRecipients, ","), strings.Join(b.TLPRecipients, ",")},
+		{"indicators", strings.Join(a.Indicators, ","), strings.Join(b.Indicators, ",")},
 		{"rsit_class", a.RSITClass, b.RSITClass},
 		{"rsit_type", a.RSITType, b.RSITType},
 		{"comments", strconv.Itoa(len(a.Comments)), strconv.Itoa(len(b.Comments))},
@@ -304,6 +309,16 @@ func applyChange(in Incident, c Change) (Incident, error) {
 	}
 	if c.TLPRecipients != nil {
 		in.TLPRecipients = slices.Clone(c.TLPRecipients)
+	}
+	for _, v := range c.MarkIndicators {
+		f, val, ok := strings.Cut(v, "=")
+		if !ok || f == "" || val == "" {
+			return in, fmt.Errorf("%w: an indicator is field=value, not %q", ErrInvalid, v)
+		}
+		in.Indicators = unionAdd(in.Indicators, v)
+	}
+	if len(c.UnmarkIndicators) > 0 {
+		in.Indicators = slices.DeleteFunc(slices.Clone(in.Indicators), func(v string) bool { return slices.Contains(c.UnmarkIndicators, v) })
 	}
 	if in.TLP == TLPRed && len(in.TLPRecipients) == 0 {
 		return in, fmt.Errorf("%w: TLP:RED needs its named recipients (tlp_recipients)", ErrInvalid)

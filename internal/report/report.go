@@ -135,8 +135,8 @@ type Indicator struct {
 	Value    string `json:"value"`
 	STIXType string `json:"stix_type,omitempty"`
 	// Marked is an analyst's marking of the value as an indicator of
-	// compromise: the STIX export adds an Indicator SDO for it. The
-	// incident model has no such marking yet, so Build leaves it false.
+	// compromise (incident.Incident.Indicators): the STIX export adds an
+	// Indicator SDO for it.
 	Marked bool `json:"marked,omitempty"`
 }
 
@@ -346,7 +346,7 @@ func Build(in incident.Incident, reg *registry.Registry, lang Lang, now time.Tim
 	for _, f := range timeFields {
 		r.Times = append(r.Times, Time{Field: f, Label: lang.T("time." + f), At: instant(ts[f])})
 	}
-	r.Indicators = indicators(in.Entities)
+	r.Indicators = indicators(in.Entities, in.Indicators)
 	for _, s := range in.Stages {
 		st := Stage{Regime: s.Regime, Stage: s.Stage, Status: w("stage_status", string(s.Status)), Anchor: s.Anchor,
 			DueAt: instant(s.DueAt), SentAt: instant(s.SentAt), AcknowledgedAt: instant(s.AcknowledgedAt)}
@@ -392,14 +392,23 @@ func sectorWord(id string, lang Lang) Word {
 // its form (ipv4-addr, ipv6-addr), a hash field's (…hash.md5, sha1,
 // sha256, sha512) as file, a user field's as user-account, a domain or
 // dotted host name as domain-name; nothing else.
-func indicators(es map[string][]string) []Indicator {
+func indicators(es map[string][]string, marked []string) []Indicator {
 	var out []Indicator
+	seen := map[string]bool{}
 	for f, vs := range es {
 		for _, v := range vs {
 			if v == "" {
 				continue
 			}
-			out = append(out, Indicator{Field: f, Value: v, STIXType: stixType(f, v)})
+			seen[f+"="+v] = true
+			out = append(out, Indicator{Field: f, Value: v, STIXType: stixType(f, v), Marked: slices.Contains(marked, f+"="+v)})
+		}
+	}
+	// Values an analyst marked that no alert carried.
+	for _, m := range marked {
+		if f, v, ok := strings.Cut(m, "="); ok && !seen[m] {
+			seen[m] = true
+			out = append(out, Indicator{Field: f, Value: v, STIXType: stixType(f, v), Marked: true})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
