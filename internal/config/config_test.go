@@ -73,6 +73,13 @@ func TestBadConfigs(t *testing.T) {
 			"limits.max_concurrent_queries_per_key: must be 1..max_concurrent_queries", "limits.queue_timeout: must be positive",
 			"limits.rate_per_key: must be positive", "limits.burst_per_key", "limits.query_timeout: must be at least 1s",
 			"clickhouse.max_open_conns: must exceed limits.max_concurrent_queries"}},
+		"api_oidc.bad.yaml": {ptr(config.DefaultAPI()), []string{
+			`oidc.issuer: "http://idp.example.kz/realms/kuzet": http only on a loopback host`, "oidc.audience: missing",
+			"oidc.jwks_url: \"https://idp.example.kz/jwks?x=1\": want an absolute https URL", `oidc.allowed_algs[1]: "none"`,
+			`oidc.allowed_algs[2]: "HS256"`, `oidc.claims.role: "sub" is a registered claim`, `oidc.claims.org: "kuzet_oisc" is also claims.oisc`,
+			"oidc.leeway: must be 0..5m", "oidc.refresh: must be 1m..24h", "oidc.min_refetch: must be 1s..refresh",
+			"limits.max_auth_failures_per_ip: must be 1..1000000", "limits.auth_failure_window: must be 1s..24h",
+			`trusted_proxies[1]: "0.0.0.0/0" would trust every address`, `trusted_proxies[2]: "proxy.local" is neither a CIDR nor an address`}},
 	} {
 		t.Run(file, func(t *testing.T) {
 			err := config.Load(filepath.Join("testdata", file), c.cfg)

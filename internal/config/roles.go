@@ -719,6 +719,13 @@ type API struct {
 	// StoredKeys configures the keys kept in ClickHouse (made through the
 	// admin API or kuzet apikey create), apart from the keys above.
 	StoredKeys StoredKeys `yaml:"stored_keys"`
+	// OIDC accepts OIDC bearer tokens beside API keys (off without issuer).
+	OIDC OIDC `yaml:"oidc"`
+	// TrustedProxies are the proxies (CIDRs or addresses) whose
+	// X-Forwarded-For names the client: the address failed
+	// authentications are counted by and the audit log records. Default
+	// none: the peer's address is the client's.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // APIAudit configures the API's audit log.
@@ -770,12 +777,18 @@ type APILimits struct {
 	// QueryTimeout bounds one query, in the API and in ClickHouse
 	// (max_execution_time).
 	QueryTimeout time.Duration `yaml:"query_timeout"`
+	// MaxAuthFailuresPerIP failed authentications from one address (an
+	// IPv6 /64) within AuthFailureWindow make it answer 429 with
+	// Retry-After, without a key being checked, until the window passes.
+	MaxAuthFailuresPerIP int           `yaml:"max_auth_failures_per_ip"`
+	AuthFailureWindow    time.Duration `yaml:"auth_failure_window"`
 }
 
 // DefaultAPILimits returns the api limits' defaults.
 func DefaultAPILimits() APILimits {
 	return APILimits{MaxResponseBytes: 4 << 20, MaxConcurrentQueries: 8, MaxConcurrentQueriesPerKey: 2,
-		MaxQueuedQueries: 64, QueueTimeout: 30 * time.Second, RatePerKey: 20, BurstPerKey: 40, QueryTimeout: 20 * time.Second}
+		MaxQueuedQueries: 64, QueueTimeout: 30 * time.Second, RatePerKey: 20, BurstPerKey: 40, QueryTimeout: 20 * time.Second,
+		MaxAuthFailuresPerIP: 20, AuthFailureWindow: time.Minute}
 }
 
 func (l APILimits) validate(es *Errors, path string) {
@@ -803,6 +816,12 @@ func (l APILimits) validate(es *Errors, path string) {
 	if l.QueryTimeout < time.Second {
 		es.Add(path+".query_timeout", "must be at least 1s, not %s", l.QueryTimeout)
 	}
+	if l.MaxAuthFailuresPerIP < 1 || l.MaxAuthFailuresPerIP > 1000000 {
+		es.Add(path+".max_auth_failures_per_ip", "must be 1..1000000, not %d", l.MaxAuthFailuresPerIP)
+	}
+	if l.AuthFailureWindow < time.Second || l.AuthFailureWindow > 24*time.Hour {
+		es.Add(path+".auth_failure_window", "must be 1s..24h, not %s", l.AuthFailureWindow)
+	}
 }
 
 // DefaultAPI returns the api defaults.
@@ -812,7 +831,8 @@ func DefaultAPI() API {
 	return API{Listen: "127.0.0.1:8080", ClickHouse: DefaultClickHouse(), Log: DefaultLog(), MaxLimit: 1000,
 		StopTimeout: 10 * time.Second, RegistryFile: "configs/registry.yaml", HTTP: HTTP{Listen: "127.0.0.1:9103"}, Limits: DefaultAPILimits(),
 		NATS: nc, Audit: APIAudit{MaxBatch: 64, WriteTimeout: 5 * time.Second},
-		StoredKeys: StoredKeys{CacheTTL: 5 * time.Second, DefaultTTL: 90 * 24 * time.Hour, MaxTTL: 366 * 24 * time.Hour}}
+		StoredKeys: StoredKeys{CacheTTL: 5 * time.Second, DefaultTTL: 90 * 24 * time.Hour, MaxTTL: 366 * 24 * time.Hour},
+		OIDC:       DefaultOIDC()}
 }
 
 // Validate implements Validator.
@@ -903,6 +923,8 @@ func (c *API) Validate() error {
 		}
 	}
 	c.checkKeyScopes(&es)
+	c.OIDC.validate(&es, "oidc")
+	validProxies(&es, "trusted_proxies", c.TrustedProxies)
 	return es.Err()
 }
 
