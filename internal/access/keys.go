@@ -154,48 +154,8 @@ func (s KeySpec) Check(reg *registry.Registry, now time.Time, maxTTL time.Durati
 	if !ValidKeyName(s.Name) {
 		return bad("name", "must be 1 to %d letters, digits, '.', '_' or '-'", maxKeyName)
 	}
-	p := Principal{Name: s.Name, Role: s.Role, OISC: s.OISC, Org: s.Org, Sectors: s.Sectors}
-	if err := p.Validate(); err != nil {
-		field := "role"
-		switch {
-		case s.Role == OISCAnalyst:
-			field = "oisc"
-		case s.Role == Owner:
-			field = "org"
-		case s.Role == SectorAnalyst || s.Role == Regulator:
-			field = "sectors"
-		}
-		return bad(field, "%v", err)
-	}
-	if s.OISC != "" && s.Role != OISCAnalyst {
-		return bad("oisc", "only an %s key has an oisc", OISCAnalyst)
-	}
-	if s.Org != "" && s.Role != Owner {
-		return bad("org", "only an %s key has an org", Owner)
-	}
-	if len(s.Sectors) > 0 && s.Role != SectorAnalyst && s.Role != Regulator {
-		return bad("sectors", "only %s and %s keys have sectors", SectorAnalyst, Regulator)
-	}
-	if len(s.Sectors) > 64 {
-		return bad("sectors", "at most 64")
-	}
-	for _, sec := range s.Sectors {
-		if !registry.ValidSector(sec) {
-			return bad("sectors", "unknown sector %q", truncate(sec, 64))
-		}
-	}
-	if s.Org != "" || s.OISC != "" {
-		if reg == nil {
-			return bad("org", "no registry to check the scope against")
-		}
-		if s.Org != "" && reg.Organisation(s.Org) == nil {
-			return bad("org", "organisation %q is not in the registry", truncate(s.Org, 64))
-		}
-		if s.OISC != "" {
-			if c := reg.Center(s.OISC); c == nil || c.Kind != registry.KindOISC {
-				return bad("oisc", "%q is not an OISC in the registry", truncate(s.OISC, 64))
-			}
-		}
+	if err := CheckScope(Principal{Name: s.Name, Role: s.Role, OISC: s.OISC, Org: s.Org, Sectors: s.Sectors}, reg); err != nil {
+		return err
 	}
 	if !s.ExpiresAt.After(now) {
 		return bad("expires_at", "must be in the future")
