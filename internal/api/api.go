@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -117,6 +118,9 @@ type Options struct {
 	// Registry is what new keys' org and oisc are checked against; nil:
 	// registry_file, loaded on first use.
 	Registry *registry.Registry
+	// OIDCClient reads the OIDC issuer's discovery document and keys
+	// (tests: a client trusting their server); nil: a default client.
+	OIDCClient *http.Client
 }
 
 // Server is a running API server.
@@ -138,6 +142,7 @@ type Server struct {
 	allow   map[string]string // Allow header by route path
 	served  chan error
 	ring    *keyring
+	oidc    *oidcVerifier // nil: no OIDC tokens
 	aud     *auditor
 	headsMu sync.Mutex
 	heads   HeadStore
@@ -167,6 +172,12 @@ func New(opts Options) (*Server, error) {
 		s.keys[k.Hash] = k.Principal()
 	}
 	s.ring = &keyring{ttl: opts.Config.StoredKeys.CacheTTL, now: opts.Now}
+	if opts.Config.OIDC.Enabled() {
+		s.oidc = newOIDCVerifier(opts.Config.OIDC, opts.OIDCClient, opts.Now, s.log)
+	}
+	for _, r := range oidcReasons {
+		s.m.authFailures.WithLabelValues(r)
+	}
 	s.heads, s.reg = opts.AuditHeads, opts.Registry
 	instance := opts.Config.Audit.Instance
 	if instance == "" {

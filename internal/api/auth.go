@@ -16,8 +16,9 @@ const principalKey = "kuzet.principal"
 // maxKeyLen bounds a presented key; longer ones are rejected unhashed.
 const maxKeyLen = 512
 
-// authenticate resolves the API key to a principal or answers 401, and
-// applies the key's request rate (429 with Retry-After over it).
+// authenticate resolves the API key or OIDC token (see oidc.go) to a
+// principal or answers 401, and applies the principal's request rate (429
+// with Retry-After over it).
 func (s *Server) authenticate(c *fiber.Ctx) error {
 	key := ""
 	if auth := c.Get(fiber.HeaderAuthorization); auth != "" {
@@ -34,10 +35,18 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		s.m.authFailures.WithLabelValues("missing").Inc()
 		return &Error{Status: fiber.StatusUnauthorized, Code: CodeUnauthorized, Message: "an API key is required"}
 	}
-	if len(key) > maxKeyLen {
-		return s.authFailed("malformed")
+	var p access.Principal
+	var err error
+	switch {
+	case len(key) > maxTokenLen:
+		err = s.authFailed("malformed")
+	case s.oidc != nil && isJWT(key):
+		p, err = s.authenticateToken(key)
+	case len(key) > maxKeyLen:
+		err = s.authFailed("malformed")
+	default:
+		p, err = s.lookupKey(key)
 	}
-	p, err := s.lookupKey(key)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	})
 	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kuzet_api_auth_failures_total",
-		Help: "API keys refused by reason: missing, malformed, unknown, expired, revoked, unavailable (the stored keys could not be read).",
+		Help: "API keys and bearer tokens refused by reason: missing, malformed, unknown, expired, revoked, unavailable (the stored keys could not be read); oidc_* for OIDC tokens.",
 	}, []string{"reason"})
 	m.auditRecords = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kuzet_api_audit_records_total", Help: "Audit records appended to this instance's chain.",
