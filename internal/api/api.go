@@ -40,6 +40,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -143,6 +144,8 @@ type Server struct {
 	served  chan error
 	ring    *keyring
 	oidc    *oidcVerifier // nil: no OIDC tokens
+	fails   *failTracker  // failed authentications by address
+	proxies []netip.Prefix
 	aud     *auditor
 	headsMu sync.Mutex
 	heads   HeadStore
@@ -178,6 +181,12 @@ func New(opts Options) (*Server, error) {
 	for _, r := range oidcReasons {
 		s.m.authFailures.WithLabelValues(r)
 	}
+	s.fails = newFailTracker(opts.Config.Limits.MaxAuthFailuresPerIP, opts.Config.Limits.AuthFailureWindow, opts.Now)
+	proxies, err := config.ParseTrustedProxies(opts.Config.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s.proxies = proxies
 	s.heads, s.reg = opts.AuditHeads, opts.Registry
 	instance := opts.Config.Audit.Instance
 	if instance == "" {

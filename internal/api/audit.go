@@ -254,7 +254,7 @@ func (s *Server) audited(action, resource string) fiber.Handler {
 			detail = string(c.Context().QueryArgs().QueryString())
 		}
 		rec := audit.Record{At: s.now(), ActorName: p.Name, ActorRole: string(p.Role), Action: action, Resource: resource,
-			ResourceID: clean(rid, 128), Outcome: strconv.Itoa(c.Response().StatusCode()), RemoteAddr: clean(c.IP(), 64),
+			ResourceID: clean(rid, 128), Outcome: strconv.Itoa(c.Response().StatusCode()), RemoteAddr: clean(s.clientIP(c), 64),
 			RequestID: requestID(c), Detail: clean(detail, maxAuditDetail)}
 		if err := s.aud.append(rec); err != nil {
 			c.Response().ResetBody()

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -18,36 +19,20 @@ const maxKeyLen = 512
 
 // authenticate resolves the API key or OIDC token (see oidc.go) to a
 // principal or answers 401, and applies the principal's request rate (429
-// with Retry-After over it).
+// with Retry-After over it). An address that failed to authenticate
+// limits.max_auth_failures_per_ip times within the window answers 429
+// before any credential is checked (see authfail.go).
 func (s *Server) authenticate(c *fiber.Ctx) error {
-	key := ""
-	if auth := c.Get(fiber.HeaderAuthorization); auth != "" {
-		scheme, rest, ok := strings.Cut(auth, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			s.m.authFailures.WithLabelValues("malformed").Inc()
-			return &Error{Status: fiber.StatusUnauthorized, Code: CodeUnauthorized, Message: "use Authorization: Bearer <api key>"}
-		}
-		key = strings.TrimSpace(rest)
-	} else {
-		key = c.Get("X-API-Key")
+	addr := addrKey(s.clientAddr(c))
+	if err := s.refuseFailingAddr(c, addr); err != nil {
+		return err
 	}
-	if key == "" {
-		s.m.authFailures.WithLabelValues("missing").Inc()
-		return &Error{Status: fiber.StatusUnauthorized, Code: CodeUnauthorized, Message: "an API key is required"}
-	}
-	var p access.Principal
-	var err error
-	switch {
-	case len(key) > maxTokenLen:
-		err = s.authFailed("malformed")
-	case s.oidc != nil && isJWT(key):
-		p, err = s.authenticateToken(key)
-	case len(key) > maxKeyLen:
-		err = s.authFailed("malformed")
-	default:
-		p, err = s.lookupKey(key)
-	}
+	p, err := s.credential(c)
 	if err != nil {
+		if ae := (*Error)(nil); errors.As(err, &ae) && ae.Status == fiber.StatusUnauthorized {
+			s.fails.fail(addr)
+			s.m.authAddrs.Set(float64(s.fails.tracked()))
+		}
 		return err
 	}
 	if ok, wait := s.lim.allow(p.Name); !ok {
@@ -57,6 +42,35 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	}
 	c.Locals(principalKey, p)
 	return c.Next()
+}
+
+// credential reads the request's API key or token and returns its
+// principal, or the error to answer (401 for every refused credential).
+func (s *Server) credential(c *fiber.Ctx) (access.Principal, error) {
+	key := ""
+	if auth := c.Get(fiber.HeaderAuthorization); auth != "" {
+		scheme, rest, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			s.m.authFailures.WithLabelValues("malformed").Inc()
+			return access.Principal{}, &Error{Status: fiber.StatusUnauthorized, Code: CodeUnauthorized, Message: "use Authorization: Bearer <api key>"}
+		}
+		key = strings.TrimSpace(rest)
+	} else {
+		key = c.Get("X-API-Key")
+	}
+	if key == "" {
+		s.m.authFailures.WithLabelValues("missing").Inc()
+		return access.Principal{}, &Error{Status: fiber.StatusUnauthorized, Code: CodeUnauthorized, Message: "an API key is required"}
+	}
+	switch {
+	case len(key) > maxTokenLen:
+		return access.Principal{}, s.authFailed("malformed")
+	case s.oidc != nil && isJWT(key):
+		return s.authenticateToken(key)
+	case len(key) > maxKeyLen:
+		return access.Principal{}, s.authFailed("malformed")
+	}
+	return s.lookupKey(key)
 }
 
 // lookupKey finds the principal of a presented key: first among the

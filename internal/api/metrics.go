@@ -13,6 +13,8 @@ type metrics struct {
 	byteBound prometheus.Counter
 	// Keys and audit.
 	authFailures  *prometheus.CounterVec
+	authBlocked   prometheus.Counter
+	authAddrs     prometheus.Gauge
 	auditRecords  prometheus.Counter
 	auditFailures *prometheus.CounterVec
 }
@@ -47,6 +49,13 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		Name: "kuzet_api_auth_failures_total",
 		Help: "API keys and bearer tokens refused by reason: missing, malformed, unknown, expired, revoked, unavailable (the stored keys could not be read); oidc_* for OIDC tokens.",
 	}, []string{"reason"})
+	m.authBlocked = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kuzet_api_auth_blocked_total",
+		Help: "Requests refused with 429 because their address failed to authenticate limits.max_auth_failures_per_ip times within limits.auth_failure_window.",
+	})
+	m.authAddrs = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "kuzet_api_auth_failure_addresses", Help: "Addresses (IPv6: /64s) whose failed authentications are being counted.",
+	})
 	m.auditRecords = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kuzet_api_audit_records_total", Help: "Audit records appended to this instance's chain.",
 	})
@@ -60,6 +69,6 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	for _, r := range []string{"sync", "append", "head", "truncated"} {
 		m.auditFailures.WithLabelValues(r)
 	}
-	r.MustRegister(m.requests, m.duration, m.rejected, m.inFlight, m.queued, m.wait, m.byteBound, m.authFailures, m.auditRecords, m.auditFailures)
+	r.MustRegister(m.requests, m.duration, m.rejected, m.inFlight, m.queued, m.wait, m.byteBound, m.authFailures, m.authBlocked, m.authAddrs, m.auditRecords, m.auditFailures)
 	return m
 }

@@ -123,6 +123,7 @@ func TestOIDCTokens(t *testing.T) {
 	cfg.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.RegistryFile = registryFile(t)
 	cfg.OIDC = oidcConfig(is)
+	cfg.Limits.MaxAuthFailuresPerIP = 1000 // this test fails many times from one address
 	reg := prometheus.NewPedanticRegistry()
 	srv, err := api.New(api.Options{Config: cfg, Registerer: reg, Now: now})
 	if err != nil {
