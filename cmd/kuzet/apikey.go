@@ -55,8 +55,9 @@ const apikeyUsage = `usage:
   kuzet apikey create [flags]     make a key in the store (ClickHouse) and print it, once
   kuzet apikey list [flags]       list the stored keys (never their hashes)
   kuzet apikey revoke [flags] ID  revoke a stored key (every API stops taking it within stored_keys.cache_ttl)
+  kuzet apikey rotate [flags] ID  give a stored key a new secret, printed once; the old one works for -grace (24h)
 
-'kuzet apikey <create|list|revoke> -h' lists the flags.
+'kuzet apikey <create|list|revoke|rotate> -h' lists the flags.
 `
 
 func apikeyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -68,6 +69,8 @@ func apikeyCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return apikeyList(args[1:], stdout, stderr)
 		case "revoke":
 			return apikeyRevoke(args[1:], stdout, stderr)
+		case "rotate":
+			return apikeyRotate(args[1:], stdout, stderr)
 		case "-h", "-help", "--help", "help":
 			fmt.Fprint(stdout, apikeyUsage)
 			return 0

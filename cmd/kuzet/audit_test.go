@@ -222,6 +222,28 @@ func TestAPIKeyCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, k.ID) || !strings.Contains(out, "active") || strings.Contains(out, "sha256:") {
 		t.Fatalf("list: exit %d\n%s", code, out)
 	}
+	// Rotation: a new secret, the old one working for its grace (1s here).
+	code, out, errOut = e.kuzet(t, append(append([]string{"apikey", "rotate", "-grace", "1s", "-json"}, e.storeArgs()...), k.ID)...)
+	var r struct {
+		ID  string `json:"id"`
+		Key string `json:"key"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.ID != k.ID || r.Key == "" || r.Key == k.Key {
+		t.Fatalf("rotate: exit %d %s %s", code, out, errOut)
+	}
+	if code := get(t, srv, r.Key, "/api/v1/incidents"); code != 200 {
+		t.Fatalf("rotated key: %d", code)
+	}
+	for deadline := time.Now().Add(10 * time.Second); get(t, srv, k.Key, "/api/v1/incidents") != 401; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the old secret still works 10s after a rotation with 1s of grace")
+		}
+	}
+	if code, _, errOut := e.kuzet(t, append(append([]string{"apikey", "rotate", "-grace", "200h"}, e.storeArgs()...), k.ID)...); code != 2 ||
+		!strings.Contains(errOut, "-grace") {
+		t.Errorf("rotate with too long a grace: exit %d %s", code, errOut)
+	}
+	k.Key = r.Key
 	if code, out, errOut := e.kuzet(t, append(append([]string{"apikey", "revoke"}, e.storeArgs()...), k.ID)...); code != 0 {
 		t.Fatalf("revoke: exit %d %s %s", code, out, errOut)
 	}

@@ -272,6 +272,7 @@ func (s *Server) routes() {
 	v1.Get("/admin/keys", s.audited("apikey.list", "apikey"), adminOnly, s.listKeys)
 	v1.Delete("/admin/keys/:id", s.audited("apikey.revoke", "apikey"), adminOnly, s.revokeKey)
 	v1.Post("/admin/keys/:id/revoke", s.audited("apikey.revoke", "apikey"), adminOnly, s.revokeKey)
+	v1.Post("/admin/keys/:id/rotate", s.audited("apikey.rotate", "apikey"), adminOnly, s.rotateKey)
 	v1.Get("/admin/registry", s.audited("registry.get", "registry"), adminOnly, s.getRegistry)
 	v1.Put("/admin/registry", s.audited("registry.import", "registry"), adminOnly, s.putRegistry)
 	v1.Put("/admin/registry/:kind/:id", s.audited("registry.put", "registry"), adminOnly, s.changeRegistryEntry)

@@ -76,7 +76,8 @@ func (s *Server) credential(c *fiber.Ctx) (access.Principal, error) {
 // lookupKey finds the principal of a presented key: first among the
 // configured keys (by hash), then among the stored ones (by the id inside
 // the key, the hash compared in constant time). An unknown, expired or
-// revoked key answers the same 401, counted by reason.
+// revoked key answers the same 401, counted by reason; so does a key's
+// previous secret once its rotation's grace has passed (reason rotated).
 func (s *Server) lookupKey(key string) (access.Principal, error) {
 	if p, ok := s.keys[access.HashKey(key)]; ok {
 		return p, nil
@@ -87,16 +88,26 @@ func (s *Server) lookupKey(key string) (access.Principal, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.QueryTimeout)
 	defer cancel()
-	k, found, err := s.ring.lookup(ctx, s.st, id)
+	k, prev, found, err := s.ring.lookup(ctx, s.st, id)
 	if err != nil {
 		s.m.authFailures.WithLabelValues("unavailable").Inc()
 		return access.Principal{}, &Error{Status: fiber.StatusServiceUnavailable, Code: CodeUnavailable,
 			Message: "API keys cannot be checked now; retry later", Err: err}
 	}
-	if !found || !access.KeyMatches(key, k.Hash) {
+	if !found {
 		return access.Principal{}, s.authFailed("unknown")
 	}
-	if st := k.State(s.now()); st != access.KeyActive {
+	now := s.now()
+	if !access.KeyMatches(key, k.Hash) {
+		// The secret before the key's last rotation works until its grace ends.
+		if prev.Hash == "" || !access.KeyMatches(key, prev.Hash) {
+			return access.Principal{}, s.authFailed("unknown")
+		}
+		if !now.Before(prev.ValidUntil) {
+			return access.Principal{}, s.authFailed("rotated")
+		}
+	}
+	if st := k.State(now); st != access.KeyActive {
 		return access.Principal{}, s.authFailed(string(st))
 	}
 	return k.Principal(), nil

@@ -20,6 +20,8 @@ type keyStore interface {
 	Keys(ctx context.Context) ([]access.Key, error)
 	InsertKey(ctx context.Context, k access.Key) error
 	RevokeKey(ctx context.Context, id string, at time.Time) (access.Key, error)
+	RotateKey(ctx context.Context, id, newHash string, at, graceUntil time.Time) (access.Key, error)
+	PreviousSecrets(ctx context.Context) ([]access.PreviousSecret, error)
 }
 
 // keyring is the API's cache of the stored keys: all of them, read at most
@@ -32,28 +34,38 @@ type keyring struct {
 
 	mu     sync.Mutex
 	byID   map[string]access.Key
+	prev   map[string]access.PreviousSecret // by key id: the secret before the last rotation
 	readAt time.Time
 	valid  bool
 }
 
-// lookup returns the stored key with the id, reading the store again when
-// the cache is older than ttl. ok is false for an unknown id.
-func (k *keyring) lookup(ctx context.Context, st keyStore, id string) (access.Key, bool, error) {
+// lookup returns the stored key with the id and its previous secret (a
+// zero Hash when it has none), reading the store again when the cache is
+// older than ttl. ok is false for an unknown id.
+func (k *keyring) lookup(ctx context.Context, st keyStore, id string) (access.Key, access.PreviousSecret, bool, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if now := k.now(); !k.valid || now.Sub(k.readAt) >= k.ttl || now.Before(k.readAt) {
 		keys, err := st.Keys(ctx)
 		if err != nil {
-			return access.Key{}, false, err
+			return access.Key{}, access.PreviousSecret{}, false, err
+		}
+		prev, err := st.PreviousSecrets(ctx)
+		if err != nil {
+			return access.Key{}, access.PreviousSecret{}, false, err
 		}
 		k.byID = make(map[string]access.Key, len(keys))
 		for _, key := range keys {
 			k.byID[key.ID] = key
 		}
+		k.prev = make(map[string]access.PreviousSecret, len(prev))
+		for _, p := range prev {
+			k.prev[p.ID] = p
+		}
 		k.readAt, k.valid = now, true
 	}
 	key, ok := k.byID[id]
-	return key, ok, nil
+	return key, k.prev[id], ok, nil
 }
 
 // invalidate makes the next lookup read the store (after a change here).

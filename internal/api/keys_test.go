@@ -205,6 +205,7 @@ func TestAdminRoutesOnlyForAdmin(t *testing.T) {
 		{http.MethodPost, "/api/v1/admin/keys", `{"name":"x","role":"ncc-analyst"}`},
 		{http.MethodDelete, "/api/v1/admin/keys/0123456789abcdef0123456789abcdef", ""},
 		{http.MethodPost, "/api/v1/admin/keys/0123456789abcdef0123456789abcdef/revoke", ""},
+		{http.MethodPost, "/api/v1/admin/keys/0123456789abcdef0123456789abcdef/rotate", `{"grace":"1h"}`},
 	}
 	for _, r := range routes {
 		for k, v := range keys {

@@ -47,7 +47,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	})
 	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kuzet_api_auth_failures_total",
-		Help: "API keys and bearer tokens refused by reason: missing, malformed, unknown, expired, revoked, unavailable (the stored keys could not be read); oidc_* for OIDC tokens.",
+		Help: "API keys and bearer tokens refused by reason: missing, malformed, unknown, expired, revoked, rotated (a previous secret past its grace), unavailable (the stored keys could not be read); oidc_* for OIDC tokens.",
 	}, []string{"reason"})
 	m.authBlocked = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kuzet_api_auth_blocked_total",
@@ -63,7 +63,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		Name: "kuzet_api_audit_failures_total",
 		Help: "Audit log problems by reason: sync (head unreadable), append (records not stored: their requests answered 503), head (head not stored), truncated (rows found ending before the head).",
 	}, []string{"reason"})
-	for _, r := range []string{"missing", "malformed", "unknown", "expired", "revoked", "unavailable"} {
+	for _, r := range []string{"missing", "malformed", "unknown", "expired", "revoked", "rotated", "unavailable"} {
 		m.authFailures.WithLabelValues(r)
 	}
 	for _, r := range []string{"sync", "append", "head", "truncated"} {
