@@ -9,7 +9,13 @@
 // create`): the stored keys are read at most once per
 // stored_keys.cache_ttl, so a revocation takes effect on every instance
 // within it; an unknown, expired or revoked key answers the same 401 and is
-// counted by reason (kuzet_api_auth_failures_total).
+// counted by reason (kuzet_api_auth_failures_total). A stored key can be
+// rotated (a new secret; the old one works for a grace period). With
+// oidc.issuer set, a bearer credential shaped as a JWT is an OIDC token,
+// verified against the issuer's JWKS and mapped to a role and scope as a
+// key's (oidc.go). An address with too many refused credentials in a window
+// answers 429 before any is checked (authfail.go; behind trusted_proxies
+// the address is X-Forwarded-For's).
 //
 // Reads of incident, event and alert data and every key change are audited
 // (see audited and auditor): one record per request, appended before the
