@@ -287,6 +287,28 @@ func TestOIDCIssuerUnavailable(t *testing.T) {
 	}
 }
 
+// TestOIDCOff: without oidc.issuer a token is just an unknown key.
+func TestOIDCOff(t *testing.T) {
+	is := newTestIssuer(t)
+	cfg := config.DefaultAPI()
+	cfg.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	reg := prometheus.NewPedanticRegistry()
+	srv, err := api.New(api.Options{Config: cfg, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := sign(t, jose.ES256, is.ec, "ec-1", is.claims(time.Now(), nil))
+	if code, _, _ := send(t, srv, http.MethodGet, tok, "/api/v1/whoami", ""); code != 401 {
+		t.Fatalf("a token with OIDC off: %d", code)
+	}
+	if got := authFailures(t, reg, "unknown"); got != 1 {
+		t.Errorf("auth failures{unknown} = %v", got)
+	}
+	if n := is.reads.Load(); n != 0 {
+		t.Errorf("the issuer's keys were read %d times with OIDC off", n)
+	}
+}
+
 // TestOIDCTokenScope: over real ClickHouse data, an owner's token reads
 // its organisation's events only, an OISC's its OISC's.
 func TestOIDCTokenScope(t *testing.T) {
