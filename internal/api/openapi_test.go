@@ -176,8 +176,10 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 				t.Errorf("%s %s: authenticated but no 401 documented", method, path)
 			}
 			for code, r := range op.Responses.Map() {
-				if _, ok := r.Value.Headers["X-Request-Id"]; !ok {
-					t.Errorf("%s %s %s: no X-Request-Id header", method, path, code)
+				for _, h := range []string{"X-Request-Id", "X-Content-Type-Options"} {
+					if _, ok := r.Value.Headers[h]; !ok {
+						t.Errorf("%s %s %s: no %s header", method, path, code, h)
+					}
 				}
 			}
 		}
@@ -362,7 +364,7 @@ func TestOpenAPIRealExchanges(t *testing.T) {
 func TestOpenAPIContractCatches(t *testing.T) {
 	c := loadContract(t)
 	hdr := func(kv ...string) http.Header {
-		h := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"r-1"}}
+		h := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"r-1"}, "X-Content-Type-Options": {"nosniff"}}
 		for i := 0; i+1 < len(kv); i += 2 {
 			if kv[i+1] == "" {
 				h.Del(kv[i])
@@ -377,6 +379,7 @@ func TestOpenAPIContractCatches(t *testing.T) {
 		{method: "GET", target: "/api/v1/whoami", status: 200, header: hdr(), body: []byte(`{"name":"n"}`)},
 		{method: "GET", target: "/api/v1/whoami", status: 200, header: hdr(), body: []byte(`{"name":"n","role":"emperor"}`)},
 		{method: "GET", target: "/api/v1/whoami", status: 200, header: hdr("X-Request-Id", ""), body: []byte(`{"name":"n","role":"owner"}`)},
+		{method: "GET", target: "/api/v1/whoami", status: 200, header: hdr("X-Content-Type-Options", ""), body: []byte(`{"name":"n","role":"owner"}`)},
 		{method: "GET", target: "/api/v1/whoami", status: 418, header: hdr(), body: []byte(`{}`)},
 		{method: "GET", target: "/api/v1/whoami", status: 401, header: hdr(), body: []byte(unauthorized)},
 		{method: "GET", target: "/api/v1/whoami", status: 401, header: hdr("WWW-Authenticate", `Bearer realm="kuzet"`),
