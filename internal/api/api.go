@@ -1,7 +1,8 @@
 // Package api is the kuzet-api role: a Fiber HTTP server for analysts,
 // critical-object owners and regulators.
 //
-// Every /api route is authenticated with an API key (Authorization: Bearer
+// Every /api route but the public OpenAPI document (GET
+// /api/v1/openapi.json) is authenticated with an API key (Authorization: Bearer
 // <key>, or X-API-Key) and scoped by the key's role: the scope is applied
 // inside the ClickHouse query (store.EventQuery.Scope), never only here.
 // Keys come from the configuration (keys:, by hash) and from the store
@@ -249,6 +250,9 @@ func (s *Server) routes() {
 	app.Use(s.observe)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "alive"}) })
 	app.Get("/readyz", s.readyz)
+	// The OpenAPI document is public: registered before the group, whose
+	// authentication it never reaches.
+	app.Get("/api/v1/openapi.json", s.openAPI)
 	v1 := app.Group("/api/v1", s.authenticate)
 	v1.Get("/whoami", s.whoami)
 	v1.Get("/sectors", s.sectors)
