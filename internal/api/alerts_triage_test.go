@@ -131,32 +131,35 @@ func TestAlertTriage(t *testing.T) {
 	}
 	one := func(a alert.Alert) string { return "/api/v1/alerts/" + a.ID.String() + "/triage" }
 
-	// One alert, by its owner; listed with its triage, filtered by it.
-	if a := triage("owner-key", one(bank[0]), `{"status":"acknowledged","reason":"looking"}`, 200); a.Triaged != 1 ||
-		a.Triage.Actor != "owner" || a.Triage.Status != store.TriageAcknowledged {
+	// One alert, by its OISC's analyst; listed with its triage, filtered by it.
+	if a := triage("oisc-a-key", one(bank[0]), `{"status":"acknowledged","reason":"looking"}`, 200); a.Triaged != 1 ||
+		a.Triage.Actor != "oisc-a" || a.Triage.Status != store.TriageAcknowledged {
 		t.Errorf("triage one: %+v", a)
 	}
-	if got := list("owner-key", "triage=acknowledged"); len(got) != 1 || got[bank[0].ID].Triage.Reason != "looking" {
+	if got := list("oisc-a-key", "triage=acknowledged"); len(got) != 1 || got[bank[0].ID].Triage.Reason != "looking" {
 		t.Errorf("acknowledged alerts: %+v", got)
 	}
-	if got := list("owner-key", "triage=new&rule_id=brute"); len(got) != 3 {
+	if got := list("oisc-a-key", "triage=new&rule_id=brute"); len(got) != 3 {
 		t.Errorf("new brute alerts: %d, want 3", len(got))
 	}
 	if got := list("ncc-key", "rule_id=scan"); got[grid.ID].Triage.Status != store.TriageNew {
 		t.Errorf("an untriaged alert shows %+v", got[grid.ID].Triage)
 	}
-	wantErr("owner-key", one(bank[1]), `{"status":"false_positive"}`, 400, "invalid_parameter", "reason")
-	wantErr("owner-key", one(bank[1]), `{"status":"closed"}`, 400, "invalid_parameter", "status")
-	wantErr("owner-key", one(bank[1]), `{"status":"acknowledged","why":"x"}`, 400, "unknown_field", "why")
-	wantErr("owner-key", one(bank[1]), `{"status":"acknowledged","reason":{"a":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}}`, 400, "too_deep", "")
-	wantErr("owner-key", one(bank[1]), `{"status":"acknowledged"} {}`, 400, "invalid_body", "")
-	wantErr("owner-key", one(bank[1]), "{\"status\":\"acknowledged\",\"reason\":\"\xff\"}", 400, "invalid_body", "")
-	wantErr("owner-key", one(bank[1]), `{"status":"acknowledged","reason":"`+strings.Repeat("x", 70<<10)+`"}`, 413, "request_too_large", "")
+	wantErr("oisc-a-key", one(bank[1]), `{"status":"false_positive"}`, 400, "invalid_parameter", "reason")
+	wantErr("oisc-a-key", one(bank[1]), `{"status":"closed"}`, 400, "invalid_parameter", "status")
+	wantErr("oisc-a-key", one(bank[1]), `{"status":"acknowledged","why":"x"}`, 400, "unknown_field", "why")
+	wantErr("oisc-a-key", one(bank[1]), `{"status":"acknowledged","reason":{"a":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}}`, 400, "too_deep", "")
+	wantErr("oisc-a-key", one(bank[1]), `{"status":"acknowledged"} {}`, 400, "invalid_body", "")
+	wantErr("oisc-a-key", one(bank[1]), "{\"status\":\"acknowledged\",\"reason\":\"\xff\"}", 400, "invalid_body", "")
+	wantErr("oisc-a-key", one(bank[1]), `{"status":"acknowledged","reason":"`+strings.Repeat("x", 70<<10)+`"}`, 413, "request_too_large", "")
 	// Out of scope is 404, as an alert that does not exist; roles without
 	// alerts are 403.
-	wantErr("owner-key", one(grid), `{"status":"acknowledged"}`, 404, "not_found", "")
+	wantErr("oisc-a-key", one(grid), `{"status":"acknowledged"}`, 404, "not_found", "")
 	wantErr("oisc-key", one(bank[1]), `{"status":"acknowledged"}`, 404, "not_found", "")
-	wantErr("sector-key", one(bank[1]), `{"status":"acknowledged"}`, 404, "not_found", "")
+	// Owners and sector analysts read and comment; triage is the NCC's and
+	// the OISCs'.
+	wantErr("sector-key", one(bank[1]), `{"status":"acknowledged"}`, 403, "forbidden", "")
+	wantErr("owner-key", one(bank[1]), `{"status":"acknowledged"}`, 403, "forbidden", "")
 	wantErr("ncc-key", "/api/v1/alerts/"+uuid.NewString()+"/triage", `{"status":"acknowledged"}`, 404, "not_found", "")
 	wantErr("ncc-key", "/api/v1/alerts/1%27%20OR%201=1/triage", `{"status":"acknowledged"}`, 404, "not_found", "")
 	for _, key := range []string{"regulator-key", "admin-key"} {
@@ -169,25 +172,25 @@ func TestAlertTriage(t *testing.T) {
 
 	// Bulk by ids: out-of-scope ids are ignored.
 	ids := fmt.Sprintf(`["%s","%s","%s"]`, bank[1].ID, bank[2].ID, grid.ID)
-	if a := triage("owner-key", "/api/v1/alerts/triage", `{"status":"false_positive","reason":"our scanner","ids":`+ids+`}`, 200); a.Triaged != 2 {
+	if a := triage("oisc-a-key", "/api/v1/alerts/triage", `{"status":"false_positive","reason":"our scanner","ids":`+ids+`}`, 200); a.Triaged != 2 {
 		t.Errorf("the owner's bulk by ids: %+v, want 2 (the grid's is not its)", a)
 	}
 	if a := triage("ncc-key", "/api/v1/alerts/triage", `{"status":"acknowledged","ids":["`+grid.ID.String()+`"]}`, 200); a.Triaged != 1 {
 		t.Errorf("the NCC's bulk by ids: %+v", a)
 	}
 	// Bulk by filter: the bank's brute alerts still new.
-	if a := triage("owner-key", "/api/v1/alerts/triage", `{"status":"acknowledged","filter":{"rule_id":["brute"],"triage":["new"]}}`, 200); a.Triaged != 1 || a.Shares[0].AlertID != bank[3].ID {
+	if a := triage("oisc-a-key", "/api/v1/alerts/triage", `{"status":"acknowledged","filter":{"rule_id":["brute"],"triage":["new"]}}`, 200); a.Triaged != 1 || a.Shares[0].AlertID != bank[3].ID {
 		t.Errorf("bulk by filter: %+v, want bank[3] only", a)
 	}
-	if got := list("owner-key", "triage=false_positive"); len(got) != 2 || got[bank[1].ID].Triage.Reason != "our scanner" {
+	if got := list("oisc-a-key", "triage=false_positive"); len(got) != 2 || got[bank[1].ID].Triage.Reason != "our scanner" {
 		t.Errorf("false positives: %+v", got)
 	}
-	wantErr("owner-key", "/api/v1/alerts/triage", `{"status":"acknowledged"}`, 400, "invalid_parameter", "ids")
-	wantErr("owner-key", "/api/v1/alerts/triage", `{"status":"acknowledged","ids":[],"filter":{}}`, 400, "invalid_parameter", "ids")
-	wantErr("owner-key", "/api/v1/alerts/triage", `{"status":"acknowledged","ids":["x' OR 1=1 --"]}`, 400, "invalid_parameter", "ids")
-	wantErr("owner-key", "/api/v1/alerts/triage", `{"status":"acknowledged","filter":{"level":["severe"]}}`, 400, "invalid_parameter", "filter.level")
-	wantErr("owner-key", "/api/v1/alerts/triage", `{"status":"acknowledged","filter":{"from":"yesterday"}}`, 400, "invalid_parameter", "filter.from")
-	wantErr("owner-key", "/api/v1/alerts/triage", `{"status":"acknowledged","filter":{"org":["bank"],"colour":"red"}}`, 400, "unknown_field", "colour")
+	wantErr("oisc-a-key", "/api/v1/alerts/triage", `{"status":"acknowledged"}`, 400, "invalid_parameter", "ids")
+	wantErr("oisc-a-key", "/api/v1/alerts/triage", `{"status":"acknowledged","ids":[],"filter":{}}`, 400, "invalid_parameter", "ids")
+	wantErr("oisc-a-key", "/api/v1/alerts/triage", `{"status":"acknowledged","ids":["x' OR 1=1 --"]}`, 400, "invalid_parameter", "ids")
+	wantErr("oisc-a-key", "/api/v1/alerts/triage", `{"status":"acknowledged","filter":{"level":["severe"]}}`, 400, "invalid_parameter", "filter.level")
+	wantErr("oisc-a-key", "/api/v1/alerts/triage", `{"status":"acknowledged","filter":{"from":"yesterday"}}`, 400, "invalid_parameter", "filter.from")
+	wantErr("oisc-a-key", "/api/v1/alerts/triage", `{"status":"acknowledged","filter":{"org":["bank"],"colour":"red"}}`, 400, "unknown_field", "colour")
 	many := make([]string, 1001)
 	for i := range many {
 		many[i] = `"` + uuid.NewString() + `"`
@@ -196,7 +199,7 @@ func TestAlertTriage(t *testing.T) {
 
 	// Attach: the owner sees only its share of the shared alert.
 	attach := fmt.Sprintf(`{"status":"true_positive","incident_id":"%s"}`, bankInc.ID)
-	if a := triage("owner-key", one(shared), attach, 200); a.Triaged != 1 || a.Skipped != 0 || a.Shares[0].Org != "bank" {
+	if a := triage("oisc-a-key", one(shared), attach, 200); a.Triaged != 1 || a.Skipped != 0 || a.Shares[0].Org != "bank" {
 		t.Errorf("the owner attaching the shared alert: %+v", a)
 	}
 	// The NCC sees both shares: the grid's is skipped, not attached.
@@ -204,10 +207,10 @@ func TestAlertTriage(t *testing.T) {
 		t.Errorf("the NCC attaching the shared alert: %+v", a)
 	}
 	wantErr("ncc-key", one(bank[0]), fmt.Sprintf(`{"status":"true_positive","incident_id":"%s"}`, gridInc.ID), 409, "org_mismatch", "incident_id")
-	wantErr("owner-key", one(bank[0]), fmt.Sprintf(`{"status":"true_positive","incident_id":"%s"}`, gridInc.ID), 404, "not_found", "incident_id")
-	wantErr("owner-key", one(bank[0]), fmt.Sprintf(`{"status":"false_positive","reason":"x","incident_id":"%s"}`, bankInc.ID), 400, "invalid_parameter", "incident_id")
-	wantErr("owner-key", one(bank[0]), `{"status":"true_positive","incident_id":"nope"}`, 400, "invalid_parameter", "incident_id")
-	code, b := f.get(t, "owner-key", "/api/v1/incidents/"+bankInc.ID)
+	wantErr("oisc-a-key", one(bank[0]), fmt.Sprintf(`{"status":"true_positive","incident_id":"%s"}`, gridInc.ID), 404, "not_found", "incident_id")
+	wantErr("oisc-a-key", one(bank[0]), fmt.Sprintf(`{"status":"false_positive","reason":"x","incident_id":"%s"}`, bankInc.ID), 400, "invalid_parameter", "incident_id")
+	wantErr("oisc-a-key", one(bank[0]), `{"status":"true_positive","incident_id":"nope"}`, 400, "invalid_parameter", "incident_id")
+	code, b := f.get(t, "oisc-a-key", "/api/v1/incidents/"+bankInc.ID)
 	var d struct {
 		Incident incident.Incident `json:"incident"`
 		Alerts   []alert.Alert     `json:"alerts"`

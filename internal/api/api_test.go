@@ -26,6 +26,7 @@ import (
 var keys = map[string]config.APIKey{
 	"ncc-key":       {Name: "ncc", Role: "ncc-analyst"},
 	"oisc-key":      {Name: "oisc", Role: "oisc-analyst", OISC: "oisc-b"},
+	"oisc-a-key":    {Name: "oisc-a", Role: "oisc-analyst", OISC: "oisc-a"},
 	"owner-key":     {Name: "owner", Role: "owner", Org: "bank"},
 	"sector-key":    {Name: "sector", Role: "sector-analyst", Sectors: []string{"electricity"}},
 	"regulator-key": {Name: "reg", Role: "regulator", Sectors: []string{"banking"}},

@@ -195,12 +195,13 @@ func (b *incidentPatch) change(p access.Principal) (incident.Change, error) {
 	if b.ReasonablyBelievedAt != nil {
 		c.ReasonablyBelievedAt = *b.ReasonablyBelievedAt
 	}
-	if p.Role == access.Owner {
+	if p.Role == access.Owner || p.Role == access.SectorAnalyst {
 		only := incidentPatch{Comment: b.Comment, Task: b.Task}
 		if !(b.Status == "" && b.Action == "" && b.Resolution == "" && b.DuplicateOf == "" && b.Determination == "" &&
 			b.Assignee == "" && b.TLP == "" && b.TLPRecipients == nil && b.MarkIndicators == nil && b.UnmarkIndicators == nil && b.RSITClass == "" && b.RSITType == "" && b.AwareAt == nil && b.ReasonablyBelievedAt == nil) {
 			_ = only
-			return c, &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "an owner may comment and keep tasks; analysts change the rest"}
+			return c, &Error{Status: fiber.StatusForbidden, Code: CodeForbidden,
+				Message: "role " + string(p.Role) + " may comment and keep tasks; the NCC's and OISCs' analysts change the rest"}
 		}
 	}
 	return c, nil
@@ -457,6 +458,11 @@ var reportSpace = uuid.MustParse("c1e5a7b3-2d4f-4e6a-9b8c-0d1e2f3a4b5c")
 // the same receipt (200, Idempotent-Replayed: true) and creates nothing.
 func (s *Server) createIncident(c *fiber.Ctx) error {
 	p := principal(c)
+	switch p.Role {
+	case access.Owner, access.OISCAnalyst, access.NCCAnalyst:
+	default:
+		return &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "role " + string(p.Role) + " may not report incidents"}
+	}
 	var body newIncident
 	if err := decodeBody(c, &body); err != nil {
 		return err
@@ -620,10 +626,10 @@ func (s *Server) ackNotification(c *fiber.Ctx) error {
 // analystOnly refuses owners (and every role that changes no incident).
 func analystOnly(c *fiber.Ctx) error {
 	switch principal(c).Role {
-	case access.NCCAnalyst, access.OISCAnalyst, access.SectorAnalyst:
+	case access.NCCAnalyst, access.OISCAnalyst:
 		return nil
 	}
-	return &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "an analyst merges and splits incidents"}
+	return &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "the NCC's and OISCs' analysts merge and split incidents"}
 }
 
 // mergeIncident answers POST /api/v1/incidents/{id}/merge {"into": id}:

@@ -122,17 +122,16 @@ func decodeSilenceRequest(body []byte, now time.Time) (bus.SilenceRecord, *Error
 
 // silencer checks that p may manage silences and returns the matcher its
 // silences must carry: none for an ncc-analyst, oisc = its OISC for an
-// oisc-analyst, org = its organisation for an owner; every other role is
-// 403.
+// oisc-analyst; every other role is 403.
 func silencer(p access.Principal) (*incident.Matcher, *Error) {
 	switch p.Role {
 	case access.NCCAnalyst:
 		return nil, nil
 	case access.OISCAnalyst:
 		return &incident.Matcher{Name: "oisc", Op: incident.MatchEqual, Value: p.OISC}, nil
-	case access.Owner:
-		return &incident.Matcher{Name: "org", Op: incident.MatchEqual, Value: p.Org}, nil
 	}
+	// Owners do not silence the monitoring of their own objects: the OISC
+	// and the NCC must see what it finds (ARCHITECTURE.md, roles).
 	return nil, &Error{Status: fiber.StatusForbidden, Code: CodeForbidden, Message: "role " + string(p.Role) + " may not manage silences"}
 }
 
