@@ -64,6 +64,9 @@ type digestSchedule struct {
 	at    time.Duration
 	retry time.Duration
 	now   func() time.Time
+	// ready, when set, holds the checks back while it is false (the ncc
+	// not ready: its schema may not be migrated yet).
+	ready func() bool
 	log   *slog.Logger
 	// render is report.RenderDigests (tests count calls instead).
 	render              func(report.DigestSpec, report.DigestFigures, []report.Lang, time.Time) ([]report.DigestFile, error)
@@ -135,13 +138,22 @@ func (d *digestSchedule) runOnce(ctx context.Context) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// run checks the schedule at start, at each day's time, and at least
+// run checks the schedule once ready, at each day's time, and at least
 // every digestCheckEvery, until ctx ends; after a failure it tries again
-// after 1s, doubling up to retry (the first check may come before the
-// schema is migrated).
+// after 1s, doubling up to retry.
 func (d *digestSchedule) run(ctx context.Context) {
 	backoff := time.Second
 	for {
+		if d.ready != nil && !d.ready() {
+			t := time.NewTimer(time.Second)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
+		}
 		_, err := d.runOnce(ctx)
 		if ctx.Err() != nil {
 			return
@@ -173,6 +185,7 @@ func (n *NCC) startDigests(ctx context.Context) {
 	}
 	at, _ := n.cfg.Digests.At() // validated
 	d := newDigestSchedule(n.st, n.cfg.ID, at, n.cfg.Digests.Retry, n.now, n.log.With("stage", "digests"), n.opts.Registerer)
+	d.ready = n.Ready
 	n.bg.Add(1)
 	go func() { defer n.bg.Done(); d.run(ctx) }()
 }

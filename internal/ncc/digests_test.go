@@ -71,12 +71,14 @@ type memDigests struct {
 	mu       sync.Mutex
 	kept     map[string]report.DigestFile
 	inserts  int
+	checks   int
 	failures int // DigestIDs fails while positive
 }
 
 func (m *memDigests) DigestIDs(_ context.Context, ids []string) (map[string]bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.checks++
 	if m.failures > 0 {
 		m.failures--
 		return nil, errors.New("clickhouse down")
@@ -143,6 +145,12 @@ func TestDigestSchedule(t *testing.T) {
 			schedules = append(schedules, d)
 			wg.Go(func() { d.run(ctx) })
 		}
+		// An instance not ready checks nothing.
+		idle := &memDigests{kept: map[string]report.DigestFile{}}
+		notReady := newDigestSchedule(idle, "ncc-3", 10*time.Minute, time.Minute, time.Now, telemetry.OrDiscard(nil), prometheus.NewPedanticRegistry())
+		notReady.render, notReady.ready = fakeRender, func() bool { return false }
+		idleCtx, idleCancel := context.WithCancel(ctx)
+		wg.Go(func() { notReady.run(idleCtx) })
 		start := time.Now()
 		// Three failures: retried after 1s (and 2s).
 		time.Sleep(5 * time.Second)
@@ -151,6 +159,7 @@ func TestDigestSchedule(t *testing.T) {
 		if kept != 78 {
 			t.Fatalf("at start %d digests kept, want 78", kept)
 		}
+		idleCancel()
 		for _, s := range st.kept {
 			if want := dueDigests(start, 10*time.Minute); s.Spec.Start != want[0].Start && s.Spec.Start != want[len(want)-1].Start {
 				t.Errorf("generated %s %s %v, not due at %v", s.Spec.Kind, s.Spec.Scope, s.Spec.Start, start)
@@ -191,6 +200,9 @@ func TestDigestSchedule(t *testing.T) {
 		}
 		if inserts < kept {
 			t.Errorf("%d inserts for %d kept", inserts, kept)
+		}
+		if idle.checks != 0 { // it never calls the store, so no lock is needed
+			t.Errorf("an instance not ready checked %d times", idle.checks)
 		}
 		cancel()
 		wg.Wait()
