@@ -500,7 +500,9 @@ type NCC struct {
 	// Notifications configures the sending of the legal clocks'
 	// notifications (it runs with the incident stage).
 	Notifications Notifications `yaml:"notifications"`
-	StopTimeout   time.Duration `yaml:"stop_timeout"`
+	// Digests schedules the NCC's digests.
+	Digests     Digests       `yaml:"digests"`
+	StopTimeout time.Duration `yaml:"stop_timeout"`
 }
 
 // Notifications configures the ncc's notification stage. Recipients and
@@ -574,6 +576,7 @@ func DefaultNCC() NCC {
 		Correlation: CorrelationStage{Partitions: 16, Lateness: time.Minute, MaxGroups: 100000, MaxBytes: 256 << 20},
 		Notifications: Notifications{WebhookTimeout: 10 * time.Second, Backoff: 5 * time.Second, MaxBackoff: 10 * time.Minute,
 			OverdueRecheck: 15 * time.Second, SMTP: SMTP{From: "kuzet-ncc@localhost", StartTLS: "auto"}},
+		Digests:     DefaultDigests(),
 		StopTimeout: 20 * time.Second,
 	}
 }
@@ -593,6 +596,7 @@ func (c *NCC) Validate() error {
 	c.ClickHouse.validate(&es, "clickhouse")
 	validListen(&es, "http.listen", c.HTTP.Listen, false)
 	c.Log.validate(&es, "log")
+	c.Digests.validate(&es, "digests")
 	if !event.ValidID(c.Consumer.Durable) {
 		es.Add("consumer.durable", "%q is not a valid name", c.Consumer.Durable)
 	}

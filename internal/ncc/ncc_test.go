@@ -55,6 +55,7 @@ func newFixtureAt(t testing.TB, url string) *fixture {
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Store.Linger = 200 * time.Millisecond
 	cfg.Consumer.AckWait = 5 * time.Second
+	cfg.Digests.Disabled = true // the schedule has tests of its own (digests_test.go)
 	st, err := store.Open(context.Background(), cfg.ClickHouse, nil)
 	if err != nil {
 		t.Fatal(err)

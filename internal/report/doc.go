@@ -1,7 +1,8 @@
 // Package report makes the report of one incident (Build) in Kazakh,
 // Russian or English, and renders it as HTML, CSV, PDF or a STIX 2.1
-// bundle. It is pure: the incident, the registry and the time come in as
-// values; no transport, no storage.
+// bundle, and the NCC's periodic digests (BuildDigest, DigestHTML,
+// DigestPDF). It is pure: the incident, the registry, the figures and the
+// time come in as values; no transport, no storage.
 //
 // # Contents
 //
@@ -35,4 +36,14 @@
 //     saw it, the entities as observables, TLP 2.0 markings on every
 //     object, deterministic ids (UUIDv5), so the same incident version
 //     exports the same bytes.
+//
+// # Digests
+//
+// A [Digest] is one period's aggregates (daily or monthly in
+// Asia/Almaty; national or one sector's), TLP:GREEN, built from
+// [DigestFigures] the store computes: counts by category, severity and
+// sector, response times, timeliness, national incidents apart; rows of
+// fewer than [DigestK] organisations withheld. It names no incident. Its
+// id ([DigestSpec.ID]) is the UUIDv5 of kind, scope, period start and
+// language.
 package report

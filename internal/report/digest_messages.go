@@ -1,0 +1,152 @@
+package report
+
+// digestMessages are the digests' texts, merged into messages (each
+// language has the same keys; TestCataloguesComplete checks them all).
+var digestMessages = map[Lang]map[string]string{
+	English: {
+		"digest.title.daily":   "Daily information security digest",
+		"digest.title.monthly": "Monthly information security digest",
+		"digest.kind.daily":    "daily",
+		"digest.kind.monthly":  "monthly",
+		"digest.national":      "National (all sectors)",
+		"digest.withheld":      "withheld",
+		"digest.aggregates_note": "Aggregates only: no titles, descriptions or entities of incidents. " +
+			"The rows count local incidents detected in the period (never TLP:RED); national incidents are counted apart.",
+
+		"digest.section.summary":        "Summary",
+		"digest.section.by_category":    "Incidents by category (RSIT class)",
+		"digest.section.by_severity":    "Incidents by severity",
+		"digest.section.by_sector":      "Incidents by sector",
+		"digest.section.response_times": "Response times",
+		"digest.section.timeliness":     "Timeliness of notifications",
+
+		"digest.col.indicator":     "Indicator",
+		"digest.col.value":         "Value",
+		"digest.col.category":      "Category",
+		"digest.col.severity":      "Severity",
+		"digest.col.sector":        "Sector",
+		"digest.col.incidents":     "Incidents",
+		"digest.col.organisations": "Organisations",
+		"digest.col.mtta":          "Time to acknowledge",
+		"digest.col.mttc":          "Time to contain",
+		"digest.col.mttr":          "Time to resolve",
+		"digest.col.stage":         "Regime / stage",
+		"digest.col.on_time":       "On time",
+		"digest.col.late":          "Late",
+		"digest.col.overdue":       "Overdue",
+		"digest.col.pending":       "Pending",
+		"digest.col.waived":        "Waived",
+		"digest.col.superseded":    "Superseded",
+
+		"digest.kind":                "Kind",
+		"digest.scope":               "Scope",
+		"digest.period":              "Period",
+		"digest.total_incidents":     "Incidents",
+		"digest.total_organisations": "Organisations affected",
+		"digest.national_incidents":  "National incidents",
+		"digest.k":                   "Fewest organisations per row (k)",
+		"digest.k_note":              "A row describing fewer than {k} organisations is withheld.",
+		"digest.durations_note":      "From detection: median (mean; number of incidents), in hours:minutes:seconds.",
+		"digest.timeliness_note":     "Stages of the period's incidents; overdue: unsent past the due time when the digest was generated.",
+	},
+	Russian: {
+		"digest.title.daily":   "Ежедневная сводка по информационной безопасности",
+		"digest.title.monthly": "Ежемесячная сводка по информационной безопасности",
+		"digest.kind.daily":    "ежедневная",
+		"digest.kind.monthly":  "ежемесячная",
+		"digest.national":      "Национальная (все отрасли)",
+		"digest.withheld":      "скрыто",
+		"digest.aggregates_note": "Только агрегаты: без названий, описаний и сущностей инцидентов. " +
+			"В строках учтены локальные инциденты, выявленные за период (кроме TLP:RED); национальные инциденты учтены отдельно.",
+
+		"digest.section.summary":        "Итоги",
+		"digest.section.by_category":    "Инциденты по категориям (класс RSIT)",
+		"digest.section.by_severity":    "Инциденты по степени тяжести",
+		"digest.section.by_sector":      "Инциденты по отраслям",
+		"digest.section.response_times": "Время реагирования",
+		"digest.section.timeliness":     "Своевременность уведомлений",
+
+		"digest.col.indicator":     "Показатель",
+		"digest.col.value":         "Значение",
+		"digest.col.category":      "Категория",
+		"digest.col.severity":      "Степень тяжести",
+		"digest.col.sector":        "Отрасль",
+		"digest.col.incidents":     "Инциденты",
+		"digest.col.organisations": "Организации",
+		"digest.col.mtta":          "Время до принятия в работу",
+		"digest.col.mttc":          "Время до локализации",
+		"digest.col.mttr":          "Время до устранения",
+		"digest.col.stage":         "Режим / этап",
+		"digest.col.on_time":       "В срок",
+		"digest.col.late":          "С опозданием",
+		"digest.col.overdue":       "Просрочено",
+		"digest.col.pending":       "Ожидает",
+		"digest.col.waived":        "Отменено",
+		"digest.col.superseded":    "Заменено",
+
+		"digest.kind":                "Вид",
+		"digest.scope":               "Охват",
+		"digest.period":              "Период",
+		"digest.total_incidents":     "Инциденты",
+		"digest.total_organisations": "Затронутые организации",
+		"digest.national_incidents":  "Национальные инциденты",
+		"digest.k":                   "Минимум организаций в строке (k)",
+		"digest.k_note":              "Строка, описывающая менее {k} организаций, скрыта.",
+		"digest.durations_note":      "От выявления: медиана (среднее; число инцидентов), в часах:минутах:секундах.",
+		"digest.timeliness_note":     "Этапы инцидентов периода; просрочено: не отправлено после срока на момент формирования сводки.",
+	},
+	Kazakh: {
+		"digest.title.daily":   "Ақпараттық қауіпсіздік бойынша күнделікті шолу",
+		"digest.title.monthly": "Ақпараттық қауіпсіздік бойынша айлық шолу",
+		"digest.kind.daily":    "күнделікті",
+		"digest.kind.monthly":  "айлық",
+		"digest.national":      "Ұлттық (барлық салалар)",
+		"digest.withheld":      "жасырылған",
+		"digest.aggregates_note": "Тек жиынтық көрсеткіштер: инциденттердің атаулары, сипаттамалары мен нысандары жоқ. " +
+			"Жолдарда кезеңде анықталған жергілікті инциденттер есептелген (TLP:RED-тен басқа); ұлттық инциденттер бөлек есептелген.",
+
+		"digest.section.summary":        "Қорытынды",
+		"digest.section.by_category":    "Санаттар бойынша инциденттер (RSIT сыныбы)",
+		"digest.section.by_severity":    "Ауырлық дәрежесі бойынша инциденттер",
+		"digest.section.by_sector":      "Салалар бойынша инциденттер",
+		"digest.section.response_times": "Әрекет ету уақыты",
+		"digest.section.timeliness":     "Хабарламалардың уақтылығы",
+
+		"digest.col.indicator":     "Көрсеткіш",
+		"digest.col.value":         "Мәні",
+		"digest.col.category":      "Санат",
+		"digest.col.severity":      "Ауырлық дәрежесі",
+		"digest.col.sector":        "Сала",
+		"digest.col.incidents":     "Инциденттер",
+		"digest.col.organisations": "Ұйымдар",
+		"digest.col.mtta":          "Жұмысқа алынғанға дейінгі уақыт",
+		"digest.col.mttc":          "Оқшауланғанға дейінгі уақыт",
+		"digest.col.mttr":          "Жойылғанға дейінгі уақыт",
+		"digest.col.stage":         "Режим / кезең",
+		"digest.col.on_time":       "Мерзімінде",
+		"digest.col.late":          "Кешігіп",
+		"digest.col.overdue":       "Мерзімі өткен",
+		"digest.col.pending":       "Күтуде",
+		"digest.col.waived":        "Бас тартылған",
+		"digest.col.superseded":    "Ауысқан",
+
+		"digest.kind":                "Түрі",
+		"digest.scope":               "Қамтуы",
+		"digest.period":              "Кезең",
+		"digest.total_incidents":     "Инциденттер",
+		"digest.total_organisations": "Зардап шеккен ұйымдар",
+		"digest.national_incidents":  "Ұлттық инциденттер",
+		"digest.k":                   "Жолдағы ұйымдардың ең аз саны (k)",
+		"digest.k_note":              "{k} ұйымнан аз ұйымды сипаттайтын жол жасырылған.",
+		"digest.durations_note":      "Анықталған сәттен бастап: медиана (орташа мәні; инциденттер саны), сағат:минут:секунд.",
+		"digest.timeliness_note":     "Кезең инциденттерінің кезеңдері; мерзімі өткен: шолу жасалған сәтте мерзімнен кейін жіберілмеген.",
+	},
+}
+
+func init() {
+	for l, m := range digestMessages {
+		for k, v := range m {
+			messages[l][k] = v
+		}
+	}
+}
