@@ -16,6 +16,10 @@
 // answer leaves to this instance's hash chain (audit.instance), its head
 // kept in the NATS KV bucket when nats.url is set. A request whose record
 // cannot be written answers 503 audit_unavailable.
+// The web console (internal/console) is served outside /api, at / and
+// /console/*, without a key: its assets hold no data, and the page calls
+// /api/v1 with the key a person signs in with, as a bearer token.
+//
 // Errors are JSON {"error":{"code","message","field"}} with a stable code
 // (see the Code* constants). /healthz and /readyz need no key; /metrics is
 // served on the operational listener (http.listen) only, never on the
@@ -223,6 +227,7 @@ func (s *Server) routes() {
 	app.Use(s.observe)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "alive"}) })
 	app.Get("/readyz", s.readyz)
+	s.mountConsole(app)
 	v1 := app.Group("/api/v1", s.authenticate)
 	v1.Get("/whoami", s.whoami)
 	v1.Get("/sectors", s.sectors)
