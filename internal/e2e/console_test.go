@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -335,7 +336,8 @@ func (p *person) signIn(base, hash, key string) {
 	p.t.Helper()
 	p.do(chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/"+hash))
 	p.wait("the sign-in form", `document.body.dataset.ready === 'true' && !!document.querySelector('input[name=key]')`)
-	p.do(chromedp.SendKeys(chromedp.CSS("input[name=key]"), key), chromedp.Click(chromedp.CSS("form button[type=submit]")))
+	// By keyboard: the key typed, then Enter.
+	p.do(chromedp.SendKeys(chromedp.CSS("input[name=key]"), key+kb.Enter))
 	p.wait("the sign-in", `!document.getElementById('signout').hidden`)
 }
 
@@ -349,11 +351,16 @@ func (p *person) choose(sel, value string) {
 		e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true})); return e.value; })()`, s, v))
 }
 
-// clean fails the test on script errors or CSP violations on the page.
+// clean fails the test on script errors or CSP violations on the page,
+// and on a form control without a label.
 func (p *person) clean() {
 	p.t.Helper()
 	if v := p.eval(`JSON.stringify(window.__csp || [])`); v != "[]" {
 		p.t.Errorf("%s: Content-Security-Policy violations: %s", p.name, v)
+	}
+	if v := p.eval(`JSON.stringify([...document.querySelectorAll('input, select, textarea')]
+		.filter((e) => !e.labels.length && !e.getAttribute('aria-label')).map((e) => e.outerHTML))`); v != "[]" {
+		p.t.Errorf("%s: controls without a label: %s", p.name, v)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

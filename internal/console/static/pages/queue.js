@@ -17,6 +17,21 @@ function sectorName(s) {
   return s['name_' + lang()] || s.name_en || s.id;
 }
 
+// sectorLabels shows sector ids by their names in the language in use
+// (the id until the names are loaded).
+function sectorLabels(ids) {
+  return (ids || []).map((id, i) => [i ? ', ' : '', h('span', { 'data-sector-name': id, text: id })]);
+}
+
+function relabelSectors(root) {
+  for (const e of root.querySelectorAll('[data-sector-name]')) {
+    const s = (sectors || []).find((x) => x.id === e.dataset.sectorName);
+    if (s) {
+      e.textContent = sectorName(s);
+    }
+  }
+}
+
 async function loadSectors() {
   if (!sectors) {
     const r = await get('/api/v1/sectors');
@@ -34,7 +49,7 @@ function row(inc) {
     h('td', {}, badge('severity', inc.severity)),
     h('td', {}, value('status', inc.status)),
     h('td', {}, inc.org || (inc.orgs || []).join(', ')),
-    h('td', {}, (inc.sectors || []).join(', ')),
+    h('td', {}, sectorLabels(inc.sectors)),
     h('td', {}, timeEl(inc.detected_at)),
     h('td', {}, clock));
 }
@@ -93,6 +108,7 @@ export function render(main, ctx) {
       errors.replaceChildren();
       const list = r.data.incidents || [];
       tbody.replaceChildren(...list.map(row));
+      relabelSectors(tbody);
       empty.hidden = list.length > 0;
       label(status, ['queue.updated', { n: list.length }]);
       status.append(' ', timeEl(new Date().toISOString()));
@@ -152,6 +168,7 @@ export function render(main, ctx) {
         o.textContent = sectorName(s);
       }
     }
+    relabelSectors(tbody);
   };
   document.addEventListener('kuzet:lang', relabel);
   return () => {
