@@ -519,7 +519,10 @@ func TestConsole(t *testing.T) {
 		second.clean()
 	})
 
-	t.Run("an owner's self-report shows its receipt, and the API then returns the incident", func(t *testing.T) {
+	t.Run("an owner's self-report shows its receipt, the API then returns the incident, and the NCC's open queue shows it", func(t *testing.T) {
+		ncc := b.person(t, "ncc")
+		ncc.signIn(env.base, "#/queue", "console-ncc-key")
+		ncc.wait("the queue", `document.querySelectorAll('#queue-rows tr').length >= 2`)
 		p := b.person(t, "owner")
 		p.signIn(env.base, "#/report", "console-owner-key")
 		p.wait("the report form", `!!document.querySelector('#report-form')`)
@@ -545,6 +548,58 @@ func TestConsole(t *testing.T) {
 			t.Fatalf("GET the reported incident: %d %s", code, body)
 		}
 		p.clean()
+		// Live: the queue the NCC had open lists it within a poll or two,
+		// without a reload.
+		ncc.wait("the new incident in the open queue", `!!document.querySelector('#queue-rows tr[data-id="`+id+`"]')`)
+		ncc.clean()
+	})
+
+	t.Run("an OISC analyst declares the incident from its page, and the NCC acknowledges the notification", func(t *testing.T) {
+		oisc := b.person(t, "oisc")
+		oisc.signIn(env.base, "#/incidents/"+grid.ID, "console-oisc-key")
+		oisc.wait("the declare form", `!!document.querySelector('#declare')`)
+		oisc.choose("#declare-comment", "confirmed by the OISC")
+		oisc.do(chromedp.Click(chromedp.CSS("#declare")))
+		oisc.wait("the declaration", `!document.querySelector('#declare-form') && !!document.querySelector('#stages')`)
+		oisc.clean()
+		ncc := b.person(t, "ncc")
+		ncc.signIn(env.base, "#/notifications", "console-ncc-key")
+		ack := `#notifications tr a[href="#/incidents/` + grid.ID + `"]`
+		for deadline := time.Now().Add(15 * time.Second); ; {
+			// The delivery log row follows the delivery by a moment.
+			if ncc.eval(`document.querySelector('`+ack+`') ? 'yes' : ''`) != "" || time.Now().After(deadline) {
+				break
+			}
+			ncc.signIn(env.base, "#/notifications", "console-ncc-key")
+			ncc.wait("the notifications", `!!document.querySelector('#notifications table, #notifications .empty')`)
+		}
+		ncc.wait("the NCC's notification of the grid's incident", `!!document.querySelector('`+ack+`')`)
+		ncc.eval(`(() => { document.querySelector('` + ack + `').closest('tr').querySelector('button').click(); return ''; })()`)
+		ncc.wait("the acknowledgement", `!!document.querySelector('`+ack+`').closest('tr').querySelector('.stage-sent')`)
+		ncc.shot("notifications")
+		ncc.clean()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			_, body := env.apiGet(t, "console-ncc-key", "/api/v1/notifications")
+			var got struct {
+				Notifications []struct {
+					IncidentID     string    `json:"incident_id"`
+					AcknowledgedAt time.Time `json:"acknowledged_at"`
+				} `json:"notifications"`
+			}
+			_ = json.Unmarshal(body, &got)
+			acked := false
+			for _, n := range got.Notifications {
+				acked = acked || n.IncidentID == grid.ID && !n.AcknowledgedAt.IsZero()
+			}
+			if acked {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the API shows no acknowledgement of the grid's notification: %s", body)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	})
 
 	t.Run("an owner finds another organisation's incident neither in a list nor at its URL", func(t *testing.T) {
