@@ -533,6 +533,15 @@ func TestConsole(t *testing.T) {
 		p.choose("#r-impact", "high")
 		p.choose("#r-contact", "A. Seitkali")
 		p.choose("#r-phone", "+7 727 000 0001")
+		// A detection time in the future: the API's 422 names the field,
+		// and the form marks it.
+		p.choose("#r-detected", time.Now().In(almaty).Add(24*time.Hour).Format("2006-01-02T15:04"))
+		p.do(chromedp.Click(chromedp.CSS("#r-submit")))
+		p.wait("the field error", `!!document.querySelector('#r-detected[aria-invalid=true]') && !!document.querySelector('#report-notices [role=alert]')`)
+		if msg := p.text("#report-notices"); !strings.Contains(msg, en["error.invalid_field"]) || !strings.Contains(msg, "detected_at") {
+			t.Errorf("the field error: %q", msg)
+		}
+		p.choose("#r-detected", time.Now().In(almaty).Add(-10*time.Minute).Format("2006-01-02T15:04"))
 		p.do(chromedp.Click(chromedp.CSS("#r-submit")))
 		p.wait("the receipt", `!!document.querySelector('#receipt-id')`)
 		id := p.text("#receipt-id")

@@ -20,7 +20,7 @@ function facts(inc) {
     ['incident.severity', badge('severity', inc.severity)],
     ['incident.determination', value('determination', inc.determination)],
     ['incident.tlp', badge('tlp', inc.tlp)],
-    ['incident.category', (inc.rsit_class || '') + ' / ' + (inc.rsit_type || '')],
+    ['incident.category', h('span', {}, value('rsit', inc.rsit_class), ' / ', h('code', { text: inc.rsit_type || '' }))],
     ['incident.org', inc.org || (inc.orgs || []).join(', ')],
     ['incident.sectors', (inc.sectors || []).join(', ')],
     ['incident.objects', (inc.object_ids || []).join(', ')],

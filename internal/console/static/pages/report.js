@@ -8,6 +8,13 @@ import { call } from '../api.js';
 import { RSIT, IMPACTS, TLPS } from '../model.js';
 import { errorBox, field, select, table, heading, value } from '../ui.js';
 
+// FIELDS maps the API's field names (error.field) to the form's controls.
+const FIELDS = {
+  org: 'org', title: 'title', description: 'description', object_ids: 'objects', detected_at: 'detected',
+  rsit_class: 'rclass', rsit_type: 'rtype', functional_impact: 'impact', measures_taken: 'measures',
+  contacts: 'contact', tlp: 'tlp',
+};
+
 function newKey() {
   if (window.crypto && crypto.randomUUID) {
     return crypto.randomUUID();
@@ -141,10 +148,11 @@ export function render(main, ctx) {
         return;
       }
       notices.append(errorBox(err));
-      const bad = err.field && form.querySelector('#r-' + err.field.split('_')[0]);
-      if (bad) {
-        bad.setAttribute('aria-invalid', 'true');
-        bad.focus();
+      const bad = FIELDS[String(err.field || '').split('[')[0]];
+      const el = bad ? c[bad] : null;
+      if (el) {
+        el.setAttribute('aria-invalid', 'true');
+        el.focus();
       } else {
         notices.querySelector('[role=alert]').focus();
       }
