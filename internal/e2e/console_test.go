@@ -669,6 +669,26 @@ func TestConsole(t *testing.T) {
 		p.clean()
 	})
 
+	t.Run("a sign-in expires after 30 minutes idle and after 8 hours", func(t *testing.T) {
+		for _, c := range []struct {
+			skip time.Duration
+			key  string
+		}{{31 * time.Minute, "signin.idle"}, {8*time.Hour + time.Minute, "signin.expired"}} {
+			p := b.person(t, "ncc")
+			p.signIn(env.base, "#/queue", "console-ncc-key")
+			p.wait("the queue", `document.querySelectorAll('#queue-rows tr').length >= 1`)
+			// The page's clock jumps ahead; the next navigation finds the
+			// sign-in over.
+			p.eval(fmt.Sprintf(`(() => { const real = Date.now; Date.now = () => real.call(Date) + %d; location.hash = '#/alerts'; return ''; })()`,
+				c.skip.Milliseconds()))
+			p.wait("the sign-in form", `!!document.querySelector('input[name=key]')`)
+			if txt := p.mainText(); !strings.Contains(txt, en[c.key]) {
+				t.Errorf("after %s: the page lacks %q:\n%s", c.skip, en[c.key], txt)
+			}
+			p.clean()
+		}
+	})
+
 	t.Run("sign-out forgets the key", func(t *testing.T) {
 		p := b.person(t, "ncc")
 		p.signIn(env.base, "#/queue", "console-ncc-key")
