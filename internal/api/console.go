@@ -1,19 +1,29 @@
 package api
 
 import (
+	"strings"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/kuzet-kz/kuzet/internal/console"
 )
 
 // mountConsole serves the web console (internal/console) outside /api:
-// the page at / and its assets at /console/*, without a key (they hold no
-// data; the page signs in and calls /api/v1 with a bearer key). The
-// console's Content-Security-Policy replaces the API's "default-src
-// 'none'" on these responses only.
+// the page at / and its assets under /console/, without a key (they hold
+// no data; the page signs in and calls /api/v1 with a bearer key). The
+// assets are served by a prefix middleware, as static files usually are,
+// so they are no API route: app.GetRoutes(true), which the Allow header
+// and the OpenAPI test list, does not show them. Other methods there fall
+// through to the API's 404/405. The console's Content-Security-Policy
+// replaces the API's "default-src 'none'" on these responses only.
 func (s *Server) mountConsole(app *fiber.App) {
 	app.Get("/", s.serveConsole)
-	app.Get(console.Prefix+"*", s.serveConsole)
+	app.Use(strings.TrimSuffix(console.Prefix, "/"), func(c *fiber.Ctx) error {
+		if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
+			return c.Next()
+		}
+		return s.serveConsole(c)
+	})
 }
 
 func (s *Server) serveConsole(c *fiber.Ctx) error {

@@ -438,6 +438,17 @@ func TestConsole(t *testing.T) {
 			t.Fatalf("GET a missing asset: %v %v, want 404", resp.StatusCode, err)
 		}
 		resp.Body.Close()
+		if resp, err = http.Post(env.base+"/console/static/app.js", "text/plain", strings.NewReader("x")); err != nil || resp.StatusCode != 404 {
+			t.Fatalf("POST to an asset: %v %v, want 404", resp.StatusCode, err)
+		}
+		resp.Body.Close()
+		// The console adds no API route (the route list the OpenAPI
+		// document is checked against).
+		for _, r := range env.srv.App().GetRoutes(true) {
+			if strings.HasPrefix(r.Path, "/console") {
+				t.Errorf("route %s %s", r.Method, r.Path)
+			}
+		}
 	})
 
 	t.Run("the NCC's queue lists both incidents; the OISC's only its own", func(t *testing.T) {
