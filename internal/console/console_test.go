@@ -29,9 +29,9 @@ func catalogue(t *testing.T, lang string) map[string]string {
 	return m
 }
 
-// TestCataloguesAgree: kk, ru and en have the same keys, and no value is
+// TestConsoleCataloguesAgree: kk, ru and en have the same keys, and no value is
 // empty or left as its key.
-func TestCataloguesAgree(t *testing.T) {
+func TestConsoleCataloguesAgree(t *testing.T) {
 	en := catalogue(t, "en")
 	if len(en) < 100 {
 		t.Fatalf("en.json has %d keys", len(en))
@@ -157,8 +157,8 @@ func textForPeople(lit string) bool {
 	return false
 }
 
-// TestTextForPeople: the scanner's rule, on strings of both kinds.
-func TestTextForPeople(t *testing.T) {
+// TestConsoleTextForPeople: the scanner's rule, on strings of both kinds.
+func TestConsoleTextForPeople(t *testing.T) {
 	for _, lit := range []string{"Sign in", "no incidents yet", "Инциденты", "Кіру", "Error", "OK", "GMT+5 time"} {
 		if !textForPeople(lit) {
 			t.Errorf("%q passes as code", lit)
@@ -176,13 +176,13 @@ func TestTextForPeople(t *testing.T) {
 	}
 }
 
-// TestNoHardCodedText: every label the people read comes from the
+// TestConsoleNoHardCodedText: every label the people read comes from the
 // catalogues. The page's text is empty outside data-i18n (which the
 // scripts fill), attributes people read go through data-i18n-*, and no
 // string in a script looks like a message (capitalised words, prose,
 // non-ASCII letters) unless it is a catalogue key or a protocol string.
 // Every key-like string is in the catalogue.
-func TestNoHardCodedText(t *testing.T) {
+func TestConsoleNoHardCodedText(t *testing.T) {
 	en := catalogue(t, "en")
 	namespaces := map[string]bool{}
 	for k := range en {
@@ -249,8 +249,8 @@ func checkHTML(t *testing.T, name, src string, en map[string]string) {
 	}
 }
 
-// TestModelMatchesTheDomain: the console's machine values are the domain's.
-func TestModelMatchesTheDomain(t *testing.T) {
+// TestConsoleModelMatchesTheDomain: the console's machine values are the domain's.
+func TestConsoleModelMatchesTheDomain(t *testing.T) {
 	b, err := fs.ReadFile(console.FS(), "static/model.js")
 	if err != nil {
 		t.Fatal(err)
@@ -293,9 +293,9 @@ func TestModelMatchesTheDomain(t *testing.T) {
 	}
 }
 
-// TestLookup: the page at / and /console/, assets under /console/, nothing
+// TestConsoleLookup: the page at / and /console/, assets under /console/, nothing
 // outside the embedded folders.
-func TestLookup(t *testing.T) {
+func TestConsoleLookup(t *testing.T) {
 	for path, want := range map[string]string{
 		"/":                           "text/html; charset=utf-8",
 		"/console/":                   "text/html; charset=utf-8",
