@@ -23,6 +23,10 @@
 // answer leaves to this instance's hash chain (audit.instance), its head
 // kept in the NATS KV bucket when nats.url is set. A request whose record
 // cannot be written answers 503 audit_unavailable.
+// The web console (internal/console) is served outside /api, at / and
+// /console/*, without a key: its assets hold no data, and the page calls
+// /api/v1 with the key a person signs in with, as a bearer token.
+//
 // Errors are JSON {"error":{"code","message","field"}} with a stable code
 // (see the Code* constants). /healthz and /readyz need no key; /metrics is
 // served on the operational listener (http.listen) only, never on the
@@ -253,6 +257,7 @@ func (s *Server) routes() {
 	// The OpenAPI document is public: registered before the group, whose
 	// authentication it never reaches.
 	app.Get("/api/v1/openapi.json", s.openAPI)
+	s.mountConsole(app)
 	v1 := app.Group("/api/v1", s.authenticate)
 	v1.Get("/whoami", s.whoami)
 	v1.Get("/sectors", s.sectors)

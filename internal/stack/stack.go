@@ -296,6 +296,7 @@ func (s *Stack) InputAddr(oisc, input string) string {
 // Banner describes the running stack for people.
 func (s *Stack) Banner(w io.Writer) {
 	fmt.Fprintf(w, "\nkuzet is running.\n\n")
+	fmt.Fprintf(w, "  console         http://%s/   (sign in with one of the API keys below)\n", s.APIAddr())
 	fmt.Fprintf(w, "  API             http://%s\n", s.APIAddr())
 	fmt.Fprintf(w, "  API key (dev)   %s   (role ncc-analyst; also in %s)\n", s.key, filepath.Join(s.opts.WorkDir, "dev-api-key"))
 	fmt.Fprintf(w, "  API keys        minted for this run (the last run's are revoked; shown once, the store keeps their hashes):\n")

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs, once, the Debian packages that `make run` and `make test` need
+# and that are missing: clickhouse-server (kuzet runs the server itself,
+# internal/chlocal, with its own configuration and ports; the package
+# starts no service), chromium (the console's browser test drives it
+# headless through the DevTools protocol) and poppler-utils (pdftotext, which
+# the report tests read the PDFs with).
+set -eu
+pkgs=""
+have() {
+	for p in "$@"; do
+		if command -v "$p" >/dev/null 2>&1; then return 0; fi
+	done
+	return 1
+}
+if ! have clickhouse-server /usr/sbin/clickhouse-server /usr/bin/clickhouse &&
+	! { [ -n "${KUZET_CLICKHOUSE_BINARY:-}" ] && [ -x "$KUZET_CLICKHOUSE_BINARY" ]; }; then
+	pkgs="$pkgs clickhouse-server clickhouse-client"
+fi
+if ! have chromium && ! { [ -n "${KUZET_CHROMIUM:-}" ] && [ -x "$KUZET_CHROMIUM" ]; }; then
+	pkgs="$pkgs chromium"
+fi
+have pdftotext || pkgs="$pkgs poppler-utils"
+[ -z "$pkgs" ] && exit 0
+cmd="apt-get update -o DPkg::Lock::Timeout=600 && DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=600$pkgs"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing:$pkgs. Install as root:" >&2
+	echo "  sudo sh -c '$cmd'" >&2
+	exit 1
+fi
+echo "installing$pkgs (Debian packages)..." >&2
+apt-get update -o DPkg::Lock::Timeout=600 >&2
+# shellcheck disable=SC2086 # the package list splits on purpose
+DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=600 $pkgs >&2
