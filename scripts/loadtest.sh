@@ -31,12 +31,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# free_port prints a loopback TCP port nothing listens on.
+# free_port sets PORT to a loopback TCP port nothing listens on, below the
+# kernel's ephemeral range (where outgoing connections would take it) and
+# not given out before by this script.
+used=" "
 free_port() {
 	local p
 	while :; do
-		p=$(( (RANDOM << 15 | RANDOM) % 30000 + 20000 ))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+		p=$(( (RANDOM << 15 | RANDOM) % 12000 + 20000 ))
+		case $used in *" $p "*) continue ;; esac
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { used="$used$p "; PORT=$p; return; }
 	done
 }
 
@@ -52,10 +56,12 @@ seconds() {
 	echo "$total"
 }
 
-# wait_ready waits until http://$1/readyz answers 200 (60 s at most).
+# wait_ready waits until http://$1/readyz answers 200 (60 s at most),
+# while process $4 runs.
 wait_ready() {
 	for _ in $(seq 600); do
 		curl -fsS -o /dev/null "http://$1/readyz" 2>/dev/null && return 0
+		kill -0 "$4" 2>/dev/null || break
 		sleep 0.1
 	done
 	echo "loadtest: $2 not ready at $1; its log:" >&2
@@ -71,7 +77,7 @@ pprof=false
 [ "$PROFILE" = 1 ] && pprof=true
 
 # One ClickHouse for both runs, a database each.
-ch_port=$(free_port)
+free_port; ch_port=$PORT
 "$BIN/kuzet" clickhouse -dir "$WORK/clickhouse" -port "$ch_port" >"$WORK/clickhouse.out" 2>"$WORK/clickhouse.log" &
 ch_wrapper=$!
 pids+=("$ch_wrapper")
@@ -91,7 +97,7 @@ for mode in $MODES; do
 	db="loadtest_$mode"
 	role_pids=()
 
-	nats_port=$(free_port)
+	free_port; nats_port=$PORT
 	"$BIN/kuzet" nats -port "$nats_port" -store "$dir/nats" -log-level warn >"$dir/nats.log" 2>&1 &
 	nats_pid=$!
 	pids+=("$nats_pid"); role_pids+=("$nats_pid")
@@ -103,8 +109,11 @@ for mode in $MODES; do
 	ops_addrs=()
 	for oisc in $OISCS; do
 		name=${oisc#oisc-}
-		ops="127.0.0.1:$(free_port)"
-		sys="127.0.0.1:$(free_port)"; win="127.0.0.1:$(free_port)"; zeek="127.0.0.1:$(free_port)"; sur="127.0.0.1:$(free_port)"
+		free_port; ops="127.0.0.1:$PORT"
+		free_port; sys="127.0.0.1:$PORT"
+		free_port; win="127.0.0.1:$PORT"
+		free_port; zeek="127.0.0.1:$PORT"
+		free_port; sur="127.0.0.1:$PORT"
 		cat >"$dir/collector-$name.yaml" <<YAML
 id: lt-$name
 oisc: $oisc
@@ -123,7 +132,7 @@ YAML
 		"$BIN/kuzet-collector" -config "$dir/collector-$name.yaml" >"$dir/collector-$name.log" 2>&1 &
 		p=$!
 		pids+=("$p"); role_pids+=("$p")
-		wait_ready "$ops" "collector $name" "$dir/collector-$name.log"
+		wait_ready "$ops" "collector $name" "$dir/collector-$name.log" "$p"
 		targets+=(--target "$oisc:syslog=$sys,winevent=$win,zeek=$zeek,suricata=$sur")
 		pidflags+=(--pid "collector-$name=$p")
 		ops_addrs+=("collector-$name=$ops")
@@ -134,7 +143,7 @@ YAML
 	else
 		rules="rules: {disabled: true}"
 	fi
-	ncc_ops="127.0.0.1:$(free_port)"
+	free_port; ncc_ops="127.0.0.1:$PORT"
 	cat >"$dir/ncc.yaml" <<YAML
 id: ncc-1
 nats: {url: "$nats_url"}
@@ -147,7 +156,7 @@ YAML
 	"$BIN/kuzet-ncc" -config "$dir/ncc.yaml" >"$dir/ncc.log" 2>&1 &
 	p=$!
 	pids+=("$p"); role_pids+=("$p")
-	wait_ready "$ncc_ops" ncc "$dir/ncc.log"
+	wait_ready "$ncc_ops" ncc "$dir/ncc.log" "$p"
 	pidflags+=(--pid "ncc=$p")
 	ops_addrs+=("ncc=$ncc_ops")
 

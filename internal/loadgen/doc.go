@@ -31,7 +31,10 @@
 // set by the collector at acceptance; same machine, same clock). A row a
 // query returns was queryable when the query started (ClickHouse reads the
 // parts present at its start), and was not when the previous poll started,
-// so each figure is an upper bound, too high by at most SamplePoll.
+// so each figure is an upper bound, too high by at most the gap between
+// polls: SamplePoll, or more when a backlog makes polls slow (they are then
+// spaced out so the measurement itself costs ClickHouse little); the result
+// states the longest gap as latency_resolution_ms.
 // ClickHouse 18.16 records no insert time per row, so comparing received_at
 // with an insert time is not possible there.
 //

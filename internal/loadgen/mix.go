@@ -67,6 +67,10 @@ type Mix struct {
 	// UnknownHosts is the share of records from hosts the registry does
 	// not know (0 to 1).
 	UnknownHosts float64 `yaml:"unknown_hosts" json:"unknown_hosts"`
+	// Suspicious is the share of Sysmon process creations, sudo commands
+	// and denied connections that look malicious (0 to 1); the rest are
+	// everyday activity.
+	Suspicious float64 `yaml:"suspicious" json:"suspicious"`
 }
 
 // Attack is brute-force traffic: Share of the sshd failures and Windows
@@ -137,6 +141,9 @@ func (m Mix) Validate() error {
 	}
 	if m.UnknownHosts < 0 || m.UnknownHosts > 1 {
 		errs = append(errs, fmt.Errorf("unknown_hosts: %g is not between 0 and 1", m.UnknownHosts))
+	}
+	if m.Suspicious < 0 || m.Suspicious > 1 {
+		errs = append(errs, fmt.Errorf("suspicious: %g is not between 0 and 1", m.Suspicious))
 	}
 	return errors.Join(errs...)
 }

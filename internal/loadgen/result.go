@@ -47,13 +47,16 @@ type Result struct {
 	EventsPerS      float64 `json:"events_per_s"`
 
 	// Latency received → queryable of the sampled records, in ms.
-	LatencyMethod string  `json:"latency_method"`
-	Samples       int     `json:"samples"`
-	SamplesUnseen int     `json:"samples_unseen"`
-	P50ms         float64 `json:"p50_ms"`
-	P95ms         float64 `json:"p95_ms"`
-	P99ms         float64 `json:"p99_ms"`
-	Maxms         float64 `json:"max_ms"`
+	LatencyMethod string `json:"latency_method"`
+	// LatencyResolutionMs is the longest gap between two sample polls: no
+	// figure is more than this too high.
+	LatencyResolutionMs float64 `json:"latency_resolution_ms"`
+	Samples             int     `json:"samples"`
+	SamplesUnseen       int     `json:"samples_unseen"`
+	P50ms               float64 `json:"p50_ms"`
+	P95ms               float64 `json:"p95_ms"`
+	P99ms               float64 `json:"p99_ms"`
+	Maxms               float64 `json:"max_ms"`
 
 	// Lost is sent minus stored; Duplicated the distinct event ids beyond
 	// one per marker.
@@ -113,7 +116,7 @@ type VerifyResult struct {
 }
 
 // latencyMethod documents how the latency figures are taken.
-const latencyMethod = "sampled markers polled in the store; latency = start of the first query returning the row - kuzet.received_at (an upper bound, resolution sample_poll)"
+const latencyMethod = "sampled markers polled in the store; latency = start of the first query returning the row - kuzet.received_at (an upper bound, too high by at most latency_resolution_ms, the longest gap between polls)"
 
 func newResult(o Options, run string) *Result {
 	rate := "max"
@@ -217,8 +220,8 @@ func (r *Result) Summary(w io.Writer) {
 		fmt.Fprintf(w, "  kuzet verify: accepted %d, stored %d, lost %d, duplicated %d\n", r.Verify.Accepted, r.Verify.Stored, r.Verify.Lost, r.Verify.Duplicated)
 	}
 	fmt.Fprintf(w, "  alerts %s, incidents %s\n", thousands(float64(r.Alerts)), thousands(float64(r.Incidents)))
-	fmt.Fprintf(w, "  received → queryable (%d samples, %d unseen): p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms\n",
-		r.Samples, r.SamplesUnseen, r.P50ms, r.P95ms, r.P99ms, r.Maxms)
+	fmt.Fprintf(w, "  received → queryable (%d samples, %d unseen; each at most %.0f ms high): p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms\n",
+		r.Samples, r.SamplesUnseen, r.LatencyResolutionMs, r.P50ms, r.P95ms, r.P99ms, r.Maxms)
 	for _, p := range r.Processes {
 		fmt.Fprintf(w, "  %-16s cpu %6.1f s (%6.1f s per million events), peak rss %s MiB\n",
 			p.Name, p.CPUSeconds, p.CPUSecondsPerMillionEvents, thousands(float64(p.PeakRSSBytes)/(1<<20)))
