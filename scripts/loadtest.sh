@@ -9,14 +9,14 @@
 # Environment: RATE (records/s or max; default max), DURATION (default 3m),
 # PROFILE=1 (CPU and allocation profiles of each role under
 # .work/loadtest/<mode>/), MODES (default "off on"), DEADLINE (wait after
-# sending; default 2m), SIGMA_DIR, BIN (default bin), WORK (default
+# sending; default 5m), SIGMA_DIR, BIN (default bin), WORK (default
 # .work/loadtest). Writes <WORK>/<mode>/result.json and summary.txt, copies
 # the detection-on result to <WORK>/result.json, and prints the summaries.
 set -euo pipefail
 
 RATE=${RATE:-max}
 DURATION=${DURATION:-3m}
-DEADLINE=${DEADLINE:-2m}
+DEADLINE=${DEADLINE:-5m}
 PROFILE=${PROFILE:-0}
 MODES=${MODES:-off on}
 BIN=${BIN:-bin}
@@ -172,7 +172,7 @@ YAML
 	set +e
 	KUZET_LOADGEN_KEY=$key "$BIN/kuzet" loadgen --label "detection $mode" --rate "$RATE" --duration "$DURATION" \
 		--deadline "$DEADLINE" --clickhouse "127.0.0.1:$ch_port" --database "$db" "${targets[@]}" "${pidflags[@]}" \
-		--journal "$dir/collectors" --out "$dir/result.json" >"$dir/summary.txt" 2>"$dir/loadgen.log"
+		--journal "$dir/collectors" --ncc-metrics "http://$ncc_ops/metrics" --out "$dir/result.json" >"$dir/summary.txt" 2>"$dir/loadgen.log"
 	rc=$?
 	set -e
 	[ $rc -eq 0 ] || { status=1; echo "loadtest: detection $mode: kuzet loadgen exit $rc" >&2; tail -5 "$dir/loadgen.log" >&2; }

@@ -48,6 +48,7 @@ func loadgenCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	workers := fs.Int("workers", 2, "sending goroutines")
 	every := fs.Uint64("sample-every", 0, "sample every Nth record for latency (0: about 2,000 samples; every 100th at max)")
 	poll := fs.Duration("sample-poll", 500*time.Millisecond, "store poll interval for samples (the latency resolution)")
+	nccMetrics := fs.String("ncc-metrics", "", "the ncc's /metrics URL: its consumer lag is read every second and the peak reported")
 	label := fs.String("label", "", "name of the run in the summary")
 	seed := fs.Uint64("seed", 0, "random seed (0: random)")
 	level := fs.String("log-level", "info", "log level")
@@ -61,7 +62,7 @@ func loadgenCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o := loadgen.Options{Duration: *duration, Deadline: *deadline, Workers: *workers, SampleEvery: *every,
-		SamplePoll: *poll, Label: *label, Seed: *seed, Journals: journals, Key: os.Getenv("KUZET_LOADGEN_KEY"), PIDs: map[string]int{}}
+		SamplePoll: *poll, NCCMetrics: *nccMetrics, Label: *label, Seed: *seed, Journals: journals, Key: os.Getenv("KUZET_LOADGEN_KEY"), PIDs: map[string]int{}}
 	if *rate != "max" {
 		n, err := strconv.Atoi(*rate)
 		if err != nil || n <= 0 {

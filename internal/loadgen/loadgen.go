@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +62,10 @@ type Options struct {
 	// directories) that `kuzet verify` would read; when set, the result
 	// also carries verify's lost and duplicated counts.
 	Journals []string
+	// NCCMetrics is the ncc's /metrics URL; when set, its consumer lag
+	// (kuzet_ncc_consumer_pending_messages) is read every second and its
+	// peak reported.
+	NCCMetrics string
 	// Label names the run in the summary ("detection on").
 	Label string
 	// Seed makes the records repeat (0: random).
@@ -320,6 +327,27 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}()
 
+	lagDone := make(chan struct{})
+	var peakLag float64 = -1
+	go func() {
+		defer close(lagDone)
+		if o.NCCMetrics == "" {
+			return
+		}
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			if v, err := readGauge(pollCtx, o.NCCMetrics, "kuzet_ncc_consumer_pending_messages"); err == nil {
+				peakLag = max(peakLag, v)
+			}
+			select {
+			case <-pollCtx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+
 	wg.Wait()
 	sendEnd := time.Now()
 	sent := c.sent.Load()
@@ -364,6 +392,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	pollSamples(context.WithoutCancel(ctx), cnt, smp, o.SampleEvery, log)
 	stopPoll()
 	<-pollDone
+	<-lagDone
 
 	res.Sent, res.Rejected, res.SendErrors, res.Retries429 = sent, c.rejected.Load(), c.sendErrors.Load(), c.retries.Load()
 	for _, k := range Kinds() {
@@ -383,6 +412,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.setLatency(smp)
 	res.LatencyResolutionMs = ms(maxGap)
+	res.PeakConsumerPending = peakLag
 	res.Alerts, res.Incidents = cnt.derived(context.WithoutCancel(ctx))
 	for _, n := range sortedKeys(pids) {
 		p := Process{Name: n, PID: pids[n]}
@@ -405,6 +435,32 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.Verify = v
 	}
 	return res, nil
+}
+
+// readGauge reads one unlabelled sample from a Prometheus text page.
+func readGauge(ctx context.Context, url, name string) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("%s: no %s", url, name)
 }
 
 // pollSamples records the latency of every pending sample the store now

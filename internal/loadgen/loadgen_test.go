@@ -17,6 +17,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/loadgen"
 	"github.com/kuzet-kz/kuzet/internal/proctest"
 	"github.com/kuzet-kz/kuzet/internal/registry"
+	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/store/storetest"
 )
 
@@ -128,8 +129,9 @@ notifications: {disabled: true}
 		Targets: []loadgen.Target{{OISC: "oisc-astana", Addrs: map[string]string{
 			loadgen.InputSyslog: a[2], loadgen.InputWinevent: a[3], loadgen.InputZeek: a[4], loadgen.InputSuricata: a[5]}}},
 		Registry: reg, Key: key, ClickHouse: ch, SamplePoll: 200 * time.Millisecond,
-		PIDs:     map[string]int{"collector": cp.PID(), "ncc": np.PID(), "nats": nats.PID()},
-		Journals: []string{filepath.Join(dir, "collectors")},
+		PIDs:       map[string]int{"collector": cp.PID(), "ncc": np.PID(), "nats": nats.PID()},
+		Journals:   []string{filepath.Join(dir, "collectors")},
+		NCCMetrics: "http://" + a[6] + "/metrics",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -149,8 +151,26 @@ notifications: {disabled: true}
 	if res.Samples == 0 || res.SamplesUnseen != 0 || res.P50ms <= 0 || res.P99ms < res.P50ms || res.Maxms < res.P99ms {
 		t.Errorf("latency: %d samples (%d unseen), p50 %v p99 %v max %v", res.Samples, res.SamplesUnseen, res.P50ms, res.P99ms, res.Maxms)
 	}
+	if res.PeakConsumerPending < 0 {
+		t.Errorf("ncc consumer lag not read")
+	}
 	if res.Alerts <= 0 {
-		t.Errorf("no alerts: the rule pack should match some records")
+		// Alerts are written beside the events, maybe a moment later.
+		st, err := store.Open(context.Background(), ch, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		proctest.Eventually(t, 10*time.Second, func(ctx context.Context) error {
+			var n uint64
+			if err := st.QueryRowScan(ctx, "SELECT count() FROM "+st.Table("alerts"), &n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("no alerts: the rule pack should match some records (result: %d)", res.Alerts)
+			}
+			return nil
+		})
 	}
 	b, err := json.Marshal(res)
 	if err != nil {

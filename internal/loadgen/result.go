@@ -64,6 +64,10 @@ type Result struct {
 	Duplicated int64         `json:"duplicated"`
 	Verify     *VerifyResult `json:"verify,omitempty"`
 
+	// PeakConsumerPending is the ncc consumer's largest lag seen, in
+	// envelopes (-1: not read).
+	PeakConsumerPending float64 `json:"peak_consumer_pending"`
+
 	// Alerts and Incidents are the distinct alerts and incidents stored
 	// since the run began (-1: not readable): what detection did.
 	Alerts    int64 `json:"alerts"`
@@ -219,7 +223,11 @@ func (r *Result) Summary(w io.Writer) {
 	if r.Verify != nil {
 		fmt.Fprintf(w, "  kuzet verify: accepted %d, stored %d, lost %d, duplicated %d\n", r.Verify.Accepted, r.Verify.Stored, r.Verify.Lost, r.Verify.Duplicated)
 	}
-	fmt.Fprintf(w, "  alerts %s, incidents %s\n", thousands(float64(r.Alerts)), thousands(float64(r.Incidents)))
+	fmt.Fprintf(w, "  alerts %s, incidents %s", thousands(float64(r.Alerts)), thousands(float64(r.Incidents)))
+	if r.PeakConsumerPending >= 0 {
+		fmt.Fprintf(w, "; ncc consumer lag at most %s envelopes", thousands(r.PeakConsumerPending))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  received → queryable (%d samples, %d unseen; each at most %.0f ms high): p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms\n",
 		r.Samples, r.SamplesUnseen, r.LatencyResolutionMs, r.P50ms, r.P95ms, r.P99ms, r.Maxms)
 	for _, p := range r.Processes {
