@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,6 +60,13 @@ func loadgenCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "kuzet loadgen: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
 		return 2
 	}
 	o := loadgen.Options{Duration: *duration, Deadline: *deadline, Workers: *workers, SampleEvery: *every,
