@@ -10,7 +10,7 @@ FUZZTIME ?= 20s
 TIMEOUT  ?= 25m
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-short test-race bench fuzz lint deps clean
+.PHONY: help build run test test-short test-race bench loadtest fuzz lint deps clean
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-11s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,6 +37,15 @@ test-race: deps build ## Every test with the race detector.
 
 bench: deps build ## Benchmarks, 6 runs each on one core (compare with benchstat); ncc throughput on a private ClickHouse.
 	$(BIN)/kuzet clickhouse -- $(GO) test -run='^$$' -bench=. -benchmem -count=6 -cpu=1 -timeout 60m $(PKGS)
+
+# make loadtest: RATE= (records/s or max), DURATION= (Go duration, h/m/s),
+# PROFILE=1 (CPU and allocation profiles per role under .work/loadtest/).
+RATE     ?= max
+DURATION ?= 3m
+PROFILE  ?= 0
+
+loadtest: deps build ## The pipeline as processes driven by kuzet loadgen, detection off then on (RATE=max DURATION=3m PROFILE=0); result in .work/loadtest/result.json.
+	RATE=$(RATE) DURATION=$(DURATION) PROFILE=$(PROFILE) BIN=$(BIN) scripts/loadtest.sh
 
 fuzz: ## Run every fuzz target for FUZZTIME each.
 	@for pkg in $$($(GO) list $(PKGS)); do \

@@ -376,7 +376,7 @@ func (s *Server) Start(ctx context.Context) error {
 		defer cancel()
 		return s.st.Ping(ctx)
 	})
-	if s.ops, err = telemetry.StartOps(s.cfg.HTTP.Listen, s.opts.Gatherer, ready, nil, s.log); err != nil {
+	if s.ops, err = telemetry.StartOps(s.cfg.HTTP.Listen, s.opts.Gatherer, ready, telemetry.OpsMux(s.cfg.HTTP), s.log); err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("api: ops listener: %w", err)
 	}

@@ -168,7 +168,7 @@ func (c *Collector) Start(ctx context.Context) (err error) {
 	// own, ended by their cleanup step.
 	bg := context.WithoutCancel(ctx)
 	c.cleanups.Push("log", func(context.Context) error { c.log.Info("collector stopped"); return nil })
-	c.ops, err = telemetry.StartOps(c.cfg.HTTP.Listen, c.opts.Gatherer, c.ready, nil, c.log)
+	c.ops, err = telemetry.StartOps(c.cfg.HTTP.Listen, c.opts.Gatherer, c.ready, telemetry.OpsMux(c.cfg.HTTP), c.log)
 	if err != nil {
 		return fmt.Errorf("collector: ops listener: %w", err)
 	}

@@ -119,6 +119,9 @@ func validDB(s string) bool {
 // HTTP is a role's operational HTTP listener: /metrics, /healthz, /readyz.
 type HTTP struct {
 	Listen string `yaml:"listen"`
+	// PProf also serves net/http/pprof under /debug/pprof/ (off by
+	// default: profiles reveal memory contents and cost CPU).
+	PProf bool `yaml:"pprof"`
 }
 
 func validListen(es *Errors, path, addr string, required bool) {

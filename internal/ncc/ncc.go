@@ -167,7 +167,7 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 			_ = n.Stop(sctx)
 		}
 	}()
-	n.ops, err = telemetry.StartOps(n.cfg.HTTP.Listen, n.opts.Gatherer, n.ready, nil, n.log)
+	n.ops, err = telemetry.StartOps(n.cfg.HTTP.Listen, n.opts.Gatherer, n.ready, telemetry.OpsMux(n.cfg.HTTP), n.log)
 	if err != nil {
 		return fmt.Errorf("ncc: ops listener: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
 	"sort"
 	"sync"
@@ -156,6 +157,21 @@ func (r *Readiness) Handler() http.Handler {
 		}
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ready"})
 	})
+}
+
+// OpsMux returns the mux for a role's ops listener: empty, or with
+// net/http/pprof under /debug/pprof/ when cfg.PProf is set (for
+// `make loadtest PROFILE=1` and `go tool pprof http://ADDR/debug/pprof/profile`).
+func OpsMux(cfg config.HTTP) *http.ServeMux {
+	mux := http.NewServeMux()
+	if cfg.PProf {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
+	return mux
 }
 
 // OpsServer is a role's operational HTTP server.
