@@ -163,10 +163,20 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		},
 	} {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("bus: stream %s: %w", sc.Name, err)
+			return fmt.Errorf("bus: stream %s: %w", sc.Name, storageHint(err, sc.MaxBytes))
 		}
 	}
 	return nil
+}
+
+// storageHint explains JetStream's "insufficient storage resources": the
+// server reserves each stream's MaxBytes against its file storage limit.
+func storageHint(err error, maxBytes int64) error {
+	var ae *jetstream.APIError
+	if errors.As(err, &ae) && ae.ErrorCode == jsErrInsufficientStorage {
+		return fmt.Errorf("%w (the stream reserves %d MiB of the server's JetStream file storage; raise the server's max_file_store, `kuzet nats --max-store`, or free disk)", err, maxBytes>>20)
+	}
+	return err
 }
 
 // Publisher publishes batch envelopes. It is safe for concurrent use: run as
@@ -266,3 +276,8 @@ var ErrSchema = errors.New("unknown envelope schema")
 
 // SchemaHeader is the header value of the current schema version.
 var SchemaHeader = fmt.Sprint(event.SchemaVersion)
+
+// jsErrInsufficientStorage is the server's err_code for a stream whose
+// MaxBytes does not fit the storage left (nats-server's
+// JSStorageResourcesExceededErr).
+const jsErrInsufficientStorage jetstream.ErrorCode = 10047

@@ -23,6 +23,10 @@ const (
 // NotifySubject is the subject of a recipient's notifications.
 func NotifySubject(kind, recipient string) string { return "kuzet.notify." + kind + "." + recipient }
 
+// NotifyMaxBytes bounds KUZET_NOTIFY: messages of a few KiB each, a
+// month of them.
+const NotifyMaxBytes = 256 << 20
+
 // EnsureNotifyStream creates or updates KUZET_NOTIFY (30 days by default).
 func EnsureNotifyStream(ctx context.Context, js jetstream.JetStream, replicas int, maxAge time.Duration) error {
 	if replicas < 1 {
@@ -33,12 +37,12 @@ func EnsureNotifyStream(ctx context.Context, js jetstream.JetStream, replicas in
 	}
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: NotifyStream, Subjects: []string{"kuzet.notify.*.*", NotifyAckSubject}, Storage: jetstream.FileStorage,
-		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld, MaxAge: maxAge, MaxBytes: 1 << 30,
+		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld, MaxAge: maxAge, MaxBytes: NotifyMaxBytes,
 		Duplicates: time.Hour, Replicas: replicas, MaxMsgSize: 1 << 20,
 		Description: "kuzet notifications to recipients, and their acknowledgements",
 	})
 	if err != nil {
-		return fmt.Errorf("bus: stream %s: %w", NotifyStream, err)
+		return fmt.Errorf("bus: stream %s: %w", NotifyStream, storageHint(err, NotifyMaxBytes))
 	}
 	return nil
 }

@@ -37,6 +37,28 @@ func StageSubject(group string, part int) string {
 	return "kuzet." + group + "." + strconv.Itoa(part)
 }
 
+// StageMaxBytes bounds a stage's stream. A stage's input is alerts and
+// signals, far smaller than the events they come from, and a stage reads
+// it within seconds; what the stream keeps beyond that is replay room. The
+// server reserves every stream's MaxBytes against its file storage
+// (max_file_store; by default three quarters of the free disk), so the
+// streams of one NCC (events 8 GiB, alerts 1 GiB, four stages, the
+// notifications) must fit it together: NCCReservedBytes.
+const StageMaxBytes = 1 << 30
+
+// NCCReservedBytes is what one NCC's streams reserve of their server's
+// JetStream file storage with the default limits: events, alerts, the
+// correlation, incident, national and outbox stages, and the notifications (13.25
+// GiB). A server's max_file_store must be at least this.
+const NCCReservedBytes = 8<<30 + 8<<30/8 + 4*StageMaxBytes + NotifyMaxBytes
+
+// DefaultStageStreamOptions are DefaultStreamOptions with StageMaxBytes.
+func DefaultStageStreamOptions() StreamOptions {
+	o := DefaultStreamOptions()
+	o.MaxBytes = StageMaxBytes
+	return o
+}
+
 // EnsureStageStream creates or updates a stage's stream.
 func EnsureStageStream(ctx context.Context, js jetstream.JetStream, group string, o StreamOptions) error {
 	if o.Replicas < 1 {
@@ -49,7 +71,7 @@ func EnsureStageStream(ctx context.Context, js jetstream.JetStream, group string
 		Description: "kuzet " + group + " stage input, one subject per partition",
 	})
 	if err != nil {
-		return fmt.Errorf("bus: stream %s: %w", StageStream(group), err)
+		return fmt.Errorf("bus: stream %s: %w", StageStream(group), storageHint(err, o.MaxBytes))
 	}
 	return nil
 }

@@ -145,7 +145,7 @@ func Publish(ctx context.Context, pub *bus.AlertPublisher, sigs []correlate.Sign
 // EnsureStream creates the stage's stream (stage 1 publishes before any
 // partition may be owned).
 func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	so := bus.DefaultStreamOptions()
+	so := bus.DefaultStageStreamOptions()
 	so.Replicas = replicas
 	return bus.EnsureStageStream(ctx, js, Group, so)
 }

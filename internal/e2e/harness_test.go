@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kuzet-kz/kuzet/internal/bus/bustest"
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/conformance"
 	"github.com/kuzet-kz/kuzet/internal/proctest"
@@ -38,7 +39,8 @@ func newCluster(t *testing.T, ch config.ClickHouse, hub bool) *cluster {
 	t.Helper()
 	p := ports(t, 2)
 	c := &cluster{t: t, dir: t.TempDir(), ch: ch, natsPort: p[0]}
-	c.natsArgs = []string{"nats", "-port", fmt.Sprint(p[0]), "-store", filepath.Join(c.dir, "nats"), "-log-level", "warn"}
+	c.natsArgs = []string{"nats", "-port", fmt.Sprint(p[0]), "-store", filepath.Join(c.dir, "nats"), "-log-level", "warn",
+		"-max-store", fmt.Sprint(bustest.MaxStore)}
 	if hub {
 		c.leafPort = p[1]
 		c.natsArgs = append(c.natsArgs, "-domain", "ncc", "-leaf-port", fmt.Sprint(p[1]))

@@ -193,7 +193,7 @@ func Start(ctx context.Context, js jetstream.JetStream, st *store.Store, o Optio
 	if s.kv, err = bus.OpenIncidentKV(ctx, js, o.Replicas); err != nil {
 		return nil, err
 	}
-	so := bus.DefaultStreamOptions()
+	so := bus.DefaultStageStreamOptions()
 	so.Replicas = o.Replicas
 	if err := bus.EnsureStageStream(ctx, js, Group, so); err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/access"
+	"github.com/kuzet-kz/kuzet/internal/bus/bustest"
 	"github.com/kuzet-kz/kuzet/internal/conformance"
 	"github.com/kuzet-kz/kuzet/internal/loadgen"
 	"github.com/kuzet-kz/kuzet/internal/proctest"
@@ -74,7 +75,8 @@ func TestShortLoad(t *testing.T) {
 	dir := t.TempDir()
 	a := freeAddrs(t, 8)
 	natsPort := a[0][strings.LastIndexByte(a[0], ':')+1:]
-	nats := proctest.Start(t, "", proctest.Binary(t, "kuzet"), []string{"nats", "-port", natsPort, "-store", filepath.Join(dir, "nats"), "-log-level", "warn"})
+	nats := proctest.Start(t, "", proctest.Binary(t, "kuzet"), []string{"nats", "-port", natsPort, "-store", filepath.Join(dir, "nats"), "-log-level", "warn",
+		"-max-store", fmt.Sprint(bustest.MaxStore)})
 	if !nats.WaitOutput(30*time.Second, "nats nats://") {
 		t.Fatalf("kuzet nats did not start:\n%s", nats.Output())
 	}

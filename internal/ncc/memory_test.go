@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kuzet-kz/kuzet/internal/bus"
+	"github.com/kuzet-kz/kuzet/internal/bus/bustest"
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/ncc"
@@ -92,7 +93,7 @@ func TestMemoryBoundedAfterBurstOfLargeRecords(t *testing.T) {
 	}
 	// NATS runs in a process of its own, so that the heap measured here
 	// is the ncc's (JetStream's block caches are not).
-	srv := proctest.Start(t, "", proctest.Binary(t, "kuzet"), []string{"nats", "-port", "-1", "-store", t.TempDir()})
+	srv := proctest.Start(t, "", proctest.Binary(t, "kuzet"), []string{"nats", "-port", "-1", "-store", t.TempDir(), "-max-store", fmt.Sprint(bustest.MaxStore)})
 	if !srv.WaitOutput(20*time.Second, "nats nats://") {
 		t.Fatalf("kuzet nats did not start:\n%s", srv.Output())
 	}

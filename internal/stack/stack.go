@@ -122,8 +122,11 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	// NATS.
 	s.natsURL = o.NATSURL
 	if s.natsURL == "" {
+		// The file storage limit is what the streams reserve, with room
+		// to spare, not three quarters of whatever the disk has free: the
+		// demo starts the same on a small disk.
 		s.nats, err = natsserver.Start(natsserver.Options{Port: o.NATSPort, StoreDir: filepath.Join(o.WorkDir, "nats"),
-			Logger: s.log.With("service", "nats")})
+			MaxStore: bus.NCCReservedBytes + 1<<30, Logger: s.log.With("service", "nats")})
 		if err != nil {
 			return nil, err
 		}

@@ -142,7 +142,7 @@ func Start(ctx context.Context, js jetstream.JetStream, o Options) (*Runner, err
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	so := bus.DefaultStreamOptions()
+	so := bus.DefaultStageStreamOptions()
 	so.Replicas = o.Replicas
 	if err := bus.EnsureStageStream(ctx, js, o.Group, so); err != nil {
 		return nil, err

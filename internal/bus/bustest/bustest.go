@@ -14,10 +14,17 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/natsserver"
 )
 
-// Server starts a server for the test.
+// MaxStore is the file storage limit of the tests' servers: what an NCC's
+// streams reserve (bus.NCCReservedBytes) and 1 GiB more, whatever the disk
+// has free, so that a stream the budget does not account for fails a test
+// here, not on a smaller machine. Tests that run `kuzet nats` pass it as
+// -max-store.
+const MaxStore = bus.NCCReservedBytes + 1<<30
+
+// Server starts a server for the test, with MaxStore.
 func Server(tb testing.TB) *natsserver.Server {
 	tb.Helper()
-	s, err := natsserver.Start(natsserver.Options{Port: -1, StoreDir: tb.TempDir()})
+	s, err := natsserver.Start(natsserver.Options{Port: -1, StoreDir: tb.TempDir(), MaxStore: MaxStore})
 	if err != nil {
 		tb.Fatal(err)
 	}
