@@ -45,6 +45,8 @@ centers:
 organisations:
   - {id: bank, name: Bank, sectors: [banking], oiscs: [oisc-a]}
   - {id: grid, name: Grid, sectors: [electricity], oiscs: [oisc-b]}
+  - {id: bank-2, name: Second bank, sectors: [banking], oiscs: [oisc-a]}
+  - {id: bank-3, name: Third bank, sectors: [banking], oiscs: [oisc-a]}
 objects:
   - {id: cbs, name: Core banking, kind: information_system, owner: bank, sector: banking, criticality: 1, oisc: oisc-a}
   - {id: scada-1, name: SCADA, kind: technological_platform, owner: grid, sector: electricity, criticality: 1, oisc: oisc-b}
@@ -175,6 +177,21 @@ func (e *consoleEnv) apiGet(t *testing.T, key, path string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, e.base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// apiDo calls the API as key with a JSON body.
+func (e *consoleEnv) apiDo(t *testing.T, method, key, path, body string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -661,22 +678,78 @@ func TestConsole(t *testing.T) {
 			}
 			p.shot("lang-" + c.lang)
 		}
+		// The report exports in the page's language with the key.
+		p.eval(`(() => { window.__saved = []; HTMLAnchorElement.prototype.click = function () { window.__saved.push(this.download); }; return ''; })()`)
+		p.do(chromedp.Click(chromedp.CSS(`#exports button[data-format=pdf]`)))
+		p.wait("the PDF export", `window.__saved.length === 1`)
+		if got, want := p.eval(`window.__saved[0]`), "kuzet-incident-"+grid.ID[:8]+"-en.pdf"; got != want {
+			t.Errorf("the report saved as %q, want %q", got, want)
+		}
 		// The phone's width: the same page reflows.
 		p.do(chromedp.EmulateViewport(390, 844))
 		p.shot("phone")
 		p.clean()
 	})
 
-	t.Run("the regulator sees that statistics are not available yet, and no incident", func(t *testing.T) {
+	t.Run("the regulator reads the banking sector's statistics and digests, and no incident", func(t *testing.T) {
+		// Three banks with a denial of service each (a row of three
+		// organisations, shown), one phishing (one organisation: withheld),
+		// and a national digest the NCC generates.
+		detected := time.Now().UTC().Add(-2 * time.Hour).Format(time.RFC3339)
+		for i, org := range []string{"bank", "bank-2", "bank-3", "bank"} {
+			class, typ := "availability", "dos"
+			if i == 3 {
+				class, typ = "fraud", "phishing"
+			}
+			code, body := env.apiDo(t, http.MethodPost, "console-ncc-key", "/api/v1/incidents",
+				`{"org":"`+org+`","title":"Secret title `+org+`","detected_at":"`+detected+`","rsit_class":"`+class+`","rsit_type":"`+typ+`"}`)
+			if code != http.StatusCreated {
+				t.Fatalf("declaring %s's incident: %d %s", org, code, body)
+			}
+		}
+		period := time.Now().UTC().AddDate(0, 0, -2).Format("2006-01-02")
+		if code, body := env.apiDo(t, http.MethodPost, "console-ncc-key", "/api/v1/reports",
+			`{"kind":"daily","scope":"national","period_start":"`+period+`","lang":"en"}`); code != http.StatusCreated {
+			t.Fatalf("generating a digest: %d %s", code, body)
+		}
 		p := b.person(t, "regulator")
 		p.signIn(env.base, "#/queue", "console-regulator-key")
-		p.wait("the statistics page", `!!document.querySelector('#stats-unavailable')`)
-		if got := p.text("#stats-unavailable"); got != en["stats.unavailable"] {
-			t.Errorf("regulator: %q", got)
+		p.wait("the statistics", `document.querySelectorAll('#stats-incidents tbody tr').length >= 1`)
+		rows := p.eval(`JSON.stringify([...document.querySelectorAll('#stats-incidents tbody tr')].map((r) => [...r.cells].map((c) => c.textContent.trim())))`)
+		var cells [][]string
+		if err := json.Unmarshal([]byte(rows), &cells); err != nil {
+			t.Fatal(err)
 		}
-		if txt := p.mainText(); strings.Contains(txt, grid.Title) || strings.Contains(txt, bank.Title) {
+		shown, withheld := false, false
+		for _, r := range cells {
+			switch {
+			case len(r) >= 3 && r[0] == en["rsit.availability"]:
+				shown = r[1] == "3" && r[2] == "3"
+			case len(r) >= 2 && r[0] == en["rsit.fraud"]:
+				withheld = strings.Contains(r[1], strings.ReplaceAll(en["stats.withheld"], "{k}", "3"))
+			}
+		}
+		if !shown || !withheld {
+			t.Errorf("banking statistics (availability shown 3/3: %v, fraud withheld: %v): %s", shown, withheld, rows)
+		}
+		if got := p.text("#stats-tlp"); got != "TLP:GREEN" {
+			t.Errorf("the statistics are marked %q", got)
+		}
+		p.wait("the withheld note", `!!document.querySelector('#stats-withheld')`)
+		p.wait("the digest", `document.querySelectorAll('#stats-digests tbody tr').length === 1`)
+		// The HTML file downloads with the key (the anchor's click is
+		// recorded instead of saving a file).
+		p.eval(`(() => { window.__saved = []; HTMLAnchorElement.prototype.click = function () { window.__saved.push(this.download); }; return ''; })()`)
+		p.do(chromedp.Click(chromedp.CSS(`#stats-digests button[data-format=html]`)))
+		p.wait("the download", `window.__saved.length === 1`)
+		if got := p.eval(`window.__saved[0]`); got != "kuzet-daily-national-"+period+"-en.html" {
+			t.Errorf("the digest saved as %q", got)
+		}
+		txt := p.mainText()
+		if strings.Contains(txt, "Secret title") || strings.Contains(txt, grid.Title) || strings.Contains(txt, bank.Title) {
 			t.Errorf("the regulator sees incidents:\n%s", txt)
 		}
+		p.shot("stats")
 		p.clean()
 	})
 

@@ -80,3 +80,40 @@ export function get(path, opts) {
 export function forget() {
   validators.clear();
 }
+
+// download fetches a file with the signed-in key and saves it as name (a
+// link to the API cannot carry the key).
+export async function download(path, name) {
+  const auth = authorization();
+  if (!auth) {
+    throw new APIError(401, 'unauthorized', '', '');
+  }
+  touch();
+  let r;
+  try {
+    r = await fetch(path, { headers: { Authorization: auth }, cache: 'no-store', credentials: 'omit', redirect: 'error' });
+  } catch (e) {
+    throw new APIError(0, 'network', '', '');
+  }
+  if (r.status === 401) {
+    signOut('rejected');
+    throw new APIError(401, 'unauthorized', '', '');
+  }
+  if (!r.ok) {
+    let e = {};
+    try {
+      e = (await r.json()).error || {};
+    } catch (x) {
+      e = {};
+    }
+    throw new APIError(r.status, e.code || 'http_' + r.status, e.message || '', e.field || '');
+  }
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}

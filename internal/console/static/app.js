@@ -19,7 +19,7 @@ const PAGES = {
   alerts: { page: alerts, nav: 'nav.alerts', roles: READERS },
   report: { page: report, nav: 'nav.report', roles: REPORTERS },
   notifications: { page: notifications, nav: 'nav.notifications', roles: RECIPIENTS },
-  stats: { page: stats, nav: 'nav.stats', roles: ['regulator', 'ncc-analyst', 'sector-analyst'] },
+  stats: { page: stats, nav: 'nav.stats', roles: ['regulator', 'ncc-analyst', 'oisc-analyst', 'sector-analyst'] },
   incidents: { page: incident, roles: READERS },
   home: { page: home, roles: [] },
 };

@@ -50,6 +50,6 @@ export function nextDue(inc) {
 // really do).
 export const READERS = ['ncc-analyst', 'oisc-analyst', 'sector-analyst', 'owner'];
 export const REPORTERS = ['ncc-analyst', 'oisc-analyst', 'owner'];
-export const RECIPIENTS = ['ncc-analyst', 'oisc-analyst', 'owner'];
+export const RECIPIENTS = ['ncc-analyst', 'oisc-analyst', 'sector-analyst', 'owner'];
 export const DECLARERS = ['ncc-analyst', 'oisc-analyst'];
 export const CHANGERS = ['ncc-analyst', 'oisc-analyst', 'sector-analyst'];

@@ -7,7 +7,8 @@
 // seconds while nothing is being edited; otherwise it says that a newer
 // version exists.
 import { h, timeEl, countdown, announce } from '../dom.js';
-import { call, get } from '../api.js';
+import { call, get, download } from '../api.js';
+import { lang } from '../i18n.js';
 import { NEXT, RESOLUTIONS, CHANGERS, DECLARERS } from '../model.js';
 import { errorBox, field, select, badge, value, table, heading } from '../ui.js';
 
@@ -300,10 +301,34 @@ export function render(main, ctx) {
       h('section', { 'aria-labelledby': 'stages-h' }, h('h2', { id: 'stages-h', i18n: 'incident.stages' }), stages(inc)),
       h('section', { 'aria-labelledby': 'alerts-h' }, h('h2', { id: 'alerts-h', i18n: 'incident.alerts' }), alertsTable(d.alerts || [])),
       h('section', { 'aria-labelledby': 'comments-h' }, h('h2', { id: 'comments-h', i18n: 'incident.comments' }), comments(inc)),
-      h('section', { 'aria-labelledby': 'history-h' }, h('h2', { id: 'history-h', i18n: 'incident.history' }), history(d.log || [])));
+      h('section', { 'aria-labelledby': 'history-h' }, h('h2', { id: 'history-h', i18n: 'incident.history' }), history(d.log || [])),
+      h('section', { class: 'noprint', 'aria-labelledby': 'export-h' }, h('h2', { id: 'export-h', i18n: 'incident.export' }), exports(inc)));
     if (focused || !document.activeElement || document.activeElement === document.body) {
       h1.focus({ preventScroll: true });
     }
+  }
+
+  // exports offers the incident's report (GET .../report) in the page's
+  // language, as the API makes it: PDF, HTML, CSV, STIX 2.1 and JSON.
+  function exports(inc) {
+    const formats = [['pdf', 'pdf'], ['html', 'html'], ['csv', 'csv'], ['stix', 'stix.json'], ['json', 'json']];
+    return h('p', { id: 'exports' }, formats.map(([f, ext]) => {
+      const b = h('button', { type: 'button', class: 'small', 'data-format': f, text: f.toUpperCase() });
+      b.addEventListener('click', async () => {
+        b.disabled = true;
+        try {
+          await download('/api/v1/incidents/' + encodeURIComponent(inc.id) + '/report?format=' + f + '&lang=' + lang(),
+            'kuzet-incident-' + inc.id.slice(0, 8) + '-' + lang() + '.' + ext);
+        } catch (err) {
+          if (err.status !== 401) {
+            notices.replaceChildren(errorBox(err));
+          }
+        } finally {
+          b.disabled = false;
+        }
+      });
+      return [b, ' '];
+    }));
   }
 
   function schedule() {
