@@ -124,10 +124,10 @@ notifications: {disabled: true}
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	res, err := loadgen.Run(ctx, loadgen.Options{
-		Rate: 400, Duration: 3 * time.Second, Deadline: 30 * time.Second, Label: "test",
+		Rate: 400, Duration: 3 * time.Second, Deadline: 90 * time.Second, Label: "test",
 		Targets: []loadgen.Target{{OISC: "oisc-astana", Addrs: map[string]string{
 			loadgen.InputSyslog: a[2], loadgen.InputWinevent: a[3], loadgen.InputZeek: a[4], loadgen.InputSuricata: a[5]}}},
 		Registry: reg, Key: key, ClickHouse: ch, SamplePoll: 200 * time.Millisecond,
