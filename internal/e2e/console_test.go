@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +59,7 @@ var consoleKeys = map[string]config.APIKey{
 	"console-oisc-key":      {Name: "oisc-b-daniyar", Role: "oisc-analyst", OISC: "oisc-b"},
 	"console-owner-key":     {Name: "bank-owner", Role: "owner", Org: "bank"},
 	"console-regulator-key": {Name: "regulator", Role: "regulator", Sectors: []string{"banking"}},
+	"console-admin-key":     {Name: "admin-saule", Role: "admin"},
 }
 
 // consoleEnv is a real kuzet-api over a real ClickHouse and NATS, with
@@ -771,6 +773,79 @@ func TestConsole(t *testing.T) {
 			}
 			p.clean()
 		}
+	})
+
+	t.Run("an OISC analyst triages its alert as a false positive; an NCC analyst silences a rule and ends the silence", func(t *testing.T) {
+		p := b.person(t, "oisc")
+		p.signIn(env.base, "#/alerts", "console-oisc-key")
+		p.wait("the alerts with their checkboxes", `document.querySelectorAll('#alerts input.pick').length === 1`)
+		p.do(chromedp.Click(chromedp.CSS("#alerts input.pick")))
+		p.wait("the selection", `!document.querySelector('#triage-apply').disabled`)
+		p.choose("#triage-status", "false_positive")
+		p.choose("#triage-reason", "scheduled vulnerability scan")
+		p.do(chromedp.Click(chromedp.CSS("#triage-apply")))
+		p.wait("the triage", `!!document.querySelector('#triage-done')`)
+		p.wait("the alert's triage shown", `document.querySelector('#alerts tbody').textContent.includes('scheduled vulnerability scan')`)
+		code, body := env.apiGet(t, "console-oisc-key", "/api/v1/alerts?triage=false_positive")
+		if code != 200 || !strings.Contains(string(body), `"reason":"scheduled vulnerability scan"`) || !strings.Contains(string(body), `"actor":"oisc-b-daniyar"`) {
+			t.Errorf("the triaged alert through the API: %d %s", code, body)
+		}
+		p.shot("triage")
+		p.clean()
+
+		n := b.person(t, "ncc")
+		n.signIn(env.base, "#/silences", "console-ncc-key")
+		n.wait("the silence form", `!!document.querySelector('#silence-form')`)
+		n.choose("#silence-value", "r-noisy")
+		n.choose("#silence-reason", "rule under review")
+		n.do(chromedp.Click(chromedp.CSS("#silence-create")))
+		n.wait("the active silence", `!!document.querySelector('#silence-made') && document.querySelectorAll('#silences tbody tr button[data-id]').length === 1`)
+		if txt := n.text("#silences"); !strings.Contains(txt, "rule_id=r-noisy") || !strings.Contains(txt, en["silence.active"]) {
+			t.Errorf("the silences list: %q", txt)
+		}
+		n.do(chromedp.Click(chromedp.CSS("#silences tbody tr button[data-id]")))
+		n.wait("the ended silence", `document.querySelectorAll('#silences tbody tr button[data-id]').length === 0`)
+		if txt := n.text("#silences"); !strings.Contains(txt, en["silence.expired"]) {
+			t.Errorf("after ending it: %q", txt)
+		}
+		n.shot("silences")
+		n.clean()
+	})
+
+	t.Run("the administrator makes a key, shown once, that works until revoked, and saves the registry", func(t *testing.T) {
+		p := b.person(t, "admin")
+		p.signIn(env.base, "#/queue", "console-admin-key")
+		p.wait("the admin page", `!!document.querySelector('#key-form') && document.querySelector('#registry-json').value.includes('"organisations"')`)
+		p.choose("#key-name", "bank-2-owner")
+		p.choose("#key-role", "owner")
+		p.choose("#key-scope", "bank-2")
+		p.do(chromedp.Click(chromedp.CSS("#key-create")))
+		p.wait("the new key's secret", `!!document.querySelector('#key-secret-value')`)
+		secret := p.text("#key-secret-value")
+		if code, body := env.apiGet(t, secret, "/api/v1/whoami"); code != 200 || !strings.Contains(string(body), `"org":"bank-2"`) {
+			t.Fatalf("the new key: %d %s", code, body)
+		}
+		if got := p.eval(`JSON.stringify([Object.values(localStorage).concat(Object.values(sessionStorage)).some((v) => v.includes(` + strconv.Quote(secret) + `))])`); got != "[false]" {
+			t.Errorf("the secret is kept in web storage")
+		}
+		p.do(chromedp.Click(chromedp.CSS(`#keys button[data-action=revoke]`)))
+		p.wait("the revoked key", `!document.querySelector('#keys button[data-action=revoke]')`)
+		// Revocation reaches the key cache within its TTL.
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			code, _ := env.apiGet(t, secret, "/api/v1/whoami")
+			if code == 401 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the revoked key still answers %d", code)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		p.do(chromedp.Click(chromedp.CSS("#registry-save")))
+		p.wait("the registry saved", `!!document.querySelector('#registry-saved')`)
+		p.shot("admin")
+		p.clean()
 	})
 
 	t.Run("sign-out forgets the key", func(t *testing.T) {

@@ -6,6 +6,10 @@ export const SEVERITIES = ['none', 'low', 'moderate', 'high', 'critical'];
 export const RESOLUTIONS = ['handled', 'false_positive', 'duplicate', 'benign'];
 export const LEVELS = ['informational', 'low', 'medium', 'high', 'critical'];
 export const TLPS = ['clear', 'green', 'amber', 'amber+strict', 'red'];
+// TRIAGES are an alert share's triage statuses (store.TriageStatuses).
+export const TRIAGES = ['new', 'acknowledged', 'true_positive', 'false_positive'];
+// ROLES are the roles a key may have (access.Roles).
+export const ROLES = ['ncc-analyst', 'oisc-analyst', 'sector-analyst', 'owner', 'regulator', 'admin'];
 export const IMPACTS = ['none', 'low', 'medium', 'high'];
 
 // NEXT lists, for each status, where the state machine lets an analyst
