@@ -812,6 +812,40 @@ func TestConsole(t *testing.T) {
 		n.clean()
 	})
 
+	t.Run("an OISC analyst keeps a task and merges a duplicate into the grid's incident", func(t *testing.T) {
+		detected := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+		code, body := env.apiDo(t, http.MethodPost, "console-oisc-key", "/api/v1/incidents",
+			`{"org":"grid","title":"The same scan, reported twice","detected_at":"`+detected+`","rsit_class":"information-gathering","rsit_type":"scanner"}`)
+		var dup struct{ ID string }
+		if code != http.StatusCreated || json.Unmarshal(body, &dup) != nil {
+			t.Fatalf("the duplicate: %d %s", code, body)
+		}
+		p := b.person(t, "oisc")
+		p.signIn(env.base, "#/incidents/"+dup.ID, "console-oisc-key")
+		p.wait("the tasks form", `!!document.querySelector('#tasks-form')`)
+		p.choose("#task-title", "Ask the grid for the scanner's schedule")
+		p.do(chromedp.Click(chromedp.CSS("#task-add")))
+		p.wait("the task", `!!document.querySelector('#tasks input[data-task]')`)
+		p.do(chromedp.Click(chromedp.CSS("#tasks input[data-task]")))
+		// Done once the page shows the saved version (the box it re-renders
+		// is enabled and checked; the one clicked stays disabled until then).
+		p.wait("the task done", `(() => { const b = document.querySelector('#tasks input[data-task]'); return !!b && b.checked && !b.disabled; })()`)
+		p.choose("#merge-into", grid.ID)
+		p.do(chromedp.Click(chromedp.CSS("#merge-submit")))
+		p.wait("the merge's answer", `!!document.querySelector('#duplicate-of') || !!document.querySelector('#notices [role=alert]')`)
+		if p.eval(`String(!!document.querySelector('#duplicate-of'))`) != "true" {
+			t.Fatalf("the merge was refused: %s", p.text("#notices"))
+		}
+		if got := p.text("#duplicate-of"); got != grid.ID {
+			t.Errorf("duplicate of %q, want %q", got, grid.ID)
+		}
+		code, body = env.apiGet(t, "console-oisc-key", "/api/v1/incidents/"+dup.ID)
+		if code != 200 || !strings.Contains(string(body), `"status":"closed"`) || !strings.Contains(string(body), `"done":true`) {
+			t.Errorf("the duplicate through the API: %d %.400s", code, body)
+		}
+		p.clean()
+	})
+
 	t.Run("the administrator makes a key, shown once, that works until revoked, and saves the registry", func(t *testing.T) {
 		p := b.person(t, "admin")
 		p.signIn(env.base, "#/queue", "console-admin-key")

@@ -56,4 +56,8 @@ export const READERS = ['ncc-analyst', 'oisc-analyst', 'sector-analyst', 'owner'
 export const REPORTERS = ['ncc-analyst', 'oisc-analyst', 'owner'];
 export const RECIPIENTS = ['ncc-analyst', 'oisc-analyst', 'sector-analyst', 'owner'];
 export const DECLARERS = ['ncc-analyst', 'oisc-analyst'];
-export const CHANGERS = ['ncc-analyst', 'oisc-analyst', 'sector-analyst'];
+// CHANGERS change an incident's status and assignee; sector analysts and
+// owners comment and keep tasks.
+export const CHANGERS = ['ncc-analyst', 'oisc-analyst'];
+// DETERMINATIONS are an incident's determinations.
+export const DETERMINATIONS = ['suspected', 'confirmed', 'false_positive', 'blocked', 'failed_attempt'];
