@@ -172,8 +172,8 @@ type Incident struct {
 	// PATCH, a declaration, a merge, a split) was made to: a client that
 	// read a version after it has seen that change (see Stale).
 	ChangedFrom uint64 `json:"changed_from,omitempty"`
-	Title   string `json:"title"`
-	Org     string `json:"org,omitempty"` // empty for a national incident
+	Title       string `json:"title"`
+	Org         string `json:"org,omitempty"` // empty for a national incident
 	// Orgs and Sectors are machine ids; a local incident has its own.
 	Orgs          []string      `json:"orgs"`
 	Sectors       []string      `json:"sectors"`
