@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -480,11 +481,37 @@ func TestConsole(t *testing.T) {
 				t.Errorf("the NCC's queue lacks %q:\n%s", title, rows)
 			}
 		}
+		// Sorted by a column, ascending then descending, in the URL too.
+		titles := `JSON.stringify([...document.querySelectorAll('#queue-rows tr a.title')].map((a) => a.textContent))`
+		for _, c := range []struct{ hash, sort string }{{"sort=title", "ascending"}, {"sort=-title", "descending"}} {
+			ncc.do(chromedp.Click(chromedp.CSS(`#queue th button[data-sort=title]`)))
+			ncc.wait("sorted by title "+c.sort, `location.hash.includes('`+c.hash+`') && document.querySelector('#queue th[aria-sort=`+c.sort+`]') !== null`)
+			var got []string
+			if err := json.Unmarshal([]byte(ncc.eval(titles)), &got); err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Clone(got)
+			slices.SortFunc(want, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+			if c.sort == "descending" {
+				slices.Reverse(want)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("sorted %s: %q", c.sort, got)
+			}
+		}
 		// Filters live in the URL.
 		ncc.choose("#filter-sector", "banking")
 		ncc.wait("the sector filter", `location.hash.includes('sector=banking') && document.querySelectorAll('#queue-rows tr').length === 1`)
 		if rows := ncc.text("#queue-rows"); !strings.Contains(rows, bank.Title) || strings.Contains(rows, grid.Title) {
 			t.Errorf("filtered by banking:\n%s", rows)
+		}
+		// Bulk: the bank's incident acknowledged from the queue.
+		ncc.do(chromedp.Click(chromedp.CSS(`#queue-rows input.pick`)))
+		ncc.wait("the selection", `!document.querySelector('#bulk-ack').disabled`)
+		ncc.do(chromedp.Click(chromedp.CSS(`#bulk-ack`)))
+		ncc.wait("the bulk change", `!!document.querySelector('#bulk-done')`)
+		if code, body := env.apiGet(t, "console-ncc-key", "/api/v1/incidents/"+bank.ID); code != 200 || !strings.Contains(string(body), `"status":"triage"`) {
+			t.Errorf("the acknowledged incident: %d %.300s", code, body)
 		}
 		ncc.shot("queue")
 		ncc.clean()
