@@ -505,6 +505,7 @@ type NCC struct {
 	Notifications Notifications `yaml:"notifications"`
 	// Digests schedules the NCC's digests.
 	Digests     Digests       `yaml:"digests"`
+	Retention   Retention     `yaml:"retention"`
 	StopTimeout time.Duration `yaml:"stop_timeout"`
 }
 
@@ -580,6 +581,7 @@ func DefaultNCC() NCC {
 		Notifications: Notifications{WebhookTimeout: 10 * time.Second, Backoff: 5 * time.Second, MaxBackoff: 10 * time.Minute,
 			OverdueRecheck: 15 * time.Second, SMTP: SMTP{From: "kuzet-ncc@localhost", StartTLS: "auto"}},
 		Digests:     DefaultDigests(),
+		Retention:   DefaultRetention(),
 		StopTimeout: 20 * time.Second,
 	}
 }
@@ -600,6 +602,7 @@ func (c *NCC) Validate() error {
 	validListen(&es, "http.listen", c.HTTP.Listen, false)
 	c.Log.validate(&es, "log")
 	c.Digests.validate(&es, "digests")
+	c.Retention.validate(&es, "retention")
 	if !event.ValidID(c.Consumer.Durable) {
 		es.Add("consumer.durable", "%q is not a valid name", c.Consumer.Durable)
 	}

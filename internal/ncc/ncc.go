@@ -250,6 +250,7 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 	n.bg.Add(1)
 	go func() { defer n.bg.Done(); n.watchLag(lctx) }()
 	n.startDigests(lctx)
+	n.startRetention(lctx)
 	if n.rules.Load() != nil {
 		n.bg.Add(1)
 		go func() { defer n.bg.Done(); n.watchRules(lctx, &n.rules) }()
