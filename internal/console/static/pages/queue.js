@@ -76,7 +76,7 @@ export function render(main, ctx) {
   const errors = h('div', {});
   const tbody = h('tbody', { id: 'queue-rows' });
   const heads = ['queue.col.title', 'queue.col.severity', 'queue.col.status', 'queue.col.org', 'queue.col.sectors', 'queue.col.detected', 'queue.col.clock'];
-  const tab = h('div', { class: 'scroll', tabindex: '0', 'i18n-aria-label': 'queue.title' },
+  const tab = h('div', { class: 'scroll', role: 'group', tabindex: '0', 'i18n-aria-label': 'queue.title' },
     h('table', { id: 'queue' }, h('caption', { class: 'sr-only', i18n: 'queue.title' }),
       h('thead', {}, h('tr', {}, heads.map((k) => h('th', { scope: 'col', i18n: k })))), tbody));
   const empty = h('p', { class: 'empty', hidden: true, i18n: 'queue.empty' });
