@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/kuzet-kz/kuzet/internal/conformance"
 )
@@ -281,6 +282,12 @@ func TestConsoleAccessibility(t *testing.T) {
 			p.do(chromedp.SendKeys(chromedp.CSS("input[name=key]"), "not-a-key\n"))
 			p.wait("the refusal", `!!document.querySelector('#main [role=alert]')`)
 			a.check(t, p, "sign-in refused")
+			// The skip link takes the keyboard to the page's heading and
+			// leaves the route alone.
+			p.do(chromedp.SendKeys(chromedp.CSS("#skip"), kb.Enter))
+			if got := p.eval(`document.activeElement.tagName + ' ' + location.hash`); got != "H1 " {
+				t.Errorf("after the skip link: focus and route %q, want the h1 and no route", got)
+			}
 			p.clean()
 		})
 		for _, r := range axeRoles {
