@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,6 +144,26 @@ func consolePages(t *testing.T) []string {
 	return names
 }
 
+// badgeClasses lists the badge colours of static/console.css
+// (severity-high, stage-late, tlp-red, ...).
+func badgeClasses(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(conformance.ModuleRoot(t), "internal", "console", "static", "console.css"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range regexp.MustCompile(`\.((?:severity|level|stage|tlp|status)-[a-z0-9-]+)`).FindAllStringSubmatch(string(b), -1) {
+		if !slices.Contains(out, m[1]) {
+			out = append(out, m[1])
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("static/console.css: no badge colours found")
+	}
+	return out
+}
+
 // axeResult is what the test keeps of an axe-core result.
 type axeResult struct {
 	ID, Impact, Help string
@@ -164,6 +185,7 @@ type axeChecker struct {
 	pages     map[string]bool
 	checks    int
 	spent     time.Duration
+	ran       atomic.Int32 // the people whose subtests ran
 }
 
 // inject loads axe-core into the page (again after a full navigation;
@@ -269,6 +291,7 @@ func TestConsoleAccessibility(t *testing.T) {
 	t.Run("people", func(t *testing.T) {
 		t.Run("visitor", func(t *testing.T) {
 			t.Parallel()
+			a.ran.Add(1)
 			p := open(t, "visitor")
 			signInPage(t, p)
 			// The checker finds what it should: a button without a name.
@@ -278,6 +301,20 @@ func TestConsoleAccessibility(t *testing.T) {
 				t.Fatalf("axe-core missed a button without a name: %+v", violations)
 			}
 			p.eval(`(() => { document.getElementById('axe-probe').remove(); return ''; })()`)
+			// Every badge and notice colour of the stylesheet, also those
+			// the test's data shows nowhere (a late stage, TLP:RED).
+			classes, _ := json.Marshal(badgeClasses(t))
+			p.eval(fmt.Sprintf(`(() => { const m = document.getElementById('main');
+				const card = Object.assign(document.createElement('div'), { id: 'axe-palette', className: 'card' });
+				for (const c of %s) { card.append(Object.assign(document.createElement('span'), { className: 'badge ' + c, textContent: c }), ' '); }
+				for (const c of ['notice', 'notice ok', 'notice warn', 'notice error']) {
+					const n = Object.assign(document.createElement('div'), { className: c });
+					n.append(Object.assign(document.createElement('p'), { textContent: c }), Object.assign(document.createElement('a'), { href: '#/queue', textContent: c }));
+					card.append(n);
+				}
+				m.append(card); return ''; })()`, classes))
+			a.check(t, p, "the stylesheet's badges and notices")
+			p.eval(`(() => { document.getElementById('axe-palette').remove(); return ''; })()`)
 			a.check(t, p, "sign-in")
 			p.do(chromedp.SendKeys(chromedp.CSS("input[name=key]"), "not-a-key\n"))
 			p.wait("the refusal", `!!document.querySelector('#main [role=alert]')`)
@@ -293,6 +330,7 @@ func TestConsoleAccessibility(t *testing.T) {
 		for _, r := range axeRoles {
 			t.Run(r.role, func(t *testing.T) {
 				t.Parallel()
+				a.ran.Add(1)
 				p := open(t, r.role)
 				p.signIn(env.base, "", r.key)
 				a.check(t, p, "landing page")
@@ -326,6 +364,7 @@ func TestConsoleAccessibility(t *testing.T) {
 		}
 		t.Run("phone", func(t *testing.T) {
 			t.Parallel()
+			a.ran.Add(1)
 			p := open(t, "ncc-phone")
 			p.do(chromedp.EmulateViewport(390, 844))
 			signInPage(t, p)
@@ -339,6 +378,10 @@ func TestConsoleAccessibility(t *testing.T) {
 	})
 
 	for _, name := range consolePages(t) {
+		if n := a.ran.Load(); n < int32(len(axeRoles)+2) {
+			t.Logf("%d of the %d people ran: the PAGES routes are not all expected", n, len(axeRoles)+2)
+			break
+		}
 		if !a.pages[name] {
 			t.Errorf("static/app.js PAGES has %q and no role's visit reached it: add a row to axeExtras (or a key to axeRoles)", name)
 		}
