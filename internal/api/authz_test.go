@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -35,12 +36,45 @@ func (f *seededFixture) resource(route, role, scope string) string {
 		}
 		return m[out]
 	}
+	analyst := func(ncc, oisc string) string { // for the roles that may, else the NCC's
+		if role == "oisc-analyst" {
+			return oisc
+		}
+		return ncc
+	}
 	switch {
 	case strings.Contains(route, "/admin/keys/"):
-		if scope == "in" {
-			return f.key
+		if scope == "out" {
+			return strings.Repeat("0", 32)
 		}
-		return strings.Repeat("0", 32)
+		if strings.HasSuffix(route, "/rotate") {
+			return f.rotateKey
+		}
+		return f.key
+	case strings.Contains(route, "/admin/registry/"):
+		// in: an object the rows put, then delete; out: another id (no
+		// such object to delete; a put whose body names another).
+		return pick(map[string]string{"in": "objects/matrix-object", "out": "objects/matrix-elsewhere"}, "in", "out")
+	case strings.Contains(route, "/alerts/{id}"):
+		return pick(map[string]string{"bank": f.alert["bank"], "grid": f.alert["grid"], "none": uuid.NewString()},
+			analyst("bank", "grid"), analyst("none", "bank"))
+	case strings.Contains(route, "/silences/{id}"):
+		return pick(map[string]string{"ncc": f.silence["ncc"], "oisc-b": f.silence["oisc-b"], "oisc-a": f.silence["oisc-a"], "none": uuid.NewString()},
+			analyst("ncc", "oisc-b"), analyst("none", "oisc-a"))
+	case strings.Contains(route, "/reports/{id}"):
+		if scope == "in" {
+			return f.digest["national"]
+		}
+		if role == "ncc-analyst" {
+			return uuid.NewString()
+		}
+		return f.digest["sector:healthcare"]
+	case strings.HasSuffix(route, "/merge"):
+		return pick(map[string]string{"bank": f.incident["merge-bank"], "grid": f.incident["merge-grid"], "red": f.incident["red"]},
+			analyst("bank", "grid"), analyst("red", "bank"))
+	case strings.HasSuffix(route, "/split"):
+		return pick(map[string]string{"bank": f.grouped["bank"], "grid": f.grouped["grid"], "red": f.incident["red"]},
+			analyst("bank", "grid"), analyst("red", "bank"))
 	case strings.Contains(route, "/notifications/{id}"):
 		n := f.notification
 		switch role {
@@ -50,6 +84,8 @@ func (f *seededFixture) resource(route, role, scope string) string {
 			return pick(n, "oisc/oisc-b", "oisc/oisc-a")
 		case "owner":
 			return pick(n, "org/bank", "org/grid")
+		case "sector-analyst":
+			return pick(n, "sectoral_isc/isc-energy", "org/bank")
 		case "regulator":
 			return pick(n, "ncc/ncc", "org/grid")
 		}
@@ -68,10 +104,33 @@ func (f *seededFixture) resource(route, role, scope string) string {
 
 // matrixBody is the body a row sends for the role: a change every role
 // that changes incidents may make, a report of the caller's own
-// organisation, a key with a name of its own.
-func matrixBody(route, role string) string {
+// organisation, a key with a name of its own, a merge into (and a split
+// of an alert of) an incident of the analyst's scope, a triage of the
+// alert of its scope, a silence, a digest, the registry as it is and an
+// object of the bank.
+func (f *seededFixture) matrixBody(route, role string) string {
 	detected := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+	org := "bank"
+	if role == "oisc-analyst" {
+		org = "grid"
+	}
 	switch route {
+	case "POST /api/v1/incidents/{id}/merge":
+		return `{"into":"` + f.incident[org] + `"}`
+	case "POST /api/v1/incidents/{id}/split":
+		return `{"alert_ids":["` + f.splitAlert[org] + `"]}`
+	case "POST /api/v1/alerts/{id}/triage":
+		return `{"status":"acknowledged","reason":"seen by ` + role + ` (authorisation matrix)"}`
+	case "POST /api/v1/alerts/triage":
+		return `{"status":"acknowledged","reason":"bulk (authorisation matrix)","ids":["` + f.alert["bank"] + `","` + f.alert["grid"] + `"]}`
+	case "POST /api/v1/silences":
+		return `{"matchers":[{"name":"rule","op":"=","value":"r-matrix"}],"reason":"maintenance (authorisation matrix)","duration":"30m"}`
+	case "POST /api/v1/reports":
+		return `{"kind":"daily","scope":"national","period_start":"` + time.Now().UTC().AddDate(0, 0, -3).Format("2006-01-02") + `","lang":"kk"}`
+	case "PUT /api/v1/admin/registry":
+		return testRegistryJSON
+	case "PUT /api/v1/admin/registry/{kind}/{id}":
+		return `{"id":"matrix-object","name":"Matrix object","kind":"information_system","owner":"bank","sector":"banking","criticality":2,"oisc":"oisc-a"}`
 	case "POST /api/v1/incidents":
 		org := `"org":"bank","object_ids":["cbs"],`
 		switch role {
@@ -90,6 +149,12 @@ func matrixBody(route, role string) string {
 	}
 	return ""
 }
+
+// testRegistryJSON is testRegistry as JSON (the body PUT
+// /api/v1/admin/registry takes as application/json).
+const testRegistryJSON = `{"version":1,"centers":[{"id":"oisc-a","name":"OISC A","kind":"oisc"},{"id":"oisc-b","name":"OISC B","kind":"oisc"},` +
+	`{"id":"isc-energy","name":"Energy ISC","kind":"sectoral_isc","sectors":["electricity"]}],` +
+	`"organisations":[{"id":"bank","name":"Bank","sectors":["banking"],"oiscs":["oisc-a"]},{"id":"grid","name":"Grid","sectors":["electricity"],"oiscs":["oisc-b"]}]}`
 
 type matrixRow struct {
 	Route  string            `yaml:"route"`
@@ -206,9 +271,9 @@ func TestAuthzMatrix(t *testing.T) {
 			}
 			target := path
 			if r.Scope != "" {
-				target = strings.Replace(path, "{id}", f.resource(path, mr.role, r.Scope), 1)
+				target = strings.Replace(strings.Replace(path, "{kind}/{id}", "{id}", 1), "{id}", f.resource(path, mr.role, r.Scope), 1)
 			}
-			e := doExchange(t, f.srv, method, target, mr.key, matrixBody(r.Route, mr.role))
+			e := doExchange(t, f.srv, method, target, mr.key, f.matrixBody(r.Route, mr.role))
 			got := strconv.Itoa(e.status)
 			if e.status/100 == 4 {
 				got += " " + errCodeOf(e.body)

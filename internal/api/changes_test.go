@@ -462,7 +462,13 @@ func TestMergeAndSplit(t *testing.T) {
 	if code, _, body := f.do(t, http.MethodPost, "oisc-key", "/api/v1/incidents/"+bank.ID+"/merge", `{"into":"`+a.ID+`"}`); code != 404 {
 		t.Errorf("merging an incident out of scope: %d %s, want 404", code, body)
 	}
-	code, _, body := f.do(t, http.MethodPost, "oisc-key", "/api/v1/incidents/"+b.ID+"/merge", `{"into":"`+a.ID+`"}`)
+	// If-Match names the merged incident's version: a stale one is refused.
+	if code, _, body := f.do(t, http.MethodPost, "oisc-key", "/api/v1/incidents/"+b.ID+"/merge", `{"into":"`+a.ID+`"}`,
+		"If-Match", fmt.Sprintf(`"%d"`, b.Version+7)); code != 409 {
+		t.Errorf("merging at a stale version: %d %s, want 409", code, body)
+	}
+	code, _, body := f.do(t, http.MethodPost, "oisc-key", "/api/v1/incidents/"+b.ID+"/merge", `{"into":"`+a.ID+`"}`,
+		"If-Match", fmt.Sprintf(`"%d"`, b.Version))
 	var survivor incident.Incident
 	if code != 200 || json.Unmarshal(body, &survivor) != nil || survivor.ID != a.ID || survivor.AlertCount != 2 {
 		t.Fatalf("merge: %d %s", code, body)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/api"
+	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/store"
@@ -420,13 +421,25 @@ type seededFixture struct {
 	incident map[string]string
 	// notification by "<kind>/<recipient>".
 	notification map[string]string
-	// key is a stored key's id.
-	key string
+	// key is a stored key's id; rotateKey another's, for rotation alone.
+	key, rotateKey string
+	// alert is one seeded alert's id, by organisation.
+	alert map[string]string
+	// grouped is an incident the ncc's stage grouped from two alerts, by
+	// organisation; splitAlert one of its alerts.
+	grouped, splitAlert map[string]string
+	// silence by "ncc" (made by the NCC), "oisc-b" (by oisc-b's analyst)
+	// and "oisc-a" (by the NCC, for oisc-a's alerts only).
+	silence map[string]string
+	// digest by scope: "national" and "sector:healthcare".
+	digest map[string]string
 }
 
 func newSeededFixture(t *testing.T) *seededFixture {
 	t.Helper()
-	f := &seededFixture{changesFixture: newChangesFixture(t), incident: map[string]string{}, notification: map[string]string{}}
+	f := &seededFixture{changesFixture: newChangesFixture(t), incident: map[string]string{}, notification: map[string]string{},
+		alert: map[string]string{}, grouped: map[string]string{}, splitAlert: map[string]string{}, silence: map[string]string{},
+		digest: map[string]string{}}
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
 	var rows []store.EventRow
@@ -446,7 +459,9 @@ func newSeededFixture(t *testing.T) *seededFixture {
 			t.Fatal(err)
 		}
 		rows = append(rows, r)
-		if err := f.st.InsertAlerts(ctx, []alert.Alert{{ID: uuid.New(), ReceivedAt: now, DetectedAt: now, EventTime: now, RuleID: "r-scan",
+		aid := uuid.New()
+		f.alert[org] = aid.String()
+		if err := f.st.InsertAlerts(ctx, []alert.Alert{{ID: aid, ReceivedAt: now, DetectedAt: now, EventTime: now, RuleID: "r-scan",
 			RuleTitle: "Scan", Level: "high", OISC: oisc, Org: org, Object: object, Sector: sector, Asset: "known", Criticality: 1,
 			EventIDs: []string{ev.Kuzet.EventID}, Tags: []string{"attack.discovery"}, Attack: []string{"attack.discovery"}}}); err != nil {
 			t.Fatal(err)
@@ -460,6 +475,9 @@ func newSeededFixture(t *testing.T) *seededFixture {
 		"bank": {"owner-key", `{"object_ids":["cbs"],"title":"Phishing at the bank","detected_at":"` + detected + `","rsit_class":"fraud","rsit_type":"phishing"}`},
 		"grid": {"oisc-key", `{"org":"grid","object_ids":["scada-1"],"title":"Scan of the SCADA","detected_at":"` + detected + `","rsit_class":"information-gathering","rsit_type":"scanner"}`},
 		"red":  {"oisc-key", `{"org":"grid","title":"Red","detected_at":"` + detected + `","rsit_class":"information-gathering","rsit_type":"scanner","tlp":"RED"}`},
+		// Merged away by the matrix's analysts (into "bank" and "grid").
+		"merge-bank": {"owner-key", `{"object_ids":["cbs"],"title":"Phishing again","detected_at":"` + detected + `","rsit_class":"fraud","rsit_type":"phishing"}`},
+		"merge-grid": {"oisc-key", `{"org":"grid","object_ids":["scada-1"],"title":"Scan again","detected_at":"` + detected + `","rsit_class":"information-gathering","rsit_type":"scanner"}`},
 	} {
 		e := doExchange(t, f.srv, http.MethodPost, "/api/v1/incidents", r.key, r.body)
 		var rc struct{ ID string }
@@ -471,6 +489,7 @@ func newSeededFixture(t *testing.T) *seededFixture {
 	var sent []store.NotificationLogEntry
 	for _, r := range []struct{ kind, recipient, incident string }{
 		{"ncc", "ncc", "bank"}, {"oisc", "oisc-a", "bank"}, {"oisc", "oisc-b", "grid"}, {"org", "bank", "bank"}, {"org", "grid", "grid"},
+		{"sectoral_isc", "isc-energy", "grid"},
 	} {
 		id := uuid.NewString()
 		f.notification[r.kind+"/"+r.recipient] = id
@@ -487,5 +506,77 @@ func newSeededFixture(t *testing.T) *seededFixture {
 		t.Fatalf("the stored key: %d %s", e.status, e.body)
 	}
 	f.key = k.ID
+	e = doExchange(t, f.srv, http.MethodPost, "/api/v1/admin/keys", "admin-key", `{"name":"matrix-rotate","role":"owner","org":"bank","ttl":"24h"}`)
+	if e.status != http.StatusCreated || json.Unmarshal(e.body, &k) != nil {
+		t.Fatalf("the key to rotate: %d %s", e.status, e.body)
+	}
+	f.rotateKey = k.ID
+	f.seedGrouped(t, now)
+	for name, r := range map[string]struct{ key, body string }{
+		"ncc":    {"ncc-key", `{"matchers":[{"name":"rule","op":"=","value":"r-none"}],"reason":"matrix","duration":"1h"}`},
+		"oisc-b": {"oisc-key", `{"matchers":[{"name":"rule","op":"=","value":"r-none"}],"reason":"matrix","duration":"1h"}`},
+		"oisc-a": {"ncc-key", `{"matchers":[{"name":"oisc","op":"=","value":"oisc-a"}],"reason":"matrix","duration":"1h"}`},
+	} {
+		e := doExchange(t, f.srv, http.MethodPost, "/api/v1/silences", r.key, r.body)
+		var sr struct{ ID string }
+		if e.status != http.StatusCreated || json.Unmarshal(e.body, &sr) != nil {
+			t.Fatalf("the %s silence: %d %s", name, e.status, e.body)
+		}
+		f.silence[name] = sr.ID
+	}
+	yesterday := now.AddDate(0, 0, -2).Format("2006-01-02")
+	for _, scope := range []string{"national", "sector:healthcare"} {
+		e := doExchange(t, f.srv, http.MethodPost, "/api/v1/reports", "ncc-key",
+			`{"kind":"daily","scope":"`+scope+`","period_start":"`+yesterday+`","lang":"en"}`)
+		var d struct{ ID string }
+		if e.status != http.StatusCreated || json.Unmarshal(e.body, &d) != nil {
+			t.Fatalf("the %s digest: %d %s", scope, e.status, e.body)
+		}
+		f.digest[scope] = d.ID
+	}
 	return f
+}
+
+// seedGrouped sends two alerts of one rule for each organisation through
+// the alerts stream and waits for the stage to group each pair into an
+// incident (one the matrix splits).
+func (f *seededFixture) seedGrouped(t *testing.T, now time.Time) {
+	t.Helper()
+	js, err := f.nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, org := range []string{"bank", "grid"} {
+		oisc, sector, object := "oisc-a", "banking", "cbs"
+		if org == "grid" {
+			oisc, sector, object = "oisc-b", "electricity", "scada-1"
+		}
+		for i := 0; i < 2; i++ {
+			a := alert.Alert{ID: uuid.New(), ReceivedAt: now, DetectedAt: now, EventTime: now, RuleID: "r-group", RuleTitle: "Grouped",
+				Level: "high", OISC: oisc, Org: org, Object: object, Sector: sector, Asset: "known", Criticality: 1,
+				EventIDs: []string{uuid.NewString()}}
+			if err := f.st.InsertAlerts(context.Background(), []alert.Alert{a}); err != nil {
+				t.Fatal(err)
+			}
+			data, _ := json.Marshal(a)
+			if _, err := js.Publish(bus.AlertsSubject(a.OISC, a.Sector), data); err != nil {
+				t.Fatal(err)
+			}
+			f.splitAlert[org] = a.ID.String()
+		}
+	}
+	eventually(t, "the grouped incidents", 20*time.Second, func() error {
+		for _, org := range []string{"bank", "grid"} {
+			f.grouped[org] = ""
+			for _, in := range f.incidents(t, org) {
+				if len(in.RuleIDs) > 0 && in.RuleIDs[0] == "r-group" && in.AlertCount == 2 {
+					f.grouped[org] = in.ID
+				}
+			}
+			if f.grouped[org] == "" {
+				return fmt.Errorf("no incident of two r-group alerts of %s yet", org)
+			}
+		}
+		return nil
+	})
 }

@@ -176,7 +176,7 @@ func busUnavailable(err error) *Error {
 // listSilences serves GET /api/v1/silences: {"silences":[...]}, newest
 // first, each with its state (pending, active, expired); state filters
 // (comma-separated or repeated). An oisc-analyst lists the silences of its
-// OISC, an owner those of its organisation (the ones they may make).
+// OISC (the ones it may make); owners manage none.
 func (s *Server) listSilences(c *fiber.Ctx) error {
 	forced, perr := silencer(principal(c))
 	if perr != nil {
@@ -250,6 +250,9 @@ func (s *Server) createSilence(c *fiber.Ctx) error {
 		return derr
 	}
 	if forced != nil && !inScope(rec, forced) {
+		if len(rec.Matchers) >= maxMatchers {
+			return badParam("matchers", "1 to %d matchers, with the %s=%s matcher your key adds", maxMatchers-1, forced.Name, forced.Value)
+		}
 		rec.Matchers = append(rec.Matchers, *forced)
 	}
 	rec.ID, rec.CreatedBy = uuid.NewString(), p.Name

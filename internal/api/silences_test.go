@@ -113,6 +113,15 @@ func TestSilencesThroughTheAPI(t *testing.T) {
 	if !slices.Contains(owner.Matchers, incident.Matcher{Name: "oisc", Op: "=", Value: "oisc-a"}) {
 		t.Errorf("the second OISC analyst's silence is not limited to its OISC: %+v", owner.Matchers)
 	}
+	// Sixteen matchers of its own leave no room for the OISC's.
+	var sixteen []string
+	for i := 0; i < 16; i++ {
+		sixteen = append(sixteen, fmt.Sprintf(`{"name":"rule_id","op":"!=","value":"r-%d"}`, i))
+	}
+	if code, b := f.send(t, http.MethodPost, "oisc-key", "/api/v1/silences",
+		`{"matchers":[`+strings.Join(sixteen, ",")+`],"reason":"many","duration":"1h"}`); code != 400 || !strings.Contains(string(b), "matcher your key adds") {
+		t.Errorf("an OISC analyst's silence of 16 matchers: %d %s, want 400 on matchers", code, b)
+	}
 	// Owners do not silence the monitoring of their objects.
 	for _, key := range []string{"owner-key", "sector-key", "regulator-key", "admin-key"} {
 		create(key, `{"matchers":[{"name":"rule_id","op":"=","value":"x"}],"reason":"x","duration":"1h"}`, 403)

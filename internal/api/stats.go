@@ -40,6 +40,15 @@ func (s *Server) statsQuery(c *fiber.Ctx) (store.StatsQuery, error) {
 		return store.StatsQuery{}, err
 	}
 	args := c.Context().QueryArgs()
+	// multi joins every value of a repeated parameter with commas
+	// (by=a&by=b is by=a,b), as the list filters take them.
+	multi := func(name string) string {
+		var vs []string
+		for _, v := range args.PeekMulti(name) {
+			vs = append(vs, string(v))
+		}
+		return strings.Join(vs, ",")
+	}
 	var perr error
 	args.VisitAll(func(k, _ []byte) {
 		if perr == nil && !slices.Contains(statsParams, string(k)) {
@@ -63,7 +72,7 @@ func (s *Server) statsQuery(c *fiber.Ctx) (store.StatsQuery, error) {
 	if !q.From.Before(q.To) {
 		return q, badParam("from", "from must be before to")
 	}
-	for _, v := range strings.Split(c.Query("by"), ",") {
+	for _, v := range strings.Split(multi("by"), ",") {
 		if v = strings.TrimSpace(v); v == "" {
 			continue
 		}
@@ -78,7 +87,7 @@ func (s *Server) statsQuery(c *fiber.Ctx) (store.StatsQuery, error) {
 	if !slices.Contains(store.StatsIntervals, q.Interval) {
 		return q, badParam("interval", "day, week or month")
 	}
-	for _, v := range strings.Split(c.Query("sector"), ",") {
+	for _, v := range strings.Split(multi("sector"), ",") {
 		if v = strings.TrimSpace(v); v == "" {
 			continue
 		}
@@ -152,6 +161,16 @@ func (s *Server) timeliness(c *fiber.Ctx) error {
 	q, err := s.statsQuery(c)
 	if err != nil {
 		return err
+	}
+	// Stages are grouped by regime and stage, and by sector when asked;
+	// not by the incident's classification nor by period.
+	if q.Interval != "" {
+		return badParam("interval", "timeliness is not broken down by period (it counts the stages of the incidents detected from..to)")
+	}
+	for _, d := range q.By {
+		if d != "sector" {
+			return badParam("by", "timeliness is grouped by regime and stage, and by sector (by=sector) only")
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.QueryTimeout)
 	defer cancel()

@@ -63,6 +63,11 @@ func TestStatisticsForRegulators(t *testing.T) {
 			t.Errorf("the regulator's statistics show %q: %s", leak, body)
 		}
 	}
+	// by=category&by=severity is by=category,severity.
+	if code, body := f.get(t, "regulator-key", "/api/v1/stats/incidents?by=category&by=severity"); code != 200 ||
+		!strings.Contains(string(body), `"by":["category","severity"]`) {
+		t.Errorf("a repeated by: %d %s", code, body)
+	}
 	code, body = f.get(t, "regulator-key", "/api/v1/stats/response-times?by=category")
 	if code != 200 || !strings.Contains(string(body), `"time_to_acknowledge":{"n":3,"mean_seconds":600,"median_seconds":600}`) {
 		t.Errorf("response times: %d %s", code, body)
@@ -78,6 +83,10 @@ func TestStatisticsForRegulators(t *testing.T) {
 		"/api/v1/stats/incidents?colour=red":        400,
 		"/api/v1/stats/incidents?by=sector,day":     400,
 		"/api/v1/stats/incidents?interval=day&by=x": 400,
+		"/api/v1/stats/incidents?by=severity&by=x":  400, // every value of a repeated parameter counts
+		"/api/v1/stats/timeliness?by=category":      400,
+		"/api/v1/stats/timeliness?interval=day":     400,
+		"/api/v1/stats/timeliness?by=sector":        200,
 	} {
 		if code, body := f.get(t, "ncc-key", path); code != want {
 			t.Errorf("%s: %d %s, want %d", path, code, body, want)

@@ -134,7 +134,7 @@ func literals(t *testing.T, name, src string) []string {
 // codeLiterals are the strings of the scripts that are not messages for
 // people: HTTP header names and values, the zone, methods.
 var codeLiterals = []string{"Authorization", "Bearer ", "Accept", "Content-Type", "If-Match", "If-None-Match",
-	"Idempotency-Key", "ETag", "Asia/Almaty", "GET", "POST", "PATCH", "Infinity"}
+	"Idempotency-Key", "ETag", "Asia/Almaty", "GET", "POST", "PATCH", "PUT", "Infinity"}
 
 var (
 	upperWord = regexp.MustCompile(`[A-Za-z]*[A-Z][A-Za-z]*`)

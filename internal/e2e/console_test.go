@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -59,7 +61,7 @@ var consoleKeys = map[string]config.APIKey{
 	"console-owner-key":     {Name: "bank-owner", Role: "owner", Org: "bank"},
 	"console-regulator-key": {Name: "regulator", Role: "regulator", Sectors: []string{"banking"}},
 	"console-sector-key":    {Name: "banking-center", Role: "sector-analyst", Sectors: []string{"banking"}},
-	"console-admin-key":     {Name: "admin", Role: "admin"},
+	"console-admin-key":     {Name: "admin-saule", Role: "admin"},
 }
 
 // consoleEnv is a real kuzet-api over a real ClickHouse and NATS, with
@@ -480,11 +482,37 @@ func TestConsole(t *testing.T) {
 				t.Errorf("the NCC's queue lacks %q:\n%s", title, rows)
 			}
 		}
+		// Sorted by a column, ascending then descending, in the URL too.
+		titles := `JSON.stringify([...document.querySelectorAll('#queue-rows tr a.title')].map((a) => a.textContent))`
+		for _, c := range []struct{ hash, sort string }{{"sort=title", "ascending"}, {"sort=-title", "descending"}} {
+			ncc.do(chromedp.Click(chromedp.CSS(`#queue th button[data-sort=title]`)))
+			ncc.wait("sorted by title "+c.sort, `location.hash.includes('`+c.hash+`') && document.querySelector('#queue th[aria-sort=`+c.sort+`]') !== null`)
+			var got []string
+			if err := json.Unmarshal([]byte(ncc.eval(titles)), &got); err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Clone(got)
+			slices.SortFunc(want, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+			if c.sort == "descending" {
+				slices.Reverse(want)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("sorted %s: %q", c.sort, got)
+			}
+		}
 		// Filters live in the URL.
 		ncc.choose("#filter-sector", "banking")
 		ncc.wait("the sector filter", `location.hash.includes('sector=banking') && document.querySelectorAll('#queue-rows tr').length === 1`)
 		if rows := ncc.text("#queue-rows"); !strings.Contains(rows, bank.Title) || strings.Contains(rows, grid.Title) {
 			t.Errorf("filtered by banking:\n%s", rows)
+		}
+		// Bulk: the bank's incident acknowledged from the queue.
+		ncc.do(chromedp.Click(chromedp.CSS(`#queue-rows input.pick`)))
+		ncc.wait("the selection", `!document.querySelector('#bulk-ack').disabled`)
+		ncc.do(chromedp.Click(chromedp.CSS(`#bulk-ack`)))
+		ncc.wait("the bulk change", `!!document.querySelector('#bulk-done')`)
+		if code, body := env.apiGet(t, "console-ncc-key", "/api/v1/incidents/"+bank.ID); code != 200 || !strings.Contains(string(body), `"status":"triage"`) {
+			t.Errorf("the acknowledged incident: %d %.300s", code, body)
 		}
 		ncc.shot("queue")
 		ncc.clean()
@@ -773,6 +801,113 @@ func TestConsole(t *testing.T) {
 			}
 			p.clean()
 		}
+	})
+
+	t.Run("an OISC analyst triages its alert as a false positive; an NCC analyst silences a rule and ends the silence", func(t *testing.T) {
+		p := b.person(t, "oisc")
+		p.signIn(env.base, "#/alerts", "console-oisc-key")
+		p.wait("the alerts with their checkboxes", `document.querySelectorAll('#alerts input.pick').length === 1`)
+		p.do(chromedp.Click(chromedp.CSS("#alerts input.pick")))
+		p.wait("the selection", `!document.querySelector('#triage-apply').disabled`)
+		p.choose("#triage-status", "false_positive")
+		p.choose("#triage-reason", "scheduled vulnerability scan")
+		p.do(chromedp.Click(chromedp.CSS("#triage-apply")))
+		p.wait("the triage", `!!document.querySelector('#triage-done')`)
+		p.wait("the alert's triage shown", `document.querySelector('#alerts tbody').textContent.includes('scheduled vulnerability scan')`)
+		code, body := env.apiGet(t, "console-oisc-key", "/api/v1/alerts?triage=false_positive")
+		if code != 200 || !strings.Contains(string(body), `"reason":"scheduled vulnerability scan"`) || !strings.Contains(string(body), `"actor":"oisc-b-daniyar"`) {
+			t.Errorf("the triaged alert through the API: %d %s", code, body)
+		}
+		p.shot("triage")
+		p.clean()
+
+		n := b.person(t, "ncc")
+		n.signIn(env.base, "#/silences", "console-ncc-key")
+		n.wait("the silence form", `!!document.querySelector('#silence-form')`)
+		n.choose("#silence-value", "r-noisy")
+		n.choose("#silence-reason", "rule under review")
+		n.do(chromedp.Click(chromedp.CSS("#silence-create")))
+		n.wait("the active silence", `!!document.querySelector('#silence-made') && document.querySelectorAll('#silences tbody tr button[data-id]').length === 1`)
+		if txt := n.text("#silences"); !strings.Contains(txt, "rule_id=r-noisy") || !strings.Contains(txt, en["silence.active"]) {
+			t.Errorf("the silences list: %q", txt)
+		}
+		n.do(chromedp.Click(chromedp.CSS("#silences tbody tr button[data-id]")))
+		n.wait("the ended silence", `document.querySelectorAll('#silences tbody tr button[data-id]').length === 0`)
+		if txt := n.text("#silences"); !strings.Contains(txt, en["silence.expired"]) {
+			t.Errorf("after ending it: %q", txt)
+		}
+		n.shot("silences")
+		n.clean()
+	})
+
+	t.Run("an OISC analyst keeps a task and merges a duplicate into the grid's incident", func(t *testing.T) {
+		detected := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+		code, body := env.apiDo(t, http.MethodPost, "console-oisc-key", "/api/v1/incidents",
+			`{"org":"grid","title":"The same scan, reported twice","detected_at":"`+detected+`","rsit_class":"information-gathering","rsit_type":"scanner"}`)
+		var dup struct{ ID string }
+		if code != http.StatusCreated || json.Unmarshal(body, &dup) != nil {
+			t.Fatalf("the duplicate: %d %s", code, body)
+		}
+		p := b.person(t, "oisc")
+		p.signIn(env.base, "#/incidents/"+dup.ID, "console-oisc-key")
+		p.wait("the tasks form", `!!document.querySelector('#tasks-form')`)
+		p.choose("#task-title", "Ask the grid for the scanner's schedule")
+		p.do(chromedp.Click(chromedp.CSS("#task-add")))
+		p.wait("the task", `!!document.querySelector('#tasks input[data-task]')`)
+		p.do(chromedp.Click(chromedp.CSS("#tasks input[data-task]")))
+		// Done once the page shows the saved version (the box it re-renders
+		// is enabled and checked; the one clicked stays disabled until then).
+		p.wait("the task done", `(() => { const b = document.querySelector('#tasks input[data-task]'); return !!b && b.checked && !b.disabled; })()`)
+		p.choose("#merge-into", grid.ID)
+		p.do(chromedp.Click(chromedp.CSS("#merge-submit")))
+		p.wait("the merge's answer", `!!document.querySelector('#duplicate-of') || !!document.querySelector('#notices [role=alert]')`)
+		if p.eval(`String(!!document.querySelector('#duplicate-of'))`) != "true" {
+			t.Fatalf("the merge was refused: %s", p.text("#notices"))
+		}
+		if got := p.text("#duplicate-of"); got != grid.ID {
+			t.Errorf("duplicate of %q, want %q", got, grid.ID)
+		}
+		code, body = env.apiGet(t, "console-oisc-key", "/api/v1/incidents/"+dup.ID)
+		if code != 200 || !strings.Contains(string(body), `"status":"closed"`) || !strings.Contains(string(body), `"done":true`) {
+			t.Errorf("the duplicate through the API: %d %.400s", code, body)
+		}
+		p.clean()
+	})
+
+	t.Run("the administrator makes a key, shown once, that works until revoked, and saves the registry", func(t *testing.T) {
+		p := b.person(t, "admin")
+		p.signIn(env.base, "#/queue", "console-admin-key")
+		p.wait("the admin page", `!!document.querySelector('#key-form') && document.querySelector('#registry-json').value.includes('"organisations"')`)
+		p.choose("#key-name", "bank-2-owner")
+		p.choose("#key-role", "owner")
+		p.choose("#key-scope", "bank-2")
+		p.do(chromedp.Click(chromedp.CSS("#key-create")))
+		p.wait("the new key's secret", `!!document.querySelector('#key-secret-value')`)
+		secret := p.text("#key-secret-value")
+		if code, body := env.apiGet(t, secret, "/api/v1/whoami"); code != 200 || !strings.Contains(string(body), `"org":"bank-2"`) {
+			t.Fatalf("the new key: %d %s", code, body)
+		}
+		if got := p.eval(`JSON.stringify([Object.values(localStorage).concat(Object.values(sessionStorage)).some((v) => v.includes(` + strconv.Quote(secret) + `))])`); got != "[false]" {
+			t.Errorf("the secret is kept in web storage")
+		}
+		p.do(chromedp.Click(chromedp.CSS(`#keys button[data-action=revoke]`)))
+		p.wait("the revoked key", `!document.querySelector('#keys button[data-action=revoke]')`)
+		// Revocation reaches the key cache within its TTL.
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			code, _ := env.apiGet(t, secret, "/api/v1/whoami")
+			if code == 401 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the revoked key still answers %d", code)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		p.do(chromedp.Click(chromedp.CSS("#registry-save")))
+		p.wait("the registry saved", `!!document.querySelector('#registry-saved')`)
+		p.shot("admin")
+		p.clean()
 	})
 
 	t.Run("sign-out forgets the key", func(t *testing.T) {

@@ -331,7 +331,7 @@ func findNotification(in *incident.Incident, id string) (*incident.Stage, *incid
 }
 
 func (s *Stage) readIncident(ctx context.Context, id string) (*incident.Incident, error) {
-	val, _, err := s.kv.Get(ctx, id)
+	val, rev, err := s.kv.Get(ctx, id)
 	if err != nil || val == nil {
 		return nil, err
 	}
@@ -339,6 +339,9 @@ func (s *Stage) readIncident(ctx context.Context, id string) (*incident.Incident
 	if err := json.Unmarshal(val, &in); err != nil {
 		return nil, fmt.Errorf("grouping: incident %s in the bucket: %w", id, err)
 	}
+	// An incident's version is its bucket revision (what If-Match and the
+	// API's ETag name); the stored document does not carry it.
+	in.Version = rev
 	return &in, nil
 }
 

@@ -334,7 +334,7 @@ func (s *Stage) handleMerge(ctx context.Context, data []byte) any {
 	if e != nil {
 		return refuse(e)
 	}
-	if req.IfMatch != 0 && req.IfMatch != loser.Version {
+	if req.IfMatch != 0 && loser.Stale(req.IfMatch) {
 		return refuse(rpcError(409, "version_conflict", "", "the incident changed since version %d: it is at version %d now", req.IfMatch, loser.Version))
 	}
 	if _, e, err := s.readScoped(ctx, req.Into, req.Scope); err != nil {
@@ -374,6 +374,7 @@ func (s *Stage) handleMerge(ctx context.Context, data []byte) any {
 		if err != nil {
 			return incident.Incident{}, nil, err
 		}
+		closed.ChangedFrom = rev // a person's merge, though the close is the system's
 		le.Actor = req.Actor
 		d, _ := json.Marshal(le)
 		return closed, []store.IncidentLogEntry{{ID: entryID(req.ID, "merge/"+req.Into, now), IncidentID: req.ID, At: now,
@@ -419,7 +420,7 @@ func (s *Stage) handleSplit(ctx context.Context, data []byte) any {
 	if e != nil {
 		return refuse(e)
 	}
-	if req.IfMatch != 0 && req.IfMatch != parent.Version {
+	if req.IfMatch != 0 && parent.Stale(req.IfMatch) {
 		return refuse(rpcError(409, "version_conflict", "", "the incident changed since version %d: it is at version %d now", req.IfMatch, parent.Version))
 	}
 	links, err := s.st.IncidentAlertIDs(ctx, req.ID)
@@ -459,6 +460,7 @@ func (s *Stage) handleSplit(ctx context.Context, data []byte) any {
 	}
 	if _, err := s.update(ctx, req.ID, now, func(st *incident.Incident, rev uint64) (incident.Incident, []store.IncidentLogEntry, error) {
 		next := st.Clone()
+		next.ChangedFrom = rev // a person's split
 		next.Children = append(next.Children, child.ID)
 		next.AlertCount = max(0, next.AlertCount-len(req.AlertIDs))
 		return next, []store.IncidentLogEntry{{ID: entryID(req.ID, "split-out/"+child.ID, now), IncidentID: req.ID, At: now,

@@ -168,8 +168,12 @@ type Task struct {
 type Incident struct {
 	ID      string `json:"id"`
 	Version uint64 `json:"version"` // the KV revision it was read at
-	Title   string `json:"title"`
-	Org     string `json:"org,omitempty"` // empty for a national incident
+	// ChangedFrom is the version a person's last change (an analyst's
+	// PATCH, a declaration, a merge, a split) was made to: a client that
+	// read a version after it has seen that change (see Stale).
+	ChangedFrom uint64 `json:"changed_from,omitempty"`
+	Title       string `json:"title"`
+	Org         string `json:"org,omitempty"` // empty for a national incident
 	// Orgs and Sectors are machine ids; a local incident has its own.
 	Orgs          []string      `json:"orgs"`
 	Sectors       []string      `json:"sectors"`
@@ -395,4 +399,13 @@ func latestOf(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// Stale reports whether a change made to version v (If-Match) must be
+// refused as a conflict: v is ahead of the incident, or a person changed
+// the incident since v. The system's writes (alerts joining, clocks,
+// notifications sent) do not make v stale: an analyst who read the
+// incident before a new alert joined changes it without a reload.
+func (in *Incident) Stale(v uint64) bool {
+	return v > in.Version || v < in.Version && v <= in.ChangedFrom
 }

@@ -228,8 +228,8 @@ func diff(a, b *Incident) []FieldChange {
 	return out
 }
 
-// Apply applies c to cur if cur is at version (compare-and-set) and c is
-// allowed; it returns the new incident (Version+1) and the log entry of
+// Apply applies c to cur if version is not stale (cur.Stale: no person
+// changed cur since version) and c is allowed; it returns the new incident (Version+1) and the log entry of
 // the attempt, also when it fails. Errors: [*ConflictError],
 // [ErrTransition], [ErrInvalid].
 func Apply(cur Incident, version uint64, c Change) (Incident, LogEntry, error) {
@@ -239,12 +239,15 @@ func Apply(cur Incident, version uint64, c Change) (Incident, LogEntry, error) {
 		e.Outcome, e.Error = o, err.Error()
 		return cur, e, err
 	}
-	if cur.Version != version {
+	if cur.Stale(version) {
 		return fail(OutcomeConflict, &ConflictError{ID: cur.ID, Want: version, Have: cur.Version})
 	}
 	next, err := applyChange(cur.Clone(), c)
 	if err != nil {
 		return fail(OutcomeRejected, err)
+	}
+	if !c.System {
+		next.ChangedFrom = cur.Version
 	}
 	next.Version = cur.Version + 1
 	e.After, e.Outcome, e.Fields = next.Status, OutcomeApplied, diff(&cur, &next)

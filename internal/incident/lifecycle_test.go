@@ -292,3 +292,37 @@ func TestApplyGroupingKeepsTheAnalystsWork(t *testing.T) {
 		t.Errorf("new incident %+v", got)
 	}
 }
+
+// TestSystemWritesDoNotMakeAVersionStale: an analyst who read version 1
+// changes the incident after the system wrote versions 2 and 3 (an alert
+// joined, a notification went out); a second analyst still at version 1
+// then conflicts, and one at the first analyst's version does not.
+func TestSystemWritesDoNotMakeAVersionStale(t *testing.T) {
+	l := incident.NewLedger()
+	if err := l.Put(incident.Incident{ID: "i1", Status: incident.StatusNew}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		cur, _ := l.Get("i1")
+		if _, err := l.Update("i1", cur.Version, incident.Change{System: true, At: t0, Comment: "system note"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Update("i1", 1, incident.Change{Actor: "alice", At: t0, Assignee: "alice"}); err != nil {
+		t.Fatalf("alice at version 1 after two system writes: %v", err)
+	}
+	var conflict *incident.ConflictError
+	if _, err := l.Update("i1", 1, incident.Change{Actor: "bob", At: t0, Assignee: "bob"}); !errors.As(err, &conflict) {
+		t.Fatalf("bob at version 1 after alice's change: %v, want a conflict", err)
+	}
+	cur, _ := l.Get("i1")
+	if _, err := l.Update("i1", cur.Version+1, incident.Change{Actor: "bob", At: t0, Assignee: "bob"}); !errors.As(err, &conflict) {
+		t.Fatalf("a version ahead of the incident: %v, want a conflict", err)
+	}
+	if _, err := l.Update("i1", cur.Version, incident.Change{Actor: "bob", At: t0, Assignee: "bob"}); err != nil {
+		t.Fatalf("bob at the current version: %v", err)
+	}
+	if got, _ := l.Get("i1"); got.Assignee != "bob" || got.ChangedFrom != cur.Version {
+		t.Errorf("incident %+v", got)
+	}
+}

@@ -4,7 +4,7 @@ import { setLang, preferred, lang, apply } from './i18n.js';
 import { h, clear, refreshTimes, tickClocks, announce } from './dom.js';
 import { principal, signedIn, signOut, onEnd, touch } from './session.js';
 import { forget } from './api.js';
-import { READERS, REPORTERS, RECIPIENTS } from './model.js';
+import { READERS, REPORTERS, RECIPIENTS, DECLARERS } from './model.js';
 import * as signin from './pages/signin.js';
 import * as queue from './pages/queue.js';
 import * as incident from './pages/incident.js';
@@ -13,13 +13,17 @@ import * as report from './pages/report.js';
 import * as notifications from './pages/notifications.js';
 import * as stats from './pages/stats.js';
 import * as home from './pages/home.js';
+import * as silences from './pages/silences.js';
+import * as admin from './pages/admin.js';
 
 const PAGES = {
   queue: { page: queue, nav: 'nav.queue', roles: READERS },
   alerts: { page: alerts, nav: 'nav.alerts', roles: READERS },
   report: { page: report, nav: 'nav.report', roles: REPORTERS },
   notifications: { page: notifications, nav: 'nav.notifications', roles: RECIPIENTS },
+  silences: { page: silences, nav: 'nav.silences', roles: DECLARERS },
   stats: { page: stats, nav: 'nav.stats', roles: ['regulator', 'ncc-analyst', 'oisc-analyst', 'sector-analyst'] },
+  admin: { page: admin, nav: 'nav.admin', roles: ['admin'] },
   incidents: { page: incident, roles: READERS },
   home: { page: home, roles: [] },
 };
@@ -58,6 +62,9 @@ function landing(role) {
   }
   if (role === 'regulator') {
     return 'stats';
+  }
+  if (role === 'admin') {
+    return 'admin';
   }
   return 'home';
 }

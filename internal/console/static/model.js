@@ -6,6 +6,10 @@ export const SEVERITIES = ['none', 'low', 'moderate', 'high', 'critical'];
 export const RESOLUTIONS = ['handled', 'false_positive', 'duplicate', 'benign'];
 export const LEVELS = ['informational', 'low', 'medium', 'high', 'critical'];
 export const TLPS = ['clear', 'green', 'amber', 'amber+strict', 'red'];
+// TRIAGES are an alert share's triage statuses (store.TriageStatuses).
+export const TRIAGES = ['new', 'acknowledged', 'true_positive', 'false_positive'];
+// ROLES are the roles a key may have (access.Roles).
+export const ROLES = ['ncc-analyst', 'oisc-analyst', 'sector-analyst', 'owner', 'regulator', 'admin'];
 export const IMPACTS = ['none', 'low', 'medium', 'high'];
 
 // NEXT lists, for each status, where the state machine lets an analyst
@@ -52,4 +56,8 @@ export const READERS = ['ncc-analyst', 'oisc-analyst', 'sector-analyst', 'owner'
 export const REPORTERS = ['ncc-analyst', 'oisc-analyst', 'owner'];
 export const RECIPIENTS = ['ncc-analyst', 'oisc-analyst', 'sector-analyst', 'owner'];
 export const DECLARERS = ['ncc-analyst', 'oisc-analyst'];
-export const CHANGERS = ['ncc-analyst', 'oisc-analyst', 'sector-analyst'];
+// CHANGERS change an incident's status and assignee; sector analysts and
+// owners comment and keep tasks.
+export const CHANGERS = ['ncc-analyst', 'oisc-analyst'];
+// DETERMINATIONS are an incident's determinations.
+export const DETERMINATIONS = ['suspected', 'confirmed', 'false_positive', 'blocked', 'failed_attempt'];

@@ -9,7 +9,7 @@
 import { h, timeEl, countdown, announce } from '../dom.js';
 import { call, get, download } from '../api.js';
 import { lang } from '../i18n.js';
-import { NEXT, RESOLUTIONS, CHANGERS, DECLARERS } from '../model.js';
+import { NEXT, RESOLUTIONS, CHANGERS, DECLARERS, DETERMINATIONS } from '../model.js';
 import { errorBox, field, select, badge, value, table, heading } from '../ui.js';
 
 export const POLL_MS = 5000;
@@ -32,6 +32,9 @@ function facts(inc) {
     ['incident.declared', timeEl(inc.declared_at)],
     ['incident.version', h('span', { id: 'incident-version', text: inc.version })],
   ];
+  if (inc.duplicate_of) {
+    rows.push(['incident.duplicate_of', h('a', { id: 'duplicate-of', href: '#/incidents/' + encodeURIComponent(inc.duplicate_of) }, h('code', { text: inc.duplicate_of }))]);
+  }
   return h('dl', { class: 'facts' }, rows.map(([k, v]) => [h('dt', { i18n: k }), h('dd', {}, v)]));
 }
 
@@ -124,6 +127,8 @@ export function render(main, ctx) {
   let timer = null;
   let shown = null; // the incident as shown: its version is sent as If-Match
   let dirty = false;
+  let atLeast = 0; // the version of the last change made here
+  let lagging = 0;
 
   async function load(poll) {
     let r;
@@ -147,6 +152,13 @@ export function render(main, ctx) {
       return;
     }
     const d = r.data;
+    if (d.incident.version < atLeast && lagging < 20) {
+      // Not stored yet: read again shortly rather than show the old one.
+      lagging += 1;
+      await new Promise((done) => setTimeout(done, 250));
+      return live ? load(poll) : undefined;
+    }
+    lagging = 0;
     if (poll && shown) {
       if (d.incident.version === shown.version) {
         return;
@@ -189,7 +201,12 @@ export function render(main, ctx) {
     button.disabled = true;
     const url = '/api/v1/incidents/' + encodeURIComponent(id) + (path || '');
     try {
-      await call(path ? 'POST' : 'PATCH', url, { body, headers: { 'If-Match': '"' + shown.version + '"' } });
+      const r = await call(path ? 'POST' : 'PATCH', url, { body, headers: { 'If-Match': '"' + shown.version + '"' } });
+      // The answer is the incident as changed (a merge's: the survivor);
+      // the list the page reloads from may lag it by a moment.
+      if (r.data && r.data.id === id && r.data.version > atLeast) {
+        atLeast = r.data.version;
+      }
       dirty = false;
       notices.replaceChildren(h('p', { class: ['notice', 'ok'], role: 'status', i18n: 'incident.saved' }));
       await load(false);
@@ -260,6 +277,52 @@ export function render(main, ctx) {
         change({ comment: text.value }, '', cbtn);
       });
       out.push(c);
+    }
+    if (DECLARERS.includes(role)) {
+      const det = select('determination', DETERMINATIONS, inc.determination);
+      det.id = 'determination-to';
+      const dbtn = h('button', { type: 'submit', id: 'determination-submit', i18n: 'incident.determination.submit' });
+      const f = h('form', { class: 'card', id: 'determination-form', onchange: markDirty },
+        h('h3', { i18n: 'incident.determination.title' }), field('incident.determination', det), dbtn);
+      f.addEventListener('submit', (e) => {
+        e.preventDefault();
+        change({ determination: det.value }, '', dbtn);
+      });
+      out.push(f);
+    }
+    if (role !== 'regulator') {
+      const list = h('ul', { class: 'tasks', id: 'tasks' }, (inc.tasks || []).map((tk) => {
+        const box = h('input', { type: 'checkbox', id: 'task-' + tk.id, 'data-task': tk.id });
+        box.checked = !!tk.done;
+        box.addEventListener('change', () => change({ task: { id: tk.id, title: tk.title, done: box.checked } }, '', box));
+        return h('li', {}, box, ' ', h('label', { for: box.id, text: tk.title }));
+      }));
+      const title = h('input', { type: 'text', id: 'task-title', maxlength: '500', autocomplete: 'off' });
+      const tbtn = h('button', { type: 'submit', id: 'task-add', i18n: 'incident.tasks.add' });
+      const f = h('form', { class: 'card', id: 'tasks-form', oninput: markDirty },
+        h('h3', { i18n: 'incident.tasks.title' }), (inc.tasks || []).length ? list : h('p', { class: 'muted', i18n: 'incident.tasks.none' }),
+        field('incident.tasks.new', title), tbtn);
+      f.addEventListener('submit', (e) => {
+        e.preventDefault();
+        if (!title.value.trim()) {
+          title.focus();
+          return;
+        }
+        const tid = (window.crypto && crypto.randomUUID ? crypto.randomUUID() : String(Date.now())).slice(0, 8);
+        change({ task: { id: tid, title: title.value.trim() } }, '', tbtn);
+      });
+      out.push(f);
+    }
+    if (DECLARERS.includes(role) && inc.status !== 'closed') {
+      const into = h('input', { type: 'text', id: 'merge-into', maxlength: '36', autocomplete: 'off', spellcheck: 'false', required: true });
+      const mbtn = h('button', { type: 'submit', id: 'merge-submit', class: 'secondary', i18n: 'incident.merge.submit' });
+      const f = h('form', { class: 'card', id: 'merge-form', oninput: markDirty },
+        h('h3', { i18n: 'incident.merge.title' }), h('p', { class: 'hint', i18n: 'incident.merge.hint' }), field('incident.merge.into', into), mbtn);
+      f.addEventListener('submit', (e) => {
+        e.preventDefault();
+        change({ into: into.value.trim() }, '/merge', mbtn);
+      });
+      out.push(f);
     }
     if (DECLARERS.includes(role) && !inc.declared_at) {
       const note = h('textarea', { id: 'declare-comment', rows: '2', maxlength: '20000' });
