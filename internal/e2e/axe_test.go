@@ -64,6 +64,28 @@ var axeExtras = []axeExtra{
 		p.do(chromedp.Click(chromedp.CSS("#r-submit")))
 		p.wait("the receipt", `!!document.querySelector('#receipt-id')`)
 	}},
+	{role: "oisc-analyst", name: "alerts with one picked for triage", hash: "#/alerts", act: func(p *person) {
+		p.do(chromedp.Click(chromedp.CSS("#alerts input.pick")))
+		p.wait("the selection", `!document.querySelector('#triage-apply').disabled`)
+	}},
+	{role: "ncc-analyst", name: "a silence made", hash: "#/silences", act: func(p *person) {
+		p.choose("#silence-value", "r-axe")
+		p.choose("#silence-reason", "accessibility test")
+		p.do(chromedp.Click(chromedp.CSS("#silence-create")))
+		p.wait("the active silence", `!!document.querySelector('#silence-made')`)
+	}},
+	{role: "admin", name: "a new key's secret shown", hash: "#/admin", act: func(p *person) {
+		p.choose("#key-name", "axe-owner")
+		p.choose("#key-role", "owner")
+		p.choose("#key-scope", "bank-3")
+		p.do(chromedp.Click(chromedp.CSS("#key-create")))
+		p.wait("the new key's secret", `!!document.querySelector('#key-secret-value')`)
+	}},
+}
+
+// axeUnreachable are the PAGES routes no role can reach, and why.
+var axeUnreachable = map[string]string{
+	"home": "the landing page of a role with no pages; every role now has some (app.js landing)",
 }
 
 // axePhone are the routes checked once more at a phone's width, as the
@@ -382,7 +404,7 @@ func TestConsoleAccessibility(t *testing.T) {
 			t.Logf("%d of the %d people ran: the PAGES routes are not all expected", n, len(axeRoles)+2)
 			break
 		}
-		if !a.pages[name] {
+		if !a.pages[name] && axeUnreachable[name] == "" {
 			t.Errorf("static/app.js PAGES has %q and no role's visit reached it: add a row to axeExtras (or a key to axeRoles)", name)
 		}
 	}
