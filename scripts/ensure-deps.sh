@@ -13,6 +13,8 @@ have() {
 	done
 	return 1
 }
+# axe-core, from npm, for the console's accessibility test.
+"$(dirname "$0")/ensure-axe.sh"
 if ! have clickhouse-server /usr/sbin/clickhouse-server /usr/bin/clickhouse &&
 	! { [ -n "${KUZET_CLICKHOUSE_BINARY:-}" ] && [ -x "$KUZET_CLICKHOUSE_BINARY" ]; }; then
 	pkgs="$pkgs clickhouse-server clickhouse-client"

@@ -60,6 +60,7 @@ var consoleKeys = map[string]config.APIKey{
 	"console-oisc-key":      {Name: "oisc-b-daniyar", Role: "oisc-analyst", OISC: "oisc-b"},
 	"console-owner-key":     {Name: "bank-owner", Role: "owner", Org: "bank"},
 	"console-regulator-key": {Name: "regulator", Role: "regulator", Sectors: []string{"banking"}},
+	"console-sector-key":    {Name: "banking-center", Role: "sector-analyst", Sectors: []string{"banking"}},
 	"console-admin-key":     {Name: "admin-saule", Role: "admin"},
 }
 

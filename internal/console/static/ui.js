@@ -43,7 +43,7 @@ export function table(caption, heads, rows) {
   const thead = h('thead', {}, h('tr', {}, heads.map((k) => h('th', { scope: 'col', i18n: k }))));
   const tbody = h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c)))));
   const tab = h('table', {}, caption ? h('caption', { class: 'sr-only', i18n: caption }) : null, thead, tbody);
-  return h('div', { class: 'scroll', tabindex: '0', 'i18n-aria-label': caption || heads[0] }, tab);
+  return h('div', { class: 'scroll', role: 'group', tabindex: '0', 'i18n-aria-label': caption || heads[0] }, tab);
 }
 
 let ids = 0;

@@ -114,7 +114,7 @@ export function render(main, ctx) {
   const who = h('input', { type: 'text', id: 'bulk-assignee', maxlength: '200', autocomplete: 'off' });
   const assignBtn = h('button', { type: 'submit', id: 'bulk-assign', class: 'secondary', disabled: true, i18n: 'queue.bulk.assign' });
   bulk.append(h('div', { class: 'field' }, bulkCount), h('div', { class: 'field' }, ackBtn), field('queue.bulk.assignee', who), h('div', { class: 'field' }, assignBtn));
-  const tab = h('div', { class: 'scroll', tabindex: '0', 'i18n-aria-label': 'queue.title' },
+  const tab = h('div', { class: 'scroll', role: 'group', tabindex: '0', 'i18n-aria-label': 'queue.title' },
     h('table', { id: 'queue' }, h('caption', { class: 'sr-only', i18n: 'queue.title' }), h('thead', {}, headRow), tbody));
   const empty = h('p', { class: 'empty', hidden: true, i18n: 'queue.empty' });
   main.append(heading('queue.title'), form, bulk, status, errors, tab, empty);
