@@ -92,6 +92,7 @@ nats: {url: %q}
 clickhouse: {addr: [%q], database: %s}
 http: {listen: "127.0.0.1:%d"}
 store: {linger: 200ms}
+digests: {disabled: true}
 `, ns.ClientURL(), chcfg.Addr[0], chcfg.Database, p[4]))
 	apiCfg := writeFile(t, dir, "api.yaml", fmt.Sprintf(`
 listen: %q
@@ -147,7 +148,7 @@ keys:
 		"printer-9":   {"", "", ""},
 	}
 	var got eventsBody
-	proctest.Eventually(t, 60*time.Second, func(ctx context.Context) error {
+	proctest.Eventually(t, 120*time.Second, func(ctx context.Context) error {
 		got, err = getEvents(ctx, apiAddr, key, "limit=100")
 		if err != nil {
 			return err

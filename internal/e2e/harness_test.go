@@ -111,6 +111,7 @@ clickhouse: {addr: [%q], database: %s, dial_timeout: 2s, query_timeout: 10s}
 http: {listen: "127.0.0.1:%d"}
 consumer: {ack_wait: 10s}
 store: {linger: 200ms, max_backoff: 2s}
+digests: {disabled: true} # 78 PDFs at each start; the schedule has its own tests
 %s`, id, c.natsURL(), c.ch.Addr[0], c.ch.Database, p[0], extra))
 	return &role{c: c, bin: proctest.Binary(c.t, "kuzet-ncc"), cfg: cfg, ops: fmt.Sprintf("127.0.0.1:%d", p[0])}
 }

@@ -114,6 +114,7 @@ http: {listen: %q}
 log: {level: warn}
 store: {linger: 200ms}
 notifications: {disabled: true}
+digests: {disabled: true}
 `, natsURL, ch.Addr[0], ch.Database, a[6]))
 	cp := proctest.Start(t, "", proctest.Binary(t, "kuzet-collector"), []string{"-config", col})
 	waitReady(t, cp, a[1])
