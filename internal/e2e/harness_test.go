@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/kuzet-kz/kuzet/internal/bus/bustest"
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/conformance"
@@ -33,6 +35,19 @@ type cluster struct {
 	natsArgs []string
 	nats     *proctest.Proc
 	st       *store.Store
+	// members, when set, are the servers of a NATS cluster (kuzet nats
+	// -cluster) in place of the one server; replicas is then the roles'
+	// nats.replicas.
+	members  []*member
+	replicas int
+}
+
+// member is one server of a NATS cluster.
+type member struct {
+	name string
+	port int
+	args []string
+	proc *proctest.Proc
 }
 
 func newCluster(t *testing.T, ch config.ClickHouse, hub bool) *cluster {
@@ -55,7 +70,76 @@ func newCluster(t *testing.T, ch config.ClickHouse, hub bool) *cluster {
 	return c
 }
 
-func (c *cluster) natsURL() string { return fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort) }
+func (c *cluster) natsURL() string {
+	if len(c.members) == 0 {
+		return fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort)
+	}
+	var urls []string
+	for _, m := range c.members {
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", m.port))
+	}
+	return strings.Join(urls, ",")
+}
+
+// natsYAML is the roles' nats section.
+func (c *cluster) natsYAML() string {
+	return fmt.Sprintf("{url: %q, replicas: %d}", c.natsURL(), max(c.replicas, 1))
+}
+
+// newNATSCluster is a cluster whose NATS is n clustered `kuzet nats`
+// servers (n1, n2, ...) with JetStream, and roles that create their
+// streams with n replicas and know every member's URL.
+func newNATSCluster(t *testing.T, ch config.ClickHouse, n int) *cluster {
+	t.Helper()
+	p := ports(t, 2*n)
+	c := &cluster{t: t, dir: t.TempDir(), ch: ch, replicas: n}
+	var routes []string
+	for i := 0; i < n; i++ {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p[n+i]))
+	}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("n%d", i+1)
+		c.members = append(c.members, &member{name: name, port: p[i], args: []string{"nats", "-name", name,
+			"-port", fmt.Sprint(p[i]), "-store", filepath.Join(c.dir, "nats-"+name), "-log-level", "warn",
+			"-max-store", fmt.Sprint(bustest.MaxStore),
+			"-cluster", "kuzet-test", "-cluster-port", fmt.Sprint(p[n+i]), "-routes", strings.Join(routes, ",")}})
+	}
+	for _, m := range c.members {
+		c.startMember(m)
+	}
+	// The roles create their streams at start: wait for JetStream's meta
+	// leader and for every member to be a peer.
+	nc, err := nats.Connect(c.natsURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	proctest.Eventually(t, 30*time.Second, func(ctx context.Context) error {
+		m, err := nc.RequestWithContext(ctx, "$JS.API.INFO", nil)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(m.Data), `"type":"io.nats.jetstream.api.v1.account_info_response"`) || strings.Contains(string(m.Data), `"error"`) {
+			return fmt.Errorf("jetstream not ready: %s", m.Data)
+		}
+		return nil
+	})
+	st, err := store.Open(context.Background(), ch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c.st = st
+	return c
+}
+
+func (c *cluster) startMember(m *member) {
+	c.t.Helper()
+	m.proc = proctest.Start(c.t, "", proctest.Binary(c.t, "kuzet"), m.args)
+	if !m.proc.WaitOutput(30*time.Second, "nats nats://") {
+		c.t.Fatalf("kuzet nats %s did not start:\n%s", m.name, m.proc.Output())
+	}
+}
 
 func (c *cluster) startNATS() {
 	c.t.Helper()
@@ -86,13 +170,13 @@ id: %s
 oisc: %s
 data_dir: %s
 journal: true
-nats: {url: %q}
+nats: %s
 http: {listen: "127.0.0.1:%d"}
 registry_file: %s
 batch: {linger: 100ms, max_events: 200}
 inputs:
   - {name: syslog-tcp, type: syslog_tcp, listen: %q, pipeline: syslog}
-%s`, id, oisc, filepath.Join(c.dir, "collectors"), c.natsURL(), p[0],
+%s`, id, oisc, filepath.Join(c.dir, "collectors"), c.natsYAML(), p[0],
 		filepath.Join(conformance.ModuleRoot(c.t), "configs", "registry.yaml"), tcp, extra))
 	return &role{c: c, bin: proctest.Binary(c.t, "kuzet-collector"), cfg: cfg, ops: fmt.Sprintf("127.0.0.1:%d", p[0])}, tcp
 }
@@ -106,12 +190,12 @@ func (c *cluster) nccNamed(id, extra string) *role {
 	p := ports(c.t, 1)
 	cfg := writeFile(c.t, c.dir, id+".yaml", fmt.Sprintf(`
 id: %s
-nats: {url: %q}
+nats: %s
 clickhouse: {addr: [%q], database: %s, dial_timeout: 2s, query_timeout: 10s}
 http: {listen: "127.0.0.1:%d"}
 consumer: {ack_wait: 10s}
 store: {linger: 200ms, max_backoff: 2s}
-%s`, id, c.natsURL(), c.ch.Addr[0], c.ch.Database, p[0], extra))
+%s`, id, c.natsYAML(), c.ch.Addr[0], c.ch.Database, p[0], extra))
 	return &role{c: c, bin: proctest.Binary(c.t, "kuzet-ncc"), cfg: cfg, ops: fmt.Sprintf("127.0.0.1:%d", p[0])}
 }
 

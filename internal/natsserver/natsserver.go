@@ -42,7 +42,24 @@ type Options struct {
 	LeafDenyExports []string
 	// User and Password, when set, require client authentication.
 	User, Password string
-	Logger         *slog.Logger
+	// Cluster, when its Name is set, makes the server a member of a NATS
+	// cluster: JetStream then replicates streams over the members (R3
+	// needs three), and Name must be unique among them.
+	Cluster Cluster
+	Logger  *slog.Logger
+}
+
+// Cluster configures cluster membership.
+type Cluster struct {
+	// Name is the cluster's name, the same on every member.
+	Name string
+	// Host and Port listen for the other members' routes (Host defaults to
+	// the client host; Port -1: random).
+	Host string
+	Port int
+	// Routes are the other members' route URLs (nats-route://host:port);
+	// listing this server's own is harmless.
+	Routes []string
 }
 
 // Server is a running embedded server.
@@ -78,6 +95,24 @@ func Start(o Options) (*Server, error) {
 		NoSigs:             true,
 		Username:           o.User,
 		Password:           o.Password,
+	}
+	if o.Cluster.Name != "" {
+		if o.Cluster.Host == "" {
+			o.Cluster.Host = o.Host
+		}
+		if o.Cluster.Port == 0 {
+			return nil, errors.New("natsserver: a cluster member needs a route port")
+		}
+		opts.Cluster.Name = o.Cluster.Name
+		opts.Cluster.Host = o.Cluster.Host
+		opts.Cluster.Port = o.Cluster.Port
+		for _, r := range o.Cluster.Routes {
+			u, err := url.Parse(r)
+			if err != nil || u.Host == "" {
+				return nil, fmt.Errorf("natsserver: route %q: not a nats-route://host:port URL", r)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
 	}
 	if o.LeafPort < 0 {
 		p, err := freePort(o.Host)
