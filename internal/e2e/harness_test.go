@@ -14,11 +14,14 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/bus/bustest"
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/conformance"
 	"github.com/kuzet-kz/kuzet/internal/proctest"
+	"github.com/kuzet-kz/kuzet/internal/registry"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/verify"
 )
@@ -58,9 +61,17 @@ func newCluster(t *testing.T, ch config.ClickHouse, hub bool) *cluster {
 		"-max-store", fmt.Sprint(bustest.MaxStore)}
 	if hub {
 		c.leafPort = p[1]
-		c.natsArgs = append(c.natsArgs, "-domain", "ncc", "-leaf-port", fmt.Sprint(p[1]))
+		// Each site connects as its own leaf user (siteUser).
+		pw := writeFile(t, c.dir, "leaf-site-astana.pass", "site-astana-s3cret\n")
+		users := writeFile(t, c.dir, "leaf-users.yaml", fmt.Sprintf("- {site: site-astana, user: site-astana, password_file: %s}\n", pw))
+		c.natsArgs = append(c.natsArgs, "-domain", "ncc", "-leaf-port", fmt.Sprint(p[1]), "-leaf-users", users)
 	}
 	c.startNATS()
+	if hub {
+		// A site's leaf user may read the registry at the hub, not write
+		// it: the NCC imports it.
+		c.importRegistry()
+	}
 	st, err := store.Open(context.Background(), ch, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +80,10 @@ func newCluster(t *testing.T, ch config.ClickHouse, hub bool) *cluster {
 	c.st = st
 	return c
 }
+
+// siteUser is the collector's site section's credentials for site-astana
+// at a hub cluster.
+const siteUser = "hub_user: site-astana\n  hub_password: site-astana-s3cret\n"
 
 func (c *cluster) natsURL() string {
 	if len(c.members) == 0 {
@@ -141,6 +156,30 @@ func (c *cluster) startMember(m *member) {
 	}
 }
 
+func (c *cluster) importRegistry() {
+	c.t.Helper()
+	nc, err := nats.Connect(c.natsURL())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	reg, err := registry.LoadFile(filepath.Join(conformance.ModuleRoot(c.t), "configs", "registry.yaml"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	kv, err := bus.OpenRegistryKV(context.Background(), js, 1, nil)
+	if err == nil {
+		_, err = kv.Import(context.Background(), reg)
+	}
+	if err != nil {
+		c.t.Fatal(err)
+	}
+}
+
 func (c *cluster) startNATS() {
 	c.t.Helper()
 	c.nats = proctest.Start(c.t, "", proctest.Binary(c.t, "kuzet"), c.natsArgs)
@@ -172,13 +211,22 @@ data_dir: %s
 journal: true
 nats: %s
 http: {listen: "127.0.0.1:%d"}
-registry_file: %s
+%s
 batch: {linger: 100ms, max_events: 200}
 inputs:
   - {name: syslog-tcp, type: syslog_tcp, listen: %q, pipeline: syslog}
 %s`, id, oisc, filepath.Join(c.dir, "collectors"), c.natsYAML(), p[0],
-		filepath.Join(conformance.ModuleRoot(c.t), "configs", "registry.yaml"), tcp, extra))
+		c.registryLine(), tcp, extra))
 	return &role{c: c, bin: proctest.Binary(c.t, "kuzet-collector"), cfg: cfg, ops: fmt.Sprintf("127.0.0.1:%d", p[0])}, tcp
+}
+
+// registryLine imports the registry at the collector's start, unless the
+// test imported it at the hub (a site may not write it).
+func (c *cluster) registryLine() string {
+	if c.leafPort != 0 {
+		return ""
+	}
+	return "registry_file: " + filepath.Join(conformance.ModuleRoot(c.t), "configs", "registry.yaml")
 }
 
 func (c *cluster) ncc(extra string) *role { return c.nccNamed("ncc-1", extra) }
@@ -236,11 +284,11 @@ func httpStatus(ctx context.Context, url string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// metric reads one sample from the role's /metrics ("name{labels}").
-func (r *role) metric(name string) float64 {
+// metrics is the role's /metrics page ("" when it does not answer).
+func (r *role) metrics() string {
 	resp, err := http.Get("http://" + r.ops + "/metrics")
 	if err != nil {
-		return -1
+		return ""
 	}
 	defer resp.Body.Close()
 	var sb strings.Builder
@@ -252,7 +300,16 @@ func (r *role) metric(name string) float64 {
 			break
 		}
 	}
-	for _, line := range strings.Split(sb.String(), "\n") {
+	return sb.String()
+}
+
+// metric reads one sample from the role's /metrics ("name{labels}").
+func (r *role) metric(name string) float64 {
+	page := r.metrics()
+	if page == "" {
+		return -1
+	}
+	for _, line := range strings.Split(page, "\n") {
 		if strings.HasPrefix(line, name+" ") {
 			var v float64
 			fmt.Sscan(strings.TrimPrefix(line, name+" "), &v)
