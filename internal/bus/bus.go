@@ -132,9 +132,9 @@ type StreamOptions struct {
 	MaxBytes int64
 	// Duplicates is the Nats-Msg-Id window; it must cover publisher retries.
 	Duplicates time.Duration
-	// Sites are the JetStream domains of OISC sites whose buffers the events
-	// stream sources (hub side only).
-	Sites []string
+	// Sites are the OISC sites whose buffers the events stream sources
+	// (hub side only).
+	Sites []SiteSource
 }
 
 // DefaultStreamOptions keep events a week, up to 8 GiB, with a 10 minute

@@ -36,6 +36,12 @@ func Dial(cfg config.NATS, name string, log *slog.Logger) (*Client, error) {
 // JetStream returns the client's JetStream context.
 func (c *Client) JetStream() jetstream.JetStream { return c.js }
 
+// JetStreamDomain returns a JetStream context of the client's connection
+// that addresses domain (a site's, for the hub).
+func (c *Client) JetStreamDomain(domain string) (jetstream.JetStream, error) {
+	return JetStream(c.nc, domain)
+}
+
 // Close closes the connection; publishes not yet acknowledged fail.
 func (c *Client) Close() { c.nc.Close() }
 

@@ -36,7 +36,11 @@ func OpenRegistryKV(ctx context.Context, js jetstream.JetStream, replicas int, l
 		Description: "kuzet registry of critical objects (TLP:AMBER+STRICT)",
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bus: registry bucket: %w", err)
+		// A site's leaf user may read the hub's bucket, not configure it.
+		var berr error
+		if kv, berr = js.KeyValue(ctx, RegistryBucket); berr != nil {
+			return nil, fmt.Errorf("bus: registry bucket: %w", err)
+		}
 	}
 	return &RegistryKV{kv: kv, log: log}, nil
 }

@@ -42,18 +42,25 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
 	return info.State.Msgs
 }
 
-// TestSiteBufferSourcedAcrossLinkCut: a site's events reach the hub's
-// stream through sourcing, once each, also when the leaf link is cut while
-// the site keeps publishing and then restored.
+// TestSiteBufferSourcedAcrossLinkCut: a site's leaf node authenticates as
+// its own user; its events reach the hub's stream through sourcing, once
+// each, also when the leaf link is cut while the site keeps publishing and
+// then restored; what it writes under another OISC's subjects never reaches
+// the hub and is counted; its user cannot publish elsewhere at the hub.
 func TestSiteBufferSourcedAcrossLinkCut(t *testing.T) {
-	hub, err := natsserver.Start(natsserver.Options{Name: "hub", Port: -1, LeafPort: -1, StoreDir: t.TempDir(), Domain: "ncc"})
+	pub, sub := bus.SiteLeafPermissions("site-a", "ncc")
+	hub, err := natsserver.Start(natsserver.Options{Name: "hub", Port: -1, LeafPort: -1, StoreDir: t.TempDir(), Domain: "ncc",
+		LeafUsers: []natsserver.LeafUser{
+			{User: "site-a", Password: "s3cret-a", Publish: pub, Subscribe: sub},
+			{User: "site-b", Password: "s3cret-b"},
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer hub.Shutdown()
 	proxy := proctest.StartProxy(t, strings.TrimPrefix(hub.LeafURL(), "nats-leaf://"))
 	site, err := natsserver.Start(natsserver.Options{Name: "site-a", Port: -1, StoreDir: t.TempDir(), Domain: "site-a",
-		LeafRemotes: []string{"nats-leaf://" + proxy.Addr()}, LeafDenyExports: []string{bus.EventsPrefix + ".>"}})
+		LeafRemotes: []string{"nats-leaf://site-a:s3cret-a@" + proxy.Addr()}, LeafDenyExports: []string{bus.EventsPrefix + ".>"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,24 +68,26 @@ func TestSiteBufferSourcedAcrossLinkCut(t *testing.T) {
 	ctx := context.Background()
 	siteJS := connect(t, site.ClientURL(), "")
 	hubJS := connect(t, hub.ClientURL(), "")
-	if err := bus.EnsureSiteStream(ctx, siteJS, bus.SiteOptions{Site: "site-a", MaxBytes: 1 << 30, MaxAge: time.Hour, Overflow: bus.OverflowBlock}); err != nil {
+	if err := bus.EnsureSiteStream(ctx, siteJS, bus.SiteOptions{Site: "site-a", OISC: "oisc-a", MaxBytes: 1 << 30, MaxAge: time.Hour, Overflow: bus.OverflowBlock}); err != nil {
 		t.Fatal(err)
 	}
 	so := bus.DefaultStreamOptions()
-	so.Sites = []string{"site-a"}
+	so.Sites = []bus.SiteSource{{Domain: "site-a", OISC: "oisc-a"}}
 	// The leaf link must be up for the hub to reach the site's API.
 	proctest.Eventually(t, 10*time.Second, func(ctx context.Context) error {
 		return bus.EnsureStreams(ctx, hubJS, so)
 	})
-	pub := bus.NewPublisher(siteJS, nil)
-	send := func(from, to int) {
+	publisher := bus.NewPublisher(siteJS, nil)
+	sendAs := func(oisc string, from, to int) {
 		for i := from; i < to; i++ {
 			b := batch(uint64(i), 3)
-			if _, err := pub.Publish(ctx, bus.EventsSubject("oisc-a", "c1"), b); err != nil {
+			b.ID = oisc + "/" + b.ID
+			if _, err := publisher.Publish(ctx, bus.EventsSubject(oisc, "c1"), b); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+	send := func(from, to int) { sendAs("oisc-a", from, to) }
 	waitHub := func(want uint64) {
 		proctest.Eventually(t, 60*time.Second, func(context.Context) error {
 			if got := streamMsgs(t, hubJS, bus.EventsStream); got != want {
@@ -87,7 +96,9 @@ func TestSiteBufferSourcedAcrossLinkCut(t *testing.T) {
 			return nil
 		})
 	}
-	send(1, 101)
+	send(1, 51)
+	sendAs("oisc-b", 1, 8) // another OISC's subject
+	send(51, 101)
 	waitHub(100)
 	proxy.Cut()
 	send(101, 301) // the site keeps accepting while cut off
@@ -127,9 +138,52 @@ func TestSiteBufferSourcedAcrossLinkCut(t *testing.T) {
 	}
 	proctest.Eventually(t, 10*time.Second, func(ctx context.Context) error {
 		b, err := bus.SiteState(ctx, siteJS)
-		if err != nil || b.Msgs != 0 {
-			return fmt.Errorf("site backlog %+v, %v", b, err)
+		if err != nil || b.Msgs != 7 {
+			return fmt.Errorf("site backlog %+v, %v; want the 7 foreign batches left", b, err)
 		}
 		return nil
 	})
+	// The hub counts the foreign messages through the site's API.
+	hubToSite := connect(t, hub.ClientURL(), "site-a")
+	in, err := bus.InspectSite(ctx, hubToSite, bus.SiteSource{Domain: "site-a", OISC: "oisc-a"})
+	if err != nil || in.Foreign != 7 || in.FilterReset || len(in.Subjects) != 1 || in.Subjects[0] != "kuzet.events.oisc-b.c1" {
+		t.Errorf("inspection %+v, %v; want 7 foreign messages on kuzet.events.oisc-b.c1", in, err)
+	}
+	// A site that widens its source consumer's filter gets it set back.
+	c, _ := siteJS.Stream(ctx, bus.SiteStream)
+	cons, err := c.PushConsumer(ctx, bus.SiteSourceConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := cons.CachedInfo().Config
+	cc.FilterSubject = bus.EventsPrefix + ".>"
+	if _, err := siteJS.UpdatePushConsumer(ctx, bus.SiteStream, cc); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := bus.InspectSite(ctx, hubToSite, bus.SiteSource{Domain: "site-a", OISC: "oisc-a"}); err != nil || !in.FilterReset {
+		t.Errorf("inspection %+v, %v; want the filter reset", in, err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got := streamMsgs(t, hubJS, bus.EventsStream); got != 300 {
+		t.Errorf("hub holds %d messages after the filter was widened and reset, want 300", got)
+	}
+	// The site's user may not publish anything else into the hub.
+	hubNC, err := nats.Connect(hub.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hubNC.Close()
+	leak, _ := hubNC.SubscribeSync("kuzet.alerts.>")
+	hubNC.Flush()
+	siteNC, err := nats.Connect(site.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer siteNC.Close()
+	time.Sleep(500 * time.Millisecond) // interest reaches the site
+	siteNC.Publish("kuzet.alerts.oisc-b.energy", []byte("forged"))
+	siteNC.Flush()
+	if m, err := leak.NextMsg(time.Second); err == nil {
+		t.Errorf("the site published %q into the hub", m.Subject)
+	}
 }

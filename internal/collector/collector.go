@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -193,7 +194,7 @@ func (c *Collector) Start(ctx context.Context) (err error) {
 	if site.Domain != "" && site.Embedded {
 		c.siteSrv, err = natsserver.Start(natsserver.Options{
 			Name: "site-" + c.cfg.ID, Port: -1, StoreDir: filepath.Join(c.cfg.DataDir, c.cfg.ID, "nats"), Domain: site.Domain,
-			LeafRemotes: []string{site.Hub}, LeafDenyExports: []string{bus.EventsPrefix + ".>"}, Logger: c.log.With("component", "site-nats"),
+			LeafRemotes: []string{withUser(site.Hub, site.HubUser, site.HubPassword.Reveal())}, LeafDenyExports: []string{bus.EventsPrefix + ".>"}, Logger: c.log.With("component", "site-nats"),
 		})
 		if err != nil {
 			return fmt.Errorf("collector: site server: %w", err)
@@ -212,7 +213,7 @@ func (c *Collector) Start(ctx context.Context) (err error) {
 	}
 	regJS := c.js
 	if site.Domain != "" {
-		if err := bus.EnsureSiteStream(ctx, c.js, bus.SiteOptions{Site: site.Domain, MaxBytes: site.MaxBytes,
+		if err := bus.EnsureSiteStream(ctx, c.js, bus.SiteOptions{Site: site.Domain, OISC: c.cfg.OISC, MaxBytes: site.MaxBytes,
 			MaxAge: site.MaxAge, Overflow: site.Overflow}); err != nil {
 			return err
 		}
@@ -389,4 +390,17 @@ func (c *Collector) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.StopTimeout)
 	defer cancel()
 	return c.Stop(sctx)
+}
+
+// withUser puts a user and password into a leaf URL.
+func withUser(hub, user, password string) string {
+	if user == "" {
+		return hub
+	}
+	u, err := url.Parse(hub)
+	if err != nil {
+		return hub // natsserver reports the bad URL
+	}
+	u.User = url.UserPassword(user, password)
+	return u.String()
 }

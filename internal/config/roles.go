@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/kuzet-kz/kuzet/internal/access"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/incident"
@@ -241,6 +243,11 @@ type Site struct {
 	Embedded bool `yaml:"embedded"`
 	// Hub is the NCC's leaf-node URL, for the embedded server.
 	Hub string `yaml:"hub"`
+	// HubUser and HubPassword are the site's own leaf-node credentials at
+	// the hub (kuzet nats -leaf-users); the password is best given as
+	// KUZET_SITE_HUB_PASSWORD.
+	HubUser     string `yaml:"hub_user"`
+	HubPassword Secret `yaml:"hub_password"`
 	// HubDomain is the NCC's JetStream domain (where the registry lives).
 	HubDomain string `yaml:"hub_domain"`
 	// MaxBytes and MaxAge bound the buffer.
@@ -485,9 +492,10 @@ type Rules struct {
 // NCC configures kuzet-ncc.
 type NCC struct {
 	ID string `yaml:"id"`
-	// Sites are the JetStream domains of the OISC sites whose buffers the
-	// events stream sources.
-	Sites      []string   `yaml:"sites"`
+	// Sites are the OISC sites whose buffers the events stream sources:
+	// each {domain, oisc}, sourcing only kuzet.events.<oisc>.> (a plain
+	// domain string, the older form, sources every subject of the site).
+	Sites      []SiteRef  `yaml:"sites"`
 	NATS       NATS       `yaml:"nats"`
 	ClickHouse ClickHouse `yaml:"clickhouse"`
 	HTTP       HTTP       `yaml:"http"`
@@ -568,6 +576,30 @@ type IncidentStage struct {
 	incident.Config `yaml:",inline"`
 }
 
+// SiteRef is an OISC site the ncc sources: its JetStream domain and its
+// OISC.
+type SiteRef struct {
+	Domain string `yaml:"domain"`
+	// OISC is the site's OISC; empty (a site given as a plain string)
+	// sources every subject, which the ncc warns about.
+	OISC string `yaml:"oisc"`
+}
+
+// UnmarshalYAML takes {domain, oisc} or a plain domain string.
+func (r *SiteRef) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*r = SiteRef{Domain: n.Value}
+		return nil
+	}
+	type plain SiteRef
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*r = SiteRef(p)
+	return nil
+}
+
 // DefaultNCC returns the ncc defaults.
 func DefaultNCC() NCC {
 	return NCC{
@@ -593,8 +625,11 @@ func (c *NCC) Validate() error {
 		es.Add("id", "%q is not a valid id", c.ID)
 	}
 	for i, s := range c.Sites {
-		if !validDB(strings.ReplaceAll(s, "-", "_")) {
-			es.Add(fmt.Sprintf("sites[%d]", i), "%q is not a valid JetStream domain", s)
+		if !validDB(strings.ReplaceAll(s.Domain, "-", "_")) {
+			es.Add(fmt.Sprintf("sites[%d].domain", i), "%q is not a valid JetStream domain", s.Domain)
+		}
+		if s.OISC != "" && !event.ValidID(s.OISC) {
+			es.Add(fmt.Sprintf("sites[%d].oisc", i), "%q is not a valid OISC id", s.OISC)
 		}
 	}
 	c.NATS.validate(&es, "nats")

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -186,17 +187,17 @@ func TestFaultLeafLinkCut(t *testing.T) {
 	faultTest(t)
 	c := newCluster(t, storetest.Config(t), true)
 	proxy := proctest.StartProxy(t, fmt.Sprintf("127.0.0.1:%d", c.leafPort))
-	n := c.ncc("sites: [site-astana]")
+	n := c.ncc("sites: [{domain: site-astana, oisc: oisc-astana}]")
 	n.start(true)
 	coll, tcp := c.collector("c-sitefault", "oisc-astana", fmt.Sprintf(`
 site:
   domain: site-astana
   embedded: true
   hub: nats-leaf://%s
-  max_bytes: 1073741824
+  %s  max_bytes: 1073741824
   max_age: 24h
   overflow: block
-`, proxy.Addr()))
+`, proxy.Addr(), siteUser))
 	coll.start(true)
 	feed := startFeeder(tcp, 300)
 	time.Sleep(3 * time.Second)
@@ -218,6 +219,18 @@ site:
 	if !rep.OK() || int64(rep.Accepted) != sent {
 		t.Errorf("sent %d: %+v", sent, rep)
 	}
+	// The ncc inspects the site through its leaf user's permissions: it
+	// finds nothing under another OISC's subjects (internal/bus's
+	// TestSiteBufferSourcedAcrossLinkCut writes some and counts them).
+	proctest.Eventually(t, 15*time.Second, func(context.Context) error {
+		if v := n.metric(`kuzet_site_foreign_subject_messages{site="site-astana"}`); v != 0 {
+			return fmt.Errorf("kuzet_site_foreign_subject_messages = %v, want 0 (present)", v)
+		}
+		if !strings.Contains(n.metrics(), `kuzet_site_foreign_subject_messages{site="site-astana"} 0`) {
+			return errors.New("kuzet_site_foreign_subject_messages not exported yet")
+		}
+		return nil
+	})
 }
 
 func portOf(addr string) int {

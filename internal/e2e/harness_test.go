@@ -13,10 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/bus/bustest"
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/conformance"
 	"github.com/kuzet-kz/kuzet/internal/proctest"
+	"github.com/kuzet-kz/kuzet/internal/registry"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/verify"
 )
@@ -33,6 +38,19 @@ type cluster struct {
 	natsArgs []string
 	nats     *proctest.Proc
 	st       *store.Store
+	// members, when set, are the servers of a NATS cluster (kuzet nats
+	// -cluster) in place of the one server; replicas is then the roles'
+	// nats.replicas.
+	members  []*member
+	replicas int
+}
+
+// member is one server of a NATS cluster.
+type member struct {
+	name string
+	port int
+	args []string
+	proc *proctest.Proc
 }
 
 func newCluster(t *testing.T, ch config.ClickHouse, hub bool) *cluster {
@@ -43,9 +61,17 @@ func newCluster(t *testing.T, ch config.ClickHouse, hub bool) *cluster {
 		"-max-store", fmt.Sprint(bustest.MaxStore)}
 	if hub {
 		c.leafPort = p[1]
-		c.natsArgs = append(c.natsArgs, "-domain", "ncc", "-leaf-port", fmt.Sprint(p[1]))
+		// Each site connects as its own leaf user (siteUser).
+		pw := writeFile(t, c.dir, "leaf-site-astana.pass", "site-astana-s3cret\n")
+		users := writeFile(t, c.dir, "leaf-users.yaml", fmt.Sprintf("- {site: site-astana, user: site-astana, password_file: %s}\n", pw))
+		c.natsArgs = append(c.natsArgs, "-domain", "ncc", "-leaf-port", fmt.Sprint(p[1]), "-leaf-users", users)
 	}
 	c.startNATS()
+	if hub {
+		// A site's leaf user may read the registry at the hub, not write
+		// it: the NCC imports it.
+		c.importRegistry()
+	}
 	st, err := store.Open(context.Background(), ch, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +81,104 @@ func newCluster(t *testing.T, ch config.ClickHouse, hub bool) *cluster {
 	return c
 }
 
-func (c *cluster) natsURL() string { return fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort) }
+// siteUser is the collector's site section's credentials for site-astana
+// at a hub cluster.
+const siteUser = "hub_user: site-astana\n  hub_password: site-astana-s3cret\n"
+
+func (c *cluster) natsURL() string {
+	if len(c.members) == 0 {
+		return fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort)
+	}
+	var urls []string
+	for _, m := range c.members {
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", m.port))
+	}
+	return strings.Join(urls, ",")
+}
+
+// natsYAML is the roles' nats section.
+func (c *cluster) natsYAML() string {
+	return fmt.Sprintf("{url: %q, replicas: %d}", c.natsURL(), max(c.replicas, 1))
+}
+
+// newNATSCluster is a cluster whose NATS is n clustered `kuzet nats`
+// servers (n1, n2, ...) with JetStream, and roles that create their
+// streams with n replicas and know every member's URL.
+func newNATSCluster(t *testing.T, ch config.ClickHouse, n int) *cluster {
+	t.Helper()
+	p := ports(t, 2*n)
+	c := &cluster{t: t, dir: t.TempDir(), ch: ch, replicas: n}
+	var routes []string
+	for i := 0; i < n; i++ {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p[n+i]))
+	}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("n%d", i+1)
+		c.members = append(c.members, &member{name: name, port: p[i], args: []string{"nats", "-name", name,
+			"-port", fmt.Sprint(p[i]), "-store", filepath.Join(c.dir, "nats-"+name), "-log-level", "warn",
+			"-max-store", fmt.Sprint(bustest.MaxStore),
+			"-cluster", "kuzet-test", "-cluster-port", fmt.Sprint(p[n+i]), "-routes", strings.Join(routes, ",")}})
+	}
+	for _, m := range c.members {
+		c.startMember(m)
+	}
+	// The roles create their streams at start: wait for JetStream's meta
+	// leader and for every member to be a peer.
+	nc, err := nats.Connect(c.natsURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	proctest.Eventually(t, 30*time.Second, func(ctx context.Context) error {
+		m, err := nc.RequestWithContext(ctx, "$JS.API.INFO", nil)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(m.Data), `"type":"io.nats.jetstream.api.v1.account_info_response"`) || strings.Contains(string(m.Data), `"error"`) {
+			return fmt.Errorf("jetstream not ready: %s", m.Data)
+		}
+		return nil
+	})
+	st, err := store.Open(context.Background(), ch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c.st = st
+	return c
+}
+
+func (c *cluster) startMember(m *member) {
+	c.t.Helper()
+	m.proc = proctest.Start(c.t, "", proctest.Binary(c.t, "kuzet"), m.args)
+	if !m.proc.WaitOutput(30*time.Second, "nats nats://") {
+		c.t.Fatalf("kuzet nats %s did not start:\n%s", m.name, m.proc.Output())
+	}
+}
+
+func (c *cluster) importRegistry() {
+	c.t.Helper()
+	nc, err := nats.Connect(c.natsURL())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	reg, err := registry.LoadFile(filepath.Join(conformance.ModuleRoot(c.t), "configs", "registry.yaml"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	kv, err := bus.OpenRegistryKV(context.Background(), js, 1, nil)
+	if err == nil {
+		_, err = kv.Import(context.Background(), reg)
+	}
+	if err != nil {
+		c.t.Fatal(err)
+	}
+}
 
 func (c *cluster) startNATS() {
 	c.t.Helper()
@@ -86,15 +209,24 @@ id: %s
 oisc: %s
 data_dir: %s
 journal: true
-nats: {url: %q}
+nats: %s
 http: {listen: "127.0.0.1:%d"}
-registry_file: %s
+%s
 batch: {linger: 100ms, max_events: 200}
 inputs:
   - {name: syslog-tcp, type: syslog_tcp, listen: %q, pipeline: syslog}
-%s`, id, oisc, filepath.Join(c.dir, "collectors"), c.natsURL(), p[0],
-		filepath.Join(conformance.ModuleRoot(c.t), "configs", "registry.yaml"), tcp, extra))
+%s`, id, oisc, filepath.Join(c.dir, "collectors"), c.natsYAML(), p[0],
+		c.registryLine(), tcp, extra))
 	return &role{c: c, bin: proctest.Binary(c.t, "kuzet-collector"), cfg: cfg, ops: fmt.Sprintf("127.0.0.1:%d", p[0])}, tcp
+}
+
+// registryLine imports the registry at the collector's start, unless the
+// test imported it at the hub (a site may not write it).
+func (c *cluster) registryLine() string {
+	if c.leafPort != 0 {
+		return ""
+	}
+	return "registry_file: " + filepath.Join(conformance.ModuleRoot(c.t), "configs", "registry.yaml")
 }
 
 func (c *cluster) ncc(extra string) *role { return c.nccNamed("ncc-1", extra) }
@@ -106,13 +238,13 @@ func (c *cluster) nccNamed(id, extra string) *role {
 	p := ports(c.t, 1)
 	cfg := writeFile(c.t, c.dir, id+".yaml", fmt.Sprintf(`
 id: %s
-nats: {url: %q}
+nats: %s
 clickhouse: {addr: [%q], database: %s, dial_timeout: 2s, query_timeout: 10s}
 http: {listen: "127.0.0.1:%d"}
 consumer: {ack_wait: 10s}
 store: {linger: 200ms, max_backoff: 2s}
 digests: {disabled: true} # 78 PDFs at each start; the schedule has its own tests
-%s`, id, c.natsURL(), c.ch.Addr[0], c.ch.Database, p[0], extra))
+%s`, id, c.natsYAML(), c.ch.Addr[0], c.ch.Database, p[0], extra))
 	return &role{c: c, bin: proctest.Binary(c.t, "kuzet-ncc"), cfg: cfg, ops: fmt.Sprintf("127.0.0.1:%d", p[0])}
 }
 
@@ -153,11 +285,11 @@ func httpStatus(ctx context.Context, url string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// metric reads one sample from the role's /metrics ("name{labels}").
-func (r *role) metric(name string) float64 {
+// metrics is the role's /metrics page ("" when it does not answer).
+func (r *role) metrics() string {
 	resp, err := http.Get("http://" + r.ops + "/metrics")
 	if err != nil {
-		return -1
+		return ""
 	}
 	defer resp.Body.Close()
 	var sb strings.Builder
@@ -169,7 +301,16 @@ func (r *role) metric(name string) float64 {
 			break
 		}
 	}
-	for _, line := range strings.Split(sb.String(), "\n") {
+	return sb.String()
+}
+
+// metric reads one sample from the role's /metrics ("name{labels}").
+func (r *role) metric(name string) float64 {
+	page := r.metrics()
+	if page == "" {
+		return -1
+	}
+	for _, line := range strings.Split(page, "\n") {
 		if strings.HasPrefix(line, name+" ") {
 			var v float64
 			fmt.Sscan(strings.TrimPrefix(line, name+" "), &v)

@@ -40,9 +40,40 @@ type Options struct {
 	// (a site keeps kuzet.events.> local: its stream buffers them and the
 	// hub sources them from it).
 	LeafDenyExports []string
+	// LeafUsers, when set, are the only credentials the leaf listener
+	// accepts: one user per site, each limited to its own subjects.
+	LeafUsers []LeafUser
 	// User and Password, when set, require client authentication.
 	User, Password string
-	Logger         *slog.Logger
+	// Cluster, when its Name is set, makes the server a member of a NATS
+	// cluster: JetStream then replicates streams over the members (R3
+	// needs three), and Name must be unique among them.
+	Cluster Cluster
+	Logger  *slog.Logger
+}
+
+// LeafUser is a leaf-node user of the hub's leaf listener. Permissions
+// are from the leaf's side, as in nats-server's leafnodes authorization:
+// Publish is what the leaf may send into the hub, Subscribe what the hub
+// may send to it; an empty list allows nothing that way.
+type LeafUser struct {
+	User string
+	// Password is the password or its bcrypt hash ("$2a$...").
+	Password           string
+	Publish, Subscribe []string
+}
+
+// Cluster configures cluster membership.
+type Cluster struct {
+	// Name is the cluster's name, the same on every member.
+	Name string
+	// Host and Port listen for the other members' routes (Host defaults to
+	// the client host; Port -1: random).
+	Host string
+	Port int
+	// Routes are the other members' route URLs (nats-route://host:port);
+	// listing this server's own is harmless.
+	Routes []string
 }
 
 // Server is a running embedded server.
@@ -79,6 +110,24 @@ func Start(o Options) (*Server, error) {
 		Username:           o.User,
 		Password:           o.Password,
 	}
+	if o.Cluster.Name != "" {
+		if o.Cluster.Host == "" {
+			o.Cluster.Host = o.Host
+		}
+		if o.Cluster.Port == 0 {
+			return nil, errors.New("natsserver: a cluster member needs a route port")
+		}
+		opts.Cluster.Name = o.Cluster.Name
+		opts.Cluster.Host = o.Cluster.Host
+		opts.Cluster.Port = o.Cluster.Port
+		for _, r := range o.Cluster.Routes {
+			u, err := url.Parse(r)
+			if err != nil || u.Host == "" {
+				return nil, fmt.Errorf("natsserver: route %q: not a nats-route://host:port URL", r)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
+	}
 	if o.LeafPort < 0 {
 		p, err := freePort(o.Host)
 		if err != nil {
@@ -90,6 +139,35 @@ func Start(o Options) (*Server, error) {
 		opts.LeafNode.Host = o.Host
 		opts.LeafNode.Port = o.LeafPort
 		opts.LeafNode.NoAdvertise = true
+	}
+	if len(o.LeafUsers) > 0 {
+		// nats-server applies permissions to leaf connections only for the
+		// server's own users (its leafnodes users take none): the sites are
+		// users that may connect as leaf nodes only, and clients are one
+		// user that may not connect as a leaf node (the no-auth user when
+		// clients need no password).
+		if opts.LeafNode.Port == 0 {
+			return nil, errors.New("natsserver: leaf users need a leaf port")
+		}
+		clients := &server.User{Username: o.User, Password: o.Password,
+			AllowedConnectionTypes: map[string]struct{}{"STANDARD": {}, "WEBSOCKET": {}}}
+		if o.User == "" {
+			clients.Username, clients.Password = "kuzet-clients", ""
+			opts.NoAuthUser = clients.Username
+		}
+		opts.Username, opts.Password = "", ""
+		opts.Users = append(opts.Users, clients)
+		for _, u := range o.LeafUsers {
+			if u.User == "" || u.Password == "" || u.User == clients.Username {
+				return nil, fmt.Errorf("natsserver: leaf user %q needs a name of its own and a password", u.User)
+			}
+			opts.Users = append(opts.Users, &server.User{Username: u.User, Password: u.Password,
+				AllowedConnectionTypes: map[string]struct{}{"LEAFNODE": {}},
+				Permissions: &server.Permissions{
+					Publish:   &server.SubjectPermission{Allow: allowOrNone(u.Publish)},
+					Subscribe: &server.SubjectPermission{Allow: allowOrNone(u.Subscribe)},
+				}})
+		}
 	}
 	for _, r := range o.LeafRemotes {
 		u, err := url.Parse(r)
@@ -116,6 +194,14 @@ func Start(o Options) (*Server, error) {
 		return nil, errors.New("natsserver: not ready for connections within 30s")
 	}
 	return &Server{s: s, leafPort: o.LeafPort, host: o.Host}, nil
+}
+
+// allowOrNone is an allow list that allows nothing when empty.
+func allowOrNone(subjects []string) []string {
+	if len(subjects) == 0 {
+		return []string{"_kuzet_nothing_"}
+	}
+	return subjects
 }
 
 func freePort(host string) (int, error) {

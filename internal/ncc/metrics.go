@@ -3,19 +3,21 @@ package ncc
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	batches      prometheus.Counter
-	events       prometheus.Counter
-	redelivered  prometheus.Counter
-	rejected     *prometheus.CounterVec
-	stored       prometheus.Counter
-	acked        prometheus.Counter
-	insertErrors prometheus.Counter
-	insertTime   prometheus.Histogram
-	batchBytes   prometheus.Histogram
-	latency      prometheus.Histogram
-	storeUp      prometheus.Gauge
-	pending      prometheus.Gauge
-	ackPending   prometheus.Gauge
+	siteForeign      *prometheus.GaugeVec
+	siteFilterResets *prometheus.CounterVec
+	batches          prometheus.Counter
+	events           prometheus.Counter
+	redelivered      prometheus.Counter
+	rejected         *prometheus.CounterVec
+	stored           prometheus.Counter
+	acked            prometheus.Counter
+	insertErrors     prometheus.Counter
+	insertTime       prometheus.Histogram
+	batchBytes       prometheus.Histogram
+	latency          prometheus.Histogram
+	storeUp          prometheus.Gauge
+	pending          prometheus.Gauge
+	ackPending       prometheus.Gauge
 
 	alerts       *prometheus.CounterVec
 	detectErrors prometheus.Counter
@@ -90,6 +92,13 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	m.ruleReloads = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kuzet_ncc_rule_reloads_total", Help: "Rule set reloads after the rule directories changed.",
 	})
+	m.siteForeign = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kuzet_site_foreign_subject_messages", Help: "Messages a site buffer holds under another OISC's subjects: never sourced into the events stream.",
+	}, []string{"site"})
+	m.siteFilterResets = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kuzet_site_source_filter_resets_total", Help: "Times a site's source consumer had a filter other than its OISC's and the ncc set it back.",
+	}, []string{"site"})
+	r.MustRegister(m.siteForeign, m.siteFilterResets)
 	r.MustRegister(m.alerts, m.detectErrors, m.signalsRejected, m.rulesLoaded, m.rulesRejected, m.ruleReloads)
 	r.MustRegister(m.batches, m.events, m.redelivered, m.rejected, m.stored, m.acked, m.insertErrors, m.insertTime, m.batchBytes,
 		m.latency, m.storeUp, m.pending, m.ackPending)

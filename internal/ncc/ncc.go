@@ -193,7 +193,12 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 	js := n.client.JetStream()
 	so := bus.DefaultStreamOptions()
 	so.Replicas = n.cfg.NATS.Replicas
-	so.Sites = n.cfg.Sites
+	for _, s := range n.cfg.Sites {
+		so.Sites = append(so.Sites, bus.SiteSource{Domain: s.Domain, OISC: s.OISC})
+		if s.OISC == "" {
+			n.log.Warn("site has no oisc: its source is not filtered to one OISC's subjects", "site", s.Domain)
+		}
+	}
 	if err := bus.EnsureStreams(ctx, js, so); err != nil {
 		return err
 	}
@@ -249,6 +254,10 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 	go n.loop(lctx)
 	n.bg.Add(1)
 	go func() { defer n.bg.Done(); n.watchLag(lctx) }()
+	if len(so.Sites) > 0 {
+		n.bg.Add(1)
+		go func() { defer n.bg.Done(); n.watchSites(lctx, so.Sites) }()
+	}
 	n.startDigests(lctx)
 	n.startRetention(lctx)
 	if n.rules.Load() != nil {
@@ -875,6 +884,52 @@ func (n *NCC) watchLag(ctx context.Context) {
 			}
 			n.m.pending.Set(float64(pending))
 			n.m.ackPending.Set(float64(ackPending))
+		}
+	}
+}
+
+// siteInspectEvery is how often the ncc reads the sites' buffers.
+const siteInspectEvery = 5 * time.Second
+
+// watchSites reads each site's buffer through its JetStream domain: the
+// messages under other OISCs' subjects (kept out of the events stream by
+// the source filter) are exported and logged, and a source filter the site
+// changed is set back. A site cut off keeps its last figure.
+func (n *NCC) watchSites(ctx context.Context, sites []bus.SiteSource) {
+	t := time.NewTicker(siteInspectEvery)
+	defer t.Stop()
+	last := map[string]uint64{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, s := range sites {
+			if s.OISC == "" {
+				continue
+			}
+			js, err := n.client.JetStreamDomain(s.Domain)
+			if err != nil {
+				continue
+			}
+			ictx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			in, err := bus.InspectSite(ictx, js, s)
+			cancel()
+			if err != nil {
+				n.log.Debug("site not inspected", "site", s.Domain, "err", err)
+				continue
+			}
+			n.m.siteForeign.WithLabelValues(s.Domain).Set(float64(in.Foreign))
+			if in.Foreign != last[s.Domain] && in.Foreign > 0 {
+				n.log.Warn("site holds messages under another OISC's subjects; they are not sourced",
+					"site", s.Domain, "oisc", s.OISC, "messages", in.Foreign, "subjects", in.Subjects)
+			}
+			last[s.Domain] = in.Foreign
+			if in.FilterReset {
+				n.m.siteFilterResets.WithLabelValues(s.Domain).Inc()
+				n.log.Warn("site source consumer had another filter; set back to its OISC's", "site", s.Domain, "oisc", s.OISC)
+			}
 		}
 	}
 }
