@@ -1,6 +1,6 @@
 # kuzet: national security-incident monitoring pipeline.
 # `make` lists the targets. On a fresh Debian machine, as root, `make run`
-# and `make test` install what they need (clickhouse-server, chromium, poppler-utils) themselves.
+# and `make test` install what they need (clickhouse-server, chromium, poppler-utils, prometheus for promtool) themselves.
 
 GO       ?= go
 BIN      := bin
@@ -15,7 +15,7 @@ TIMEOUT  ?= 25m
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-11s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-deps: ## Install clickhouse-server, chromium and poppler-utils (pdftotext) if missing (apt-get, as root).
+deps: ## Install clickhouse-server, chromium, poppler-utils (pdftotext) and prometheus (promtool) if missing (apt-get, as root).
 	@scripts/ensure-deps.sh
 
 build: ## Build kuzet, kuzet-collector, kuzet-ncc and kuzet-api into bin/.

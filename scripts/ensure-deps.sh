@@ -3,8 +3,10 @@
 # and that are missing: clickhouse-server (kuzet runs the server itself,
 # internal/chlocal, with its own configuration and ports; the package
 # starts no service), chromium (the console's browser test drives it
-# headless through the DevTools protocol) and poppler-utils (pdftotext, which
-# the report tests read the PDFs with).
+# headless through the DevTools protocol), poppler-utils (pdftotext, which
+# the report tests read the PDFs with) and prometheus (for promtool, which
+# internal/dashboards checks and unit-tests deploy/prometheus's rules with;
+# kuzet does not use the service the package also ships).
 set -eu
 pkgs=""
 have() {
@@ -23,6 +25,7 @@ if ! have chromium && ! { [ -n "${KUZET_CHROMIUM:-}" ] && [ -x "$KUZET_CHROMIUM"
 	pkgs="$pkgs chromium"
 fi
 have pdftotext || pkgs="$pkgs poppler-utils"
+have promtool || pkgs="$pkgs prometheus"
 [ -z "$pkgs" ] && exit 0
 cmd="apt-get update -o DPkg::Lock::Timeout=600 && DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=600$pkgs"
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,120 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kuzet-kz/kuzet/internal/chlocal"
+	"github.com/kuzet-kz/kuzet/internal/config"
+	"github.com/kuzet-kz/kuzet/internal/event"
+	"github.com/kuzet-kz/kuzet/internal/store"
+)
+
+// BenchmarkInsertEvents measures InsertEvents per batch size, with the
+// rollup materialized views of migration 15 (rollups=on) and with them
+// dropped (rollups=off), so that the two differ only by the views' work at
+// insert time: the wall time per event and the CPU time the ClickHouse
+// server (a private one) spent per event, which a busy machine disturbs
+// less. Each run inserts into a fresh database; run a fixed count
+// (-benchtime=20x) so that every run makes as many parts. Compare with
+// benchstat -col /rollups.
+func BenchmarkInsertEvents(b *testing.B) {
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	batch := func(n int) []store.EventRow {
+		rows := make([]store.EventRow, n)
+		for i := range rows {
+			t := at.Add(time.Duration(i) * time.Hour / time.Duration(n)) // an hour: 12 five-minute buckets
+			ev := &event.Event{Timestamp: t, Message: fmt.Sprintf("Failed password for invalid user u%d from 45.155.205.%d port 52114 ssh2", i%50, i%250),
+				Source: &event.Endpoint{IP: fmt.Sprintf("45.155.205.%d", i%250), Port: 52114}}
+			if err := event.Stamp(ev, t, fmt.Sprint("c", i%4), fmt.Sprint("oisc-", i%2), "syslog"); err != nil {
+				b.Fatal(err)
+			}
+			ev.Kuzet.Org, ev.Kuzet.Sector = fmt.Sprint("org-", i%8), []string{"banking", "electricity", "water_supply"}[i%3]
+			ev.Kuzet.SourceType = "syslog"
+			doc, err := event.Marshal(ev)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, err := store.NewEventRow(ev, doc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows[i] = r
+		}
+		return rows
+	}
+	// A private server: its CPU time is the inserts' (and their merges').
+	bin, err := chlocal.Find()
+	if err != nil {
+		b.Skip(err)
+	}
+	srv, err := chlocal.Start(context.Background(), chlocal.Options{Binary: bin, Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Kill()
+	for _, rollups := range []string{"on", "off"} {
+		b.Run("rollups="+rollups, func(b *testing.B) {
+			for _, n := range []int{100, 1000, 10000} {
+				rows := batch(n)
+				b.Run(fmt.Sprint("rows=", n), func(b *testing.B) {
+					// A database of its own for every run, so that parts
+					// and merges from earlier runs do not slow this one.
+					ctx := context.Background()
+					cfg := config.DefaultClickHouse()
+					cfg.Addr, cfg.Database = []string{srv.Addr()}, fmt.Sprintf("bench_%s_%d_%d", rollups, n, time.Now().UnixNano())
+					st, err := store.Open(ctx, cfg, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer st.Close()
+					if err := st.Migrate(ctx); err != nil {
+						b.Fatal(err)
+					}
+					defer func() { _ = st.DropDatabase(ctx) }()
+					if rollups == "off" {
+						for _, v := range []string{"events_5m_mv", "alerts_1h_mv", "alert_entities_1d_mv"} {
+							if err := st.Exec(ctx, "DROP TABLE IF EXISTS `"+st.Database()+"`.`"+v+"`"); err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+					b.ReportAllocs()
+					var cpu0 time.Duration
+					for b.Loop() {
+						if cpu0 == 0 {
+							cpu0 = cpuTime(b, srv.PID())
+						}
+						if err := st.InsertEvents(ctx, rows); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+					// The server's CPU time depends less on what else the
+					// machine runs than the wall time does.
+					b.ReportMetric(float64((cpuTime(b, srv.PID())-cpu0).Nanoseconds())/float64(b.N*n), "server-cpu-ns/event")
+				})
+			}
+		})
+	}
+}
+
+// cpuTime is the user and system CPU time of process pid so far.
+func cpuTime(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Skip("no /proc: ", err)
+	}
+	// The fields after the command (in parentheses): utime and stime are
+	// the 12th and 13th, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
