@@ -12,8 +12,8 @@ import (
 // the partitions of events and alerts whose every row is older than the
 // policy (ALTER TABLE ... DROP PARTITION: whole parts, no mutation). Only
 // the tables named here are ever touched: incidents, their log, links
-// and stages, the notification log, the audit log, digests and keys are
-// kept, whatever the policy.
+// and stages, the notification log, the audit log, digests, keys and the
+// dashboards' count rollups are kept, whatever the policy.
 
 // RetentionPolicy is how long rows are kept, by received_at.
 type RetentionPolicy struct {
@@ -31,6 +31,10 @@ var retentionTables = []retentionTable{
 	{"events", true, func(p RetentionPolicy) time.Duration { return p.Events }},
 	{"alerts", false, func(p RetentionPolicy) time.Duration { return p.Alerts }},
 	{"alert_triage", false, func(p RetentionPolicy) time.Duration { return p.Alerts }},
+	// The dashboards' rollup of the entity values alerts carry (source
+	// addresses, user and host names) goes with the alerts; the counts
+	// (events_5m, alerts_1h) carry no such value and are kept for trends.
+	{"alert_entities_1d", false, func(p RetentionPolicy) time.Duration { return p.Alerts }},
 }
 
 // RetentionTables lists the tables retention may drop partitions of.

@@ -20,22 +20,25 @@ func TestPartitionsPast(t *testing.T) {
 	// Cutoff: 2023-12-03 10:00; a partition goes once it ended a day
 	// before the cutoff.
 	parts := []store.Partition{
-		{Table: "events", Partition: "20231130"},     // ends 12-01, +1 day 12-02 < cutoff: dropped
-		{Table: "events", Partition: "20231201"},     // ends 12-02, +1 day 12-03 00:00 < 10:00: dropped
-		{Table: "events", Partition: "20231202"},     // ends 12-03, +1 day after the cutoff: kept
-		{Table: "events", Partition: "20261203"},     // today: kept
-		{Table: "events", Partition: "202311"},       // a monthly value in a daily table: kept
-		{Table: "alerts", Partition: "202310"},       // ends 11-01: dropped
-		{Table: "alerts", Partition: "202311"},       // ends 12-01, +1 day 12-02: dropped
-		{Table: "alerts", Partition: "202312"},       // kept
-		{Table: "alert_triage", Partition: "202310"}, // dropped
-		{Table: "incidents", Partition: "201901"},    // never a retention table
-		{Table: "audit_log", Partition: "201901"},    // never
-		{Table: "events", Partition: "2023-12-01"},   // not a partition value: kept
+		{Table: "events", Partition: "20231130"},          // ends 12-01, +1 day 12-02 < cutoff: dropped
+		{Table: "events", Partition: "20231201"},          // ends 12-02, +1 day 12-03 00:00 < 10:00: dropped
+		{Table: "events", Partition: "20231202"},          // ends 12-03, +1 day after the cutoff: kept
+		{Table: "events", Partition: "20261203"},          // today: kept
+		{Table: "events", Partition: "202311"},            // a monthly value in a daily table: kept
+		{Table: "alerts", Partition: "202310"},            // ends 11-01: dropped
+		{Table: "alerts", Partition: "202311"},            // ends 12-01, +1 day 12-02: dropped
+		{Table: "alerts", Partition: "202312"},            // kept
+		{Table: "alert_triage", Partition: "202310"},      // dropped
+		{Table: "alert_entities_1d", Partition: "202310"}, // dropped with the alerts
+		{Table: "events_5m", Partition: "201901"},         // counts: kept
+		{Table: "incidents", Partition: "201901"},         // never a retention table
+		{Table: "audit_log", Partition: "201901"},         // never
+		{Table: "events", Partition: "2023-12-01"},        // not a partition value: kept
 	}
 	got := store.PartitionsPast(parts, threeYears, now)
 	want := []store.Partition{{Table: "events", Partition: "20231130"}, {Table: "events", Partition: "20231201"},
-		{Table: "alerts", Partition: "202310"}, {Table: "alerts", Partition: "202311"}, {Table: "alert_triage", Partition: "202310"}}
+		{Table: "alerts", Partition: "202310"}, {Table: "alerts", Partition: "202311"}, {Table: "alert_triage", Partition: "202310"},
+		{Table: "alert_entities_1d", Partition: "202310"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("past:\n got %v\nwant %v", got, want)
 	}
