@@ -152,6 +152,28 @@ func (f *changesFixture) do(t *testing.T, method, key, target, body string, hdr 
 	return resp.StatusCode, resp.Header, b
 }
 
+// sendAlert stores an alert and publishes it to the incident stage, as
+// the ncc does.
+func (f *changesFixture) sendAlert(t *testing.T, rule, org, object, sector, oisc string) alert.Alert {
+	t.Helper()
+	js, err := f.nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	a := alert.Alert{ID: uuid.New(), ReceivedAt: now, DetectedAt: now, EventTime: now, RuleID: rule, RuleTitle: rule,
+		Level: "high", OISC: oisc, Org: org, Object: object, Sector: sector, Asset: "known", Criticality: 1,
+		EventIDs: []string{uuid.NewString()}}
+	if err := f.st.InsertAlerts(context.Background(), []alert.Alert{a}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(a)
+	if _, err := js.Publish(bus.AlertsSubject(a.OISC, a.Sector), data); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func (f *changesFixture) incidents(t *testing.T, org string) []incident.Incident {
 	t.Helper()
 	var out []incident.Incident
@@ -419,23 +441,8 @@ func TestOwnerSelfReport(t *testing.T) {
 // neither, and incidents of two organisations do not merge.
 func TestMergeAndSplit(t *testing.T) {
 	f := newChangesFixture(t)
-	js, err := f.nc.JetStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now().UTC()
 	send := func(rule, org, object, sector, oisc string) alert.Alert {
-		a := alert.Alert{ID: uuid.New(), ReceivedAt: now, DetectedAt: now, EventTime: now, RuleID: rule, RuleTitle: rule,
-			Level: "high", OISC: oisc, Org: org, Object: object, Sector: sector, Asset: "known", Criticality: 1,
-			EventIDs: []string{uuid.NewString()}}
-		if err := f.st.InsertAlerts(context.Background(), []alert.Alert{a}); err != nil {
-			t.Fatal(err)
-		}
-		data, _ := json.Marshal(a)
-		if _, err := js.Publish(bus.AlertsSubject(a.OISC, a.Sector), data); err != nil {
-			t.Fatal(err)
-		}
-		return a
+		return f.sendAlert(t, rule, org, object, sector, oisc)
 	}
 	byRule := func(org string) map[string]incident.Incident {
 		out := map[string]incident.Incident{}

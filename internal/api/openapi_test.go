@@ -23,7 +23,6 @@ import (
 
 	"github.com/kuzet-kz/kuzet/internal/alert"
 	"github.com/kuzet-kz/kuzet/internal/api"
-	"github.com/kuzet-kz/kuzet/internal/bus"
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/store"
@@ -511,7 +510,7 @@ func newSeededFixture(t *testing.T) *seededFixture {
 		t.Fatalf("the key to rotate: %d %s", e.status, e.body)
 	}
 	f.rotateKey = k.ID
-	f.seedGrouped(t, now)
+	f.seedGrouped(t)
 	for name, r := range map[string]struct{ key, body string }{
 		"ncc":    {"ncc-key", `{"matchers":[{"name":"rule","op":"=","value":"r-none"}],"reason":"matrix","duration":"1h"}`},
 		"oisc-b": {"oisc-key", `{"matchers":[{"name":"rule","op":"=","value":"r-none"}],"reason":"matrix","duration":"1h"}`},
@@ -540,29 +539,15 @@ func newSeededFixture(t *testing.T) *seededFixture {
 // seedGrouped sends two alerts of one rule for each organisation through
 // the alerts stream and waits for the stage to group each pair into an
 // incident (one the matrix splits).
-func (f *seededFixture) seedGrouped(t *testing.T, now time.Time) {
+func (f *seededFixture) seedGrouped(t *testing.T) {
 	t.Helper()
-	js, err := f.nc.JetStream()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, org := range []string{"bank", "grid"} {
 		oisc, sector, object := "oisc-a", "banking", "cbs"
 		if org == "grid" {
 			oisc, sector, object = "oisc-b", "electricity", "scada-1"
 		}
 		for i := 0; i < 2; i++ {
-			a := alert.Alert{ID: uuid.New(), ReceivedAt: now, DetectedAt: now, EventTime: now, RuleID: "r-group", RuleTitle: "Grouped",
-				Level: "high", OISC: oisc, Org: org, Object: object, Sector: sector, Asset: "known", Criticality: 1,
-				EventIDs: []string{uuid.NewString()}}
-			if err := f.st.InsertAlerts(context.Background(), []alert.Alert{a}); err != nil {
-				t.Fatal(err)
-			}
-			data, _ := json.Marshal(a)
-			if _, err := js.Publish(bus.AlertsSubject(a.OISC, a.Sector), data); err != nil {
-				t.Fatal(err)
-			}
-			f.splitAlert[org] = a.ID.String()
+			f.splitAlert[org] = f.sendAlert(t, "r-group", org, object, sector, oisc).ID.String()
 		}
 	}
 	eventually(t, "the grouped incidents", 20*time.Second, func() error {
