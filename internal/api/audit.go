@@ -256,7 +256,14 @@ func (s *Server) audited(action, resource string) fiber.Handler {
 		rec := audit.Record{At: s.now(), ActorName: p.Name, ActorRole: string(p.Role), Action: action, Resource: resource,
 			ResourceID: clean(rid, 128), Outcome: strconv.Itoa(c.Response().StatusCode()), RemoteAddr: clean(s.clientIP(c), 64),
 			RequestID: requestID(c), Detail: clean(detail, maxAuditDetail)}
-		if err := s.aud.append(rec); err != nil {
+		err := s.aud.append(rec)
+		if err != nil && !errors.Is(err, errAuditStopped) {
+			// Once more: a failed batch resyncs the chain's head from the
+			// store first, so a transient error costs a retry, not a 503.
+			s.log.Warn("audit record not written; retrying once", "action", action, "err", err)
+			err = s.aud.append(rec)
+		}
+		if err != nil {
 			c.Response().ResetBody()
 			c.Response().Header.Del(fiber.HeaderLocation)
 			return &Error{Status: fiber.StatusServiceUnavailable, Code: CodeAuditUnavailable,
