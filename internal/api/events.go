@@ -50,27 +50,17 @@ func (s *Server) listAlerts(c *fiber.Ctx) error {
 	args := c.Context().QueryArgs()
 	q := store.AlertQuery{From: eq.From, To: eq.To, Sectors: eq.Sectors, Orgs: eq.Orgs, Objects: eq.Objects, OISCs: eq.OISCs,
 		Limit: eq.Limit, Cursor: eq.Cursor, Scope: p.EventScope()}
-	for _, raw := range args.PeekMulti("level") {
-		for _, v := range strings.Split(string(raw), ",") {
-			if v = strings.TrimSpace(v); v == "" {
-				continue
-			}
-			if !slices.Contains(levels, v) {
-				return badParam("level", "must be one of %s", strings.Join(levels, ", "))
-			}
-			q.Levels = append(q.Levels, v)
+	for _, v := range queryValues(c, "level") {
+		if !slices.Contains(levels, v) {
+			return badParam("level", "must be one of %s", strings.Join(levels, ", "))
 		}
+		q.Levels = append(q.Levels, v)
 	}
-	for _, raw := range args.PeekMulti("triage") {
-		for _, v := range strings.Split(string(raw), ",") {
-			if v = strings.TrimSpace(v); v == "" {
-				continue
-			}
-			if !slices.Contains(store.TriageStatuses, v) {
-				return badParam("triage", "must be one of %s", strings.Join(store.TriageStatuses, ", "))
-			}
-			q.Triage = append(q.Triage, v)
+	for _, v := range queryValues(c, "triage") {
+		if !slices.Contains(store.TriageStatuses, v) {
+			return badParam("triage", "must be one of %s", strings.Join(store.TriageStatuses, ", "))
 		}
+		q.Triage = append(q.Triage, v)
 	}
 	for _, raw := range args.PeekMulti("rule_id") {
 		v := string(raw)
@@ -183,16 +173,11 @@ func (s *Server) parseQuery(c *fiber.Ctx, allowed []string) (store.EventQuery, e
 	}
 	list := func(name string, check func(string) bool, what string) ([]string, error) {
 		var out []string
-		for _, raw := range args.PeekMulti(name) {
-			for _, v := range strings.Split(string(raw), ",") {
-				if v = strings.TrimSpace(v); v == "" {
-					continue
-				}
-				if !check(v) {
-					return nil, badParam(name, "%q is not a valid %s", truncate(v, 64), what)
-				}
-				out = append(out, v)
+		for _, v := range queryValues(c, name) {
+			if !check(v) {
+				return nil, badParam(name, "%q is not a valid %s", truncate(v, 64), what)
 			}
+			out = append(out, v)
 		}
 		if len(out) > maxListItems {
 			return nil, badParam(name, "at most %d values", maxListItems)
@@ -272,4 +257,18 @@ func amberReader(p access.Principal) error {
 			Message: "events and alerts are TLP:AMBER, above this key's TLP ceiling " + p.Ceiling()}
 	}
 	return nil
+}
+
+// queryValues are the values of a list parameter: every occurrence
+// (sector=a&sector=b) split at commas, trimmed, the empty ones dropped.
+func queryValues(c *fiber.Ctx, name string) []string {
+	var out []string
+	for _, raw := range c.Context().QueryArgs().PeekMulti(name) {
+		for _, v := range strings.Split(string(raw), ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }

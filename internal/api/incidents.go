@@ -43,16 +43,11 @@ func (s *Server) listIncidents(c *fiber.Ctx) error {
 	args := c.Context().QueryArgs()
 	enum := func(name string, allowed []string) ([]string, error) {
 		var out []string
-		for _, raw := range args.PeekMulti(name) {
-			for _, v := range strings.Split(string(raw), ",") {
-				if v = strings.TrimSpace(v); v == "" {
-					continue
-				}
-				if !slices.Contains(allowed, v) {
-					return nil, badParam(name, "must be one of %s", strings.Join(allowed, ", "))
-				}
-				out = append(out, v)
+		for _, v := range queryValues(c, name) {
+			if !slices.Contains(allowed, v) {
+				return nil, badParam(name, "must be one of %s", strings.Join(allowed, ", "))
 			}
+			out = append(out, v)
 		}
 		return out, nil
 	}

@@ -40,15 +40,6 @@ func (s *Server) statsQuery(c *fiber.Ctx) (store.StatsQuery, error) {
 		return store.StatsQuery{}, err
 	}
 	args := c.Context().QueryArgs()
-	// multi joins every value of a repeated parameter with commas
-	// (by=a&by=b is by=a,b), as the list filters take them.
-	multi := func(name string) string {
-		var vs []string
-		for _, v := range args.PeekMulti(name) {
-			vs = append(vs, string(v))
-		}
-		return strings.Join(vs, ",")
-	}
 	var perr error
 	args.VisitAll(func(k, _ []byte) {
 		if perr == nil && !slices.Contains(statsParams, string(k)) {
@@ -72,10 +63,7 @@ func (s *Server) statsQuery(c *fiber.Ctx) (store.StatsQuery, error) {
 	if !q.From.Before(q.To) {
 		return q, badParam("from", "from must be before to")
 	}
-	for _, v := range strings.Split(multi("by"), ",") {
-		if v = strings.TrimSpace(v); v == "" {
-			continue
-		}
+	for _, v := range queryValues(c, "by") {
 		if !slices.Contains(store.StatsDimensions, v) {
 			return q, badParam("by", "each of %s", strings.Join(store.StatsDimensions, ", "))
 		}
@@ -87,10 +75,7 @@ func (s *Server) statsQuery(c *fiber.Ctx) (store.StatsQuery, error) {
 	if !slices.Contains(store.StatsIntervals, q.Interval) {
 		return q, badParam("interval", "day, week or month")
 	}
-	for _, v := range strings.Split(multi("sector"), ",") {
-		if v = strings.TrimSpace(v); v == "" {
-			continue
-		}
+	for _, v := range queryValues(c, "sector") {
 		if !registry.ValidSector(v) {
 			return q, badParam("sector", "%q is not a sector id", truncate(v, 64))
 		}
