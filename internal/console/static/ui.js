@@ -2,6 +2,7 @@
 // message shown for an API error.
 import { h, label } from './dom.js';
 import { has } from './i18n.js';
+import { download } from './api.js';
 
 // errorKey is the catalogue key of an API error.
 export function errorKey(err) {
@@ -89,4 +90,24 @@ export function select(prefix, values, current, any) {
 // screen-reader users start at the top of the new page.
 export function heading(key, vars) {
   return h('h1', { tabindex: '-1', i18n: vars ? [key, vars] : key });
+}
+
+// fileButton downloads a file with the key when clicked (a link cannot
+// carry it): path() and name() are read at the click (the language may
+// have changed); an error shows in notices.
+export function fileButton(format, path, name, notices) {
+  const b = h('button', { type: 'button', class: 'small', 'data-format': format, text: format.toUpperCase() });
+  b.addEventListener('click', async () => {
+    b.disabled = true;
+    try {
+      await download(path(), name());
+    } catch (err) {
+      if (err.status !== 401) {
+        notices.replaceChildren(errorBox(err));
+      }
+    } finally {
+      b.disabled = false;
+    }
+  });
+  return b;
 }

@@ -7,10 +7,10 @@
 // seconds while nothing is being edited; otherwise it says that a newer
 // version exists.
 import { h, timeEl, countdown, announce } from '../dom.js';
-import { call, get, download } from '../api.js';
+import { call, get } from '../api.js';
 import { lang } from '../i18n.js';
 import { NEXT, RESOLUTIONS, CHANGERS, DECLARERS, DETERMINATIONS } from '../model.js';
-import { errorBox, field, select, badge, value, table, heading } from '../ui.js';
+import { errorBox, field, select, badge, value, table, heading, fileButton } from '../ui.js';
 
 export const POLL_MS = 5000;
 
@@ -375,23 +375,9 @@ export function render(main, ctx) {
   // language, as the API makes it: PDF, HTML, CSV, STIX 2.1 and JSON.
   function exports(inc) {
     const formats = [['pdf', 'pdf'], ['html', 'html'], ['csv', 'csv'], ['stix', 'stix.json'], ['json', 'json']];
-    return h('p', { id: 'exports' }, formats.map(([f, ext]) => {
-      const b = h('button', { type: 'button', class: 'small', 'data-format': f, text: f.toUpperCase() });
-      b.addEventListener('click', async () => {
-        b.disabled = true;
-        try {
-          await download('/api/v1/incidents/' + encodeURIComponent(inc.id) + '/report?format=' + f + '&lang=' + lang(),
-            'kuzet-incident-' + inc.id.slice(0, 8) + '-' + lang() + '.' + ext);
-        } catch (err) {
-          if (err.status !== 401) {
-            notices.replaceChildren(errorBox(err));
-          }
-        } finally {
-          b.disabled = false;
-        }
-      });
-      return [b, ' '];
-    }));
+    return h('p', { id: 'exports' }, formats.map(([f, ext]) => [fileButton(f,
+      () => '/api/v1/incidents/' + encodeURIComponent(inc.id) + '/report?format=' + f + '&lang=' + lang(),
+      () => 'kuzet-incident-' + inc.id.slice(0, 8) + '-' + lang() + '.' + ext, notices), ' ']));
   }
 
   function schedule() {

@@ -5,8 +5,8 @@
 // /api/v1/reports), downloaded as HTML or PDF.
 import { h, timeEl, almatyInput } from '../dom.js';
 import { lang } from '../i18n.js';
-import { get, download } from '../api.js';
-import { errorBox, field, select, table, heading, value } from '../ui.js';
+import { get } from '../api.js';
+import { errorBox, field, select, table, heading, value, fileButton } from '../ui.js';
 
 const DIMENSIONS = ['category', 'severity', 'sector', 'type'];
 const INTERVALS = ['', 'day', 'week', 'month'];
@@ -159,20 +159,6 @@ export function render(main) {
     }
   }
 
-  async function fetchFile(d, format, button) {
-    button.disabled = true;
-    try {
-      await download('/api/v1/reports/' + encodeURIComponent(d.id) + '?format=' + format,
-        'kuzet-' + d.kind + '-' + d.scope.replace(':', '-') + '-' + day(d.period_start) + '-' + d.lang + '.' + format);
-    } catch (err) {
-      if (err.status !== 401) {
-        notices.replaceChildren(errorBox(err));
-      }
-    } finally {
-      button.disabled = false;
-    }
-  }
-
   async function loadDigests() {
     try {
       const r = await get('/api/v1/reports');
@@ -183,11 +169,8 @@ export function render(main) {
       section(digests, 'stats.digests', 'stats-h-digests', list.length ? table('stats.digests',
         ['stats.col.kind', 'stats.col.scope', 'stats.col.period', 'stats.col.lang', 'stats.col.generated', 'stats.col.files'],
         list.map((d) => {
-          const files = ['html', 'pdf'].map((f) => {
-            const b = h('button', { type: 'button', class: 'small', 'data-format': f, text: f.toUpperCase() });
-            b.addEventListener('click', () => fetchFile(d, f, b));
-            return b;
-          });
+          const files = ['html', 'pdf'].map((f) => fileButton(f, () => '/api/v1/reports/' + encodeURIComponent(d.id) + '?format=' + f,
+            () => 'kuzet-' + d.kind + '-' + d.scope.replace(':', '-') + '-' + day(d.period_start) + '-' + d.lang + '.' + f, notices));
           const scope = d.scope === 'national' ? h('span', { i18n: 'stats.national' }) : sector(d.scope.replace(/^sector:/, ''));
           return [value('digest', d.kind), scope, day(d.period_start), d.lang, timeEl(d.generated_at), h('span', {}, files)];
         }))
