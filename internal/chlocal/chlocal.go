@@ -63,6 +63,12 @@ type Options struct {
 	Dir string
 	// TCPPort and HTTPPort are the native and HTTP ports; 0 picks free ones.
 	TCPPort, HTTPPort int
+	// InterserverPort is the replication (interserver HTTP) port, served
+	// only when Extra configures replication; 0 picks a free one.
+	InterserverPort int
+	// Extra is configuration XML inserted into the server's <yandex>
+	// element: a cluster, ZooKeeper and macros (ReplicaConfig).
+	Extra string
 	// StartTimeout bounds the wait for the server to answer; default 60s.
 	StartTimeout time.Duration
 	Logger       *slog.Logger
@@ -104,8 +110,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		o := opts
-		if o.TCPPort == 0 || o.HTTPPort == 0 {
-			ports, err := FreePorts(2)
+		if o.TCPPort == 0 || o.HTTPPort == 0 || o.InterserverPort == 0 {
+			ports, err := FreePorts(3)
 			if err != nil {
 				return nil, err
 			}
@@ -115,13 +121,16 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			if o.HTTPPort == 0 {
 				o.HTTPPort = ports[1]
 			}
+			if o.InterserverPort == 0 {
+				o.InterserverPort = ports[2]
+			}
 		}
 		s, err := start(ctx, o)
 		if err == nil {
 			return s, nil
 		}
 		lastErr = err
-		if opts.TCPPort != 0 && opts.HTTPPort != 0 {
+		if opts.TCPPort != 0 && opts.HTTPPort != 0 && opts.InterserverPort != 0 {
 			break // fixed ports: retrying cannot help
 		}
 	}
@@ -228,6 +237,10 @@ func (s *Server) HTTPAddr() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.opts.HTTPPort))
 }
 
+// Options returns the options the server runs with, its ports fixed:
+// Start(ctx, s.Options()) starts it again on its data and ports.
+func (s *Server) Options() Options { return s.opts }
+
 // Dir is the server's work directory.
 func (s *Server) Dir() string { return s.opts.Dir }
 
@@ -310,6 +323,8 @@ func configXML(o Options) string {
   <listen_host>127.0.0.1</listen_host>
   <tcp_port>` + strconv.Itoa(o.TCPPort) + `</tcp_port>
   <http_port>` + strconv.Itoa(o.HTTPPort) + `</http_port>
+  <interserver_http_port>` + strconv.Itoa(o.InterserverPort) + `</interserver_http_port>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
   <path>` + d + `/data/</path>
   <tmp_path>` + d + `/tmp/</tmp_path>
   <user_files_path>` + d + `/user_files/</user_files_path>
@@ -321,6 +336,7 @@ func configXML(o Options) string {
   <mark_cache_size>268435456</mark_cache_size>
   <uncompressed_cache_size>268435456</uncompressed_cache_size>
   <max_concurrent_queries>100</max_concurrent_queries>
+` + o.Extra + `
 </yandex>
 `
 }
