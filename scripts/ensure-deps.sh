@@ -6,7 +6,10 @@
 # headless through the DevTools protocol), poppler-utils (pdftotext, which
 # the report tests read the PDFs with) and prometheus (for promtool, which
 # internal/dashboards checks and unit-tests deploy/prometheus's rules with;
-# kuzet does not use the service the package also ships).
+# kuzet does not use the service the package also ships) and zookeeper
+# (with its Java runtime: the coordination service of the replicated
+# ClickHouse tests, two clickhouse-server replicas on loopback, started by
+# internal/chlocal; ClickHouse 18.16 has no Keeper of its own).
 set -eu
 pkgs=""
 have() {
@@ -26,6 +29,7 @@ if ! have chromium && ! { [ -n "${KUZET_CHROMIUM:-}" ] && [ -x "$KUZET_CHROMIUM"
 fi
 have pdftotext || pkgs="$pkgs poppler-utils"
 have promtool || pkgs="$pkgs prometheus"
+{ [ -f "${KUZET_ZOOKEEPER_JAR:-/usr/share/java/zookeeper.jar}" ] && have java; } || pkgs="$pkgs zookeeper"
 [ -z "$pkgs" ] && exit 0
 cmd="apt-get update -o DPkg::Lock::Timeout=600 && DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=600$pkgs"
 if [ "$(id -u)" -ne 0 ]; then

@@ -72,7 +72,23 @@ type ClickHouse struct {
 	// MaxOpenConns and MaxIdleConns size the role's connection pool.
 	MaxOpenConns int `yaml:"max_open_conns"`
 	MaxIdleConns int `yaml:"max_idle_conns"`
+	// Cluster names a cluster of the servers' remote_servers: migrations
+	// then create Replicated*MergeTree tables <name>_local on every server
+	// of it (ON CLUSTER) with a Distributed table <name> over them, which
+	// every read goes through. Empty: one server, plain tables.
+	Cluster string `yaml:"cluster"`
+	// Insert chooses where a cluster's writes go: "local" (the default:
+	// the connected server's replicated table; replication copies each
+	// block, and a retried block is deduplicated) or "distributed"
+	// (through the Distributed table, synchronously).
+	Insert string `yaml:"insert"`
 }
+
+// Insert modes of a cluster.
+const (
+	InsertLocal       = "local"
+	InsertDistributed = "distributed"
+)
 
 // DefaultClickHouse is a local server.
 func DefaultClickHouse() ClickHouse {
@@ -103,6 +119,16 @@ func (c ClickHouse) validate(es *Errors, path string) {
 	}
 	if c.MaxIdleConns < 0 || c.MaxIdleConns > c.MaxOpenConns {
 		es.Add(path+".max_idle_conns", "must be 0..max_open_conns, not %d", c.MaxIdleConns)
+	}
+	if c.Cluster != "" && !validDB(c.Cluster) {
+		es.Add(path+".cluster", "%q is not a plain identifier", c.Cluster)
+	}
+	switch {
+	case c.Insert == "":
+	case c.Cluster == "":
+		es.Add(path+".insert", "applies to a cluster only (set cluster)")
+	case c.Insert != InsertLocal && c.Insert != InsertDistributed:
+		es.Add(path+".insert", "must be %q or %q, not %q", InsertLocal, InsertDistributed, c.Insert)
 	}
 }
 

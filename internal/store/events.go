@@ -146,7 +146,7 @@ func (s *Store) InsertEvents(ctx context.Context, rows []EventRow) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.table("events")+" ("+eventColumns+")")
+	b, err := s.conn.PrepareBatch(s.insertContext(ctx), "INSERT INTO "+s.writeTable("events")+" ("+eventColumns+")")
 	if err != nil {
 		return classify("prepare events insert", err)
 	}

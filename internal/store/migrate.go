@@ -119,10 +119,13 @@ func (s *Store) Migrate(ctx context.Context) error { return s.migrateTo(ctx, Lat
 func (s *Store) migrateTo(ctx context.Context, upto uint32) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+s.db+"`"); err != nil {
+	if err := s.checkLayout(ctx); err != nil {
+		return err
+	}
+	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+s.db+"`"+s.onCluster()); err != nil {
 		return fmt.Errorf("store: create database: %w", err)
 	}
-	if err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.table("schema_migrations")+` (
+	if err := s.exec(ctx, `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
 		version UInt32, name String, applied_at DateTime
 	) ENGINE = ReplacingMergeTree ORDER BY version`); err != nil {
 		return fmt.Errorf("store: create schema_migrations: %w", err)
@@ -148,9 +151,9 @@ func (s *Store) migrateTo(ctx context.Context, upto uint32) error {
 		if applied[m.version] || m.version > upto {
 			continue
 		}
+		m = s.forCluster(m)
 		for _, st := range m.statements {
-			st = strings.ReplaceAll(st, "{db}", "`"+s.db+"`")
-			if err := s.conn.Exec(ctx, st); err != nil {
+			if err := s.exec(ctx, st); err != nil {
 				return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
 			}
 		}
@@ -172,15 +175,45 @@ func (s *Store) migrateTo(ctx context.Context, upto uint32) error {
 	return nil
 }
 
+// checkLayout refuses a database laid out for one server when the store is
+// configured for a cluster, and the other way round: writing plain tables
+// beside Distributed ones (or the reverse) would split the data.
+func (s *Store) checkLayout(ctx context.Context) error {
+	engine, err := s.engineOf(ctx, "schema_migrations")
+	if err != nil || engine == "" {
+		return err
+	}
+	switch dist := strings.HasPrefix(engine, "Distributed("); {
+	case dist && s.cluster == "":
+		return fmt.Errorf("store: database %s is laid out for a ClickHouse cluster (its tables are Distributed): set clickhouse.cluster", s.db)
+	case !dist && s.cluster != "":
+		return fmt.Errorf("store: database %s was created on one server (plain tables): a cluster needs a database created in cluster mode (deploy/README.md)", s.db)
+	}
+	return nil
+}
+
+// exec runs a migration statement, in its cluster form in a cluster, with
+// {db} replaced by the database.
+func (s *Store) exec(ctx context.Context, st string) error {
+	sts, err := s.clusterize(st)
+	if err != nil {
+		return err
+	}
+	for _, st := range sts {
+		if err := s.conn.Exec(ctx, strings.ReplaceAll(st, "{db}", "`"+s.db+"`")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // addColumn adds c unless the table has it; a concurrent migration that
 // added it first is success too.
 func (s *Store) addColumn(ctx context.Context, c column) error {
-	has := func() (bool, error) {
-		var n uint64
-		err := s.conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
-			s.db, c.table, c.name).Scan(&n)
-		return n > 0, err
+	if s.cluster != "" {
+		return s.addClusterColumn(ctx, c)
 	}
+	has := func() (bool, error) { return s.hasColumn(ctx, c.table, c.name) }
 	if ok, err := has(); err != nil || ok {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -108,8 +109,12 @@ func PartitionsPast(parts []Partition, policy RetentionPolicy, now time.Time) []
 func (s *Store) Partitions(ctx context.Context) ([]Partition, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	var tables []string
+	for _, t := range RetentionTables() {
+		tables = append(tables, s.localName(t))
+	}
 	rows, err := s.conn.Query(ctx, "SELECT DISTINCT table, partition FROM system.parts WHERE database = ? AND active AND has(?, table) ORDER BY table, partition",
-		s.db, RetentionTables())
+		s.db, tables)
 	if err != nil {
 		return nil, classify("partitions", err)
 	}
@@ -119,6 +124,9 @@ func (s *Store) Partitions(ctx context.Context) ([]Partition, error) {
 		var p Partition
 		if err := rows.Scan(&p.Table, &p.Partition); err != nil {
 			return nil, err
+		}
+		if s.cluster != "" {
+			p.Table = strings.TrimSuffix(p.Table, LocalSuffix)
 		}
 		out = append(out, p)
 	}
@@ -136,7 +144,9 @@ func (s *Store) ApplyRetention(ctx context.Context, policy RetentionPolicy, now 
 	for i, p := range past {
 		// The value is digits only (partitionValue): no injection.
 		dctx, cancel := context.WithTimeout(ctx, s.timeout)
-		err := s.conn.Exec(withDeadline(dctx), "ALTER TABLE "+s.table(p.Table)+" DROP PARTITION "+p.Partition)
+		// In a cluster, the replicated table's drop reaches every replica
+		// through replication, also one down now (no ON CLUSTER to wait for).
+		err := s.conn.Exec(withDeadline(dctx), "ALTER TABLE "+s.table(s.localName(p.Table))+" DROP PARTITION "+p.Partition)
 		cancel()
 		if err != nil {
 			return past[:i], fmt.Errorf("store: retention: drop %s partition %s: %w", p.Table, p.Partition, err)

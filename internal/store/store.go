@@ -37,6 +37,10 @@ type Store struct {
 	db      string
 	timeout time.Duration
 	log     *slog.Logger
+	// cluster is the ClickHouse cluster of the tables, "" for one server;
+	// insertDist writes through the Distributed tables (cluster.go).
+	cluster    string
+	insertDist bool
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
@@ -66,7 +70,8 @@ func Open(ctx context.Context, cfg config.ClickHouse, log *slog.Logger) (*Store,
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
-	return &Store{conn: conn, db: cfg.Database, timeout: cfg.QueryTimeout, log: log}, nil
+	return &Store{conn: conn, db: cfg.Database, timeout: cfg.QueryTimeout, log: log,
+		cluster: cfg.Cluster, insertDist: cfg.Insert == config.InsertDistributed}, nil
 }
 
 // Database returns the database name.
@@ -89,9 +94,10 @@ func (s *Store) table(name string) string { return "`" + s.db + "`.`" + name + "
 // did not answer; the caller should retry with backoff.
 var ErrUnavailable = errors.New("clickhouse unavailable")
 
-// DropDatabase drops the store's database. For tests and `kuzet` admin use.
+// DropDatabase drops the store's database (on every server of a cluster).
+// For tests and `kuzet` admin use.
 func (s *Store) DropDatabase(ctx context.Context) error {
-	return s.conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+s.db+"`")
+	return s.conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+s.db+"`"+s.onCluster())
 }
 
 // Table returns the qualified name of a kuzet table, for tests and tooling.
@@ -100,7 +106,7 @@ func (s *Store) Table(name string) string { return s.table(name) }
 // insert writes rows through a prepared batch: the native protocol's way to
 // insert (an INSERT ... VALUES through Exec hangs on ClickHouse 18.16).
 func (s *Store) insert(ctx context.Context, table, columns string, rows ...[]any) error {
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.table(table)+" ("+columns+")")
+	b, err := s.conn.PrepareBatch(s.insertContext(ctx), "INSERT INTO "+s.writeTable(table)+" ("+columns+")")
 	if err != nil {
 		return classify("prepare insert into "+table, err)
 	}
@@ -138,4 +144,27 @@ func withDeadline(ctx context.Context) context.Context {
 	}
 	secs := max(1, int(math.Ceil(time.Until(dl).Seconds())))
 	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": secs}))
+}
+
+// QueryRows runs a query whose columns are all strings and returns its
+// rows; for tests and admin tooling.
+func (s *Store) QueryRows(ctx context.Context, sql string, args ...any) ([][]string, error) {
+	rows, err := s.conn.Query(withDeadline(ctx), sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]string
+	for rows.Next() {
+		vals := make([]string, len(rows.Columns()))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		out = append(out, vals)
+	}
+	return out, rows.Err()
 }

@@ -104,3 +104,84 @@ func Open(tb testing.TB) *store.Store {
 	}
 	return s
 }
+
+var (
+	clusterOnce sync.Once
+	cluster     *chlocal.Replicated
+	clusterErr  error
+)
+
+// ClusterName is the ClickHouse cluster Replicated starts.
+const ClusterName = "kuzet_test"
+
+// Replicated returns a one-shard cluster of two ClickHouse replicas on a
+// ZooKeeper of their own, started once per test binary (the kernel kills
+// the servers when it exits). Tests may stop and start a replica (Start
+// with its Options) but must leave it running. Skipped without
+// clickhouse-server or ZooKeeper, failed when CI=true.
+func Replicated(tb testing.TB) *chlocal.Replicated {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("needs ClickHouse and ZooKeeper; skipped with -short")
+	}
+	clusterOnce.Do(func() {
+		if _, err := chlocal.Find(); err != nil {
+			clusterErr = err
+			return
+		}
+		if _, _, err := chlocal.FindZooKeeper(); err != nil {
+			clusterErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "kuzet-cluster-")
+		if err != nil {
+			clusterErr = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cluster, clusterErr = chlocal.StartReplicated(ctx, dir, ClusterName, 2)
+	})
+	if clusterErr != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("no replicated ClickHouse for tests: %v", clusterErr)
+		}
+		tb.Skipf("no replicated ClickHouse for tests: %v", clusterErr)
+	}
+	return cluster
+}
+
+// ClusterConfig returns the configuration of a fresh database of the
+// test's own on the cluster, connected to replica i (0 or 1), dropped on
+// every replica when the test ends.
+func ClusterConfig(tb testing.TB, database string, replica int) config.ClickHouse {
+	tb.Helper()
+	r := Replicated(tb)
+	cfg := config.DefaultClickHouse()
+	cfg.Addr = []string{r.Servers[replica].Addr()}
+	cfg.Cluster = ClusterName
+	cfg.Database = database
+	cfg.QueryTimeout = 30 * time.Second
+	return cfg
+}
+
+// ClusterDatabase returns a fresh database name, dropped on the cluster
+// when the test ends.
+func ClusterDatabase(tb testing.TB) string {
+	tb.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	db := "test_" + hex.EncodeToString(b[:])
+	cfg := ClusterConfig(tb, db, 0)
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		s, err := store.Open(ctx, cfg, nil)
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		_ = s.DropDatabase(ctx)
+	})
+	return db
+}
