@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -233,19 +234,37 @@ func (c *cluster) ncc(extra string) *role { return c.nccNamed("ncc-1", extra) }
 
 // nccNamed is an ncc instance with id id (ids are unique among the
 // instances of a partition group).
-func (c *cluster) nccNamed(id, extra string) *role {
+func (c *cluster) nccNamed(id, extra string) *role { return c.nccOn(id, c.ch, extra) }
+
+// nccOn is an ncc instance with id id on ClickHouse ch.
+func (c *cluster) nccOn(id string, ch config.ClickHouse, extra string) *role {
 	c.t.Helper()
 	p := ports(c.t, 1)
 	cfg := writeFile(c.t, c.dir, id+".yaml", fmt.Sprintf(`
 id: %s
 nats: %s
-clickhouse: {addr: [%q], database: %s, dial_timeout: 2s, query_timeout: 10s}
+clickhouse: %s
 http: {listen: "127.0.0.1:%d"}
 consumer: {ack_wait: 10s}
 store: {linger: 200ms, max_backoff: 2s}
 digests: {disabled: true} # 78 PDFs at each start; the schedule has its own tests
-%s`, id, c.natsYAML(), c.ch.Addr[0], c.ch.Database, p[0], extra))
+%s`, id, c.natsYAML(), clickhouseYAML(ch), p[0], extra))
 	return &role{c: c, bin: proctest.Binary(c.t, "kuzet-ncc"), cfg: cfg, ops: fmt.Sprintf("127.0.0.1:%d", p[0])}
+}
+
+// clickhouseYAML is a role's clickhouse section for ch: its addresses in
+// order (a cluster's replicas: the role fails over to the next), and its
+// cluster.
+func clickhouseYAML(ch config.ClickHouse) string {
+	var addrs []string
+	for _, a := range ch.Addr {
+		addrs = append(addrs, strconv.Quote(a))
+	}
+	y := fmt.Sprintf("{addr: [%s], database: %s, dial_timeout: 2s, query_timeout: 10s", strings.Join(addrs, ", "), ch.Database)
+	if ch.Cluster != "" {
+		y += ", cluster: " + ch.Cluster
+	}
+	return y + "}"
 }
 
 // start starts the role with extra environment and waits until it is ready

@@ -245,6 +245,19 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 		}
 		n.cleanup.Push("incident stage", n.incidents.Stop)
 	}
+	owned := map[string]func() []int{}
+	if n.correlation != nil {
+		owned["correlation"] = n.correlation.Owned
+	}
+	if n.incidents != nil {
+		owned["incidents"] = n.incidents.Owned
+	}
+	for stage, parts := range owned {
+		n.opts.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "kuzet_stage_partitions_owned", ConstLabels: prometheus.Labels{"stage": stage},
+			Help: "Partitions of the stage this ncc instance owns now (the instances' sum is the stage's partition count).",
+		}, func() float64 { return float64(len(parts())) }))
+	}
 	n.ready.Set("nats", nil)
 	n.ready.Set("consumer", nil)
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
