@@ -2,6 +2,7 @@ package bus_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -185,5 +186,47 @@ func TestSiteBufferSourcedAcrossLinkCut(t *testing.T) {
 	siteNC.Flush()
 	if m, err := leak.NextMsg(time.Second); err == nil {
 		t.Errorf("the site published %q into the hub", m.Subject)
+	}
+
+	// The hub's own check, on the header its server wrote: a site that
+	// widens its filter and is not set back (the ncc inspects every few
+	// seconds) gets the 7 foreign batches it writes next into the hub
+	// stream, and the check tells them from the 300 of its own OISC.
+	if _, err := siteJS.UpdatePushConsumer(ctx, bus.SiteStream, cc); err != nil {
+		t.Fatal(err)
+	}
+	sendAs("oisc-b", 8, 15)
+	waitHub(307)
+	idx := bus.NewSourceIndex(so.Sites)
+	own, foreign := 0, 0
+	for seq := uint64(1); seq <= 307; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		site, err := idx.Check(m.Header, m.Subject)
+		switch {
+		case site != "site-a":
+			t.Fatalf("message %d (%s, %s %q) not known as site-a's: %q, %v", seq, m.Subject, bus.HeaderStreamSource,
+				m.Header.Get(bus.HeaderStreamSource), site, err)
+		case err == nil && strings.HasPrefix(m.Subject, "kuzet.events.oisc-a."):
+			own++
+		case errors.Is(err, bus.ErrForeignSubject) && strings.HasPrefix(m.Subject, "kuzet.events.oisc-b."):
+			foreign++
+		default:
+			t.Errorf("message %d on %s: %v", seq, m.Subject, err)
+		}
+	}
+	if own != 300 || foreign != 7 {
+		t.Errorf("the check passed %d and refused %d messages; want 300 and 7", own, foreign)
+	}
+	// Another site's source id is not site-a's.
+	other := nats.Header{}
+	other.Set(bus.HeaderStreamSource, "KUZET_SITE:abcdefgh:C=ijklmnop 1 > > kuzet.events.oisc-a.c1")
+	if _, err := idx.Check(other, "kuzet.events.oisc-a.c1"); !errors.Is(err, bus.ErrForeignSubject) {
+		t.Errorf("a message of an unknown source passed: %v", err)
+	}
+	if site, err := idx.Check(nats.Header{}, "kuzet.events.oisc-b.c1"); site != "" || err != nil {
+		t.Errorf("a message published at the hub (not sourced): %q, %v", site, err)
 	}
 }

@@ -3,21 +3,24 @@ package ncc
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	siteForeign      *prometheus.GaugeVec
-	siteFilterResets *prometheus.CounterVec
-	batches          prometheus.Counter
-	events           prometheus.Counter
-	redelivered      prometheus.Counter
-	rejected         *prometheus.CounterVec
-	stored           prometheus.Counter
-	acked            prometheus.Counter
-	insertErrors     prometheus.Counter
-	insertTime       prometheus.Histogram
-	batchBytes       prometheus.Histogram
-	latency          prometheus.Histogram
-	storeUp          prometheus.Gauge
-	pending          prometheus.Gauge
-	ackPending       prometheus.Gauge
+	siteForeign *prometheus.GaugeVec
+	// siteForeignRejected counts sourced envelopes refused by the hub's
+	// own check (bus.SourceIndex).
+	siteForeignRejected *prometheus.CounterVec
+	siteFilterResets    *prometheus.CounterVec
+	batches             prometheus.Counter
+	events              prometheus.Counter
+	redelivered         prometheus.Counter
+	rejected            *prometheus.CounterVec
+	stored              prometheus.Counter
+	acked               prometheus.Counter
+	insertErrors        prometheus.Counter
+	insertTime          prometheus.Histogram
+	batchBytes          prometheus.Histogram
+	latency             prometheus.Histogram
+	storeUp             prometheus.Gauge
+	pending             prometheus.Gauge
+	ackPending          prometheus.Gauge
 
 	alerts       *prometheus.CounterVec
 	detectErrors prometheus.Counter
@@ -98,7 +101,9 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	m.siteFilterResets = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kuzet_site_source_filter_resets_total", Help: "Times a site's source consumer had a filter other than its OISC's and the ncc set it back.",
 	}, []string{"site"})
-	r.MustRegister(m.siteForeign, m.siteFilterResets)
+	m.siteForeignRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_site_foreign_subject_rejected_total",
+		Help: "Envelopes a site's source delivered under another OISC's subject, refused (terminated, not stored) by the ncc, by site."}, []string{"site"})
+	r.MustRegister(m.siteForeign, m.siteFilterResets, m.siteForeignRejected)
 	r.MustRegister(m.alerts, m.detectErrors, m.signalsRejected, m.rulesLoaded, m.rulesRejected, m.ruleReloads)
 	r.MustRegister(m.batches, m.events, m.redelivered, m.rejected, m.stored, m.acked, m.insertErrors, m.insertTime, m.batchBytes,
 		m.latency, m.storeUp, m.pending, m.ackPending)

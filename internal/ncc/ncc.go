@@ -99,9 +99,12 @@ type NCC struct {
 	now   func() time.Time
 	ready *telemetry.Readiness
 
-	st       *store.Store
-	client   *bus.Client
-	cons     *bus.Consumer
+	st     *store.Store
+	client *bus.Client
+	cons   *bus.Consumer
+	// sources tells which site a sourced envelope came from (set at
+	// Start, read only after).
+	sources  bus.SourceIndex
 	alertPub *bus.AlertPublisher
 	ops      *telemetry.OpsServer
 
@@ -199,6 +202,7 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 			n.log.Warn("site has no oisc: its source is not filtered to one OISC's subjects", "site", s.Domain)
 		}
 	}
+	n.sources = bus.NewSourceIndex(so.Sites)
 	if err := bus.EnsureStreams(ctx, js, so); err != nil {
 		return err
 	}
@@ -656,6 +660,15 @@ func (n *NCC) process(msg bus.Delivery) envelope {
 // use.
 func (n *NCC) decodeBatch(msg bus.Delivery) envelope {
 	d := envelope{msg: msg}
+	if site, err := n.sources.Check(msg.Headers(), msg.Subject()); err != nil {
+		// The site's filter was widened (and not yet set back) or its
+		// server forged the delivery: none of it is stored.
+		n.m.rejected.WithLabelValues("foreign_subject").Inc()
+		n.m.siteForeignRejected.WithLabelValues(site).Inc()
+		n.log.Error("sourced envelope under another OISC's subject; terminated, left in the stream", "site", site,
+			"subject", msg.Subject(), "err", err)
+		return d
+	}
 	b, size, err := bus.DecodeBatchSize(msg.Headers(), msg.Data())
 	if err != nil {
 		reason := "bad_envelope"
