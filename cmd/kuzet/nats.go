@@ -40,6 +40,7 @@ func natsCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	clusterPort := fs.Int("cluster-port", 6222, "route port of a cluster member (-1: random)")
 	clusterHost := fs.String("cluster-host", "", "route listen host (default: -host)")
 	routes := fs.String("routes", "", "comma-separated route URLs of the other members (nats-route://host:port)")
+	tags := fs.String("tags", "", "comma-separated server tags (e.g. az:1), which roles' nats.placement_tags select for their streams")
 	leafUsers := fs.String("leaf-users", "", "YAML file of the sites' leaf-node users: [{site, user, password_file}]; each may connect only as its site's leaf node, limited to what sourcing needs (needs -domain)")
 	level := fs.String("log-level", "info", "log level")
 	if err := fs.Parse(args); err != nil {
@@ -62,7 +63,7 @@ func natsCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	log := telemetry.NewLogger(config.Log{Level: *level, Format: "text"}, stderr)
 	s, err := natsserver.Start(natsserver.Options{Name: *name, Host: *host, Port: *port, HTTPPort: *httpPort, StoreDir: *store,
-		Domain: *domain, LeafPort: *leafPort, LeafRemotes: splitList(*remotes), MaxStore: *maxStore, Cluster: cluster, LeafUsers: users, Logger: log})
+		Domain: *domain, LeafPort: *leafPort, LeafRemotes: splitList(*remotes), MaxStore: *maxStore, Cluster: cluster, LeafUsers: users, Tags: splitList(*tags), Logger: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "kuzet nats: %v\n", err)
 		return 1

@@ -55,7 +55,7 @@ func DialAuditHeads(ctx context.Context, cfg config.NATS, name string, log *slog
 		nc.Close()
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
-	h, err := OpenAuditHeads(ctx, js, cfg.Replicas)
+	h, err := OpenAuditHeads(ctx, Placed(js, cfg), cfg.Replicas)
 	if err != nil {
 		nc.Close()
 		return nil, err

@@ -30,7 +30,7 @@ func Dial(cfg config.NATS, name string, log *slog.Logger) (*Client, error) {
 		nc.Close()
 		return nil, err
 	}
-	return &Client{nc: nc, js: js}, nil
+	return &Client{nc: nc, js: Placed(js, cfg)}, nil
 }
 
 // JetStream returns the client's JetStream context.

@@ -211,6 +211,7 @@ func (c *Collector) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	c.js = bus.Placed(c.js, c.cfg.NATS)
 	regJS := c.js
 	if site.Domain != "" {
 		if err := bus.EnsureSiteStream(ctx, c.js, bus.SiteOptions{Site: site.Domain, OISC: c.cfg.OISC, MaxBytes: site.MaxBytes,

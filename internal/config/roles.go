@@ -32,6 +32,11 @@ type NATS struct {
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	// Domain is the JetStream domain to address, if not the local one.
 	Domain string `yaml:"domain"`
+	// PlacementCluster and PlacementTags place the streams and buckets a
+	// role creates: on the NATS cluster named, on servers that have every
+	// tag (kuzet nats -tags; server_tags). Empty: where the server chooses.
+	PlacementCluster string   `yaml:"placement_cluster"`
+	PlacementTags    []string `yaml:"placement_tags"`
 }
 
 func (n NATS) validate(es *Errors, path string) {
@@ -52,6 +57,11 @@ func (n NATS) validate(es *Errors, path string) {
 	if n.Creds != "" {
 		if _, err := os.Stat(n.Creds); err != nil {
 			es.Add(path+".creds", "%v", err)
+		}
+	}
+	for i, t := range n.PlacementTags {
+		if t == "" || strings.ContainsAny(t, " \t,") {
+			es.Add(fmt.Sprintf("%s.placement_tags[%d]", path, i), "%q is not a tag", t)
 		}
 	}
 }

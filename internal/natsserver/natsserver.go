@@ -49,7 +49,10 @@ type Options struct {
 	// cluster: JetStream then replicates streams over the members (R3
 	// needs three), and Name must be unique among them.
 	Cluster Cluster
-	Logger  *slog.Logger
+	// Tags are the server's tags (server_tags), which streams' placement
+	// tags select.
+	Tags   []string
+	Logger *slog.Logger
 }
 
 // LeafUser is a leaf-node user of the hub's leaf listener. Permissions
@@ -109,6 +112,7 @@ func Start(o Options) (*Server, error) {
 		NoSigs:             true,
 		Username:           o.User,
 		Password:           o.Password,
+		Tags:               o.Tags,
 	}
 	if o.Cluster.Name != "" {
 		if o.Cluster.Host == "" {
