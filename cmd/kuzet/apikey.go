@@ -20,21 +20,22 @@ import (
 // storeFlags are the flags of the subcommands that reach ClickHouse; the
 // password comes from KUZET_CLICKHOUSE_PASSWORD only.
 type storeFlags struct {
-	addr, db, user *string
+	addr, db, user, cluster *string
 }
 
 func addStoreFlags(fs *flag.FlagSet) storeFlags {
 	return storeFlags{
-		addr: fs.String("clickhouse", "127.0.0.1:9000", "ClickHouse native address(es), comma-separated"),
-		db:   fs.String("database", "kuzet", "ClickHouse database"),
-		user: fs.String("user", "default", "ClickHouse user (password: KUZET_CLICKHOUSE_PASSWORD)"),
+		addr:    fs.String("clickhouse", "127.0.0.1:9000", "ClickHouse native address(es), comma-separated"),
+		db:      fs.String("database", "kuzet", "ClickHouse database"),
+		user:    fs.String("user", "default", "ClickHouse user (password: KUZET_CLICKHOUSE_PASSWORD)"),
+		cluster: fs.String("cluster", "", "ClickHouse cluster of the database, as the roles' clickhouse.cluster (empty: one server)"),
 	}
 }
 
 // open connects and migrates (the key and audit tables may not exist yet).
 func (f storeFlags) open(ctx context.Context) (*store.Store, error) {
 	cfg := config.DefaultClickHouse()
-	cfg.Addr, cfg.Database, cfg.User = strings.Split(*f.addr, ","), *f.db, *f.user
+	cfg.Addr, cfg.Database, cfg.User, cfg.Cluster = strings.Split(*f.addr, ","), *f.db, *f.user, *f.cluster
 	eo := envOnly{ClickHouse: cfg}
 	if err := config.Load("", &eo); err != nil {
 		return nil, err

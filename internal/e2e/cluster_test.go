@@ -199,6 +199,17 @@ func TestClusterTwoNCCsOnReplicatedClickHouse(t *testing.T) {
 	if code := v.Wait(60 * time.Second); code != 0 || !strings.Contains(v.Output(), "lost 0\nduplicated 0\n") {
 		t.Errorf("kuzet verify on replica 2 exited %d:\n%s", code, v.Output())
 	}
+	// The operators' key tool opens the cluster's database (its
+	// migrations find everything applied) and refuses it without -cluster.
+	for _, c := range []struct {
+		args []string
+		code int
+	}{{[]string{"-cluster", storetest.ClusterName}, 0}, {nil, 1}} {
+		k := proctest.Start(t, "", proctest.Binary(t, "kuzet"), append([]string{"apikey", "list", "-clickhouse", r2, "-database", db}, c.args...))
+		if code := k.Wait(60 * time.Second); code != c.code {
+			t.Errorf("kuzet apikey list %v exited %d, want %d:\n%s", c.args, code, c.code, k.Output())
+		}
+	}
 	// The feed's failed logins raised alerts; each is stored once.
 	var alerts, alertIDs uint64
 	if err := st2.QueryRowScan(context.Background(), "SELECT count(), uniqExact(alert_id, org) FROM "+st2.Table("alerts")+" FINAL", &alerts, &alertIDs); err != nil {
