@@ -143,6 +143,20 @@ func DefaultStreamOptions() StreamOptions {
 	return StreamOptions{Replicas: 1, MaxAge: 7 * 24 * time.Hour, MaxBytes: 8 << 30, Duplicates: 10 * time.Minute}
 }
 
+// StreamOptionsFor are the limits a role's nats section sets (the defaults
+// where it sets none).
+func StreamOptionsFor(cfg config.NATS) StreamOptions {
+	o := DefaultStreamOptions()
+	o.Replicas = max(cfg.Replicas, 1)
+	if cfg.EventsMaxAge > 0 {
+		o.MaxAge = cfg.EventsMaxAge
+	}
+	if cfg.EventsMaxBytes > 0 {
+		o.MaxBytes = cfg.EventsMaxBytes
+	}
+	return o
+}
+
 // EnsureStreams creates or updates the events and alerts streams.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
 	if o.Replicas < 1 {

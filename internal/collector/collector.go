@@ -223,8 +223,7 @@ func (c *Collector) Start(ctx context.Context) (err error) {
 		}
 		c.goUntilStop("site metrics", bg, c.watchSite)
 	} else {
-		so := bus.DefaultStreamOptions()
-		so.Replicas = c.cfg.NATS.Replicas
+		so := bus.StreamOptionsFor(c.cfg.NATS)
 		if err := bus.EnsureStreams(ctx, c.js, so); err != nil {
 			return err
 		}

@@ -37,6 +37,12 @@ type NATS struct {
 	// tag (kuzet nats -tags; server_tags). Empty: where the server chooses.
 	PlacementCluster string   `yaml:"placement_cluster"`
 	PlacementTags    []string `yaml:"placement_tags"`
+	// EventsMaxAge and EventsMaxBytes bound the events stream (the oldest
+	// dropped first; the alerts stream gets an eighth of the bytes). Every
+	// role that creates the streams must have the same, or each start
+	// sets its own.
+	EventsMaxAge   time.Duration `yaml:"events_max_age"`
+	EventsMaxBytes int64         `yaml:"events_max_bytes"`
 }
 
 func (n NATS) validate(es *Errors, path string) {
@@ -59,6 +65,12 @@ func (n NATS) validate(es *Errors, path string) {
 			es.Add(path+".creds", "%v", err)
 		}
 	}
+	if n.EventsMaxAge != 0 && n.EventsMaxAge < time.Hour {
+		es.Add(path+".events_max_age", "must be at least 1h, not %s", n.EventsMaxAge)
+	}
+	if n.EventsMaxBytes != 0 && n.EventsMaxBytes < 64<<20 {
+		es.Add(path+".events_max_bytes", "must be at least 67108864 (64 MiB), not %d", n.EventsMaxBytes)
+	}
 	for i, t := range n.PlacementTags {
 		if t == "" || strings.ContainsAny(t, " \t,") {
 			es.Add(fmt.Sprintf("%s.placement_tags[%d]", path, i), "%q is not a tag", t)
@@ -68,7 +80,8 @@ func (n NATS) validate(es *Errors, path string) {
 
 // DefaultNATS is a local server.
 func DefaultNATS() NATS {
-	return NATS{URL: "nats://127.0.0.1:4222", Replicas: 1, ConnectTimeout: 5 * time.Second}
+	return NATS{URL: "nats://127.0.0.1:4222", Replicas: 1, ConnectTimeout: 5 * time.Second,
+		EventsMaxAge: 7 * 24 * time.Hour, EventsMaxBytes: 8 << 30}
 }
 
 // ClickHouse is how a role reaches ClickHouse (native protocol).

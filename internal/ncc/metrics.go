@@ -8,19 +8,22 @@ type metrics struct {
 	// own check (bus.SourceIndex).
 	siteForeignRejected *prometheus.CounterVec
 	siteFilterResets    *prometheus.CounterVec
-	batches             prometheus.Counter
-	events              prometheus.Counter
-	redelivered         prometheus.Counter
-	rejected            *prometheus.CounterVec
-	stored              prometheus.Counter
-	acked               prometheus.Counter
-	insertErrors        prometheus.Counter
-	insertTime          prometheus.Histogram
-	batchBytes          prometheus.Histogram
-	latency             prometheus.Histogram
-	storeUp             prometheus.Gauge
-	pending             prometheus.Gauge
-	ackPending          prometheus.Gauge
+	// streamBytes and streamMaxBytes: how full the events and alerts
+	// streams are (readStreams).
+	streamBytes, streamMaxBytes *prometheus.GaugeVec
+	batches                     prometheus.Counter
+	events                      prometheus.Counter
+	redelivered                 prometheus.Counter
+	rejected                    *prometheus.CounterVec
+	stored                      prometheus.Counter
+	acked                       prometheus.Counter
+	insertErrors                prometheus.Counter
+	insertTime                  prometheus.Histogram
+	batchBytes                  prometheus.Histogram
+	latency                     prometheus.Histogram
+	storeUp                     prometheus.Gauge
+	pending                     prometheus.Gauge
+	ackPending                  prometheus.Gauge
 
 	alerts       *prometheus.CounterVec
 	detectErrors prometheus.Counter
@@ -103,7 +106,11 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	}, []string{"site"})
 	m.siteForeignRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_site_foreign_subject_rejected_total",
 		Help: "Envelopes a site's source delivered under another OISC's subject, refused (terminated, not stored) by the ncc, by site."}, []string{"site"})
-	r.MustRegister(m.siteForeign, m.siteFilterResets, m.siteForeignRejected)
+	m.streamBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kuzet_stream_bytes",
+		Help: "Bytes the events and alerts streams hold, read every 10 s by the ncc."}, []string{"stream"})
+	m.streamMaxBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kuzet_stream_max_bytes",
+		Help: "The streams' max_bytes (nats.events_max_bytes; alerts an eighth): past it JetStream drops the oldest messages, read or not."}, []string{"stream"})
+	r.MustRegister(m.siteForeign, m.siteFilterResets, m.siteForeignRejected, m.streamBytes, m.streamMaxBytes)
 	r.MustRegister(m.alerts, m.detectErrors, m.signalsRejected, m.rulesLoaded, m.rulesRejected, m.ruleReloads)
 	r.MustRegister(m.batches, m.events, m.redelivered, m.rejected, m.stored, m.acked, m.insertErrors, m.insertTime, m.batchBytes,
 		m.latency, m.storeUp, m.pending, m.ackPending)

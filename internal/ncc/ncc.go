@@ -194,8 +194,7 @@ func (n *NCC) Start(ctx context.Context) (err error) {
 	}
 	n.cleanup.Push("nats", func(context.Context) error { n.client.Close(); return nil })
 	js := n.client.JetStream()
-	so := bus.DefaultStreamOptions()
-	so.Replicas = n.cfg.NATS.Replicas
+	so := bus.StreamOptionsFor(n.cfg.NATS)
 	for _, s := range n.cfg.Sites {
 		so.Sites = append(so.Sites, bus.SiteSource{Domain: s.Domain, OISC: s.OISC})
 		if s.OISC == "" {
@@ -897,11 +896,14 @@ func (n *NCC) storeUp() {
 func (n *NCC) watchLag(ctx context.Context) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
-	for {
+	for i := 0; ; i++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if i%5 == 0 {
+				n.readStreams(ctx)
+			}
 			ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			pending, ackPending, err := n.cons.Pending(ictx)
 			cancel()
@@ -911,6 +913,22 @@ func (n *NCC) watchLag(ctx context.Context) {
 			n.m.pending.Set(float64(pending))
 			n.m.ackPending.Set(float64(ackPending))
 		}
+	}
+}
+
+// readStreams exports how full the events and alerts streams are: past
+// their max_bytes JetStream drops the oldest messages, read or not.
+func (n *NCC) readStreams(ctx context.Context) {
+	for _, name := range []string{bus.EventsStream, bus.AlertsStream} {
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		st, err := n.client.JetStream().Stream(ictx, name)
+		if err == nil {
+			if info, err := st.Info(ictx); err == nil {
+				n.m.streamBytes.WithLabelValues(name).Set(float64(info.State.Bytes))
+				n.m.streamMaxBytes.WithLabelValues(name).Set(float64(info.Config.MaxBytes))
+			}
+		}
+		cancel()
 	}
 }
 

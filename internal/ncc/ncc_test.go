@@ -315,3 +315,34 @@ func TestDetectionPanicStoresEventWithoutAlerts(t *testing.T) {
 		t.Fatalf("detect errors %v, want 1", got)
 	}
 }
+
+// TestStreamLimitsFromConfig: the events stream takes nats.events_max_age
+// and events_max_bytes (the alerts stream an eighth of the bytes), also
+// when it exists already, and the ncc exports how full both are.
+func TestStreamLimitsFromConfig(t *testing.T) {
+	f := newFixture(t)
+	f.publish(t, 1, 5, 10)
+	f.cfg.NATS.EventsMaxAge, f.cfg.NATS.EventsMaxBytes = 48*time.Hour, 256<<20
+	reg := prometheus.NewPedanticRegistry()
+	start(t, f.cfg, reg)
+	proctest.Eventually(t, 30*time.Second, func(ctx context.Context) error {
+		if got := find(reg, "kuzet_stream_max_bytes", "stream", bus.EventsStream); got != 256<<20 {
+			return fmt.Errorf("events max bytes %v", got)
+		}
+		if got := find(reg, "kuzet_stream_max_bytes", "stream", bus.AlertsStream); got != 32<<20 {
+			return fmt.Errorf("alerts max bytes %v", got)
+		}
+		if got := find(reg, "kuzet_stream_bytes", "stream", bus.EventsStream); got <= 0 {
+			return fmt.Errorf("events stream bytes %v, want the 5 batches'", got)
+		}
+		return nil
+	})
+	st, err := f.js.Stream(context.Background(), bus.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil || info.Config.MaxAge != 48*time.Hour || info.Config.MaxBytes != 256<<20 {
+		t.Errorf("events stream config %+v, %v; want 48h and 256 MiB", info.Config, err)
+	}
+}
