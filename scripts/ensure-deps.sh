@@ -6,10 +6,12 @@
 # headless through the DevTools protocol), poppler-utils (pdftotext, which
 # the report tests read the PDFs with) and prometheus (for promtool, which
 # internal/dashboards checks and unit-tests deploy/prometheus's rules with;
-# kuzet does not use the service the package also ships) and zookeeper
+# kuzet does not use the service the package also ships), zookeeper
 # (with its Java runtime: the coordination service of the replicated
 # ClickHouse tests, two clickhouse-server replicas on loopback, started by
-# internal/chlocal; ClickHouse 18.16 has no Keeper of its own).
+# internal/chlocal; ClickHouse 18.16 has no Keeper of its own) and systemd
+# (for systemd-analyze, which deploy/deploytest verifies the units of
+# deploy/systemd with; nothing is started).
 set -eu
 pkgs=""
 have() {
@@ -30,6 +32,7 @@ fi
 have pdftotext || pkgs="$pkgs poppler-utils"
 have promtool || pkgs="$pkgs prometheus"
 { [ -f "${KUZET_ZOOKEEPER_JAR:-/usr/share/java/zookeeper.jar}" ] && have java; } || pkgs="$pkgs zookeeper"
+have systemd-analyze || pkgs="$pkgs systemd"
 [ -z "$pkgs" ] && exit 0
 cmd="apt-get update -o DPkg::Lock::Timeout=600 && DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=600$pkgs"
 if [ "$(id -u)" -ne 0 ]; then
