@@ -181,11 +181,15 @@ func TestClusterTwoNCCsOnReplicatedClickHouse(t *testing.T) {
 		t.Fatalf("ncc-b exited:\n%s", b.proc.Output())
 	default:
 	}
-	// Replica 2 caught up: its own copy holds every row once.
+	// Replica 2 caught up: its own copy holds every event, once after
+	// merging (FINAL). Without FINAL it may hold a batch twice: ncc-a was
+	// killed between an INSERT and its ack, and ncc-b wrote the batch again
+	// in blocks of its own, which ReplacingMergeTree, not block
+	// deduplication, folds.
 	st2 := openStore(t, storetest.ClusterConfig(t, db, 1))
 	proctest.Eventually(t, 60*time.Second, func(ctx context.Context) error {
 		var rows, ids uint64
-		if err := st2.QueryRowScan(ctx, "SELECT count(), uniqExact(event_id) FROM "+st2.Table("events"+store.LocalSuffix), &rows, &ids); err != nil {
+		if err := st2.QueryRowScan(ctx, "SELECT count(), uniqExact(event_id) FROM "+st2.Table("events"+store.LocalSuffix)+" FINAL", &rows, &ids); err != nil {
 			return err
 		}
 		if ids != uint64(rep.Stored) || rows != ids {
