@@ -331,3 +331,28 @@ func TestRegistryKVImportAndWatch(t *testing.T) {
 		t.Fatalf("load: %v", err)
 	}
 }
+
+// TestFullFetchIsNoError: a fetch that gets its max messages while more
+// wait (the server's 409 "Batch Completed", sent with a byte limit) returns
+// them without an error, fetch after fetch.
+func TestFullFetchIsNoError(t *testing.T) {
+	ctx := context.Background()
+	js := streamOf(t, 7, 2, true)
+	c, err := bus.EnsureConsumer(ctx, js, bus.ConsumerOptions{Stream: bus.EventsStream, Durable: "full", MaxAckPending: 100, AckWait: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []int{3, 3, 1} {
+		fctx, cancel := context.WithTimeout(ctx, time.Second)
+		ds, err := c.Fetch(fctx, 3, 16<<20)
+		cancel()
+		if err != nil || len(ds) != want {
+			t.Fatalf("fetched %d, %v; want %d and no error", len(ds), err, want)
+		}
+		for _, d := range ds {
+			if err := d.Ack(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -107,8 +107,12 @@ func (c *Consumer) Fetch(ctx context.Context, max, maxBytes int) ([]Delivery, er
 	for m := range mb.Messages() {
 		out = append(out, Delivery{msg: m})
 	}
+	// ErrBatchCompleted is the server's 409 "Batch Completed": the fetch got
+	// max messages before maxBytes, with more waiting - a full fetch, not a
+	// failure (taken for one, every full fetch under a backlog made the ncc
+	// not ready and sleep half a second).
 	if err := mb.Error(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, nats.ErrTimeout) &&
-		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) {
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, jetstream.ErrBatchCompleted) {
 		return out, fmt.Errorf("bus: fetch: %w", err)
 	}
 	return out, nil
