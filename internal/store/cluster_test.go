@@ -26,6 +26,18 @@ func openCluster(t *testing.T, cfg config.ClickHouse) *store.Store {
 	return s
 }
 
+// migratedPair is a fresh database on the cluster, migrated through
+// replica 1, and stores on each replica.
+func migratedPair(t *testing.T) (db string, a, b *store.Store) {
+	t.Helper()
+	db = storetest.ClusterDatabase(t)
+	a = openCluster(t, storetest.ClusterConfig(t, db, 0))
+	if err := a.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db, a, openCluster(t, storetest.ClusterConfig(t, db, 1))
+}
+
 // localCount counts the rows (not distinct) of a replica's local table.
 func localCount(t *testing.T, s *store.Store, table, where string) (uint64, error) {
 	t.Helper()
@@ -43,13 +55,8 @@ func localCount(t *testing.T, s *store.Store, table, where string) (uint64, erro
 // the replicated table's block deduplication, before any merge; writes
 // through the Distributed table land on the replicas too.
 func TestClusterMigrationsReplicateAndDeduplicate(t *testing.T) {
-	db := storetest.ClusterDatabase(t)
+	db, a, b := migratedPair(t)
 	ctx := context.Background()
-	a := openCluster(t, storetest.ClusterConfig(t, db, 0))
-	if err := a.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	b := openCluster(t, storetest.ClusterConfig(t, db, 1))
 	// Replica 2 reads its own copy: it sees the schema once replication
 	// brought the last record.
 	proctest.Eventually(t, 30*time.Second, func(ctx context.Context) error {
@@ -184,13 +191,8 @@ func TestClusterMigrationsReplicateAndDeduplicate(t *testing.T) {
 // and afterwards replica 2 holds every row once.
 func TestClusterReplicaCatchesUpAfterRestart(t *testing.T) {
 	r := storetest.Replicated(t)
-	db := storetest.ClusterDatabase(t)
+	_, a, b := migratedPair(t)
 	ctx := context.Background()
-	a := openCluster(t, storetest.ClusterConfig(t, db, 0))
-	if err := a.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	b := openCluster(t, storetest.ClusterConfig(t, db, 1))
 	var (
 		wg      sync.WaitGroup
 		written atomic.Int64

@@ -71,12 +71,24 @@ func Config(tb testing.TB) config.ClickHouse {
 	tb.Helper()
 	cfg := config.DefaultClickHouse()
 	cfg.Addr = []string{Addr(tb)}
+	cfg.Database = freshName()
+	cfg.QueryTimeout = 30 * time.Second
+	dropAtCleanup(tb, cfg)
+	return cfg
+}
+
+// freshName is a database name no other test uses.
+func freshName() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	cfg.Database = "test_" + hex.EncodeToString(b[:])
-	cfg.QueryTimeout = 30 * time.Second
+	return "test_" + hex.EncodeToString(b[:])
+}
+
+// dropAtCleanup drops cfg's database (on every server of its cluster)
+// when the test ends.
+func dropAtCleanup(tb testing.TB, cfg config.ClickHouse) {
 	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		s, err := store.Open(ctx, cfg, nil)
 		if err != nil {
@@ -85,7 +97,6 @@ func Config(tb testing.TB) config.ClickHouse {
 		defer s.Close()
 		_ = s.DropDatabase(ctx)
 	})
-	return cfg
 }
 
 // Open returns a migrated store on a fresh database of the test's own.
@@ -169,19 +180,7 @@ func ClusterConfig(tb testing.TB, database string, replica int) config.ClickHous
 // when the test ends.
 func ClusterDatabase(tb testing.TB) string {
 	tb.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	db := "test_" + hex.EncodeToString(b[:])
-	cfg := ClusterConfig(tb, db, 0)
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		s, err := store.Open(ctx, cfg, nil)
-		if err != nil {
-			return
-		}
-		defer s.Close()
-		_ = s.DropDatabase(ctx)
-	})
+	db := freshName()
+	dropAtCleanup(tb, ClusterConfig(tb, db, 0))
 	return db
 }
