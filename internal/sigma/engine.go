@@ -20,6 +20,8 @@ type CompiledRule struct {
 	idx      int
 	// need is the rule's necessary condition, for the prefilter.
 	need need
+	// searches are the compiled searches, in the detection's order.
+	searches []search
 }
 
 // ID returns the rule's id, or its title when it has none.
@@ -134,6 +136,9 @@ func compileRule(r *Rule, env *compileEnv) (*CompiledRule, error) {
 		nd = union(nd, needOfCond(n, searches, r.Detection.Order))
 	}
 	cr := &CompiledRule{Rule: r, need: nd}
+	for _, name := range r.Detection.Order {
+		cr.searches = append(cr.searches, searches[name])
+	}
 	if len(conds) == 1 {
 		cr.eval = conds[0]
 	} else {
@@ -282,17 +287,20 @@ func (e *Engine) ctx(ev Event) *evalCtx {
 	return c
 }
 
+// release returns a context to the pool, without references to the event.
+func (e *Engine) release(c *evalCtx) {
+	c.ev, c.fmap = nil, nil
+	clear(c.lowered)
+	clear(c.kw) // drop references to the event's strings
+	c.kw = c.kw[:0]
+	c.slots = [len(c.slots)]fieldValue{}
+	e.pool.Put(c)
+}
+
 // Match calls fn once for each rule that matches the event.
 func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 	c := e.ctx(ev)
-	defer func() {
-		c.ev, c.fmap = nil, nil
-		clear(c.lowered)
-		clear(c.kw) // drop references to the event's strings
-		c.kw = c.kw[:0]
-		c.slots = [len(c.slots)]fieldValue{}
-		e.pool.Put(c)
-	}()
+	defer e.release(c)
 	for _, rt := range e.routes {
 		rules := e.byRoute[rt]
 		if len(rules) == 0 || !rt.matches(ev) {
