@@ -169,8 +169,10 @@ type Engine struct {
 	routes  []*Route
 	ungated []*CompiledRule
 	byRoute map[*Route][]*CompiledRule
-	index   map[*Route]*routeIndex
-	pool    sync.Pool
+	// routeRules[i] and index[i] are routes[i]'s rules and prefilter.
+	routeRules [][]*CompiledRule
+	index      []*routeIndex
+	pool       sync.Pool
 }
 
 // Rejected is a rule that did not compile.
@@ -226,9 +228,14 @@ func Compile(rules []*Rule, o Options) (*Engine, []Rejected, []string) {
 			e.byRoute[rt] = append(e.byRoute[rt], cr)
 		}
 	}
-	e.index = map[*Route]*routeIndex{}
-	for rt, rs := range e.byRoute {
-		e.index[rt] = buildRouteIndex(rs)
+	for _, rt := range e.routes {
+		rs := e.byRoute[rt]
+		e.routeRules = append(e.routeRules, rs)
+		var ix *routeIndex
+		if len(rs) > 0 {
+			ix = buildRouteIndex(rs)
+		}
+		e.index = append(e.index, ix)
 	}
 	return e, rejected, warnings
 }
@@ -290,6 +297,7 @@ func (e *Engine) ctx(ev Event) *evalCtx {
 // release returns a context to the pool, without references to the event.
 func (e *Engine) release(c *evalCtx) {
 	c.ev, c.fmap = nil, nil
+	c.buf = c.buf[:0] // the lowered strings of this event are dead now
 	clear(c.lowered)
 	clear(c.kw) // drop references to the event's strings
 	c.kw = c.kw[:0]
@@ -301,8 +309,8 @@ func (e *Engine) release(c *evalCtx) {
 func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 	c := e.ctx(ev)
 	defer e.release(c)
-	for _, rt := range e.routes {
-		rules := e.byRoute[rt]
+	for i, rt := range e.routes {
+		rules := e.routeRules[i]
 		if len(rules) == 0 || !rt.matches(ev) {
 			continue
 		}
@@ -311,10 +319,12 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 			c.mark = make([]bool, len(rules))
 		}
 		mark := c.mark[:len(rules)]
-		clear(mark)
-		e.index[rt].candidates(c, mark)
-		for pos, r := range rules {
-			if mark[pos] && r.eval(c) && !slices.Contains(c.fired, r.idx) {
+		c.cand = e.index[i].candidates(c, mark, c.cand[:0])
+		// In the route's order, as evaluating every rule would report them.
+		slices.Sort(c.cand)
+		for _, pos := range c.cand {
+			mark[pos] = false
+			if r := rules[pos]; r.eval(c) && !slices.Contains(c.fired, r.idx) {
 				c.fired = append(c.fired, r.idx)
 				fn(r)
 			}

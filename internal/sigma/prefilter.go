@@ -204,11 +204,13 @@ func buildRouteIndex(rules []*CompiledRule) *routeIndex {
 	return ix
 }
 
-// candidates marks the route's rules an event can match.
-func (ix *routeIndex) candidates(c *evalCtx, mark []bool) {
+// candidates appends to cand the positions of the route's rules an event
+// can match, each once, marking them in mark (all false on entry).
+func (ix *routeIndex) candidates(c *evalCtx, mark []bool, cand []int32) []int32 {
 	for _, p := range ix.always {
 		mark[p] = true
 	}
+	cand = append(cand, ix.always...)
 	for i, f := range ix.fields {
 		f = c.resolve(f)
 		v, ok := c.ev.Field(f)
@@ -219,20 +221,23 @@ func (ix *routeIndex) candidates(c *evalCtx, mark []bool) {
 		scan := func(s string) {
 			ix.ac[i].scan(s, func(pid int32) {
 				for _, p := range rules[pid] {
-					mark[p] = true
+					if !mark[p] {
+						mark[p] = true
+						cand = append(cand, p)
+					}
 				}
 			})
 		}
 		switch x := v.(type) {
 		case []any:
 			for _, e := range x {
-				if s, ok := text(e); ok {
-					scan(lower(s))
+				if s, ok := c.text(e); ok {
+					scan(c.lower(s))
 				}
 			}
 		case []string:
 			for _, e := range x {
-				scan(lower(e))
+				scan(c.lower(e))
 			}
 		default:
 			fv := c.prepare(f, v)
@@ -241,4 +246,5 @@ func (ix *routeIndex) candidates(c *evalCtx, mark []bool) {
 			}
 		}
 	}
+	return cand
 }

@@ -164,7 +164,7 @@ func differentialEvents(t *testing.T, root string, eng *Engine) []Event {
 func upperEvent(m map[string]any) MapEvent {
 	u := make(MapEvent, len(m))
 	for k, v := range m {
-		if s, ok := v.(string); ok && k != "Channel" && !strings.HasPrefix(k, "_") {
+		if s, ok := v.(string); ok && !strings.HasPrefix(k, "_") {
 			v = strings.ToUpper(s)
 		}
 		u[k] = v
