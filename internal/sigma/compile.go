@@ -26,6 +26,8 @@ type evalCtx struct {
 	lowered map[string]string
 	mark    []bool  // prefilter candidates of the current route
 	cand    []int32 // their positions
+	// onRoutes are the routes the event may be on (see routeDispatch).
+	onRoutes []int32
 	// buf holds lower-cased copies of the event's strings (see lower).
 	buf   []byte
 	fired []int // rules matched so far

@@ -172,6 +172,7 @@ type Engine struct {
 	// routeRules[i] and index[i] are routes[i]'s rules and prefilter.
 	routeRules [][]*CompiledRule
 	index      []*routeIndex
+	dispatch   routeDispatch
 	pool       sync.Pool
 }
 
@@ -237,6 +238,7 @@ func Compile(rules []*Rule, o Options) (*Engine, []Rejected, []string) {
 		}
 		e.index = append(e.index, ix)
 	}
+	e.dispatch = buildDispatch(e.routes, e.routeRules)
 	return e, rejected, warnings
 }
 
@@ -309,9 +311,10 @@ func (e *Engine) release(c *evalCtx) {
 func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 	c := e.ctx(ev)
 	defer e.release(c)
-	for i, rt := range e.routes {
-		rules := e.routeRules[i]
-		if len(rules) == 0 || !rt.matches(ev) {
+	c.onRoutes = e.dispatch.routes(c, c.onRoutes[:0])
+	for _, i := range c.onRoutes {
+		rt, rules := e.routes[i], e.routeRules[i]
+		if !rt.matches(ev) {
 			continue
 		}
 		c.fmap = rt.FieldMap
