@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -163,6 +164,10 @@ func appendText(b []byte, v any) ([]byte, bool) {
 	case int:
 		return strconv.AppendInt(b, int64(x), 10), true
 	case float64:
+		if x == math.Trunc(x) && x > -1e15 && x < 1e15 && (x != 0 || !math.Signbit(x)) {
+			// An integer (a decoded EventID): the same digits, faster.
+			return strconv.AppendInt(b, int64(x), 10), true
+		}
 		return strconv.AppendFloat(b, x, 'f', -1, 64), true
 	case json.Number:
 		return append(b, x...), true

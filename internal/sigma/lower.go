@@ -34,25 +34,25 @@ func (c *evalCtx) lower(s string) string {
 	if i == len(s) {
 		return s
 	}
-	for j := i; j < len(s); j++ {
-		if s[j] >= 0x80 {
-			return strings.ToLower(s)
-		}
-	}
 	if cap(c.buf)-len(c.buf) < len(s) {
 		// A new chunk: strings in the old one stay valid (they keep it
 		// alive); the next event reuses the new one.
 		c.buf = make([]byte, 0, max(4096, 2*cap(c.buf), len(s)))
 	}
 	start := len(c.buf)
-	c.buf = append(c.buf, s[:i]...)
+	dst := c.buf[start : start+len(s)]
+	copy(dst, s[:i])
 	for ; i < len(s); i++ {
 		b := s[i]
+		if b >= 0x80 {
+			return strings.ToLower(s)
+		}
 		if b >= 'A' && b <= 'Z' {
 			b += 'a' - 'A'
 		}
-		c.buf = append(c.buf, b)
+		dst[i] = b
 	}
+	c.buf = c.buf[:start+len(s)]
 	return unsafe.String(&c.buf[start], len(s))
 }
 
