@@ -303,9 +303,36 @@ func (m *cmpMatcher) match(_ *evalCtx, fv *fieldValue) bool {
 	return f >= m.n
 }
 
-type reMatcher struct{ re *regexp.Regexp }
+type reMatcher struct {
+	re *regexp.Regexp
+	// lit is a literal every match contains (see regexNeed): in the
+	// lower-cased text when folded, else in the text as it is. A value
+	// without it is rejected without running the expression.
+	lit    string
+	folded bool
+}
 
-func (m *reMatcher) match(_ *evalCtx, fv *fieldValue) bool { return fv.ok && m.re.MatchString(fv.s) }
+func newReMatcher(re *regexp.Regexp) *reMatcher {
+	m := &reMatcher{re: re}
+	m.lit, m.folded = regexNeed(re.String())
+	return m
+}
+
+func (m *reMatcher) match(_ *evalCtx, fv *fieldValue) bool {
+	if !fv.ok {
+		return false
+	}
+	if m.lit != "" {
+		s := fv.s
+		if m.folded {
+			s = fv.ls
+		}
+		if !strings.Contains(s, m.lit) {
+			return false
+		}
+	}
+	return m.re.MatchString(fv.s)
+}
 
 type cidrMatcher struct{ p netip.Prefix }
 
@@ -617,7 +644,7 @@ func (env *compileEnv) compileValue(field string, v any, md mods) ([]valueMatche
 		if err != nil {
 			return nil, fmt.Errorf("regular expression: %w", err)
 		}
-		return wrapNeq([]valueMatcher{&reMatcher{re: re}}), nil
+		return wrapNeq([]valueMatcher{newReMatcher(re)}), nil
 	case md.has("cidr"):
 		s, _ := text(v)
 		p, err := netip.ParsePrefix(s)
