@@ -27,9 +27,29 @@ func (m *acMachine) step(s int32, b byte) int32 {
 			return m.root[b]
 		}
 		e := m.edges[s]
-		i := sort.Search(len(e), func(i int) bool { return e[i].b >= b })
-		if i < len(e) && e[i].b == b {
-			return e[i].to
+		if len(e) <= 8 {
+			// Most states have one or two children.
+			for _, x := range e {
+				if x.b == b {
+					return x.to
+				}
+				if x.b > b {
+					break
+				}
+			}
+		} else {
+			lo, hi := 0, len(e)
+			for lo < hi {
+				h := int(uint(lo+hi) >> 1)
+				if e[h].b < b {
+					lo = h + 1
+				} else {
+					hi = h
+				}
+			}
+			if lo < len(e) && e[lo].b == b {
+				return e[lo].to
+			}
 		}
 		s = m.fail[s]
 	}

@@ -24,8 +24,13 @@ type evalCtx struct {
 	// lowered caches lower-cased scalar string values by the event's field
 	// name (after mapping), for the whole event.
 	lowered map[string]string
-	mark    []bool // prefilter candidates of the current route
-	fired   []int  // rules matched so far
+	mark    []bool  // prefilter candidates of the current route
+	cand    []int32 // their positions
+	// onRoutes are the routes the event may be on (see routeDispatch).
+	onRoutes []int32
+	// buf holds lower-cased copies of the event's strings (see lower).
+	buf   []byte
+	fired []int // rules matched so far
 	// kw holds every string of the event, lowered once for all keyword
 	// searches (whatever the route: keywords read no field names).
 	kw      []fieldValue
@@ -39,7 +44,9 @@ type evalCtx struct {
 func (c *evalCtx) keywords() []fieldValue {
 	if !c.kwReady {
 		c.ev.Strings(func(s string) bool {
-			c.kw = append(c.kw, fieldValue{v: s, s: s, ls: lower(s), isStr: true, ok: true})
+			// v stays nil: boxing s would allocate, and a string's
+			// matchers read s (see fieldValue.number).
+			c.kw = append(c.kw, fieldValue{s: s, ls: c.lower(s), isStr: true, ok: true})
 			return false
 		})
 		c.kwReady = true
@@ -62,16 +69,24 @@ func (c *evalCtx) resolve(field string) string {
 
 // fieldValue is a field's value prepared for matchers.
 type fieldValue struct {
-	v     any
+	v     any    // the value; nil for keyword strings (then isStr, and s holds it)
 	s     string // text, if scalar
 	ls    string // lower-cased text
 	isStr bool   // v is a string
 	ok    bool   // s is set (scalar)
 }
 
+// number returns the value as a number, if it is one or a numeric string.
+func (fv *fieldValue) number() (float64, bool) {
+	if fv.isStr {
+		return numericString(fv.s)
+	}
+	return number(fv.v)
+}
+
 func (c *evalCtx) prepare(field string, v any) fieldValue {
 	fv := fieldValue{v: v}
-	fv.s, fv.ok = text(v)
+	fv.s, fv.ok = c.text(v)
 	_, fv.isStr = v.(string)
 	if fv.ok {
 		if field != "" && fv.isStr {
@@ -79,11 +94,11 @@ func (c *evalCtx) prepare(field string, v any) fieldValue {
 				fv.ls = l
 				return fv
 			}
-			fv.ls = lower(fv.s)
+			fv.ls = c.lower(fv.s)
 			c.lowered[field] = fv.ls
 			return fv
 		}
-		fv.ls = lower(fv.s)
+		fv.ls = c.lower(fv.s)
 	}
 	return fv
 }
@@ -252,7 +267,7 @@ type numMatcher struct {
 }
 
 func (m *numMatcher) match(_ *evalCtx, fv *fieldValue) bool {
-	if f, ok := number(fv.v); ok {
+	if f, ok := fv.number(); ok {
 		return f == m.n
 	}
 	return fv.ok && fv.s == m.text
@@ -273,7 +288,7 @@ type cmpMatcher struct {
 }
 
 func (m *cmpMatcher) match(_ *evalCtx, fv *fieldValue) bool {
-	f, ok := number(fv.v)
+	f, ok := fv.number()
 	if !ok {
 		return false
 	}
@@ -288,9 +303,36 @@ func (m *cmpMatcher) match(_ *evalCtx, fv *fieldValue) bool {
 	return f >= m.n
 }
 
-type reMatcher struct{ re *regexp.Regexp }
+type reMatcher struct {
+	re *regexp.Regexp
+	// lit is a literal every match contains (see regexNeed): in the
+	// lower-cased text when folded, else in the text as it is. A value
+	// without it is rejected without running the expression.
+	lit    string
+	folded bool
+}
 
-func (m *reMatcher) match(_ *evalCtx, fv *fieldValue) bool { return fv.ok && m.re.MatchString(fv.s) }
+func newReMatcher(re *regexp.Regexp) *reMatcher {
+	m := &reMatcher{re: re}
+	m.lit, m.folded = regexNeed(re.String())
+	return m
+}
+
+func (m *reMatcher) match(_ *evalCtx, fv *fieldValue) bool {
+	if !fv.ok {
+		return false
+	}
+	if m.lit != "" {
+		s := fv.s
+		if m.folded {
+			s = fv.ls
+		}
+		if !strings.Contains(s, m.lit) {
+			return false
+		}
+	}
+	return m.re.MatchString(fv.s)
+}
 
 type cidrMatcher struct{ p netip.Prefix }
 
@@ -312,11 +354,11 @@ func (m *fieldrefMatcher) match(c *evalCtx, fv *fieldValue) bool {
 	if !ok || !fv.ok {
 		return false
 	}
-	os, ok := text(ov)
+	os, ok := c.text(ov)
 	if !ok {
 		return false
 	}
-	os = lower(os)
+	os = c.lower(os)
 	switch m.kind {
 	case pPrefix:
 		return strings.HasPrefix(fv.ls, os)
@@ -602,7 +644,7 @@ func (env *compileEnv) compileValue(field string, v any, md mods) ([]valueMatche
 		if err != nil {
 			return nil, fmt.Errorf("regular expression: %w", err)
 		}
-		return wrapNeq([]valueMatcher{&reMatcher{re: re}}), nil
+		return wrapNeq([]valueMatcher{newReMatcher(re)}), nil
 	case md.has("cidr"):
 		s, _ := text(v)
 		p, err := netip.ParsePrefix(s)

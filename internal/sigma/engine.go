@@ -20,6 +20,8 @@ type CompiledRule struct {
 	idx      int
 	// need is the rule's necessary condition, for the prefilter.
 	need need
+	// searches are the compiled searches, in the detection's order.
+	searches []search
 }
 
 // ID returns the rule's id, or its title when it has none.
@@ -134,6 +136,9 @@ func compileRule(r *Rule, env *compileEnv) (*CompiledRule, error) {
 		nd = union(nd, needOfCond(n, searches, r.Detection.Order))
 	}
 	cr := &CompiledRule{Rule: r, need: nd}
+	for _, name := range r.Detection.Order {
+		cr.searches = append(cr.searches, searches[name])
+	}
 	if len(conds) == 1 {
 		cr.eval = conds[0]
 	} else {
@@ -164,8 +169,11 @@ type Engine struct {
 	routes  []*Route
 	ungated []*CompiledRule
 	byRoute map[*Route][]*CompiledRule
-	index   map[*Route]*routeIndex
-	pool    sync.Pool
+	// routeRules[i] and index[i] are routes[i]'s rules and prefilter.
+	routeRules [][]*CompiledRule
+	index      []*routeIndex
+	dispatch   routeDispatch
+	pool       sync.Pool
 }
 
 // Rejected is a rule that did not compile.
@@ -221,10 +229,16 @@ func Compile(rules []*Rule, o Options) (*Engine, []Rejected, []string) {
 			e.byRoute[rt] = append(e.byRoute[rt], cr)
 		}
 	}
-	e.index = map[*Route]*routeIndex{}
-	for rt, rs := range e.byRoute {
-		e.index[rt] = buildRouteIndex(rs)
+	for _, rt := range e.routes {
+		rs := e.byRoute[rt]
+		e.routeRules = append(e.routeRules, rs)
+		var ix *routeIndex
+		if len(rs) > 0 {
+			ix = buildRouteIndex(rs)
+		}
+		e.index = append(e.index, ix)
 	}
+	e.dispatch = buildDispatch(e.routes, e.routeRules)
 	return e, rejected, warnings
 }
 
@@ -282,20 +296,25 @@ func (e *Engine) ctx(ev Event) *evalCtx {
 	return c
 }
 
+// release returns a context to the pool, without references to the event.
+func (e *Engine) release(c *evalCtx) {
+	c.ev, c.fmap = nil, nil
+	c.buf = c.buf[:0] // the lowered strings of this event are dead now
+	clear(c.lowered)
+	clear(c.kw) // drop references to the event's strings
+	c.kw = c.kw[:0]
+	c.slots = [len(c.slots)]fieldValue{}
+	e.pool.Put(c)
+}
+
 // Match calls fn once for each rule that matches the event.
 func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 	c := e.ctx(ev)
-	defer func() {
-		c.ev, c.fmap = nil, nil
-		clear(c.lowered)
-		clear(c.kw) // drop references to the event's strings
-		c.kw = c.kw[:0]
-		c.slots = [len(c.slots)]fieldValue{}
-		e.pool.Put(c)
-	}()
-	for _, rt := range e.routes {
-		rules := e.byRoute[rt]
-		if len(rules) == 0 || !rt.matches(ev) {
+	defer e.release(c)
+	c.onRoutes = e.dispatch.routes(c, c.onRoutes[:0])
+	for _, i := range c.onRoutes {
+		rt, rules := e.routes[i], e.routeRules[i]
+		if !rt.matches(ev) {
 			continue
 		}
 		c.fmap = rt.FieldMap
@@ -303,10 +322,12 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 			c.mark = make([]bool, len(rules))
 		}
 		mark := c.mark[:len(rules)]
-		clear(mark)
-		e.index[rt].candidates(c, mark)
-		for pos, r := range rules {
-			if mark[pos] && r.eval(c) && !slices.Contains(c.fired, r.idx) {
+		c.cand = e.index[i].candidates(c, mark, c.cand[:0])
+		// In the route's order, as evaluating every rule would report them.
+		slices.Sort(c.cand)
+		for _, pos := range c.cand {
+			mark[pos] = false
+			if r := rules[pos]; r.eval(c) && !slices.Contains(c.fired, r.idx) {
 				c.fired = append(c.fired, r.idx)
 				fn(r)
 			}

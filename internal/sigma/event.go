@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -152,6 +153,32 @@ func text(v any) (string, bool) {
 	return "", false
 }
 
+// appendText appends a scalar value as text (as text formats it) and
+// reports whether it is a scalar.
+func appendText(b []byte, v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case string:
+		return append(b, x...), true
+	case int64:
+		return strconv.AppendInt(b, x, 10), true
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), true
+	case float64:
+		if x == math.Trunc(x) && x > -1e15 && x < 1e15 && (x != 0 || !math.Signbit(x)) {
+			// An integer (a decoded EventID): the same digits, faster.
+			return strconv.AppendInt(b, int64(x), 10), true
+		}
+		return strconv.AppendFloat(b, x, 'f', -1, 64), true
+	case json.Number:
+		return append(b, x...), true
+	case bool:
+		return strconv.AppendBool(b, x), true
+	case uint64:
+		return strconv.AppendUint(b, x, 10), true
+	}
+	return b, false
+}
+
 // number returns a value as a number, if it is one or a numeric string.
 func number(v any) (float64, bool) {
 	switch x := v.(type) {
@@ -167,12 +194,17 @@ func number(v any) (float64, bool) {
 		f, err := x.Float64()
 		return f, err == nil
 	case string:
-		s := strings.TrimSpace(x)
-		if s == "" {
-			return 0, false
-		}
-		f, err := strconv.ParseFloat(s, 64)
-		return f, err == nil
+		return numericString(x)
 	}
 	return 0, false
+}
+
+// numericString returns a numeric string's number.
+func numericString(x string) (float64, bool) {
+	s := strings.TrimSpace(x)
+	if s == "" {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
 }

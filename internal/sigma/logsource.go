@@ -96,9 +96,14 @@ func (c *routeCond) holds(v any) bool {
 		}
 		return false
 	}
-	s, ok := text(v)
-	if !ok {
-		return false
+	s, isStr := v.(string)
+	if !isStr {
+		var buf [32]byte
+		b, ok := appendText(buf[:0], v)
+		if !ok {
+			return false
+		}
+		s = string(b) // does not escape: on the stack
 	}
 	for _, want := range c.values {
 		if equalLower(s, want) {

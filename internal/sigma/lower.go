@@ -1,6 +1,11 @@
 package sigma
 
-import "strings"
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"unsafe"
+)
 
 // lower lower-cases s, without allocating when it has no upper-case ASCII
 // and is ASCII.
@@ -12,4 +17,64 @@ func lower(s string) string {
 		}
 	}
 	return s
+}
+
+// lower is lower for the strings of the event being evaluated: an ASCII
+// string with upper-case letters is lowered into the context's buffer, not
+// onto the heap. The result is valid until the context is released (the
+// buffer is reused for the next event), so it must not outlive the
+// evaluation.
+func (c *evalCtx) lower(s string) string {
+	i := 0
+	for ; i < len(s); i++ {
+		if b := s[i]; b >= 0x80 || b >= 'A' && b <= 'Z' {
+			break
+		}
+	}
+	if i == len(s) {
+		return s
+	}
+	if cap(c.buf)-len(c.buf) < len(s) {
+		// A new chunk: strings in the old one stay valid (they keep it
+		// alive); the next event reuses the new one.
+		c.buf = make([]byte, 0, max(4096, 2*cap(c.buf), len(s)))
+	}
+	start := len(c.buf)
+	dst := c.buf[start : start+len(s)]
+	copy(dst, s[:i])
+	for ; i < len(s); i++ {
+		b := s[i]
+		if b >= 0x80 {
+			return strings.ToLower(s)
+		}
+		if b >= 'A' && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		dst[i] = b
+	}
+	c.buf = c.buf[:start+len(s)]
+	return unsafe.String(&c.buf[start], len(s))
+}
+
+// text is text for the values of the event being evaluated: numbers are
+// formatted into the context's buffer (valid as lower's results are).
+func (c *evalCtx) text(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return string(x), true
+	case bool:
+		return strconv.FormatBool(x), true
+	}
+	if cap(c.buf)-len(c.buf) < 32 {
+		c.buf = make([]byte, 0, max(4096, 2*cap(c.buf)))
+	}
+	start := len(c.buf)
+	var ok bool
+	c.buf, ok = appendText(c.buf, v)
+	if !ok || len(c.buf) == start {
+		return "", ok
+	}
+	return unsafe.String(&c.buf[start], len(c.buf)-start), true
 }

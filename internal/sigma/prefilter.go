@@ -139,7 +139,7 @@ func needOfMatcher(field string, m valueMatcher) need {
 	case *numMatcher:
 		return lit(x.text)
 	case *reMatcher:
-		return lit(regexLiteral(x.re.String()))
+		return lit(x.lit)
 	case anyMatcher:
 		r := need{ok: true}
 		for _, e := range x {
@@ -150,9 +150,25 @@ func needOfMatcher(field string, m valueMatcher) need {
 	return unknown()
 }
 
-// regexLiteral returns a literal every match contains, case-folded ones
-// included (the prefilter compares lower-cased text).
-func regexLiteral(pattern string) string { return regexlit.Required(pattern, true) }
+// regexNeed returns a literal every match of the pattern contains, and
+// whether it is case-folded: then the lower-cased text contains it in
+// lower case, else the text contains it as it is (and the lower-cased
+// text its lower case). A folded literal is used only when it is ASCII
+// without k or s: other letters fold only to ASCII, but (?i)k also
+// matches the Kelvin sign and (?i)s the long s, which lower-casing keeps.
+func regexNeed(pattern string) (string, bool) {
+	exact := regexlit.Required(pattern, false)
+	any := regexlit.Required(pattern, true)
+	if any == exact || any == "" {
+		return exact, false
+	}
+	for i := 0; i < len(any); i++ {
+		if b := any[i]; b >= 0x80 || b == 'k' || b == 's' {
+			return exact, false
+		}
+	}
+	return any, true
+}
 
 // routeIndex is the prefilter of one route.
 type routeIndex struct {
@@ -204,11 +220,13 @@ func buildRouteIndex(rules []*CompiledRule) *routeIndex {
 	return ix
 }
 
-// candidates marks the route's rules an event can match.
-func (ix *routeIndex) candidates(c *evalCtx, mark []bool) {
+// candidates appends to cand the positions of the route's rules an event
+// can match, each once, marking them in mark (all false on entry).
+func (ix *routeIndex) candidates(c *evalCtx, mark []bool, cand []int32) []int32 {
 	for _, p := range ix.always {
 		mark[p] = true
 	}
+	cand = append(cand, ix.always...)
 	for i, f := range ix.fields {
 		f = c.resolve(f)
 		v, ok := c.ev.Field(f)
@@ -219,20 +237,23 @@ func (ix *routeIndex) candidates(c *evalCtx, mark []bool) {
 		scan := func(s string) {
 			ix.ac[i].scan(s, func(pid int32) {
 				for _, p := range rules[pid] {
-					mark[p] = true
+					if !mark[p] {
+						mark[p] = true
+						cand = append(cand, p)
+					}
 				}
 			})
 		}
 		switch x := v.(type) {
 		case []any:
 			for _, e := range x {
-				if s, ok := text(e); ok {
-					scan(lower(s))
+				if s, ok := c.text(e); ok {
+					scan(c.lower(s))
 				}
 			}
 		case []string:
 			for _, e := range x {
-				scan(lower(e))
+				scan(c.lower(e))
 			}
 		default:
 			fv := c.prepare(f, v)
@@ -241,4 +262,5 @@ func (ix *routeIndex) candidates(c *evalCtx, mark []bool) {
 			}
 		}
 	}
+	return cand
 }

@@ -1,0 +1,259 @@
+package sigma
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kuzet-kz/kuzet/internal/conformance"
+	"github.com/kuzet-kz/kuzet/internal/ingest/winevent"
+)
+
+// bruteMatch is the reference the engine's shortcuts (route dispatch,
+// literal prefilter, caches) must agree with: every route's conditions
+// checked on the event, every rule of every matching route evaluated, in
+// the engine's order, each rule reported once.
+func (e *Engine) bruteMatch(ev Event) []string {
+	var out []string
+	seen := map[*CompiledRule]bool{}
+	c := e.ctx(ev)
+	defer e.release(c)
+	for _, rt := range e.routes {
+		if !rt.matches(ev) {
+			continue
+		}
+		c.fmap = rt.FieldMap
+		for _, r := range e.byRoute[rt] {
+			if !seen[r] && r.eval(c) {
+				seen[r] = true
+				out = append(out, r.ID())
+			}
+		}
+	}
+	c.fmap = nil
+	for _, r := range e.ungated {
+		if !seen[r] && r.eval(c) {
+			seen[r] = true
+			out = append(out, r.ID())
+		}
+	}
+	return out
+}
+
+func (e *Engine) matchIDs(ev Event) []string {
+	var out []string
+	e.Match(ev, func(r *CompiledRule) { out = append(out, r.ID()) })
+	return out
+}
+
+// TestPrefilterDifferential: over the whole SigmaHQ rule set, the engine
+// reports exactly the rules, in the same order, that evaluating every
+// routed rule reports, on the regression events (flat and raw), on those
+// events with every value upper-cased, and on synthetic events built from
+// the rules' own literals (so that most rules, and their filters, fire).
+// Every rule the prefilter skips on these events is thereby shown not to
+// match.
+func TestPrefilterDifferential(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads the whole SigmaHQ rule set")
+	}
+	root := conformance.Path(t, "sigmahq")
+	ps, err := DefaultPipelines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []*Rule
+	for _, d := range []string{"rules", "rules-emerging-threats", "rules-threat-hunting", "rules-placeholder"} {
+		rs, _ := LoadDir(filepath.Join(root, d))
+		rules = append(rules, rs...)
+	}
+	eng, _, _ := Compile(rules, Options{Pipelines: ps})
+
+	events := differentialEvents(t, root, eng)
+	fired := map[string]bool{}
+	matches := 0
+	for i, ev := range events {
+		got, want := eng.matchIDs(ev), eng.bruteMatch(ev)
+		if !slices.Equal(got, want) {
+			t.Fatalf("event %d (%v): engine matches %v, every rule evaluated matches %v", i, ev, got, want)
+		}
+		for _, id := range want {
+			fired[id] = true
+		}
+		matches += len(want)
+	}
+	t.Logf("%d events, %d matches, %d distinct rules fired of %d", len(events), matches, len(fired), len(eng.rules))
+	if len(fired) < 1000 {
+		t.Errorf("only %d rules fired: the synthetic events no longer exercise the rule set", len(fired))
+	}
+}
+
+// differentialEvents returns the regression events, flat and raw, their
+// upper-cased copies, and synthetic events from the rules' literals.
+func differentialEvents(t *testing.T, root string, eng *Engine) []Event {
+	var out []Event
+	f, err := os.Open(filepath.Join(root, "regression_events.flat.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	files := map[string]bool{}
+	for sc.Scan() {
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.UseNumber()
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		if s, ok := m["_source"].(string); ok {
+			files[s] = true
+		}
+		out = append(out, MapEvent(m), upperEvent(m))
+	}
+	for file := range files {
+		data, err := os.ReadFile(filepath.Join(root, file))
+		if err != nil {
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		for dec.More() {
+			var doc map[string]any
+			if err := dec.Decode(&doc); err != nil {
+				t.Fatal(err)
+			}
+			flat, _, err := winevent.Flatten(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, MapEvent(flat))
+		}
+	}
+	// Synthetic: for each routed rule, an event of its route whose fields
+	// hold values built from the rule's patterns (each search's first
+	// value), plain and upper-cased.
+	for _, rt := range eng.routes {
+		for _, r := range eng.byRoute[rt] {
+			m := map[string]any{}
+			for _, s := range r.searches {
+				synthFill(m, s, rt.FieldMap)
+			}
+			for _, c := range rt.conds {
+				m[c.field] = c.values[0]
+				if c.field == "EventID" {
+					var n int64
+					if _, err := fmt.Sscan(c.values[0], &n); err == nil {
+						m[c.field] = n
+					}
+				}
+			}
+			out = append(out, MapEvent(m), upperEvent(m))
+		}
+	}
+	return out
+}
+
+func upperEvent(m map[string]any) MapEvent {
+	u := make(MapEvent, len(m))
+	for k, v := range m {
+		if s, ok := v.(string); ok && !strings.HasPrefix(k, "_") {
+			v = strings.ToUpper(s)
+		}
+		u[k] = v
+	}
+	return u
+}
+
+// synthFill sets the fields a search tests to values its first matcher
+// accepts (as far as a literal can say), through the route's field map.
+func synthFill(m map[string]any, s search, fmap map[string]string) {
+	switch x := s.(type) {
+	case andSearch:
+		for _, e := range x {
+			synthFill(m, e, fmap)
+		}
+	case orSearch:
+		if len(x) > 0 {
+			synthFill(m, x[0], fmap)
+		}
+	case *keywordSearch:
+		if len(x.matchers) > 0 {
+			if v, ok := synthValue(x.matchers[0]); ok {
+				m["SyntheticKeyword"] = fmt.Sprint(v)
+			}
+		}
+	case *fieldSearch:
+		field := x.field
+		if f, ok := fmap[field]; ok {
+			field = f
+		}
+		if x.exists != nil {
+			if *x.exists {
+				m[field] = "present"
+			}
+			return
+		}
+		if len(x.matchers) == 0 {
+			return
+		}
+		if v, ok := synthValue(x.matchers[0]); ok {
+			m[field] = v
+		}
+	}
+}
+
+func synthValue(vm valueMatcher) (any, bool) {
+	switch x := vm.(type) {
+	case *strMatcher:
+		if len(x.pats) == 0 {
+			return nil, false
+		}
+		p := x.pats[0]
+		switch p.kind {
+		case pExact:
+			return p.lit, true
+		case pPrefix:
+			return p.lit + "tail", true
+		case pSuffix:
+			return `c:\head` + p.lit, true
+		case pContains:
+			return "head " + p.lit + " tail", true
+		case pAny:
+			return "anything", true
+		}
+		var b strings.Builder
+		for _, seg := range p.segs {
+			for _, tk := range seg {
+				switch tk.kind {
+				case tLit:
+					b.WriteString(tk.lit)
+				case tOne:
+					b.WriteByte('x')
+				case tDash:
+					b.WriteByte('-')
+				}
+			}
+			b.WriteString("x")
+		}
+		return b.String(), true
+	case *numMatcher:
+		return int64(x.n), true
+	case boolMatcher:
+		return bool(x), true
+	case anyMatcher:
+		if len(x) > 0 {
+			return synthValue(x[0])
+		}
+	case *cidrMatcher:
+		return x.p.Addr().String(), true
+	}
+	return nil, false
+}
