@@ -35,9 +35,11 @@ func Number(n json.Number) any {
 const MaxDepth = 128
 
 type decoder struct {
-	s   string
-	i   int
-	buf []byte
+	s string
+	i int
+	// valid says s is known to be valid UTF-8: strings need no check.
+	valid bool
+	buf   []byte
 	// kvs holds the pairs of the objects being decoded, innermost last,
 	// so that each map is made at its final size (no growing).
 	kvs []kv
@@ -62,7 +64,18 @@ func Decode(data []byte) (map[string]any, error) {
 // DecodeString is Decode for a string. Strings without escapes in the
 // result are substrings of s: no copy, no allocation.
 func DecodeString(s string) (map[string]any, error) {
-	d := decoder{s: s}
+	return decodeString(s, false)
+}
+
+// DecodeValidString is DecodeString for a string the caller has checked
+// is valid UTF-8 (utf8.ValidString): the strings in it are not checked
+// again. The result is the same as DecodeString's.
+func DecodeValidString(s string) (map[string]any, error) {
+	return decodeString(s, true)
+}
+
+func decodeString(s string, valid bool) (map[string]any, error) {
+	d := decoder{s: s, valid: valid}
 	d.ws()
 	if d.i >= len(d.s) {
 		return nil, d.fail(ingest.ReasonEmpty, "empty input")
@@ -222,11 +235,15 @@ func (d *decoder) str() (string, error) {
 	// Fast path: no escapes, ASCII or valid UTF-8.
 	for d.i < len(d.s) {
 		c := d.s[d.i]
+		if plain[c] {
+			d.i++
+			continue
+		}
 		switch {
 		case c == '"':
 			s := d.s[start:d.i]
 			d.i++
-			if !utf8.ValidString(s) {
+			if !d.valid && !utf8.ValidString(s) {
 				d.i = start
 				return "", d.fail(ingest.ReasonInvalidUTF8, "string is not valid UTF-8")
 			}
@@ -241,6 +258,15 @@ func (d *decoder) str() (string, error) {
 	return "", d.fail(ingest.ReasonTruncated, "unterminated string")
 }
 
+// plain marks the bytes a string's fast path steps over: all but the
+// quote, the backslash and control characters.
+var plain = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c != '"' && c != '\\'
+	}
+	return t
+}()
+
 func (d *decoder) strSlow(start int) (string, error) {
 	b := append(d.buf[:0], d.s[start:d.i]...)
 	for d.i < len(d.s) {
@@ -249,7 +275,7 @@ func (d *decoder) strSlow(start int) (string, error) {
 		case c == '"':
 			d.i++
 			d.buf = b
-			if !utf8.Valid(b) {
+			if !d.valid && !utf8.Valid(b) {
 				return "", d.fail(ingest.ReasonInvalidUTF8, "string is not valid UTF-8")
 			}
 			return string(b), nil
