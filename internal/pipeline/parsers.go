@@ -50,6 +50,18 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 			if !valid {
 				ev.Kuzet.OriginalB64 = b64(rec.Data)
 			}
+			if spec.Parser == "winevent" {
+				// evtx_dump's documents in one pass; any other shape, and
+				// any error, by decoding then flattening.
+				if f, t, ok := winevent.FlattenEvtxJSON(orig); ok {
+					ev.Event.Original = orig
+					st.raw = f
+					if !t.IsZero() {
+						st.setTime("@timestamp", t)
+					}
+					return nil
+				}
+			}
 			obj, err := jsonl.DecodeValidString(orig)
 			if err != nil {
 				return err

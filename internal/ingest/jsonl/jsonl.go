@@ -406,3 +406,104 @@ func (d *decoder) number() (any, error) {
 	}
 	return f, nil
 }
+
+// Decoder reads one JSON object a piece at a time, for a caller that takes
+// what it needs from a document of a known shape without making a map of
+// every object in it:
+//
+//	if err := d.Open(); err != nil { ... }
+//	for {
+//		k, ok, err := d.Key()
+//		if err != nil || !ok { ... }
+//		// read k's value: Value, or Open and Key to its end
+//	}
+//
+// It checks the whole document as Decode does; its errors are Decode's
+// kinds of errors, not always at the same offset.
+type Decoder struct {
+	d     decoder
+	depth int
+	// first says the object just opened has had no key yet.
+	first bool
+}
+
+// NewValidDecoder returns a Decoder of s, which the caller has checked is
+// valid UTF-8 (see DecodeValidString).
+func NewValidDecoder(s string) *Decoder {
+	return &Decoder{d: decoder{s: s, valid: true}}
+}
+
+// Peek returns the next byte after white space, or 0 at the end.
+func (d *Decoder) Peek() byte {
+	d.d.ws()
+	if d.d.i >= len(d.d.s) {
+		return 0
+	}
+	return d.d.s[d.d.i]
+}
+
+// Value decodes the next value as Decode would.
+func (d *Decoder) Value() (any, error) { return d.d.value(d.depth) }
+
+// Open starts reading the object that comes next.
+func (d *Decoder) Open() error {
+	if d.Peek() != '{' {
+		return d.d.fail(ingest.ReasonSyntax, "not a JSON object")
+	}
+	if d.depth++; d.depth > MaxDepth {
+		return d.d.fail(ingest.ReasonSyntax, "nested too deeply")
+	}
+	d.d.i++
+	d.first = true
+	return nil
+}
+
+// Key returns the next key of the innermost open object, its value next,
+// or ok false at the object's end (which closes it).
+func (d *Decoder) Key() (key string, ok bool, err error) {
+	dd := &d.d
+	dd.ws()
+	if dd.i >= len(dd.s) {
+		return "", false, dd.fail(ingest.ReasonTruncated, "unexpected end of input in an object")
+	}
+	switch c := dd.s[dd.i]; {
+	case c == '}':
+		dd.i++
+		d.first = false
+		d.depth--
+		return "", false, nil
+	case d.first:
+	case c == ',':
+		dd.i++
+		dd.ws()
+		if dd.i >= len(dd.s) {
+			return "", false, dd.fail(ingest.ReasonTruncated, "unexpected end of input in an object")
+		}
+	default:
+		return "", false, dd.fail(ingest.ReasonSyntax, "',' or '}' expected in an object")
+	}
+	d.first = false
+	if dd.s[dd.i] != '"' {
+		return "", false, dd.fail(ingest.ReasonSyntax, "object key is not a string")
+	}
+	if key, err = dd.str(); err != nil {
+		return "", false, err
+	}
+	dd.ws()
+	if dd.i >= len(dd.s) {
+		return "", false, dd.fail(ingest.ReasonTruncated, "unexpected end of input after a key")
+	}
+	if dd.s[dd.i] != ':' {
+		return "", false, dd.fail(ingest.ReasonSyntax, "':' expected after an object key")
+	}
+	dd.i++
+	return key, true, nil
+}
+
+// End reports an error unless only white space is left.
+func (d *Decoder) End() error {
+	if d.d.ws(); d.d.i != len(d.d.s) {
+		return d.d.fail(ingest.ReasonSyntax, "data after the JSON object")
+	}
+	return nil
+}
