@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -156,6 +157,18 @@ func sub[T any](get func(ev *Event, mk bool) *T, names map[string]func(*T) *stri
 }
 
 var fields = buildFields()
+
+// dotless are the paths without a dot (@timestamp, message, tags): every
+// other path is <object>.<field>.
+var dotless = func() []string {
+	var out []string
+	for p := range fields {
+		if !strings.Contains(p, ".") {
+			out = append(out, p)
+		}
+	}
+	return out
+}()
 
 func buildFields() map[string]field {
 	m := map[string]field{
@@ -396,6 +409,10 @@ func (ev *Event) Set(path string, value any) error {
 // Get returns the value at the dotted path and whether it is set (non-zero).
 // Typed fields come back as string, int64, []string or time.Time.
 func (ev *Event) Get(path string) (any, bool) {
+	if strings.IndexByte(path, '.') < 0 && !slices.Contains(dotless, path) {
+		// Raw field names the pipelines try first: no hash of them.
+		return nil, false
+	}
 	if f, ok := fields[path]; ok {
 		return f.get(ev)
 	}

@@ -92,8 +92,12 @@ func (c *Cond) eval(st *state) bool {
 	if !ok {
 		return false
 	}
-	if s, ok := v.(string); ok {
-		return c.test(s) // the common case, without a list
+	switch x := v.(type) {
+	case string:
+		return c.test(x) // the common case, without a list
+	case []any, []string:
+	default:
+		return c.test(st.text(x))
 	}
 	for _, s := range texts(v) {
 		if c.test(s) {

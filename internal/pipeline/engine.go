@@ -324,6 +324,23 @@ type state struct {
 	local []localTime
 	// explain records the origin of fields (kuzet parse --explain).
 	explain *explainer
+	// intText caches the text of the last integer st.text formatted:
+	// conditions and lookups test one (EventID) many times.
+	intVal  int64
+	intText string
+}
+
+// text is text(v), formatting an integer once for all the steps that
+// test it.
+func (st *state) text(v any) string {
+	n, ok := v.(int64)
+	if !ok {
+		return text(v)
+	}
+	if st.intText == "" || st.intVal != n {
+		st.intVal, st.intText = n, strconv.FormatInt(n, 10)
+	}
+	return st.intText
 }
 
 // localTime is the wall clock of a time field read without a zone.

@@ -304,7 +304,7 @@ func (st *state) step(s *Step) error {
 		}
 	case s.Lookup != nil:
 		v, _ := st.get(s.Lookup.Field)
-		out, ok := s.Lookup.Table[text(v)]
+		out, ok := s.Lookup.Table[st.text(v)]
 		if !ok {
 			out = s.Lookup.Default
 		}
