@@ -694,3 +694,56 @@ func DocNamespace(doc map[string]any) string {
 	}
 	return "fields"
 }
+
+// Path is a path resolved once, for code that gets and sets the same
+// paths in every event (the pipelines' steps): Get and Set are Event.Get
+// and Event.Set without hashing the path again. The zero Path is no path.
+type Path struct {
+	path string
+	f    *field
+	// ns and key are a namespace or labels path's parts.
+	ns, key string
+}
+
+// LookupPath resolves a path, valid or not.
+func LookupPath(path string) Path {
+	p := Path{path: path}
+	if f, ok := fields[path]; ok {
+		p.f = &f
+		return p
+	}
+	if ns, key, ok := strings.Cut(path, "."); ok && key != "" {
+		p.ns, p.key = ns, key
+	}
+	return p
+}
+
+// Get is ev.Get(p's path).
+func (p *Path) Get(ev *Event) (any, bool) {
+	if p.f != nil {
+		return p.f.get(ev)
+	}
+	switch {
+	case p.ns == "":
+		return nil, false
+	case p.ns == "labels":
+		v, ok := ev.Labels[p.key]
+		return v, ok
+	}
+	if m := ev.namespace(p.ns, false); m != nil {
+		v, ok := m[p.key]
+		return v, ok
+	}
+	return nil, false
+}
+
+// Set is ev.Set(p's path, value).
+func (p *Path) Set(ev *Event, value any) error {
+	if p.f != nil {
+		if err := p.f.set(ev, value); err != nil {
+			return fmt.Errorf("%s: %w", p.path, err)
+		}
+		return nil
+	}
+	return ev.Set(p.path, value)
+}
