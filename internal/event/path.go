@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -156,6 +157,18 @@ func sub[T any](get func(ev *Event, mk bool) *T, names map[string]func(*T) *stri
 }
 
 var fields = buildFields()
+
+// dotless are the paths without a dot (@timestamp, message, tags): every
+// other path is <object>.<field>.
+var dotless = func() []string {
+	var out []string
+	for p := range fields {
+		if !strings.Contains(p, ".") {
+			out = append(out, p)
+		}
+	}
+	return out
+}()
 
 func buildFields() map[string]field {
 	m := map[string]field{
@@ -396,6 +409,10 @@ func (ev *Event) Set(path string, value any) error {
 // Get returns the value at the dotted path and whether it is set (non-zero).
 // Typed fields come back as string, int64, []string or time.Time.
 func (ev *Event) Get(path string) (any, bool) {
+	if strings.IndexByte(path, '.') < 0 && !slices.Contains(dotless, path) {
+		// Raw field names the pipelines try first: no hash of them.
+		return nil, false
+	}
 	if f, ok := fields[path]; ok {
 		return f.get(ev)
 	}
@@ -676,4 +693,57 @@ func DocNamespace(doc map[string]any) string {
 		}
 	}
 	return "fields"
+}
+
+// Path is a path resolved once, for code that gets and sets the same
+// paths in every event (the pipelines' steps): Get and Set are Event.Get
+// and Event.Set without hashing the path again. The zero Path is no path.
+type Path struct {
+	path string
+	f    *field
+	// ns and key are a namespace or labels path's parts.
+	ns, key string
+}
+
+// LookupPath resolves a path, valid or not.
+func LookupPath(path string) Path {
+	p := Path{path: path}
+	if f, ok := fields[path]; ok {
+		p.f = &f
+		return p
+	}
+	if ns, key, ok := strings.Cut(path, "."); ok && key != "" {
+		p.ns, p.key = ns, key
+	}
+	return p
+}
+
+// Get is ev.Get(p's path).
+func (p *Path) Get(ev *Event) (any, bool) {
+	if p.f != nil {
+		return p.f.get(ev)
+	}
+	switch {
+	case p.ns == "":
+		return nil, false
+	case p.ns == "labels":
+		v, ok := ev.Labels[p.key]
+		return v, ok
+	}
+	if m := ev.namespace(p.ns, false); m != nil {
+		v, ok := m[p.key]
+		return v, ok
+	}
+	return nil, false
+}
+
+// Set is ev.Set(p's path, value).
+func (p *Path) Set(ev *Event, value any) error {
+	if p.f != nil {
+		if err := p.f.set(ev, value); err != nil {
+			return fmt.Errorf("%s: %w", p.path, err)
+		}
+		return nil
+	}
+	return ev.Set(p.path, value)
 }

@@ -24,6 +24,8 @@ type Cond struct {
 	All      []Cond   `yaml:"all"`
 
 	re *fastRegexp
+	// ref is Field resolved (compile).
+	ref *fieldRef
 }
 
 func (c *Cond) compile() error {
@@ -45,6 +47,9 @@ func (c *Cond) compile() error {
 		return errors.New("a condition is either a field test or one of not, any, all")
 	case combos == 0 && (c.Field == "" || tests != 1):
 		return errors.New("a field test needs field and exactly one of equals, in, prefix, suffix, contains, regex, exists")
+	}
+	if c.Field != "" {
+		c.ref = newFieldRef(c.Field)
 	}
 	if c.Regex != "" {
 		re, err := newFastRegexp(c.Regex)
@@ -85,15 +90,25 @@ func (c *Cond) eval(st *state) bool {
 		}
 		return true
 	}
-	v, ok := st.get(c.Field)
+	var v any
+	var ok bool
+	if c.ref != nil {
+		v, ok = st.getRef(c.ref)
+	} else {
+		v, ok = st.get(c.Field)
+	}
 	if c.Exists != nil {
 		return ok == *c.Exists
 	}
 	if !ok {
 		return false
 	}
-	if s, ok := v.(string); ok {
-		return c.test(s) // the common case, without a list
+	switch x := v.(type) {
+	case string:
+		return c.test(x) // the common case, without a list
+	case []any, []string:
+	default:
+		return c.test(st.text(x))
 	}
 	for _, s := range texts(v) {
 		if c.test(s) {

@@ -324,6 +324,23 @@ type state struct {
 	local []localTime
 	// explain records the origin of fields (kuzet parse --explain).
 	explain *explainer
+	// intText caches the text of the last integer st.text formatted:
+	// conditions and lookups test one (EventID) many times.
+	intVal  int64
+	intText string
+}
+
+// text is text(v), formatting an integer once for all the steps that
+// test it.
+func (st *state) text(v any) string {
+	n, ok := v.(int64)
+	if !ok {
+		return text(v)
+	}
+	if st.intText == "" || st.intVal != n {
+		st.intVal, st.intText = n, strconv.FormatInt(n, 10)
+	}
+	return st.intText
 }
 
 // localTime is the wall clock of a time field read without a zone.
@@ -589,28 +606,70 @@ var listPaths = map[string]bool{"host.ip": true, "event.category": true, "event.
 // ECS does not define) is skipped: the raw field stays, kept under the
 // namespace.
 func (st *state) setField(path string, v any) bool {
+	t := writeTarget{path: path, ip: ipPaths[path]}
+	if _, ok := v.([]any); ok {
+		t.list = listPaths[path]
+	}
+	switch path {
+	case "source.port", "destination.port", "client.port", "server.port":
+		t.port = true
+	case "event.outcome":
+		t.outcome = true
+	}
+	return st.setTarget(&t, v)
+}
+
+// writeTarget is an event field a step writes, resolved at load (newTarget) or
+// for one call (setField).
+type writeTarget struct {
+	path                    string
+	ip, list, port, outcome bool
+	// ev is the resolved path, nil in setField's.
+	ev *event.Path
+}
+
+func newTarget(path string) *writeTarget {
+	t := &writeTarget{path: path, ip: ipPaths[path], list: listPaths[path]}
+	switch path {
+	case "source.port", "destination.port", "client.port", "server.port":
+		t.port = true
+	case "event.outcome":
+		t.outcome = true
+	}
+	p := event.LookupPath(path)
+	t.ev = &p
+	return t
+}
+
+func (st *state) setTarget(t *writeTarget, v any) bool {
 	if v == nil || v == "" {
 		return false
 	}
-	if l, ok := v.([]any); ok && !listPaths[path] {
+	if l, ok := v.([]any); ok && !t.list {
 		if len(l) == 0 {
 			return false
 		}
 		v = l[0]
 	}
-	if ipPaths[path] {
-		for _, s := range texts(v) {
+	if t.ip {
+		if s, ok := v.(string); ok {
 			if a, err := netip.ParseAddr(s); err != nil || !a.IsValid() {
 				return false
 			}
+		} else {
+			for _, s := range texts(v) {
+				if a, err := netip.ParseAddr(s); err != nil || !a.IsValid() {
+					return false
+				}
+			}
 		}
 	}
-	switch path {
-	case "source.port", "destination.port", "client.port", "server.port":
+	switch {
+	case t.port:
 		if n, err := strconv.Atoi(strings.TrimSpace(text(v))); err != nil || n < 0 || n > 65535 {
 			return false
 		}
-	case "event.outcome":
+	case t.outcome:
 		if o := text(v); o != "success" && o != "failure" && o != "unknown" {
 			return false
 		}
@@ -618,5 +677,39 @@ func (st *state) setField(path string, v any) bool {
 	if n, ok := v.(json.Number); ok {
 		v = jsonable(n)
 	}
-	return st.ev.Set(path, v) == nil
+	if t.ev != nil {
+		return t.ev.Set(st.ev, v) == nil
+	}
+	return st.ev.Set(t.path, v) == nil
+}
+
+// fieldRef is a field a step reads (state.get), resolved at load.
+type fieldRef struct {
+	name string
+	// head is the name up to its first dot, "" without one.
+	head string
+	ev   event.Path
+}
+
+func newFieldRef(name string) *fieldRef {
+	r := &fieldRef{name: name, ev: event.LookupPath(name)}
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		r.head = name[:i]
+	}
+	return r
+}
+
+// getRef is get(r.name).
+func (st *state) getRef(r *fieldRef) (any, bool) {
+	if v, ok := st.raw[r.name]; ok {
+		return v, v != nil && v != ""
+	}
+	if r.head != "" {
+		if _, ok := st.raw[r.head].(map[string]any); ok {
+			if v, ok := nested(st.raw, r.name); ok {
+				return v, v != nil && v != ""
+			}
+		}
+	}
+	return r.ev.Get(st.ev)
 }

@@ -50,7 +50,19 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 			if !valid {
 				ev.Kuzet.OriginalB64 = b64(rec.Data)
 			}
-			obj, err := jsonl.DecodeString(orig)
+			if spec.Parser == "winevent" {
+				// evtx_dump's documents in one pass; any other shape, and
+				// any error, by decoding then flattening.
+				if f, t, ok := winevent.FlattenEvtxJSON(orig); ok {
+					ev.Event.Original = orig
+					st.raw = f
+					if !t.IsZero() {
+						st.setTime("@timestamp", t)
+					}
+					return nil
+				}
+			}
+			obj, err := jsonl.DecodeValidString(orig)
 			if err != nil {
 				return err
 			}
@@ -162,7 +174,8 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 			st.raw[p.Key] = p.Value
 		}
 	case "json":
-		obj, err := decodeObject([]byte(strings.TrimSpace(body)))
+		// body is valid UTF-8 (textOf).
+		obj, err := jsonl.DecodeValidString(strings.TrimSpace(body))
 		if err != nil {
 			return err
 		}

@@ -176,6 +176,11 @@ type KeyValue struct {
 	Key   string
 	Value any
 	Line  int
+
+	// from and to are Key and a text Value resolved at load (map and
+	// rename steps).
+	from *fieldRef
+	to   *writeTarget
 }
 
 // OrderedMap is a YAML mapping that keeps its order.
@@ -235,6 +240,16 @@ func parseSpec(file string, data []byte) (*Spec, error) {
 	if err := s.validate(&doc); err != nil {
 		return nil, err
 	}
+	walkSteps(s.Steps, func(st *Step) {
+		for _, pairs := range []OrderedMap{st.Map, st.Rename} {
+			for i := range pairs {
+				pairs[i].from = newFieldRef(pairs[i].Key)
+				if to, ok := pairs[i].Value.(string); ok {
+					pairs[i].to = newTarget(to)
+				}
+			}
+		}
+	})
 	walkSteps(s.Steps, func(st *Step) {
 		path, _, _ := strings.Cut(st.label, " ")
 		if line := yamlpath.Line(&doc, path); line > 0 {

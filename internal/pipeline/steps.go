@@ -72,12 +72,25 @@ func (st *state) step(s *Step) error {
 		if s.Rename != nil {
 			pairs, rename = s.Rename, true
 		}
-		for _, kv := range pairs {
-			v, ok := st.get(kv.Key)
+		for i := range pairs {
+			kv := &pairs[i]
+			var v any
+			var ok bool
+			if kv.from != nil {
+				v, ok = st.getRef(kv.from)
+			} else {
+				v, ok = st.get(kv.Key)
+			}
 			if !ok {
 				continue
 			}
-			if st.setField(kv.Value.(string), v) {
+			var set bool
+			if kv.to != nil {
+				set = st.setTarget(kv.to, v)
+			} else {
+				set = st.setField(kv.Value.(string), v)
+			}
+			if set {
 				if st.mapped != nil {
 					st.mapped[kv.Key] = true
 				}
@@ -304,7 +317,7 @@ func (st *state) step(s *Step) error {
 		}
 	case s.Lookup != nil:
 		v, _ := st.get(s.Lookup.Field)
-		out, ok := s.Lookup.Table[text(v)]
+		out, ok := s.Lookup.Table[st.text(v)]
 		if !ok {
 			out = s.Lookup.Default
 		}

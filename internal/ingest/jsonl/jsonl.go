@@ -35,9 +35,11 @@ func Number(n json.Number) any {
 const MaxDepth = 128
 
 type decoder struct {
-	s   string
-	i   int
-	buf []byte
+	s string
+	i int
+	// valid says s is known to be valid UTF-8: strings need no check.
+	valid bool
+	buf   []byte
 	// kvs holds the pairs of the objects being decoded, innermost last,
 	// so that each map is made at its final size (no growing).
 	kvs []kv
@@ -62,7 +64,18 @@ func Decode(data []byte) (map[string]any, error) {
 // DecodeString is Decode for a string. Strings without escapes in the
 // result are substrings of s: no copy, no allocation.
 func DecodeString(s string) (map[string]any, error) {
-	d := decoder{s: s}
+	return decodeString(s, false)
+}
+
+// DecodeValidString is DecodeString for a string the caller has checked
+// is valid UTF-8 (utf8.ValidString): the strings in it are not checked
+// again. The result is the same as DecodeString's.
+func DecodeValidString(s string) (map[string]any, error) {
+	return decodeString(s, true)
+}
+
+func decodeString(s string, valid bool) (map[string]any, error) {
+	d := decoder{s: s, valid: valid}
 	d.ws()
 	if d.i >= len(d.s) {
 		return nil, d.fail(ingest.ReasonEmpty, "empty input")
@@ -222,11 +235,15 @@ func (d *decoder) str() (string, error) {
 	// Fast path: no escapes, ASCII or valid UTF-8.
 	for d.i < len(d.s) {
 		c := d.s[d.i]
+		if plain[c] {
+			d.i++
+			continue
+		}
 		switch {
 		case c == '"':
 			s := d.s[start:d.i]
 			d.i++
-			if !utf8.ValidString(s) {
+			if !d.valid && !utf8.ValidString(s) {
 				d.i = start
 				return "", d.fail(ingest.ReasonInvalidUTF8, "string is not valid UTF-8")
 			}
@@ -241,6 +258,15 @@ func (d *decoder) str() (string, error) {
 	return "", d.fail(ingest.ReasonTruncated, "unterminated string")
 }
 
+// plain marks the bytes a string's fast path steps over: all but the
+// quote, the backslash and control characters.
+var plain = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c != '"' && c != '\\'
+	}
+	return t
+}()
+
 func (d *decoder) strSlow(start int) (string, error) {
 	b := append(d.buf[:0], d.s[start:d.i]...)
 	for d.i < len(d.s) {
@@ -249,7 +275,7 @@ func (d *decoder) strSlow(start int) (string, error) {
 		case c == '"':
 			d.i++
 			d.buf = b
-			if !utf8.Valid(b) {
+			if !d.valid && !utf8.Valid(b) {
 				return "", d.fail(ingest.ReasonInvalidUTF8, "string is not valid UTF-8")
 			}
 			return string(b), nil
@@ -379,4 +405,105 @@ func (d *decoder) number() (any, error) {
 		return nil, d.fail(ingest.ReasonSyntax, "number out of range")
 	}
 	return f, nil
+}
+
+// Decoder reads one JSON object a piece at a time, for a caller that takes
+// what it needs from a document of a known shape without making a map of
+// every object in it:
+//
+//	if err := d.Open(); err != nil { ... }
+//	for {
+//		k, ok, err := d.Key()
+//		if err != nil || !ok { ... }
+//		// read k's value: Value, or Open and Key to its end
+//	}
+//
+// It checks the whole document as Decode does; its errors are Decode's
+// kinds of errors, not always at the same offset.
+type Decoder struct {
+	d     decoder
+	depth int
+	// first says the object just opened has had no key yet.
+	first bool
+}
+
+// NewValidDecoder returns a Decoder of s, which the caller has checked is
+// valid UTF-8 (see DecodeValidString).
+func NewValidDecoder(s string) *Decoder {
+	return &Decoder{d: decoder{s: s, valid: true}}
+}
+
+// Peek returns the next byte after white space, or 0 at the end.
+func (d *Decoder) Peek() byte {
+	d.d.ws()
+	if d.d.i >= len(d.d.s) {
+		return 0
+	}
+	return d.d.s[d.d.i]
+}
+
+// Value decodes the next value as Decode would.
+func (d *Decoder) Value() (any, error) { return d.d.value(d.depth) }
+
+// Open starts reading the object that comes next.
+func (d *Decoder) Open() error {
+	if d.Peek() != '{' {
+		return d.d.fail(ingest.ReasonSyntax, "not a JSON object")
+	}
+	if d.depth++; d.depth > MaxDepth {
+		return d.d.fail(ingest.ReasonSyntax, "nested too deeply")
+	}
+	d.d.i++
+	d.first = true
+	return nil
+}
+
+// Key returns the next key of the innermost open object, its value next,
+// or ok false at the object's end (which closes it).
+func (d *Decoder) Key() (key string, ok bool, err error) {
+	dd := &d.d
+	dd.ws()
+	if dd.i >= len(dd.s) {
+		return "", false, dd.fail(ingest.ReasonTruncated, "unexpected end of input in an object")
+	}
+	switch c := dd.s[dd.i]; {
+	case c == '}':
+		dd.i++
+		d.first = false
+		d.depth--
+		return "", false, nil
+	case d.first:
+	case c == ',':
+		dd.i++
+		dd.ws()
+		if dd.i >= len(dd.s) {
+			return "", false, dd.fail(ingest.ReasonTruncated, "unexpected end of input in an object")
+		}
+	default:
+		return "", false, dd.fail(ingest.ReasonSyntax, "',' or '}' expected in an object")
+	}
+	d.first = false
+	if dd.s[dd.i] != '"' {
+		return "", false, dd.fail(ingest.ReasonSyntax, "object key is not a string")
+	}
+	if key, err = dd.str(); err != nil {
+		return "", false, err
+	}
+	dd.ws()
+	if dd.i >= len(dd.s) {
+		return "", false, dd.fail(ingest.ReasonTruncated, "unexpected end of input after a key")
+	}
+	if dd.s[dd.i] != ':' {
+		return "", false, dd.fail(ingest.ReasonSyntax, "':' expected after an object key")
+	}
+	dd.i++
+	return key, true, nil
+}
+
+// End reports an error unless only white space is left.
+func (d *Decoder) End() error {
+	if d.d.ws(); d.d.i != len(d.d.s) {
+		return d.d.fail(ingest.ReasonSyntax, "data after the JSON object")
+	}
+	return nil
 }

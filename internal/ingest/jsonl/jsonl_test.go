@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
@@ -153,4 +154,63 @@ func TestNumber(t *testing.T) {
 	if got := jsonl.Number(json.Number("1e999")); got != "1e999" {
 		t.Errorf("Number(1e999) = %#v, want its text", got)
 	}
+}
+
+// walk reads the object d has next with Open and Key, values inside it
+// with Value or, for objects, by walking them.
+func walk(d *jsonl.Decoder) (map[string]any, error) {
+	if err := d.Open(); err != nil {
+		return nil, err
+	}
+	m := map[string]any{}
+	for {
+		k, more, err := d.Key()
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			return m, nil
+		}
+		var v any
+		if d.Peek() == '{' {
+			v, err = walk(d)
+		} else {
+			v, err = d.Value()
+		}
+		if err != nil {
+			return nil, err
+		}
+		m[k] = v
+	}
+}
+
+// FuzzDecoder: reading a document piece by piece with a Decoder accepts
+// what DecodeValidString accepts, and gives the same values.
+func FuzzDecoder(f *testing.F) {
+	for _, s := range []string{`{"a":1,"b":[true,null,"x\u00e9"],"c":{"d":-1.5e3,"e":{}}}`, `{"a":{"b":{"c":1}},"a":2}`, `{}`, ` { "a" : { } , "b" : 1 } `, `{"a":1,}`, `{"a" 1}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return
+		}
+		want, werr := jsonl.DecodeValidString(s)
+		d := jsonl.NewValidDecoder(s)
+		got, err := walk(d)
+		if err == nil {
+			err = d.End()
+		}
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("%q: Decoder error %v, DecodeValidString error %v", s, err, werr)
+		}
+		if err != nil {
+			if ingest.ReasonOf(err) == "" {
+				t.Fatalf("%q: error without reason: %v", s, err)
+			}
+			return
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: Decoder %#v, DecodeValidString %#v", s, got, want)
+		}
+	})
 }

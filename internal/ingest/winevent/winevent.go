@@ -34,14 +34,19 @@ type Fields map[string]any
 func Flatten(doc map[string]any) (Fields, time.Time, error) {
 	f, t, err := flatten(doc)
 	if err == nil {
-		// EventID is a number, also where an exporter wrote it as text.
-		if s, ok := f["EventID"].(string); ok {
-			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-				f["EventID"] = n
-			}
-		}
+		eventIDNumber(f)
 	}
 	return f, t, err
+}
+
+// eventIDNumber makes EventID a number, also where an exporter wrote it as
+// text.
+func eventIDNumber(f Fields) {
+	if s, ok := f["EventID"].(string); ok {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			f["EventID"] = n
+		}
+	}
 }
 
 func flatten(doc map[string]any) (Fields, time.Time, error) {
@@ -136,21 +141,26 @@ func flattenData(d map[string]any, out Fields) {
 		if k == "#attributes" {
 			continue
 		}
-		// Names with spaces ("Product Name" in Defender events) lose them,
-		// as in SigmaHQ's field names ("ProductName").
-		if strings.IndexByte(k, ' ') >= 0 {
-			k = strings.ReplaceAll(k, " ", "")
+		flattenDatum(k, v, out)
+	}
+}
+
+// flattenDatum copies one data child to out.
+func flattenDatum(k string, v any, out Fields) {
+	// Names with spaces ("Product Name" in Defender events) lose them,
+	// as in SigmaHQ's field names ("ProductName").
+	if strings.IndexByte(k, ' ') >= 0 {
+		k = strings.ReplaceAll(k, " ", "")
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if t, ok := x["#text"]; ok {
+			out[k] = normalize(t)
+			return
 		}
-		switch x := v.(type) {
-		case map[string]any:
-			if t, ok := x["#text"]; ok {
-				out[k] = normalize(t)
-				continue
-			}
-			flattenData(x, out)
-		default:
-			out[k] = normalize(v)
-		}
+		flattenData(x, out)
+	default:
+		out[k] = normalize(v)
 	}
 }
 
