@@ -5,7 +5,7 @@
 // float64; strings must be valid UTF-8 (RFC 8259), escapes included;
 // duplicate keys keep the last value, as encoding/json does.
 //
-// Decode is pure and keeps no reference to its input; DecodeString's
+// Decode is pure and keeps no reference to its input; DecodeValidString's
 // result shares its input's memory.
 package jsonl
 
@@ -58,18 +58,12 @@ func (d *decoder) fail(reason, msg string) error {
 // else after it). It copies data once: the strings in the result share
 // that copy.
 func Decode(data []byte) (map[string]any, error) {
-	return DecodeString(string(data))
+	return decodeString(string(data), false)
 }
 
-// DecodeString is Decode for a string. Strings without escapes in the
-// result are substrings of s: no copy, no allocation.
-func DecodeString(s string) (map[string]any, error) {
-	return decodeString(s, false)
-}
-
-// DecodeValidString is DecodeString for a string the caller has checked
+// DecodeValidString is Decode for a string the caller has checked
 // is valid UTF-8 (utf8.ValidString): the strings in it are not checked
-// again. The result is the same as DecodeString's.
+// again. The result is the same as Decode's.
 func DecodeValidString(s string) (map[string]any, error) {
 	return decodeString(s, true)
 }

@@ -142,7 +142,7 @@ func BenchmarkDecode(b *testing.B) {
 // same number.
 func TestNumber(t *testing.T) {
 	for _, s := range []string{"0", "-7", "4624", "9223372036854775807", "9223372036854775808", "1.5", "1e3", "-0.25"} {
-		doc, err := jsonl.DecodeString(`{"n":` + s + `}`)
+		doc, err := jsonl.Decode([]byte(`{"n":` + s + `}`))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,7 @@ func sameAsFlatten(t *testing.T, s string) bool {
 	if !ok {
 		return false
 	}
-	doc, err := jsonl.DecodeString(s)
+	doc, err := jsonl.Decode([]byte(s))
 	if err != nil {
 		t.Fatalf("FlattenEvtxJSON read %q, which does not decode: %v", s, err)
 	}
