@@ -51,7 +51,8 @@ func FromDoc(doc map[string]any) (*Event, bool) {
 				ev.Labels[lk] = s
 			}
 		default:
-			if !ev.typedFromDoc(k, v) {
+			var path [96]byte
+			if !ev.typedFromDoc(append(path[:0], k...), v) {
 				return nil, false
 			}
 		}
@@ -59,16 +60,18 @@ func FromDoc(doc map[string]any) (*Event, bool) {
 	return ev, true
 }
 
-func (ev *Event) typedFromDoc(path string, v any) bool {
+// typedFromDoc sets the typed field at path (dotted, in a scratch buffer
+// its calls extend) from v.
+func (ev *Event) typedFromDoc(path []byte, v any) bool {
 	if m, ok := v.(map[string]any); ok {
-		if path == "log.syslog.structured_data" {
+		if string(path) == "log.syslog.structured_data" {
 			return ev.sdFromDoc(m)
 		}
-		if _, leaf := fields[path]; leaf {
+		if _, leaf := fields[string(path)]; leaf {
 			return false
 		}
 		if len(m) == 0 {
-			switch path {
+			switch string(path) {
 			case "event": // a struct value: nothing to set
 				return true
 			case "dns.question": // a struct value inside the dns pointer
@@ -78,13 +81,13 @@ func (ev *Event) typedFromDoc(path string, v any) bool {
 			return false
 		}
 		for k, sv := range m {
-			if !ev.typedFromDoc(path+"."+k, sv) {
+			if !ev.typedFromDoc(append(append(path, '.'), k...), sv) {
 				return false
 			}
 		}
 		return true
 	}
-	f, ok := fields[path]
+	f, ok := fields[string(path)]
 	if !ok || v == nil {
 		return false
 	}

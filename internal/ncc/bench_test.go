@@ -13,6 +13,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 	"github.com/kuzet-kz/kuzet/internal/pipeline"
+	"github.com/kuzet-kz/kuzet/internal/store"
 )
 
 // demoDocs normalises n records of the demo feed (syslog, CEF, FortiGate,
@@ -102,5 +103,30 @@ func BenchmarkThroughput(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
+	}
+}
+
+// BenchmarkDecodeEvents measures what the ncc does to each event before
+// detection, on one core and without servers: the event's JSON decoded
+// (maps and typed fields) and its row made (id parsed, search text).
+func BenchmarkDecodeEvents(b *testing.B) {
+	docs := demoDocs(b, 2000)
+	size := 0
+	for _, d := range docs {
+		size += len(d)
+	}
+	b.SetBytes(int64(size / len(docs)))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		raw := docs[i%len(docs)]
+		i++
+		ev, _, err := event.Decode(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := store.NewEventRow(ev, raw); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

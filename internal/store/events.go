@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -49,8 +51,9 @@ func NewEventRow(ev *event.Event, doc []byte) (EventRow, error) {
 // reader sees them (strings unescaped, numbers as written), one per line,
 // without key names or JSON syntax. doc must be valid JSON.
 func SearchText(doc []byte) string {
-	var b strings.Builder
-	b.Grow(len(doc) / 2)
+	// At most one byte per byte of doc: escapes only shrink, and each
+	// value's newline takes the place of its closing quote or delimiter.
+	b := make([]byte, 0, len(doc))
 	for i := 0; i < len(doc); i++ {
 		switch c := doc[i]; {
 		case c == '"':
@@ -63,7 +66,7 @@ func SearchText(doc []byte) string {
 				j++
 			}
 			if j >= len(doc) {
-				return b.String()
+				return bytesString(b)
 			}
 			k := j + 1
 			for k < len(doc) && (doc[k] == ' ' || doc[k] == '\t' || doc[k] == '\n' || doc[k] == '\r') {
@@ -71,27 +74,135 @@ func SearchText(doc []byte) string {
 			}
 			if k == len(doc) || doc[k] != ':' { // a value, not a key
 				if esc {
-					var u string
-					if json.Unmarshal(doc[i:j+1], &u) == nil {
-						b.WriteString(u)
-					}
+					b = appendUnquoted(b, doc[i+1:j])
 				} else {
-					b.Write(doc[i+1 : j])
+					b = append(b, doc[i+1:j]...)
 				}
-				b.WriteByte('\n')
+				b = append(b, '\n')
 			}
 			i = j
 		case c == '-' || c >= '0' && c <= '9':
 			j := i + 1
-			for j < len(doc) && strings.IndexByte("+-.eE0123456789", doc[j]) >= 0 {
+			for j < len(doc) && numberByte[doc[j]] {
 				j++
 			}
-			b.Write(doc[i:j])
-			b.WriteByte('\n')
+			b = append(b, doc[i:j]...)
+			b = append(b, '\n')
 			i = j - 1
 		}
 	}
-	return b.String()
+	return bytesString(b)
+}
+
+// bytesString returns b as a string without copying; b must not be
+// changed afterwards.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+var numberByte = func() (t [256]bool) {
+	for _, c := range []byte("+-.eE0123456789") {
+		t[c] = true
+	}
+	return t
+}()
+
+// appendUnquoted appends the JSON string body s (between its quotes, with
+// escapes) unescaped as encoding/json unescapes it: a lone or broken
+// surrogate becomes U+FFFD. A body holding invalid UTF-8 (which
+// encoding/json would also replace) or a malformed escape is left to
+// encoding/json, so the text is always what it reads.
+func appendUnquoted(b, s []byte) []byte {
+	start := len(b)
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			if c < utf8.RuneSelf {
+				b = append(b, c)
+				i++
+				continue
+			}
+			r, n := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				return appendUnquotedSlow(b[:start], s)
+			}
+			b = append(b, s[i:i+n]...)
+			i += n
+			continue
+		}
+		if i+1 >= len(s) {
+			return appendUnquotedSlow(b[:start], s)
+		}
+		e := s[i+1]
+		i += 2
+		switch e {
+		case '"', '\\', '/':
+			b = append(b, e)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r, ok := hex4(s, i)
+			if !ok {
+				return appendUnquotedSlow(b[:start], s)
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				r2, ok := rune(-1), false
+				if i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					r2, ok = hex4(s, i+2)
+				}
+				if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+					r = dec
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			b = utf8.AppendRune(b, r)
+		default:
+			return appendUnquotedSlow(b[:start], s)
+		}
+	}
+	return b
+}
+
+// appendUnquotedSlow is appendUnquoted by encoding/json, for bodies it
+// would not take as they are.
+func appendUnquotedSlow(b, s []byte) []byte {
+	var u string
+	q := make([]byte, 0, len(s)+2)
+	q = append(append(append(q, '"'), s...), '"')
+	if json.Unmarshal(q, &u) == nil {
+		b = append(b, u...)
+	}
+	return b
+}
+
+func hex4(s []byte, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[i : i+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 func clampPort(p int) uint16 {
