@@ -50,7 +50,7 @@ func TestBadConfigs(t *testing.T) {
 			"inputs[3].idle_timeout: must be 0", "inputs[3].max_conns_per_ip: 20 is more than max_conns 10"}},
 		"ncc_fields.bad.yaml": {ptr(config.DefaultNCC()), []string{
 			`clickhouse.addr: "localhost" is not host:port`, "clickhouse.database", `clickhouse.cluster: "kuzet cluster" is not a plain identifier`,
-			`clickhouse.insert: must be "local" or "distributed", not "sometimes"`, "consumer.max_ack_pending: must be at least fetch_batch",
+			`clickhouse.insert: must be "local" or "distributed", not "sometimes"`, `clickhouse.compression: must be "lz4" or "none", not "zstd9"`, "consumer.max_ack_pending: must be at least fetch_batch",
 			"consumer.ack_wait", "nats.url: \"localhost:4222\" has no scheme", `nats.placement_tags[1]: "two words" is not a tag`, "nats.events_max_age: must be at least 1h, not 10m0s", "store.linger",
 			"consumer.fetch_max_bytes: must be at least 9437184", `digests.time: "24:10" is not HH:MM`, "digests.retry: must be at least 1s", "store.max_batch_bytes: must be at least 1048576",
 			"store.max_inflight_bytes: must be at least store.max_batch_bytes + consumer.fetch_max_bytes"}},

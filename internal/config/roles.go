@@ -105,7 +105,17 @@ type ClickHouse struct {
 	// block, and a retried block is deduplicated) or "distributed"
 	// (through the Distributed table, synchronously).
 	Insert string `yaml:"insert"`
+	// Compression of the native protocol's blocks: "lz4" (the default)
+	// or "none" (for a server on the same host: the block is copied, not
+	// compressed and decompressed; docs/performance.md).
+	Compression string `yaml:"compression"`
 }
+
+// Compression methods of the native protocol.
+const (
+	CompressionLZ4  = "lz4"
+	CompressionNone = "none"
+)
 
 // Insert modes of a cluster.
 const (
@@ -152,6 +162,9 @@ func (c ClickHouse) validate(es *Errors, path string) {
 		es.Add(path+".insert", "applies to a cluster only (set cluster)")
 	case c.Insert != InsertLocal && c.Insert != InsertDistributed:
 		es.Add(path+".insert", "must be %q or %q, not %q", InsertLocal, InsertDistributed, c.Insert)
+	}
+	if c.Compression != "" && c.Compression != CompressionLZ4 && c.Compression != CompressionNone {
+		es.Add(path+".compression", "must be %q or %q, not %q", CompressionLZ4, CompressionNone, c.Compression)
 	}
 }
 

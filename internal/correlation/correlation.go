@@ -9,9 +9,13 @@
 // kuzet.alerts.<oisc>.<sector> like every alert, where the incident stage
 // picks them up.
 //
-// A signal's Nats-Msg-Id is <event id>/<correlation id>, so a redelivered
-// event batch publishes its signals once, and the engine counts each event
-// id once per correlation and group.
+// Signals travel in batches: one message per event envelope and partition
+// (a JSON array, split past MaxSignalMessage bytes), Nats-Msg-Id
+// <envelope id>/<partition>/<chunk>, so a redelivered envelope publishes
+// its signals once, and a message costs JetStream once for the 20 to 40
+// signals it carries, not once each. The engine counts each event id once
+// per correlation and group, whatever reaches it twice. A message holding
+// one signal object (as written before batches) is read too.
 //
 // Time is event time: the engine's watermark follows the signals. So that
 // quiet episodes close while no signal comes, every Tick moves it on by
@@ -26,10 +30,12 @@
 package correlation
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -126,20 +132,86 @@ func (s *Stage) Stop(ctx context.Context) error { return s.runner.Stop(ctx) }
 // Owned returns the correlation partitions this instance owns.
 func (s *Stage) Owned() []int { return s.runner.Owned() }
 
-// Publish stores signals on their partitions with pub, each once
-// (Nats-Msg-Id <event id>/<correlation id>). It returns when JetStream has
-// them all.
-func Publish(ctx context.Context, pub *bus.AlertPublisher, sigs []correlate.Signal, partitions int) error {
-	msgs := make([]bus.Message, 0, len(sigs))
-	for _, sig := range sigs {
-		data, err := json.Marshal(sig)
-		if err != nil {
-			return err
-		}
-		msgs = append(msgs, bus.Message{Subject: bus.StageSubject(Group, correlate.Partition(sig.Correlation, sig.Group, partitions)),
-			ID: sig.EventID + "/" + sig.Correlation, Data: data})
+// SignalGroup is the signals of one event envelope, in its events' order.
+type SignalGroup struct {
+	// Key identifies the envelope (its batch id): the same envelope
+	// delivered again gives the same key and the same signals.
+	Key     string
+	Signals []correlate.Signal
+}
+
+// MaxSignalMessage bounds a signal message's body: a partition's signals
+// of one envelope beyond it go in further messages.
+const MaxSignalMessage = 256 << 10
+
+// Publish stores the groups' signals on their partitions with pub, one
+// message per group and partition (Nats-Msg-Id <key>/<partition>/<chunk>,
+// each once). It returns when JetStream has them all.
+func Publish(ctx context.Context, pub *bus.AlertPublisher, groups []SignalGroup, partitions int) error {
+	msgs, err := SignalMessages(groups, partitions)
+	if err != nil {
+		return err
 	}
 	return pub.PublishMessages(ctx, msgs)
+}
+
+// SignalMessages encodes the groups' signals as Publish publishes them.
+func SignalMessages(groups []SignalGroup, partitions int) ([]bus.Message, error) {
+	var msgs []bus.Message
+	per := make([][]correlate.Signal, max(partitions, 1))
+	for _, g := range groups {
+		for i := range per {
+			per[i] = per[i][:0]
+		}
+		for _, sig := range g.Signals {
+			p := correlate.Partition(sig.Correlation, sig.Group, partitions)
+			per[p] = append(per[p], sig)
+		}
+		for p, sigs := range per {
+			chunk := 0
+			var body []byte
+			for i, sig := range sigs {
+				data, err := json.Marshal(sig)
+				if err != nil {
+					return nil, err
+				}
+				if len(body) > 0 && len(body)+len(data)+1 > MaxSignalMessage {
+					msgs = append(msgs, signalMessage(g.Key, p, chunk, append(body, ']')))
+					chunk, body = chunk+1, nil
+				}
+				if len(body) == 0 {
+					body = append(make([]byte, 0, min(MaxSignalMessage, (len(data)+1)*(len(sigs)-i)+1)), '[')
+				} else {
+					body = append(body, ',')
+				}
+				body = append(body, data...)
+			}
+			if len(body) > 0 {
+				msgs = append(msgs, signalMessage(g.Key, p, chunk, append(body, ']')))
+			}
+		}
+	}
+	return msgs, nil
+}
+
+func signalMessage(key string, part, chunk int, body []byte) bus.Message {
+	return bus.Message{Subject: bus.StageSubject(Group, part),
+		ID: key + "/" + strconv.Itoa(part) + "/" + strconv.Itoa(chunk), Data: body}
+}
+
+// decodeSignals reads a signal message: an array of signals, or one.
+func decodeSignals(data []byte) ([]correlate.Signal, error) {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) > 0 && data[0] == '[' {
+		var sigs []correlate.Signal
+		err := json.Unmarshal(data, &sigs)
+		return sigs, err
+	}
+	var sig correlate.Signal
+	if err := json.Unmarshal(data, &sig); err != nil {
+		return nil, err
+	}
+	return []correlate.Signal{sig}, nil
 }
 
 // EnsureStream creates the stage's stream (stage 1 publishes before any
@@ -180,25 +252,27 @@ func (p *processor) Snapshot() ([]byte, error) { return p.eng.Snapshot() }
 func (p *processor) Process(ctx context.Context, msgs []bus.StageMsg) error {
 	var ups []correlate.Update
 	for _, m := range msgs {
-		var sig correlate.Signal
-		if err := json.Unmarshal(m.Data, &sig); err != nil {
+		sigs, err := decodeSignals(m.Data)
+		if err != nil {
 			p.s.m.rejected.WithLabelValues("not_decoded").Inc()
 			continue
 		}
-		out, err := p.eng.Apply(sig)
-		if err != nil {
-			var se *correlate.SignalError
-			reason := "invalid"
-			if errors.As(err, &se) {
-				reason = se.Reason
+		for _, sig := range sigs {
+			out, err := p.eng.Apply(sig)
+			if err != nil {
+				var se *correlate.SignalError
+				reason := "invalid"
+				if errors.As(err, &se) {
+					reason = se.Reason
+				}
+				p.s.m.rejected.WithLabelValues(reason).Inc()
+				continue
 			}
-			p.s.m.rejected.WithLabelValues(reason).Inc()
-			continue
-		}
-		p.s.m.applied.WithLabelValues("applied").Inc()
-		ups = append(ups, out...)
-		if sig.Time.After(p.latest) {
-			p.latest = sig.Time
+			p.s.m.applied.WithLabelValues("applied").Inc()
+			ups = append(ups, out...)
+			if sig.Time.After(p.latest) {
+				p.latest = sig.Time
+			}
 		}
 	}
 	if len(msgs) > 0 {

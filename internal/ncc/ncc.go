@@ -428,8 +428,8 @@ type held struct {
 	msgs    []bus.Delivery
 	rows    []store.EventRow
 	alerts  []alert.Alert
-	signals []correlate.Signal
-	bytes   int64 // of the envelopes: decompressed body and message
+	signals []correlation.SignalGroup // one per envelope with signals
+	bytes   int64                     // of the envelopes: decompressed body and message
 	oldest  time.Time
 	touched time.Time // last InProgress
 }
@@ -587,6 +587,7 @@ func (n *NCC) fetch(ctx context.Context, h *held, room int, wait time.Duration) 
 // them.
 type envelope struct {
 	msg     bus.Delivery
+	id      string // the batch id
 	ok      bool
 	events  []decodedEvent // dropped once detection ran
 	count   int            // events in the envelope, rejected ones included
@@ -678,7 +679,7 @@ func (n *NCC) decodeBatch(msg bus.Delivery) envelope {
 		n.log.Error("envelope rejected; terminated, left in the stream", "subject", msg.Subject(), "err", err)
 		return d
 	}
-	d.ok, d.count = true, len(b.Events)
+	d.ok, d.id, d.count = true, b.ID, len(b.Events)
 	d.bytes = int64(size)
 	if msg.Headers().Get(bus.HeaderEncoding) != "" {
 		d.bytes += int64(len(msg.Data()))
@@ -757,7 +758,9 @@ func (n *NCC) take(h *held, d *envelope) {
 	}
 	h.rows = append(h.rows, d.rows...)
 	h.alerts = append(h.alerts, d.alerts...)
-	h.signals = append(h.signals, d.signals...)
+	if len(d.signals) > 0 {
+		h.signals = append(h.signals, correlation.SignalGroup{Key: d.id, Signals: d.signals})
+	}
 	h.bytes += d.bytes
 	n.m.events.Add(float64(d.count))
 	if len(h.msgs) == 0 {

@@ -53,6 +53,10 @@ func Open(ctx context.Context, cfg config.ClickHouse, log *slog.Logger) (*Store,
 	if !identRe.MatchString(cfg.Database) {
 		return nil, fmt.Errorf("store: database %q is not a plain identifier", cfg.Database)
 	}
+	compression := clickhouse.CompressionLZ4
+	if cfg.Compression == config.CompressionNone {
+		compression = clickhouse.CompressionNone
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:             cfg.Addr,
 		Auth:             clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password.Reveal()},
@@ -62,7 +66,7 @@ func Open(ctx context.Context, cfg config.ClickHouse, log *slog.Logger) (*Store,
 		MaxIdleConns:     cmp.Or(cfg.MaxIdleConns, 4),
 		ConnMaxLifetime:  time.Hour,
 		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
-		Compression:      &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		Compression:      &clickhouse.Compression{Method: compression},
 		// An idle connection keeps no block buffer: one grown by a large
 		// INSERT would otherwise stay allocated in the pool.
 		FreeBufOnConnRelease: true,

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/access"
+	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/store"
 	"github.com/kuzet-kz/kuzet/internal/store/storetest"
@@ -154,5 +156,37 @@ func TestUnavailable(t *testing.T) {
 	err = s.InsertEvents(context.Background(), []store.EventRow{mkRow(t, time.Now(), "o", "banking", "x")})
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("insert to a closed port: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestInsertWithoutCompression: with clickhouse.compression none the
+// blocks go uncompressed and read back whole, escapes and Cyrillic
+// included.
+func TestInsertWithoutCompression(t *testing.T) {
+	cfg := storetest.Config(t)
+	cfg.Compression = config.CompressionNone
+	ctx := context.Background()
+	s, err := store.Open(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Truncate(time.Second).Add(-time.Minute)
+	var rows []store.EventRow
+	for i := range 300 {
+		rows = append(rows, mkRow(t, at, "org-a", "banking", fmt.Sprintf(`Вход "zq-%03d" C:\x`, i)))
+	}
+	if err := s.InsertEvents(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.QueryEvents(ctx, store.EventQuery{From: at.Add(-time.Hour), To: at.Add(time.Hour), Text: `вход "zq-017" c:\x`, Limit: 10})
+	if err != nil || len(page.Events) != 1 || !strings.Contains(string(page.Events[0]), `zq-017`) {
+		t.Fatalf("events found by their text = %d, %v; want the one", len(page.Events), err)
+	}
+	if n, err := s.CountEvents(ctx, store.EventQuery{From: at.Add(-time.Hour), To: at.Add(time.Hour)}); err != nil || n != 300 {
+		t.Fatalf("events stored = %d, %v; want 300", n, err)
 	}
 }
