@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -20,7 +21,8 @@ import (
 // A checkpoint of at most InlineMax bytes is one KV value
 // (kuzet_state_<group>, key p<N>). A larger one is written to the object
 // store of the same name under "p<N>-<seq>" first, and the KV value then
-// points at it; the previous object is removed afterwards. The KV value is
+// points at it; the previous object is removed afterwards. States of 4 KiB
+// or more are stored compressed (s2). The KV value is
 // written with compare-and-set on its revision, so a member that lost the
 // partition (another wrote since it loaded) gets ErrCheckpointConflict
 // instead of overwriting the new owner's state.
@@ -75,10 +77,18 @@ func OpenCheckpoints(ctx context.Context, js jetstream.JetStream, group string, 
 func partKey(part int) string { return "p" + strconv.Itoa(part) }
 
 // The KV value: 1 byte kind, 8 bytes sequence, then the state (inline) or
-// the object name and the state's SHA-256 (hex) separated by a NUL.
+// the object name and the stored bytes' SHA-256 (hex) separated by a NUL.
+// A state of compressMin bytes or more is stored s2-compressed (kinds in
+// capitals): snapshots are JSON, which compresses several times, and a
+// stage checkpoints every few seconds.
 const (
-	kindInline = 'i'
-	kindObject = 'o'
+	kindInline   = 'i'
+	kindObject   = 'o'
+	kindInlineS2 = 'I'
+	kindObjectS2 = 'O'
+	compressMin  = 4 << 10
+	// maxState bounds a compressed state's decoded size.
+	maxState = 1 << 30
 )
 
 // Load returns the partition's checkpoint; a partition never saved has Seq
@@ -99,7 +109,11 @@ func (c *Checkpoints) Load(ctx context.Context, part int) (Checkpoint, error) {
 	switch v[0] {
 	case kindInline:
 		cp.State = append([]byte(nil), v[9:]...)
-	case kindObject:
+	case kindInlineS2:
+		if cp.State, err = decodeState(v[9:]); err != nil {
+			return Checkpoint{}, fmt.Errorf("bus: checkpoint p%d: %w", part, err)
+		}
+	case kindObject, kindObjectS2:
 		name, sum, ok := cutNUL(v[9:])
 		if !ok {
 			return Checkpoint{}, fmt.Errorf("bus: checkpoint p%d: bad object reference", part)
@@ -112,10 +126,30 @@ func (c *Checkpoints) Load(ctx context.Context, part int) (Checkpoint, error) {
 			return Checkpoint{}, fmt.Errorf("bus: checkpoint p%d: object %s does not match its digest", part, name)
 		}
 		cp.State = data
+		if v[0] == kindObjectS2 {
+			if cp.State, err = decodeState(data); err != nil {
+				return Checkpoint{}, fmt.Errorf("bus: checkpoint p%d: object %s: %w", part, name, err)
+			}
+		}
 	default:
 		return Checkpoint{}, fmt.Errorf("bus: checkpoint p%d: unknown kind %q", part, v[0])
 	}
 	return cp, nil
+}
+
+func decodeState(b []byte) ([]byte, error) {
+	n, err := s2.DecodedLen(b)
+	if err != nil {
+		return nil, fmt.Errorf("compressed state: %w", err)
+	}
+	if n > maxState {
+		return nil, fmt.Errorf("compressed state decodes to %d bytes, over %d", n, maxState)
+	}
+	out, err := s2.Decode(nil, b)
+	if err != nil {
+		return nil, fmt.Errorf("compressed state: %w", err)
+	}
+	return out, nil
 }
 
 func cutNUL(b []byte) (string, string, bool) {
@@ -131,19 +165,23 @@ func cutNUL(b []byte) (string, string, bool) {
 // still the one at prev.Revision (0: never saved). It returns the saved
 // checkpoint, whose Revision the next Save passes back.
 func (c *Checkpoints) Save(ctx context.Context, part int, prev Checkpoint, seq uint64, state []byte) (Checkpoint, error) {
-	head := make([]byte, 9, 9+min(len(state), c.InlineMax)+80)
+	stored, inline, object := state, byte(kindInline), byte(kindObject)
+	if len(state) >= compressMin {
+		stored, inline, object = s2.Encode(nil, state), kindInlineS2, kindObjectS2
+	}
+	head := make([]byte, 9, 9+min(len(stored), c.InlineMax)+80)
 	binary.BigEndian.PutUint64(head[1:], seq)
 	var obj string
-	if len(state) <= c.InlineMax {
-		head[0] = kindInline
-		head = append(head, state...)
+	if len(stored) <= c.InlineMax {
+		head[0] = inline
+		head = append(head, stored...)
 	} else {
-		head[0] = kindObject
+		head[0] = object
 		obj = fmt.Sprintf("%s-%d", partKey(part), seq)
-		if _, err := c.obs.PutBytes(ctx, obj, state); err != nil {
+		if _, err := c.obs.PutBytes(ctx, obj, stored); err != nil {
 			return prev, fmt.Errorf("bus: checkpoint p%d: object: %w", part, err)
 		}
-		sum := sha256.Sum256(state)
+		sum := sha256.Sum256(stored)
 		head = append(append(append(head, obj...), 0), hex.EncodeToString(sum[:])...)
 	}
 	var rev uint64

@@ -3,6 +3,7 @@ package bus_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -160,8 +161,26 @@ func TestCheckpoints(t *testing.T) {
 	if err != nil || got.Seq != 10 || !bytes.Equal(got.State, small) || got.Revision != cp.Revision {
 		t.Fatalf("inline: %+v, %v", got, err)
 	}
-	large := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB: over a KV value's limit
-	cp2, err := cps.Save(ctx, 3, got, 25, large)
+	// 4 MiB of JSON-like text: compressed, it fits inline.
+	text := bytes.Repeat([]byte(`{"id":"0b7c1e2a","t":"2026-12-03T10:00:00Z","share":{"org":"bank"}},`), 60<<10)
+	cpText, err := cps.Save(ctx, 3, got, 20, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, bus.StateBucket("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := kv.Get(ctx, "p3"); err != nil || len(e.Value()) > cps.InlineMax+9 {
+		t.Fatalf("a compressible 4 MiB state is not stored compressed inline: %v", err)
+	}
+	if got, err := cps.Load(ctx, 3); err != nil || got.Seq != 20 || !bytes.Equal(got.State, text) {
+		t.Fatalf("compressed inline: seq %d, %d bytes, %v", got.Seq, len(got.State), err)
+	}
+	// 1 MiB of random bytes: over InlineMax even compressed.
+	large := make([]byte, 1<<20)
+	_, _ = rand.Read(large)
+	cp2, err := cps.Save(ctx, 3, cpText, 25, large)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,6 +210,23 @@ func TestCheckpoints(t *testing.T) {
 	final, err := cps.Load(ctx, 3)
 	if err != nil || final.Seq != 40 || !bytes.Equal(final.State, small) {
 		t.Fatalf("after going back inline: %+v, %v", final, err)
+	}
+	// A checkpoint written before compression (kind 'i', raw) still loads;
+	// a corrupt compressed one fails.
+	for _, c := range []struct {
+		value string
+		ok    bool
+	}{{"i\x00\x00\x00\x00\x00\x00\x00\x07raw state", true}, {"I\x00\x00\x00\x00\x00\x00\x00\x07\xff\xff\xffgarbage", false}} {
+		if _, err := kv.Put(ctx, "p5", []byte(c.value)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := cps.Load(ctx, 5)
+		if c.ok && (err != nil || got.Seq != 7 || string(got.State) != "raw state") {
+			t.Errorf("a raw inline checkpoint: %+v, %v", got, err)
+		}
+		if !c.ok && err == nil {
+			t.Errorf("a corrupt compressed checkpoint loaded: %d bytes", len(got.State))
+		}
 	}
 }
 
