@@ -295,3 +295,82 @@ func TestStagePartitionsReadInOrder(t *testing.T) {
 		t.Fatalf("after the checkpoint at seq %d: %q, want %q", seqs[4], fromCheckpoint, all[5:])
 	}
 }
+
+// TestPartitionReaderKeepsItsConsumer: fetches reuse one consumer (no
+// consumer made per read); one the server lost is replaced and reading
+// goes on after the last message returned, none twice; Close removes it.
+func TestPartitionReaderKeepsItsConsumer(t *testing.T) {
+	s := bustest.Server(t)
+	_, js := bustest.Connect(t, s)
+	ctx := context.Background()
+	if err := bus.EnsureStageStream(ctx, js, "keep", bus.DefaultStreamOptions()); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(from, to int) {
+		for i := from; i < to; i++ {
+			if _, err := bus.PublishStage(ctx, js, "keep", 1, fmt.Sprintf("m%d", i), nil, []byte(fmt.Sprintf("m%d", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	st, err := js.Stream(ctx, bus.StageStream("keep"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumers := func() []string {
+		var names []string
+		for n := range st.ConsumerNames(ctx).Name() {
+			names = append(names, n)
+		}
+		return names
+	}
+	r, err := bus.OpenPartition(ctx, js, "keep", 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	read := func(want int) {
+		t.Helper()
+		for range 40 {
+			msgs, err := r.Fetch(ctx, 4, 50*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range msgs {
+				got = append(got, string(m.Data))
+			}
+			if len(got) >= want {
+				return
+			}
+		}
+		t.Fatalf("read %d messages, want %d", len(got), want)
+	}
+	publish(0, 10)
+	read(10)
+	for range 5 { // idle reads
+		if _, err := r.Fetch(ctx, 4, 20*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := consumers()
+	if len(names) != 1 {
+		t.Fatalf("consumers after 8 reads: %v, want one", names)
+	}
+	// The server loses the consumer (a restart, a moved leader).
+	if err := st.DeleteConsumer(ctx, names[0]); err != nil {
+		t.Fatal(err)
+	}
+	publish(10, 15)
+	read(15)
+	want := make([]string, 15)
+	for i := range want {
+		want[i] = fmt.Sprintf("m%d", i)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("read %v, want %v", got, want)
+	}
+	r.Close()
+	if names := consumers(); len(names) != 0 {
+		t.Errorf("consumers after Close: %v", names)
+	}
+}

@@ -265,6 +265,7 @@ func (r *Runner) ownPartition(ctx context.Context, part int, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
+	defer rd.Close()
 	if rd.Behind {
 		log.Warn("the stream dropped messages the checkpoint did not cover", "checkpoint", cp.Seq)
 	}
