@@ -9,7 +9,8 @@
 # Environment: RATE (records/s or max; default max), DURATION (default 3m),
 # PROFILE=1 (CPU and allocation profiles of each role under
 # .work/loadtest/<mode>/), MODES (default "off on"), DEADLINE (wait after
-# sending; default 5m), SIGMA_DIR, BIN (default bin), WORK (default
+# sending; default 5m), CH_COMPRESSION (the ncc's clickhouse.compression:
+# lz4 or none; default lz4), SIGMA_DIR, BIN (default bin), WORK (default
 # .work/loadtest). Writes <WORK>/<mode>/result.json and summary.txt, copies
 # the detection-on result to <WORK>/result.json, and prints the summaries.
 set -euo pipefail
@@ -18,6 +19,7 @@ RATE=${RATE:-max}
 DURATION=${DURATION:-3m}
 DEADLINE=${DEADLINE:-5m}
 PROFILE=${PROFILE:-0}
+CH_COMPRESSION=${CH_COMPRESSION:-lz4}
 MODES=${MODES:-off on}
 BIN=${BIN:-bin}
 WORK=${WORK:-.work/loadtest}
@@ -98,7 +100,12 @@ for mode in $MODES; do
 	role_pids=()
 
 	free_port; nats_port=$PORT
-	"$BIN/kuzet" nats -port "$nats_port" -store "$dir/nats" -log-level warn >"$dir/nats.log" 2>&1 &
+	nats_prof=()
+	if [ "$PROFILE" = 1 ]; then
+		free_port; nats_prof=(-prof-port "$PORT")
+		ops_nats="nats=127.0.0.1:$PORT"
+	fi
+	"$BIN/kuzet" nats -port "$nats_port" -store "$dir/nats" -log-level warn "${nats_prof[@]}" >"$dir/nats.log" 2>&1 &
 	nats_pid=$!
 	pids+=("$nats_pid"); role_pids+=("$nats_pid")
 	for _ in $(seq 300); do grep -q "^nats nats://" "$dir/nats.log" && break; sleep 0.1; done
@@ -147,7 +154,7 @@ YAML
 	cat >"$dir/ncc.yaml" <<YAML
 id: ncc-1
 nats: {url: "$nats_url"}
-clickhouse: {addr: ["127.0.0.1:$ch_port"], database: $db}
+clickhouse: {addr: ["127.0.0.1:$ch_port"], database: $db, compression: $CH_COMPRESSION}
 http: {listen: "$ncc_ops", pprof: $pprof}
 log: {level: warn, format: text}
 $rules
@@ -162,6 +169,7 @@ YAML
 
 	prof_pids=()
 	if [ "$PROFILE" = 1 ]; then
+		ops_addrs+=("$ops_nats")
 		for a in "${ops_addrs[@]}"; do
 			curl -fsS -o "$dir/${a%%=*}.cpu.pprof" "http://${a#*=}/debug/pprof/profile?seconds=$dur_s" &
 			prof_pids+=($!)

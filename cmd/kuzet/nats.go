@@ -43,6 +43,7 @@ func natsCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	tags := fs.String("tags", "", "comma-separated server tags (e.g. az:1), which roles' nats.placement_tags select for their streams")
 	leafUsers := fs.String("leaf-users", "", "YAML file of the sites' leaf-node users: [{site, user, password_file}]; each may connect only as its site's leaf node, limited to what sourcing needs (needs -domain)")
 	level := fs.String("log-level", "info", "log level")
+	profPort := fs.Int("prof-port", 0, "serve Go pprof profiles of the server on this port of -host (0: off)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -62,7 +63,7 @@ func natsCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	log := telemetry.NewLogger(config.Log{Level: *level, Format: "text"}, stderr)
-	s, err := natsserver.Start(natsserver.Options{Name: *name, Host: *host, Port: *port, HTTPPort: *httpPort, StoreDir: *store,
+	s, err := natsserver.Start(natsserver.Options{Name: *name, Host: *host, Port: *port, HTTPPort: *httpPort, ProfPort: *profPort, StoreDir: *store,
 		Domain: *domain, LeafPort: *leafPort, LeafRemotes: splitList(*remotes), MaxStore: *maxStore, Cluster: cluster, LeafUsers: users, Tags: splitList(*tags), Logger: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "kuzet nats: %v\n", err)

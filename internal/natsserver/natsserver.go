@@ -24,6 +24,9 @@ type Options struct {
 	Port int
 	// HTTPPort enables the monitoring endpoint when non-zero (-1: random).
 	HTTPPort int
+	// ProfPort, when non-zero, serves Go's net/http/pprof profiles of the
+	// server on Host (for measurements; off by default).
+	ProfPort int
 	// StoreDir holds JetStream's files. Required.
 	StoreDir string
 	// Domain is the JetStream domain (sites and the NCC need distinct ones
@@ -103,6 +106,7 @@ func Start(o Options) (*Server, error) {
 		Port:               o.Port,
 		HTTPHost:           o.Host,
 		HTTPPort:           o.HTTPPort,
+		ProfPort:           o.ProfPort,
 		JetStream:          true,
 		JetStreamDomain:    o.Domain,
 		StoreDir:           o.StoreDir,
