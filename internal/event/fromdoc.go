@@ -226,9 +226,10 @@ func (ev *Event) kuzetFromDoc(m map[string]any) bool {
 // Decode decodes one event's JSON once, into maps (what the Sigma engine
 // reads), and builds the typed event from them; encoding/json decodes only
 // what FromDoc leaves to it. doc is nil when the maps could not be made
-// (the typed event may still decode).
+// (the typed event may still decode). The strings of doc and ev share
+// raw's memory: raw must never change afterwards.
 func Decode(raw []byte) (ev *Event, doc map[string]any, err error) {
-	doc, err = jsonl.Decode(raw)
+	doc, err = jsonl.DecodeShared(raw)
 	if err == nil {
 		if ev, ok := FromDoc(doc); ok {
 			return ev, doc, nil

@@ -5,8 +5,8 @@
 // float64; strings must be valid UTF-8 (RFC 8259), escapes included;
 // duplicate keys keep the last value, as encoding/json does.
 //
-// Decode is pure and keeps no reference to its input; DecodeValidString's
-// result shares its input's memory.
+// Decode is pure and keeps no reference to its input; the results of
+// DecodeShared and DecodeValidString share their input's memory.
 package jsonl
 
 import (
@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 )
@@ -59,6 +60,13 @@ func (d *decoder) fail(reason, msg string) error {
 // that copy.
 func Decode(data []byte) (map[string]any, error) {
 	return decodeString(string(data), false)
+}
+
+// DecodeShared is Decode without the copy: the strings in the result share
+// data's memory, so data must never change afterwards (a message body the
+// caller owns and only reads). It checks UTF-8 as Decode does.
+func DecodeShared(data []byte) (map[string]any, error) {
+	return decodeString(unsafe.String(unsafe.SliceData(data), len(data)), false)
 }
 
 // DecodeValidString is Decode for a string the caller has checked

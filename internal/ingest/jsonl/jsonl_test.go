@@ -93,6 +93,10 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := jsonl.Decode(data)
+		shared, serr := jsonl.DecodeShared(append([]byte(nil), data...))
+		if (err == nil) != (serr == nil) || !reflect.DeepEqual(got, shared) {
+			t.Fatalf("DecodeShared differs from Decode on %q: %v, %v", data, err, serr)
+		}
 		want, werr := std(t, string(data))
 		if err != nil {
 			if ingest.ReasonOf(err) == "" {
