@@ -305,9 +305,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		defer close(pollDone)
 		last := time.Now()
 		for {
-			// A poll scans the rows since the oldest pending sample; when a
-			// backlog makes that slow, polls are spaced out so the
-			// measurement takes at most a fifth of a ClickHouse thread.
+			// A poll scans the rows since the oldest pending sample (on one
+			// ClickHouse thread); when a backlog makes that slow, polls are
+			// spaced out so the measurement takes at most a fifth of a
+			// thread, and at max rate, where latency is the backlog's and
+			// the rate is the figure, a twentieth.
 			select {
 			case <-pollCtx.Done():
 				return
@@ -317,11 +319,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			maxGap = max(maxGap, at.Sub(last))
 			pollSamples(pollCtx, cnt, smp, o.SampleEvery, log)
 			last = at
-			if d := time.Since(at); 4*d > o.SamplePoll {
+			spacing := time.Duration(4)
+			if o.Rate <= 0 {
+				spacing = 19
+			}
+			if d := time.Since(at); spacing*d > o.SamplePoll {
 				select {
 				case <-pollCtx.Done():
 					return
-				case <-time.After(4 * d):
+				case <-time.After(spacing * d):
 				}
 			}
 		}

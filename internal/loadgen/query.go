@@ -75,6 +75,8 @@ func (c *counter) derived(ctx context.Context) (alerts, incidents int64) {
 // markers (sequence divisible by every) in rows received at or after
 // from.
 func (c *counter) sampled(ctx context.Context, from time.Time, every uint64, emit func(seq uint64, received time.Time)) error {
+	// One thread: the poll's cost stays bounded by its wall time.
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 1}))
 	rows, err := c.conn.Query(ctx, "SELECT toUInt64OrZero(extract(doc, 'kzlg-"+c.run+"-([0-9]+)')) AS seq, "+
 		"extract(doc, '\"received_at\":\"([^\"]+)\"') FROM "+c.table+
 		" WHERE received_at >= toDateTime(?) AND "+c.like()+" AND seq % ? = 0", uint32(max(from.Unix(), int64(c.from))), every)
