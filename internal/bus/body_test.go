@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -210,5 +211,22 @@ func BenchmarkEncodeBatch(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestScannerStringsAtEveryOffset: the scanner skips eight bytes at a
+// time; a quote, backslash, control or non-ASCII byte at each offset of a
+// word is found all the same.
+func TestScannerStringsAtEveryOffset(t *testing.T) {
+	for _, p := range []string{`\"`, `\\`, `\u0041`, "\x01", "\x1f", "é", "\xff", "\x7f", ` `, `"`} {
+		for n := range 18 {
+			ev := `{"a":"` + strings.Repeat("x", n) + p + strings.Repeat("y", 17-n) + `","b":1}`
+			b := Batch{ID: "c1/1", Events: []json.RawMessage{json.RawMessage(ev)}}
+			_, encErr := encodeBody(&b)
+			valid := json.Valid([]byte(ev))
+			if (encErr == nil) != valid {
+				t.Errorf("%q: encodeBody error %v, json.Valid %v", ev, encErr, valid)
+			}
+		}
 	}
 }
