@@ -139,6 +139,27 @@ func BenchmarkMarshal(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendJSON encodes into one reused buffer, as a caller that
+// owns its buffers does.
+func BenchmarkAppendJSON(b *testing.B) {
+	for _, c := range benchEvents {
+		b.Run(c.name, func(b *testing.B) {
+			ev := c.ev()
+			buf, err := event.AppendJSON(nil, ev)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if buf, err = event.AppendJSON(buf[:0], ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkUnmarshal(b *testing.B) {
 	data, _ := event.Marshal(sampleEvent())
 	b.SetBytes(int64(len(data)))
