@@ -1,9 +1,11 @@
 package bus
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -230,21 +232,46 @@ func (s *scanner) skipString() error {
 	if !s.eat('"') {
 		return s.errorf("string expected")
 	}
-	for s.i < len(s.data) {
-		switch c := s.data[s.i]; {
+	data, i := s.data, s.i
+	for i < len(data) {
+		// Eight bytes at a time while none is '"', '\\' or a control
+		// character; events are mostly long runs of such bytes.
+		for i+8 <= len(data) {
+			if m := stringStop(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		if i >= len(data) {
+			break
+		}
+		switch c := data[i]; {
 		case c == '"':
-			s.i++
+			s.i = i + 1
 			return nil
 		case c == '\\':
-			s.i += 2
+			i += 2
 		case c < 0x20:
+			s.i = i
 			return s.errorf("control character in a string")
 		default:
-			s.i++
+			i++
 		}
 	}
-	s.i = len(s.data)
+	s.i = len(data)
 	return s.errorf("unterminated string")
+}
+
+// stringStop returns, for eight bytes in little-endian order, a mask with
+// the high bit set in the first byte that is '"', '\\' or below 0x20, and
+// in none before it (bits after the first may be set spuriously, by
+// borrows).
+func stringStop(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote := x ^ ('"' * ones)
+	slash := x ^ ('\\' * ones)
+	return ((x-0x20*ones)&^x | (quote-ones)&^quote | (slash-ones)&^slash) & highs
 }
 
 // encodeBody writes an envelope body: what json.Marshal(b) writes, with

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/kuzet-kz/kuzet/internal/event"
 )
 
 func sampleBody(tb testing.TB, n int) []byte {
@@ -155,4 +158,75 @@ func FuzzEncodeBody(f *testing.F) {
 			t.Fatalf("%q: decoded as %q", ev, got.Events)
 		}
 	})
+}
+
+// realisticBatch is n events as the collector batches them: event.Marshal
+// output of Sysmon-like records (about 1.6 KB each, backslashes and quotes
+// in the record).
+func realisticBatch(tb testing.TB, n int) *Batch {
+	tb.Helper()
+	at := time.Date(2026, 11, 24, 10, 0, 1, 3000000, time.UTC)
+	b := &Batch{ID: BatchID("almaty-1", 7), Collector: "almaty-1", OISC: "oisc-almaty", Seq: 7, CreatedAt: at}
+	for i := range n {
+		ev := &event.Event{Timestamp: at.Add(time.Duration(i) * time.Millisecond),
+			Message: fmt.Sprintf(`Process Create: powershell.exe -NoP -W Hidden -Enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIAB %d`, i)}
+		ev.Kuzet = event.Kuzet{EventID: fmt.Sprintf("0197231e-005a-7928-a50b-%012d", i), ReceivedAt: at, Collector: "almaty-1",
+			OISC: "oisc-almaty", Input: "winevent-http", SourceType: "winevent", Asset: event.AssetUnknown}
+		ev.Event.Original = fmt.Sprintf(`{"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"record_id":%d,`+
+			`"event_data":{"Image":"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe","ParentImage":`+
+			`"C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE","User":"QAZBANK\\a.nurlanov"}}}`, 1844674+i)
+		ev.Winlog = map[string]any{"EventID": int64(1), "Channel": "Microsoft-Windows-Sysmon/Operational", "EventRecordID": int64(1844674 + i),
+			"Image": `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, "User": `QAZBANK\a.nurlanov`,
+			"CommandLine":       `powershell.exe -NoP -NonI -W Hidden -Enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA`,
+			"ParentImage":       `C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE`,
+			"ParentCommandLine": `"C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE" /n "C:\Users\a.nurlanov\Downloads\invoice_1124.docm" /o ""`,
+			"Hashes":            "SHA1=6CBCE4A295C163791B60FC23D285E6D84F28EE4C,MD5=7353F60B1739074EB17C5F4DDDEFE239",
+			"IntegrityLevel":    "Medium", "ProcessId": int64(7312), "ParentProcessId": int64(5020)}
+		doc, err := event.Marshal(ev)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		b.Events = append(b.Events, doc)
+	}
+	return b
+}
+
+func BenchmarkEncodeBatch(b *testing.B) {
+	batch := realisticBatch(b, 500)
+	body, err := encodeBody(batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, compress := range []bool{false, true} {
+		name := "plain"
+		if compress {
+			name = "s2"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := EncodeBatch(batch, compress); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestScannerStringsAtEveryOffset: the scanner skips eight bytes at a
+// time; a quote, backslash, control or non-ASCII byte at each offset of a
+// word is found all the same.
+func TestScannerStringsAtEveryOffset(t *testing.T) {
+	for _, p := range []string{`\"`, `\\`, `\u0041`, "\x01", "\x1f", "é", "\xff", "\x7f", ` `, `"`} {
+		for n := range 18 {
+			ev := `{"a":"` + strings.Repeat("x", n) + p + strings.Repeat("y", 17-n) + `","b":1}`
+			b := Batch{ID: "c1/1", Events: []json.RawMessage{json.RawMessage(ev)}}
+			_, encErr := encodeBody(&b)
+			valid := json.Valid([]byte(ev))
+			if (encErr == nil) != valid {
+				t.Errorf("%q: encodeBody error %v, json.Valid %v", ev, encErr, valid)
+			}
+		}
+	}
 }

@@ -13,11 +13,7 @@
 // The package is pure: it imports no transport or storage package.
 package event
 
-import (
-	"bytes"
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // SchemaVersion is the version of the event JSON form. It travels in every
 // batch envelope; readers reject versions they do not know.
@@ -329,19 +325,3 @@ type Kuzet struct {
 	// zone's name is in event.timezone.
 	TimeZone string `json:"time_zone,omitempty"`
 }
-
-// Marshal returns the JSON form of ev. Unlike json.Marshal it does not
-// escape <, > and & (syslog priorities stay "<38>", so text search finds
-// them).
-func Marshal(ev *Event) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(ev); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
-
-// Unmarshal parses the JSON form of an event.
-func Unmarshal(data []byte, ev *Event) error { return json.Unmarshal(data, ev) }
