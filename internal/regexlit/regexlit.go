@@ -6,6 +6,8 @@ package regexlit
 import (
 	"regexp/syntax"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Required returns the longest literal that is a direct part of the
@@ -51,4 +53,77 @@ func Required(pattern string, foldCase bool) string {
 	}
 	walk(re)
 	return best
+}
+
+// MinLen returns a lower bound on the length in bytes of any match of the
+// pattern (0 when it does not parse), so a shorter text cannot match. An
+// invalid UTF-8 byte counts as one byte that matches as U+FFFD, as the
+// regexp package matches it.
+func MinLen(pattern string) int {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	return min(minLen(re.Simplify()), 1<<20)
+}
+
+func minLen(n *syntax.Regexp) int {
+	switch n.Op {
+	case syntax.OpLiteral:
+		l := 0
+		for _, r := range n.Rune {
+			w := runeMinLen(r)
+			if n.Flags&syntax.FoldCase != 0 {
+				for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+					w = min(w, runeMinLen(f))
+				}
+			}
+			l += w
+		}
+		return l
+	case syntax.OpCharClass:
+		if len(n.Rune) == 0 {
+			return 0 // matches nothing; 0 is still a lower bound
+		}
+		w := 4
+		for i := 0; i+1 < len(n.Rune); i += 2 {
+			lo, hi := n.Rune[i], n.Rune[i+1]
+			if lo <= utf8.RuneError && utf8.RuneError <= hi {
+				return 1
+			}
+			w = min(w, runeMinLen(lo))
+		}
+		return w
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return 1
+	case syntax.OpCapture, syntax.OpPlus:
+		return minLen(n.Sub[0])
+	case syntax.OpRepeat:
+		return min(n.Min, 1<<20) * minLen(n.Sub[0])
+	case syntax.OpConcat:
+		l := 0
+		for _, s := range n.Sub {
+			l = min(l+minLen(s), 1<<20)
+		}
+		return l
+	case syntax.OpAlternate:
+		l := 1 << 20
+		for _, s := range n.Sub {
+			l = min(l, minLen(s))
+		}
+		return l
+	}
+	return 0 // empty-width assertions, star, quest, empty and no match
+}
+
+// runeMinLen is the bytes a rune matches: its UTF-8 length, or one byte
+// for U+FFFD (which an invalid byte matches as).
+func runeMinLen(r rune) int {
+	if r == utf8.RuneError {
+		return 1
+	}
+	if l := utf8.RuneLen(r); l > 0 {
+		return l
+	}
+	return 1
 }

@@ -1,6 +1,7 @@
 package regexlit_test
 
 import (
+	"regexp"
 	"testing"
 
 	"github.com/kuzet-kz/kuzet/internal/regexlit"
@@ -23,6 +24,46 @@ func TestRequired(t *testing.T) {
 	} {
 		if got := regexlit.Required(c.pat, c.fold); got != c.want {
 			t.Errorf("Required(%q, %v) = %q, want %q", c.pat, c.fold, got, c.want)
+		}
+	}
+}
+
+func TestMinLen(t *testing.T) {
+	for _, c := range []struct {
+		pat  string
+		want int
+	}{
+		{`\s[a-fA-F0-9]{64}\s[a-fA-F0-9]{16}`, 82},
+		{`(?i)abc`, 3},
+		{`(?i)k`, 1}, // also the Kelvin sign, three bytes
+		{`a|bc`, 1},
+		{`x*y+`, 1},
+		{`^$`, 0},
+		{`.{3,}`, 3},
+		{`é`, 2},
+		{`[é-ñ]`, 2},
+		{`[^a]`, 1}, // an invalid byte matches as U+FFFD
+		{`(?:ab){2}c?`, 4},
+		{`(`, 0},
+	} {
+		if got := regexlit.MinLen(c.pat); got != c.want {
+			t.Errorf("MinLen(%q) = %d, want %d", c.pat, got, c.want)
+		}
+	}
+}
+
+// TestMinLenBound checks that no match is shorter than MinLen says.
+func TestMinLenBound(t *testing.T) {
+	texts := []string{"", "a", "ab k K \u212A", "\xff\xfe", "é ñ x", "aaaa bbbb", "ſ S s", "0123456789abcdef"}
+	for _, pat := range []string{`.`, `[^a]`, `(?i)k`, `(?i)s+`, `é|x`, `\S{2}`, `[\x{80}-\x{10FFFF}]`, `\x{FFFD}`, `a{2,}|b`} {
+		re := regexp.MustCompile(pat)
+		n := regexlit.MinLen(pat)
+		for _, s := range texts {
+			for _, m := range re.FindAllStringIndex(s, -1) {
+				if m[1]-m[0] < n {
+					t.Errorf("%q matches %q (%d bytes) in %q, under MinLen %d", pat, s[m[0]:m[1]], m[1]-m[0], s, n)
+				}
+			}
 		}
 	}
 }

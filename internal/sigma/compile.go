@@ -15,6 +15,8 @@ import (
 	"unicode/utf16"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kuzet-kz/kuzet/internal/regexlit"
 )
 
 // evalCtx is the state of one event's evaluation.
@@ -23,7 +25,7 @@ type evalCtx struct {
 	fmap map[string]string
 	// lowered caches lower-cased scalar string values by the event's field
 	// name (after mapping), for the whole event.
-	lowered map[string]string
+	lowered map[string]lowText
 	mark    []bool  // prefilter candidates of the current route
 	cand    []int32 // their positions
 	// onRoutes are the routes the event may be on (see routeDispatch).
@@ -46,7 +48,8 @@ func (c *evalCtx) keywords() []fieldValue {
 		c.ev.Strings(func(s string) bool {
 			// v stays nil: boxing s would allocate, and a string's
 			// matchers read s (see fieldValue.number).
-			c.kw = append(c.kw, fieldValue{s: s, ls: c.lower(s), isStr: true, ok: true})
+			ls, ascii := c.lowerASCII(s)
+			c.kw = append(c.kw, fieldValue{s: s, ls: ls, isStr: true, ok: true, ascii: ascii})
 			return false
 		})
 		c.kwReady = true
@@ -74,6 +77,13 @@ type fieldValue struct {
 	ls    string // lower-cased text
 	isStr bool   // v is a string
 	ok    bool   // s is set (scalar)
+	ascii bool   // s is ASCII (when ok)
+}
+
+// lowText is a cached lower-cased value.
+type lowText struct {
+	ls    string
+	ascii bool
 }
 
 // number returns the value as a number, if it is one or a numeric string.
@@ -91,14 +101,14 @@ func (c *evalCtx) prepare(field string, v any) fieldValue {
 	if fv.ok {
 		if field != "" && fv.isStr {
 			if l, ok := c.lowered[field]; ok {
-				fv.ls = l
+				fv.ls, fv.ascii = l.ls, l.ascii
 				return fv
 			}
-			fv.ls = c.lower(fv.s)
-			c.lowered[field] = fv.ls
+			fv.ls, fv.ascii = c.lowerASCII(fv.s)
+			c.lowered[field] = lowText{fv.ls, fv.ascii}
 			return fv
 		}
-		fv.ls = c.lower(fv.s)
+		fv.ls, fv.ascii = c.lowerASCII(fv.s)
 	}
 	return fv
 }
@@ -306,23 +316,27 @@ func (m *cmpMatcher) match(_ *evalCtx, fv *fieldValue) bool {
 type reMatcher struct {
 	re *regexp.Regexp
 	// lit is a literal every match contains (see regexNeed): in the
-	// lower-cased text when folded, else in the text as it is. A value
-	// without it is rejected without running the expression.
-	lit    string
-	folded bool
+	// lower-cased text when folded, else in the text as it is; when
+	// asciiOnly, only if the text is ASCII. A value without it is rejected
+	// without running the expression.
+	lit               string
+	folded, asciiOnly bool
+	// minLen is the length of the shortest match: a shorter value cannot
+	// match.
+	minLen int
 }
 
 func newReMatcher(re *regexp.Regexp) *reMatcher {
-	m := &reMatcher{re: re}
-	m.lit, m.folded = regexNeed(re.String())
+	m := &reMatcher{re: re, minLen: regexlit.MinLen(re.String())}
+	m.lit, m.folded, m.asciiOnly = regexNeed(re.String())
 	return m
 }
 
 func (m *reMatcher) match(_ *evalCtx, fv *fieldValue) bool {
-	if !fv.ok {
+	if !fv.ok || len(fv.s) < m.minLen {
 		return false
 	}
-	if m.lit != "" {
+	if m.lit != "" && (fv.ascii || !m.asciiOnly) {
 		s := fv.s
 		if m.folded {
 			s = fv.ls

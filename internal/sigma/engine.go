@@ -288,7 +288,7 @@ func (e *Engine) Rules() []*CompiledRule { return e.rules }
 func (e *Engine) ctx(ev Event) *evalCtx {
 	c, _ := e.pool.Get().(*evalCtx)
 	if c == nil {
-		c = &evalCtx{lowered: make(map[string]string, 16)}
+		c = &evalCtx{lowered: make(map[string]lowText, 16)}
 	}
 	c.fired = c.fired[:0]
 	c.kw, c.kwReady, c.depth = c.kw[:0], false, 0

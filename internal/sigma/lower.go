@@ -25,6 +25,12 @@ func lower(s string) string {
 // buffer is reused for the next event), so it must not outlive the
 // evaluation.
 func (c *evalCtx) lower(s string) string {
+	l, _ := c.lowerASCII(s)
+	return l
+}
+
+// lowerASCII is lower that also reports whether s is ASCII.
+func (c *evalCtx) lowerASCII(s string) (string, bool) {
 	i := 0
 	for ; i < len(s); i++ {
 		if b := s[i]; b >= 0x80 || b >= 'A' && b <= 'Z' {
@@ -32,7 +38,7 @@ func (c *evalCtx) lower(s string) string {
 		}
 	}
 	if i == len(s) {
-		return s
+		return s, true
 	}
 	if cap(c.buf)-len(c.buf) < len(s) {
 		// A new chunk: strings in the old one stay valid (they keep it
@@ -45,7 +51,7 @@ func (c *evalCtx) lower(s string) string {
 	for ; i < len(s); i++ {
 		b := s[i]
 		if b >= 0x80 {
-			return strings.ToLower(s)
+			return strings.ToLower(s), false
 		}
 		if b >= 'A' && b <= 'Z' {
 			b += 'a' - 'A'
@@ -53,7 +59,7 @@ func (c *evalCtx) lower(s string) string {
 		dst[i] = b
 	}
 	c.buf = c.buf[:start+len(s)]
-	return unsafe.String(&c.buf[start], len(s))
+	return unsafe.String(&c.buf[start], len(s)), true
 }
 
 // text is text for the values of the event being evaluated: numbers are

@@ -3,9 +3,11 @@ package sigma
 import (
 	"encoding/json"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // TestContextLowerAndText: the context's buffered lower and text give what
@@ -60,14 +62,49 @@ detection:
 	if len(rej) > 0 {
 		t.Fatal(rej[0].Err)
 	}
-	for _, cl := range []string{"x PASSWORDS", "x pa\u017f\u017fword\u017f", "\u212Aerberos", "nothing"} {
+	for _, cl := range []string{"x PASSWORDS", "x pa\u017f\u017fword\u017f", "\u212Aerberos", "\u212AERBEROS ü", "nothing", "nothing ü"} {
 		ev := MapEvent{"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": int64(1), "CommandLine": cl}
 		got, want := eng.matchIDs(ev), eng.bruteMatch(ev)
 		if !slices.Equal(got, want) {
 			t.Errorf("%q: engine %v, every rule evaluated %v", cl, got, want)
 		}
-		if (len(want) == 1) != (cl != "nothing") {
+		if (len(want) == 1) != !strings.HasPrefix(cl, "nothing") {
 			t.Errorf("%q: matches %v", cl, want)
+		}
+	}
+}
+
+// TestReMatcherShortcuts: the literal and length checks a regex matcher
+// makes before running the expression never reject a value the expression
+// matches (the prefilter differential cannot see this: the brute-force
+// side runs the same matcher).
+func TestReMatcherShortcuts(t *testing.T) {
+	pats := []string{`(?i)passwords`, `(?i)kerberos`, `(?i)(?:set).*&&\s?set.*(?:environment|invoke)`,
+		`\s[a-fA-F0-9]{4}\s[a-fA-F0-9]{2}`, `(?i)\.exe\s+x`, `(?i)^C:\\Users\\[^\\]+\\NTUSER\.DAT$`, `(?i)ssh`, `x{3,}`}
+	texts := []string{"", "x PASSWORDS", "x pa\u017f\u017fword\u017f", "\u212Aerberos", "KERBEROS", "SET a&& \u017fet ENVIRONMENT",
+		"set a&& set invoke", " abcd 0f", " ABCD\t0F", "A.EXE  X", "a.\u212Bxe x", `c:\users\bob\ntuser.dat`, `C:\USERS\BOB\NTU\u017fER.DAT`,
+		"\u017f\u017fh", "SSH", "xx", "xxx", "\xffSSH"}
+	c := &evalCtx{lowered: map[string]lowText{}}
+	for _, p := range pats {
+		m := newReMatcher(regexp.MustCompile(p))
+		for _, s := range texts {
+			fv := c.prepare("", s)
+			if got, want := m.match(c, &fv), m.re.MatchString(s); got != want {
+				t.Errorf("%q on %q: matcher %v, expression %v (lit %q folded %v asciiOnly %v minLen %d)", p, s, got, want, m.lit, m.folded, m.asciiOnly, m.minLen)
+			}
+		}
+	}
+}
+
+// TestFoldOrbitsLower pins what regexNeed relies on: every case of an
+// ASCII letter that (?i) matches lower-cases to the letter, except the
+// long s.
+func TestFoldOrbitsLower(t *testing.T) {
+	for c := 'a'; c <= 'z'; c++ {
+		for f := unicode.SimpleFold(c); f != c; f = unicode.SimpleFold(f) {
+			if l := strings.ToLower(string(f)); l != string(c) && !(c == 's' && f == '\u017f') {
+				t.Errorf("(?i)%c matches %U, which lower-cases to %q", c, f, l)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/kuzet-kz/kuzet/internal/regexlit"
@@ -18,6 +19,9 @@ import (
 type atom struct {
 	field string
 	lit   string
+	// asciiOnly: the atom is necessary only when the field's text is
+	// ASCII (see regexNeed); a non-ASCII text makes the rule a candidate.
+	asciiOnly bool
 }
 
 // need is a necessary condition: OR of atoms. ok false means none is known.
@@ -127,7 +131,7 @@ func needOfMatcher(field string, m valueMatcher) need {
 		if s == "" {
 			return unknown()
 		}
-		return need{atoms: []atom{{field, s}}, ok: true}
+		return need{atoms: []atom{{field: field, lit: s}}, ok: true}
 	}
 	switch x := m.(type) {
 	case *strMatcher:
@@ -139,7 +143,11 @@ func needOfMatcher(field string, m valueMatcher) need {
 	case *numMatcher:
 		return lit(x.text)
 	case *reMatcher:
-		return lit(x.lit)
+		n := lit(x.lit)
+		for i := range n.atoms {
+			n.atoms[i].asciiOnly = x.asciiOnly
+		}
+		return n
 	case anyMatcher:
 		r := need{ok: true}
 		for _, e := range x {
@@ -153,21 +161,29 @@ func needOfMatcher(field string, m valueMatcher) need {
 // regexNeed returns a literal every match of the pattern contains, and
 // whether it is case-folded: then the lower-cased text contains it in
 // lower case, else the text contains it as it is (and the lower-cased
-// text its lower case). A folded literal is used only when it is ASCII
-// without k or s: other letters fold only to ASCII, but (?i)k also
-// matches the Kelvin sign and (?i)s the long s, which lower-casing keeps.
-func regexNeed(pattern string) (string, bool) {
+// text its lower case). A folded literal is used only when it is ASCII:
+// the other cases of an ASCII letter (the Kelvin sign for k) lower-case to
+// it, except the long s (U+017F) of (?i)s, which lower-casing keeps. So a
+// folded literal with an s holds only for ASCII text (asciiOnly); it is
+// used when longer than the case-sensitive literal.
+func regexNeed(pattern string) (lit string, folded, asciiOnly bool) {
 	exact := regexlit.Required(pattern, false)
 	any := regexlit.Required(pattern, true)
 	if any == exact || any == "" {
-		return exact, false
+		return exact, false, false
 	}
 	for i := 0; i < len(any); i++ {
-		if b := any[i]; b >= 0x80 || b == 'k' || b == 's' {
-			return exact, false
+		if any[i] >= 0x80 {
+			return exact, false, false
 		}
 	}
-	return any, true
+	if strings.IndexByte(any, 's') >= 0 {
+		if len(exact) >= len(any) {
+			return exact, false, false
+		}
+		return any, true, true
+	}
+	return any, true, false
 }
 
 // routeIndex is the prefilter of one route.
@@ -176,16 +192,20 @@ type routeIndex struct {
 	ac     []*acMachine
 	// rules[f][pid] are the positions (in the route's rule list) of the
 	// rules whose atom is pattern pid of field f.
-	rules  [][][]int32
-	always []int32
+	rules [][][]int32
+	// nonASCII[f] are the positions of the rules with an asciiOnly atom of
+	// field f: candidates when the field's text is not ASCII.
+	nonASCII [][]int32
+	always   []int32
 }
 
 func buildRouteIndex(rules []*CompiledRule) *routeIndex {
 	ix := &routeIndex{}
 	type fieldPats struct {
-		pats  []string
-		byLit map[string]int32
-		rules [][]int32
+		pats     []string
+		byLit    map[string]int32
+		rules    [][]int32
+		nonASCII []int32
 	}
 	byField := map[string]*fieldPats{}
 	var order []string
@@ -209,6 +229,9 @@ func buildRouteIndex(rules []*CompiledRule) *routeIndex {
 				fp.rules = append(fp.rules, nil)
 			}
 			fp.rules[pid] = append(fp.rules[pid], int32(pos))
+			if a.asciiOnly && !slices.Contains(fp.nonASCII, int32(pos)) {
+				fp.nonASCII = append(fp.nonASCII, int32(pos))
+			}
 		}
 	}
 	for _, f := range order {
@@ -216,6 +239,7 @@ func buildRouteIndex(rules []*CompiledRule) *routeIndex {
 		ix.fields = append(ix.fields, f)
 		ix.ac = append(ix.ac, newACMachine(fp.pats))
 		ix.rules = append(ix.rules, fp.rules)
+		ix.nonASCII = append(ix.nonASCII, fp.nonASCII)
 	}
 	return ix
 }
@@ -234,31 +258,35 @@ func (ix *routeIndex) candidates(c *evalCtx, mark []bool, cand []int32) []int32 
 			continue
 		}
 		rules := ix.rules[i]
-		scan := func(s string) {
-			ix.ac[i].scan(s, func(pid int32) {
-				for _, p := range rules[pid] {
-					if !mark[p] {
-						mark[p] = true
-						cand = append(cand, p)
-					}
+		add := func(ps []int32) {
+			for _, p := range ps {
+				if !mark[p] {
+					mark[p] = true
+					cand = append(cand, p)
 				}
-			})
+			}
+		}
+		scan := func(s string, ascii bool) {
+			if !ascii {
+				add(ix.nonASCII[i])
+			}
+			ix.ac[i].scan(s, func(pid int32) { add(rules[pid]) })
 		}
 		switch x := v.(type) {
 		case []any:
 			for _, e := range x {
 				if s, ok := c.text(e); ok {
-					scan(c.lower(s))
+					scan(c.lowerASCII(s))
 				}
 			}
 		case []string:
 			for _, e := range x {
-				scan(c.lower(e))
+				scan(c.lowerASCII(e))
 			}
 		default:
 			fv := c.prepare(f, v)
 			if fv.ok {
-				scan(fv.ls)
+				scan(fv.ls, fv.ascii)
 			}
 		}
 	}
