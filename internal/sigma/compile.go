@@ -21,11 +21,17 @@ import (
 
 // evalCtx is the state of one event's evaluation.
 type evalCtx struct {
-	ev   Event
-	fmap map[string]string
-	// lowered caches lower-cased scalar string values by the event's field
-	// name (after mapping), for the whole event.
-	lowered map[string]lowText
+	ev Event
+	// fmap maps rule field ids to event field ids on the current route
+	// (nil: the identity); see fieldTable.mapTable.
+	fmap []int32
+	// fields are the event's fields by id, fetched and prepared once
+	// (see value); names are their names, gen the event's stamp, touched
+	// the slots set in this event.
+	fields  []fieldSlot
+	names   []string
+	gen     uint32
+	touched []int32
 	mark    []bool  // prefilter candidates of the current route
 	cand    []int32 // their positions
 	// onRoutes are the routes the event may be on (see routeDispatch).
@@ -57,19 +63,6 @@ func (c *evalCtx) keywords() []fieldValue {
 	return c.kw
 }
 
-func (c *evalCtx) get(field string) (any, bool) {
-	return c.ev.Field(c.resolve(field))
-}
-
-// resolve maps a rule's field name to the event's, by the current route's
-// field mapping.
-func (c *evalCtx) resolve(field string) string {
-	if m, ok := c.fmap[field]; ok {
-		return m
-	}
-	return field
-}
-
 // fieldValue is a field's value prepared for matchers.
 type fieldValue struct {
 	v     any    // the value; nil for keyword strings (then isStr, and s holds it)
@@ -80,12 +73,6 @@ type fieldValue struct {
 	ascii bool   // s is ASCII (when ok)
 }
 
-// lowText is a cached lower-cased value.
-type lowText struct {
-	ls    string
-	ascii bool
-}
-
 // number returns the value as a number, if it is one or a numeric string.
 func (fv *fieldValue) number() (float64, bool) {
 	if fv.isStr {
@@ -94,20 +81,11 @@ func (fv *fieldValue) number() (float64, bool) {
 	return number(fv.v)
 }
 
-func (c *evalCtx) prepare(field string, v any) fieldValue {
+func (c *evalCtx) prepare(v any) fieldValue {
 	fv := fieldValue{v: v}
 	fv.s, fv.ok = c.text(v)
 	_, fv.isStr = v.(string)
 	if fv.ok {
-		if field != "" && fv.isStr {
-			if l, ok := c.lowered[field]; ok {
-				fv.ls, fv.ascii = l.ls, l.ascii
-				return fv
-			}
-			fv.ls, fv.ascii = c.lowerASCII(fv.s)
-			c.lowered[field] = lowText{fv.ls, fv.ascii}
-			return fv
-		}
 		fv.ls, fv.ascii = c.lowerASCII(fv.s)
 	}
 	return fv
@@ -148,6 +126,7 @@ func (o orSearch) eval(c *evalCtx) bool {
 // fieldSearch is one "Field|modifiers: values" entry.
 type fieldSearch struct {
 	field    string
+	id       int32 // field's id
 	matchers []valueMatcher
 	all      bool
 	// exists is set for the exists modifier.
@@ -157,49 +136,65 @@ type fieldSearch struct {
 }
 
 func (f *fieldSearch) eval(c *evalCtx) bool {
-	field := c.resolve(f.field)
-	v, ok := c.ev.Field(field)
+	id := c.mapID(f.id)
+	v, ok := c.value(id)
 	if f.exists != nil {
 		return (ok && v != nil) == *f.exists
 	}
 	if !ok || v == nil {
 		return f.null && (len(f.matchers) == 0 || !f.all)
 	}
+	switch v.(type) {
+	case []any, []string:
+		if f.all {
+			for _, m := range f.matchers {
+				if !c.matchList(v, m) {
+					return false
+				}
+			}
+			return len(f.matchers) > 0 || f.null
+		}
+		for _, m := range f.matchers {
+			if c.matchList(v, m) {
+				return true
+			}
+		}
+		return false
+	}
+	fv := c.prepared(id)
 	if f.all {
 		for _, m := range f.matchers {
-			if !c.matchAny(field, v, m) {
+			if !m.match(c, fv) {
 				return false
 			}
 		}
 		return len(f.matchers) > 0 || f.null
 	}
 	for _, m := range f.matchers {
-		if c.matchAny(field, v, m) {
+		if m.match(c, fv) {
 			return true
 		}
 	}
 	return false
 }
 
-// matchAny matches a scalar, or any element of a list.
-func (c *evalCtx) matchAny(field string, v any, m valueMatcher) bool {
+// matchList matches any element of a list.
+func (c *evalCtx) matchList(v any, m valueMatcher) bool {
 	switch x := v.(type) {
 	case []any:
 		for _, e := range x {
-			if c.matchValue(m, c.prepare("", e)) {
+			if c.matchValue(m, c.prepare(e)) {
 				return true
 			}
 		}
-		return false
 	case []string:
 		for _, e := range x {
-			if c.matchValue(m, c.prepare("", e)) {
+			if c.matchValue(m, c.prepare(e)) {
 				return true
 			}
 		}
-		return false
 	}
-	return c.matchValue(m, c.prepare(field, v))
+	return false
 }
 
 // matchValue calls m.match on fv held in the context's slots, not on the
@@ -359,20 +354,22 @@ func (m *cidrMatcher) match(_ *evalCtx, fv *fieldValue) bool {
 }
 
 type fieldrefMatcher struct {
-	other string
-	kind  patKind // pExact, pPrefix, pSuffix, pContains
+	other   string
+	otherID int32
+	kind    patKind // pExact, pPrefix, pSuffix, pContains
 }
 
 func (m *fieldrefMatcher) match(c *evalCtx, fv *fieldValue) bool {
-	ov, ok := c.get(m.other)
+	id := c.mapID(m.otherID)
+	_, ok := c.value(id)
 	if !ok || !fv.ok {
 		return false
 	}
-	os, ok := c.text(ov)
-	if !ok {
+	ofv := c.prepared(id)
+	if !ofv.ok {
 		return false
 	}
-	os = c.lower(os)
+	os := ofv.ls
 	switch m.kind {
 	case pPrefix:
 		return strings.HasPrefix(fv.ls, os)
@@ -432,6 +429,7 @@ func (neverMatcher) match(*evalCtx, *fieldValue) bool { return false }
 
 // Options of compilation.
 type compileEnv struct {
+	fields       *fieldTable
 	placeholders map[string][]string
 	warnings     []string
 }
@@ -594,9 +592,12 @@ func (env *compileEnv) compileEntry(key string, vn *yaml.Node) (search, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: exists takes true or false", key)
 		}
-		return &fieldSearch{field: field, exists: &b}, nil
+		return &fieldSearch{field: field, id: env.fields.id(field), exists: &b}, nil
 	}
 	fs := &fieldSearch{field: field, all: md.has("all")}
+	if field != "" {
+		fs.id = env.fields.id(field)
+	}
 	for _, v := range vals {
 		if v == nil {
 			fs.null = true
@@ -704,7 +705,7 @@ func (env *compileEnv) compileValue(field string, v any, md mods) ([]valueMatche
 		case md.has("endswith"):
 			k = pSuffix
 		}
-		return wrapNeq([]valueMatcher{&fieldrefMatcher{other: s, kind: k}}), nil
+		return wrapNeq([]valueMatcher{&fieldrefMatcher{other: s, otherID: env.fields.id(s), kind: k}}), nil
 	}
 	// Numbers and booleans without string modifiers compare as such.
 	stringMods := md.has("contains") || md.has("startswith") || md.has("endswith") || md.has("windash") ||

@@ -173,7 +173,12 @@ type Engine struct {
 	routeRules [][]*CompiledRule
 	index      []*routeIndex
 	dispatch   routeDispatch
-	pool       sync.Pool
+	// fields interns the field names read; routeMaps[i] is routes[i]'s
+	// field map as ids and condIDs[i][j] the field id of its condition j.
+	fields    *fieldTable
+	routeMaps [][]int32
+	condIDs   [][]int32
+	pool      sync.Pool
 }
 
 // Rejected is a rule that did not compile.
@@ -187,13 +192,13 @@ type Rejected struct {
 // Rule.Correlation) and routes them by log source. It returns the engine,
 // the rules that did not compile with their reasons, and warnings.
 func Compile(rules []*Rule, o Options) (*Engine, []Rejected, []string) {
-	env := &compileEnv{placeholders: map[string][]string{}}
+	env := &compileEnv{fields: newFieldTable(), placeholders: map[string][]string{}}
 	for _, p := range o.Pipelines {
 		for k, v := range p.Placeholders {
 			env.placeholders[k] = v
 		}
 	}
-	e := &Engine{byRoute: map[*Route][]*CompiledRule{}}
+	e := &Engine{byRoute: map[*Route][]*CompiledRule{}, fields: env.fields}
 	for _, p := range o.Pipelines {
 		for i := range p.Routes {
 			e.routes = append(e.routes, &p.Routes[i])
@@ -234,11 +239,24 @@ func Compile(rules []*Rule, o Options) (*Engine, []Rejected, []string) {
 		e.routeRules = append(e.routeRules, rs)
 		var ix *routeIndex
 		if len(rs) > 0 {
-			ix = buildRouteIndex(rs)
+			ix = buildRouteIndex(rs, e.fields)
 		}
 		e.index = append(e.index, ix)
+		var ids []int32
+		for _, c := range rt.conds {
+			ids = append(ids, e.fields.id(c.field))
+		}
+		e.condIDs = append(e.condIDs, ids)
+		for from, to := range rt.FieldMap {
+			e.fields.id(from)
+			e.fields.id(to)
+		}
 	}
-	e.dispatch = buildDispatch(e.routes, e.routeRules)
+	e.dispatch = buildDispatch(e.routes, e.routeRules, e.fields)
+	// Every name is interned now.
+	for _, rt := range e.routes {
+		e.routeMaps = append(e.routeMaps, e.fields.mapTable(rt.FieldMap))
+	}
 	return e, rejected, warnings
 }
 
@@ -288,20 +306,21 @@ func (e *Engine) Rules() []*CompiledRule { return e.rules }
 func (e *Engine) ctx(ev Event) *evalCtx {
 	c, _ := e.pool.Get().(*evalCtx)
 	if c == nil {
-		c = &evalCtx{lowered: make(map[string]lowText, 16)}
+		c = &evalCtx{}
 	}
 	c.fired = c.fired[:0]
 	c.kw, c.kwReady, c.depth = c.kw[:0], false, 0
 	c.ev = ev
+	c.startEvent(e.fields.names)
 	return c
 }
 
 // release returns a context to the pool, without references to the event.
 func (e *Engine) release(c *evalCtx) {
+	c.endEvent()
 	c.ev, c.fmap = nil, nil
 	c.buf = c.buf[:0] // the lowered strings of this event are dead now
-	clear(c.lowered)
-	clear(c.kw) // drop references to the event's strings
+	clear(c.kw)       // drop references to the event's strings
 	c.kw = c.kw[:0]
 	c.slots = [len(c.slots)]fieldValue{}
 	e.pool.Put(c)
@@ -313,11 +332,11 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 	defer e.release(c)
 	c.onRoutes = e.dispatch.routes(c, c.onRoutes[:0])
 	for _, i := range c.onRoutes {
-		rt, rules := e.routes[i], e.routeRules[i]
-		if !rt.matches(ev) {
+		rules := e.routeRules[i]
+		if !e.onRoute(c, int(i)) {
 			continue
 		}
-		c.fmap = rt.FieldMap
+		c.fmap = e.routeMaps[i]
 		if cap(c.mark) < len(rules) {
 			c.mark = make([]bool, len(rules))
 		}
@@ -340,6 +359,31 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 			fn(r)
 		}
 	}
+}
+
+// onRoute reports whether the event meets route i's conditions (as
+// Route.matches, reading fields through the context).
+func (e *Engine) onRoute(c *evalCtx, i int) bool {
+	for j := range e.routes[i].conds {
+		rc := &e.routes[i].conds[j]
+		id := e.condIDs[i][j]
+		v, ok := c.value(id)
+		if !ok {
+			return false
+		}
+		switch v.(type) {
+		case []any, []string:
+			if !rc.holds(v) {
+				return false
+			}
+			continue
+		}
+		fv := c.prepared(id)
+		if !fv.ok || !slices.Contains(rc.values, fv.ls) {
+			return false
+		}
+	}
+	return true
 }
 
 // Routes returns the routes rules run on, in evaluation order (for tools

@@ -84,11 +84,11 @@ func TestReMatcherShortcuts(t *testing.T) {
 	texts := []string{"", "x PASSWORDS", "x pa\u017f\u017fword\u017f", "\u212Aerberos", "KERBEROS", "SET a&& \u017fet ENVIRONMENT",
 		"set a&& set invoke", " abcd 0f", " ABCD\t0F", "A.EXE  X", "a.\u212Bxe x", `c:\users\bob\ntuser.dat`, `C:\USERS\BOB\NTU\u017fER.DAT`,
 		"\u017f\u017fh", "SSH", "xx", "xxx", "\xffSSH"}
-	c := &evalCtx{lowered: map[string]lowText{}}
+	c := &evalCtx{}
 	for _, p := range pats {
 		m := newReMatcher(regexp.MustCompile(p))
 		for _, s := range texts {
-			fv := c.prepare("", s)
+			fv := c.prepare(s)
 			if got, want := m.match(c, &fv), m.re.MatchString(s); got != want {
 				t.Errorf("%q on %q: matcher %v, expression %v (lit %q folded %v asciiOnly %v minLen %d)", p, s, got, want, m.lit, m.folded, m.asciiOnly, m.minLen)
 			}

@@ -188,7 +188,7 @@ func regexNeed(pattern string) (lit string, folded, asciiOnly bool) {
 
 // routeIndex is the prefilter of one route.
 type routeIndex struct {
-	fields []string
+	fields []int32 // rule field ids
 	ac     []*acMachine
 	// rules[f][pid] are the positions (in the route's rule list) of the
 	// rules whose atom is pattern pid of field f.
@@ -199,7 +199,7 @@ type routeIndex struct {
 	always   []int32
 }
 
-func buildRouteIndex(rules []*CompiledRule) *routeIndex {
+func buildRouteIndex(rules []*CompiledRule, fields *fieldTable) *routeIndex {
 	ix := &routeIndex{}
 	type fieldPats struct {
 		pats     []string
@@ -236,7 +236,7 @@ func buildRouteIndex(rules []*CompiledRule) *routeIndex {
 	}
 	for _, f := range order {
 		fp := byField[f]
-		ix.fields = append(ix.fields, f)
+		ix.fields = append(ix.fields, fields.id(f))
 		ix.ac = append(ix.ac, newACMachine(fp.pats))
 		ix.rules = append(ix.rules, fp.rules)
 		ix.nonASCII = append(ix.nonASCII, fp.nonASCII)
@@ -252,8 +252,8 @@ func (ix *routeIndex) candidates(c *evalCtx, mark []bool, cand []int32) []int32 
 	}
 	cand = append(cand, ix.always...)
 	for i, f := range ix.fields {
-		f = c.resolve(f)
-		v, ok := c.ev.Field(f)
+		id := c.mapID(f)
+		v, ok := c.value(id)
 		if !ok || v == nil {
 			continue
 		}
@@ -284,8 +284,7 @@ func (ix *routeIndex) candidates(c *evalCtx, mark []bool, cand []int32) []int32 
 				scan(c.lowerASCII(e))
 			}
 		default:
-			fv := c.prepare(f, v)
-			if fv.ok {
+			if fv := c.prepared(id); fv.ok {
 				scan(fv.ls, fv.ascii)
 			}
 		}

@@ -18,18 +18,24 @@ import (
 // bruteMatch is the reference the engine's shortcuts (route dispatch,
 // literal prefilter, caches) must agree with: every route's conditions
 // checked on the event, every rule of every matching route evaluated, in
-// the engine's order, each rule reported once.
+// the engine's order, each rule reported once, each with the field cache
+// emptied (so no rule sees values another rule's route prepared).
 func (e *Engine) bruteMatch(ev Event) []string {
 	var out []string
 	seen := map[*CompiledRule]bool{}
 	c := e.ctx(ev)
 	defer e.release(c)
-	for _, rt := range e.routes {
+	fresh := func() {
+		c.endEvent()
+		c.startEvent(e.fields.names)
+	}
+	for i, rt := range e.routes {
 		if !rt.matches(ev) {
 			continue
 		}
-		c.fmap = rt.FieldMap
+		c.fmap = e.routeMaps[i]
 		for _, r := range e.byRoute[rt] {
+			fresh()
 			if !seen[r] && r.eval(c) {
 				seen[r] = true
 				out = append(out, r.ID())
@@ -38,6 +44,7 @@ func (e *Engine) bruteMatch(ev Event) []string {
 	}
 	c.fmap = nil
 	for _, r := range e.ungated {
+		fresh()
 		if !seen[r] && r.eval(c) {
 			seen[r] = true
 			out = append(out, r.ID())
