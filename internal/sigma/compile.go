@@ -34,6 +34,10 @@ type evalCtx struct {
 	touched []int32
 	mark    []bool  // prefilter candidates of the current route
 	cand    []int32 // their positions
+	// got are the prefilter clauses each rule of the route has satisfied,
+	// touchedRules the rules with some (see routeIndex.candidates).
+	got          []uint8
+	touchedRules []int32
 	// onRoutes are the routes the event may be on (see routeDispatch).
 	onRoutes []int32
 	// buf holds lower-cased copies of the event's strings (see lower).

@@ -19,7 +19,7 @@ type CompiledRule struct {
 	Warnings []string
 	idx      int
 	// need is the rule's necessary condition, for the prefilter.
-	need need
+	need cnf
 	// searches are the compiled searches, in the detection's order.
 	searches []search
 }
@@ -122,7 +122,7 @@ func compileRule(r *Rule, env *compileEnv) (*CompiledRule, error) {
 		searches[name] = s
 	}
 	var conds []func(*evalCtx) bool
-	nd := need{ok: true}
+	var nd cnf
 	for _, cs := range r.Detection.Conditions {
 		n, err := parseCondition(cs)
 		if err != nil {
@@ -133,7 +133,11 @@ func compileRule(r *Rule, env *compileEnv) (*CompiledRule, error) {
 			return nil, fmt.Errorf("condition %q: %w", cs, err)
 		}
 		conds = append(conds, f)
-		nd = union(nd, needOfCond(n, searches, r.Detection.Order))
+		if len(conds) == 1 {
+			nd = needOfCond(n, searches, r.Detection.Order)
+		} else {
+			nd = or(nd, needOfCond(n, searches, r.Detection.Order))
+		}
 	}
 	cr := &CompiledRule{Rule: r, need: nd}
 	for _, name := range r.Detection.Order {
@@ -339,9 +343,10 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 		c.fmap = e.routeMaps[i]
 		if cap(c.mark) < len(rules) {
 			c.mark = make([]bool, len(rules))
+			c.got = make([]uint8, len(rules))
 		}
 		mark := c.mark[:len(rules)]
-		c.cand = e.index[i].candidates(c, mark, c.cand[:0])
+		c.cand = e.index[i].candidates(c, mark, c.got[:len(rules)], c.cand[:0])
 		// In the route's order, as evaluating every rule would report them.
 		slices.Sort(c.cand)
 		for _, pos := range c.cand {
