@@ -3,6 +3,7 @@ package sigma
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strings"
@@ -24,6 +25,29 @@ func TestContextLowerAndText(t *testing.T) {
 	for i, g := range got {
 		if want := strings.ToLower(strs[i%len(strs)]); g != want {
 			t.Errorf("lower(%q) = %q, want %q", strs[i%len(strs)], g, want)
+		}
+	}
+	// Every length around the word size, with the bytes next to the
+	// upper-case range and around 0x80.
+	edge := []byte("@AZ[`az{\x7f\x80\xff09 ")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 40; n++ {
+		for k := 0; k < 200; k++ {
+			b := make([]byte, n)
+			for j := range b {
+				b[j] = edge[rng.IntN(len(edge))]
+				if rng.IntN(4) == 0 {
+					b[j] &^= 0x80 // mostly ASCII, so the word path runs
+				}
+			}
+			s := string(b)
+			got, ascii := c.lowerASCII(s)
+			if want := strings.ToLower(s); got != want {
+				t.Fatalf("lowerASCII(%q) = %q, want %q", s, got, want)
+			}
+			if wantASCII := !strings.ContainsFunc(s, func(r rune) bool { return r >= 0x80 }); ascii != wantASCII {
+				t.Fatalf("lowerASCII(%q): ascii %v", s, ascii)
+			}
 		}
 	}
 	vals := []any{int64(-42), 7, 4688.0, math.Copysign(0, -1), 0.0, 3.5, 1e15, 1e20, -1e14, math.NaN(), math.Inf(1), json.Number("12"), true, uint64(1 << 63), "s", nil, []any{1}}
