@@ -323,12 +323,37 @@ type reMatcher struct {
 	// minLen is the length of the shortest match: a shorter value cannot
 	// match.
 	minLen int
+	// run bytes of the set in a row are in every match (see
+	// regexlit.RequiredRun); used when run >= minRun.
+	runSet regexlit.ByteSet
+	run    int
 }
+
+// minRun is the shortest required run worth a scan before the expression.
+const minRun = 8
 
 func newReMatcher(re *regexp.Regexp) *reMatcher {
 	m := &reMatcher{re: re, minLen: regexlit.MinLen(re.String())}
 	m.lit, m.folded, m.asciiOnly = regexNeed(re.String())
+	if set, n := regexlit.RequiredRun(re.String()); n >= minRun {
+		m.runSet, m.run = set, n
+	}
 	return m
+}
+
+// hasRun reports whether s has m.run bytes of m.runSet in a row.
+func (m *reMatcher) hasRun(s string) bool {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !m.runSet.Has(s[i]) {
+			n = 0
+			continue
+		}
+		if n++; n >= m.run {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *reMatcher) match(_ *evalCtx, fv *fieldValue) bool {
@@ -343,6 +368,9 @@ func (m *reMatcher) match(_ *evalCtx, fv *fieldValue) bool {
 		if !strings.Contains(s, m.lit) {
 			return false
 		}
+	}
+	if m.run > 0 && !m.hasRun(fv.s) {
+		return false
 	}
 	return m.re.MatchString(fv.s)
 }

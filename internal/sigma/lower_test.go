@@ -104,10 +104,10 @@ detection:
 // side runs the same matcher).
 func TestReMatcherShortcuts(t *testing.T) {
 	pats := []string{`(?i)passwords`, `(?i)kerberos`, `(?i)(?:set).*&&\s?set.*(?:environment|invoke)`,
-		`\s[a-fA-F0-9]{4}\s[a-fA-F0-9]{2}`, `(?i)\.exe\s+x`, `(?i)^C:\\Users\\[^\\]+\\NTUSER\.DAT$`, `(?i)ssh`, `x{3,}`}
+		`\s[a-fA-F0-9]{4}\s[a-fA-F0-9]{2}`, `\s[a-f0-9]{8}\s`, `(?i)\.exe\s+x`, `(?i)^C:\\Users\\[^\\]+\\NTUSER\.DAT$`, `(?i)ssh`, `x{3,}`}
 	texts := []string{"", "x PASSWORDS", "x pa\u017f\u017fword\u017f", "\u212Aerberos", "KERBEROS", "SET a&& \u017fet ENVIRONMENT",
 		"set a&& set invoke", " abcd 0f", " ABCD\t0F", "A.EXE  X", "a.\u212Bxe x", `c:\users\bob\ntuser.dat`, `C:\USERS\BOB\NTU\u017fER.DAT`,
-		"\u017f\u017fh", "SSH", "xx", "xxx", "\xffSSH"}
+		"\u017f\u017fh", "SSH", "xx", "xxx", "\xffSSH", " 0123abcd ", " 0123abc\u212a ", " 0123abcd\t", "x 0123abcd 0123abcd y"}
 	c := &evalCtx{}
 	for _, p := range pats {
 		m := newReMatcher(regexp.MustCompile(p))
