@@ -32,8 +32,7 @@ type evalCtx struct {
 	names   []string
 	gen     uint32
 	touched []int32
-	mark    []bool  // prefilter candidates of the current route
-	cand    []int32 // their positions
+	cand    []int32 // prefilter candidates of the current route, by position
 	// got are the prefilter clauses each rule of the route has satisfied,
 	// touchedRules the rules with some (see routeIndex.candidates).
 	got          []uint8

@@ -341,16 +341,13 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 			continue
 		}
 		c.fmap = e.routeMaps[i]
-		if cap(c.mark) < len(rules) {
-			c.mark = make([]bool, len(rules))
+		if cap(c.got) < len(rules) {
 			c.got = make([]uint8, len(rules))
 		}
-		mark := c.mark[:len(rules)]
-		c.cand = e.index[i].candidates(c, mark, c.got[:len(rules)], c.cand[:0])
+		c.cand = e.index[i].candidates(c, c.got[:len(rules)], c.cand[:0])
 		// In the route's order, as evaluating every rule would report them.
 		slices.Sort(c.cand)
 		for _, pos := range c.cand {
-			mark[pos] = false
 			if r := rules[pos]; r.eval(c) && !slices.Contains(c.fired, r.idx) {
 				c.fired = append(c.fired, r.idx)
 				fn(r)

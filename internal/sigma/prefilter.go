@@ -253,6 +253,9 @@ type routeIndex struct {
 
 const clauseBits = 3 // 1<<clauseBits >= maxClauses
 
+// candidate marks a rule in candidates' got.
+const candidate = 0x80
+
 func buildRouteIndex(rules []*CompiledRule, fields *fieldTable) *routeIndex {
 	ix := &routeIndex{full: make([]uint8, len(rules))}
 	type fieldPats struct {
@@ -305,31 +308,28 @@ func buildRouteIndex(rules []*CompiledRule, fields *fieldTable) *routeIndex {
 }
 
 // candidates appends to cand the positions of the route's rules an event
-// can match, each once, marking them in mark (all false on entry). got
-// holds the clauses satisfied so far of each rule (all zero on entry and
-// on return).
-func (ix *routeIndex) candidates(c *evalCtx, mark []bool, got []uint8, cand []int32) []int32 {
-	for _, p := range ix.always {
-		mark[p] = true
-	}
+// can match, each once. got holds, for each rule, the clauses satisfied
+// so far and, in its high bit, whether it is a candidate already (all
+// zero on entry and on return; rules without clauses are never hit).
+func (ix *routeIndex) candidates(c *evalCtx, got []uint8, cand []int32) []int32 {
 	cand = append(cand, ix.always...)
 	touched := c.touchedRules[:0]
 	add := func(hs []int32) {
 		for _, h := range hs {
 			p := h >> clauseBits
-			if mark[p] {
+			g := got[p]
+			if g&candidate != 0 {
 				continue
 			}
-			g := got[p]
 			if g == 0 {
 				touched = append(touched, p)
 			}
 			g |= 1 << (h & (1<<clauseBits - 1))
-			got[p] = g
 			if g == ix.full[p] {
-				mark[p] = true
+				g |= candidate
 				cand = append(cand, p)
 			}
+			got[p] = g
 		}
 	}
 	for i, f := range ix.fields {
