@@ -10,10 +10,14 @@ type acMachine struct {
 	// root transitions are dense for speed.
 	root [256]int32
 	fail []int32
-	// out[s] are the patterns ending at s; dict[s] is the nearest state on
-	// s's fail chain with patterns (-1: none).
-	out  [][]int32
-	dict []int32
+	// outs[outLo[s]:outLo[s+1]] are the patterns ending at s; dict[s] is
+	// the nearest state on s's fail chain with patterns (-1: none), emit[s]
+	// s itself if it has patterns, else dict[s]: one load tells whether
+	// anything ends at a text position.
+	outs  []int32
+	outLo []int32
+	dict  []int32
+	emit  []int32
 }
 
 type acEdge struct {
@@ -22,10 +26,7 @@ type acEdge struct {
 }
 
 func (m *acMachine) step(s int32, b byte) int32 {
-	for {
-		if s == 0 {
-			return m.root[b]
-		}
+	for s != 0 {
 		e := m.edges[s]
 		if len(e) <= 8 {
 			// Most states have one or two children.
@@ -53,12 +54,14 @@ func (m *acMachine) step(s int32, b byte) int32 {
 		}
 		s = m.fail[s]
 	}
+	return m.root[b]
 }
 
 func newACMachine(patterns []string) *acMachine {
-	m := &acMachine{edges: [][]acEdge{nil}, fail: []int32{0}, out: [][]int32{nil}}
+	m := &acMachine{fail: []int32{0}}
+	edges, out := [][]acEdge{nil}, [][]int32{nil}
 	child := func(s int32, b byte) int32 {
-		for _, e := range m.edges[s] {
+		for _, e := range edges[s] {
 			if e.b == b {
 				return e.to
 			}
@@ -70,31 +73,31 @@ func newACMachine(patterns []string) *acMachine {
 		for i := 0; i < len(p); i++ {
 			n := child(s, p[i])
 			if n < 0 {
-				n = int32(len(m.edges))
-				m.edges = append(m.edges, nil)
+				n = int32(len(edges))
+				edges = append(edges, nil)
 				m.fail = append(m.fail, 0)
-				m.out = append(m.out, nil)
-				m.edges[s] = append(m.edges[s], acEdge{p[i], n})
+				out = append(out, nil)
+				edges[s] = append(edges[s], acEdge{p[i], n})
 			}
 			s = n
 		}
-		m.out[s] = append(m.out[s], int32(pid))
+		out[s] = append(out[s], int32(pid))
 	}
-	for s := range m.edges {
-		sort.Slice(m.edges[s], func(i, j int) bool { return m.edges[s][i].b < m.edges[s][j].b })
+	for s := range edges {
+		sort.Slice(edges[s], func(i, j int) bool { return edges[s][i].b < edges[s][j].b })
 	}
-	for _, e := range m.edges[0] {
+	for _, e := range edges[0] {
 		m.root[e.b] = e.to
 	}
 	// Breadth-first: fail links.
 	queue := []int32{}
-	for _, e := range m.edges[0] {
+	for _, e := range edges[0] {
 		queue = append(queue, e.to)
 	}
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
-		for _, e := range m.edges[s] {
+		for _, e := range edges[s] {
 			f := m.fail[s]
 			for {
 				if n := child(f, e.b); n >= 0 && n != e.to {
@@ -110,11 +113,11 @@ func newACMachine(patterns []string) *acMachine {
 			queue = append(queue, e.to)
 		}
 	}
-	m.dict = make([]int32, len(m.edges))
+	m.dict = make([]int32, len(edges))
 	// States in BFS order have their fail targets' dict links computed first.
 	order := []int32{0}
 	for i := 0; i < len(order); i++ {
-		for _, e := range m.edges[order[i]] {
+		for _, e := range edges[order[i]] {
 			order = append(order, e.to)
 		}
 	}
@@ -124,12 +127,23 @@ func newACMachine(patterns []string) *acMachine {
 			continue
 		}
 		f := m.fail[s]
-		if len(m.out[f]) > 0 {
+		if len(out[f]) > 0 {
 			m.dict[s] = f
 		} else {
 			m.dict[s] = m.dict[f]
 		}
 	}
+	m.edges = edges
+	m.emit = make([]int32, len(edges))
+	for s := range edges {
+		m.outLo = append(m.outLo, int32(len(m.outs)))
+		m.outs = append(m.outs, out[s]...)
+		m.emit[s] = m.dict[s]
+		if len(out[s]) > 0 {
+			m.emit[s] = int32(s)
+		}
+	}
+	m.outLo = append(m.outLo, int32(len(m.outs)))
 	return m
 }
 
@@ -137,9 +151,13 @@ func newACMachine(patterns []string) *acMachine {
 func (m *acMachine) scan(s string, fn func(pid int32)) {
 	st := int32(0)
 	for i := 0; i < len(s); i++ {
-		st = m.step(st, s[i])
-		for o := st; o > 0; o = m.dict[o] {
-			for _, p := range m.out[o] {
+		if st == 0 {
+			st = m.root[s[i]]
+		} else {
+			st = m.step(st, s[i])
+		}
+		for o := m.emit[st]; o > 0; o = m.dict[o] {
+			for _, p := range m.outs[m.outLo[o]:m.outLo[o+1]] {
 				fn(p)
 			}
 		}

@@ -15,17 +15,28 @@ import (
 	"unicode/utf16"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kuzet-kz/kuzet/internal/regexlit"
 )
 
 // evalCtx is the state of one event's evaluation.
 type evalCtx struct {
-	ev   Event
-	fmap map[string]string
-	// lowered caches lower-cased scalar string values by the event's field
-	// name (after mapping), for the whole event.
-	lowered map[string]string
-	mark    []bool  // prefilter candidates of the current route
-	cand    []int32 // their positions
+	ev Event
+	// fmap maps rule field ids to event field ids on the current route
+	// (nil: the identity); see fieldTable.mapTable.
+	fmap []int32
+	// fields are the event's fields by id, fetched and prepared once
+	// (see value); names are their names, gen the event's stamp, touched
+	// the slots set in this event.
+	fields  []fieldSlot
+	names   []string
+	gen     uint32
+	touched []int32
+	cand    []int32 // prefilter candidates of the current route, by position
+	// got are the prefilter clauses each rule of the route has satisfied,
+	// touchedRules the rules with some (see routeIndex.candidates).
+	got          []uint8
+	touchedRules []int32
 	// onRoutes are the routes the event may be on (see routeDispatch).
 	onRoutes []int32
 	// buf holds lower-cased copies of the event's strings (see lower).
@@ -46,25 +57,13 @@ func (c *evalCtx) keywords() []fieldValue {
 		c.ev.Strings(func(s string) bool {
 			// v stays nil: boxing s would allocate, and a string's
 			// matchers read s (see fieldValue.number).
-			c.kw = append(c.kw, fieldValue{s: s, ls: c.lower(s), isStr: true, ok: true})
+			ls, ascii := c.lowerASCII(s)
+			c.kw = append(c.kw, fieldValue{s: s, ls: ls, isStr: true, ok: true, ascii: ascii})
 			return false
 		})
 		c.kwReady = true
 	}
 	return c.kw
-}
-
-func (c *evalCtx) get(field string) (any, bool) {
-	return c.ev.Field(c.resolve(field))
-}
-
-// resolve maps a rule's field name to the event's, by the current route's
-// field mapping.
-func (c *evalCtx) resolve(field string) string {
-	if m, ok := c.fmap[field]; ok {
-		return m
-	}
-	return field
 }
 
 // fieldValue is a field's value prepared for matchers.
@@ -74,6 +73,7 @@ type fieldValue struct {
 	ls    string // lower-cased text
 	isStr bool   // v is a string
 	ok    bool   // s is set (scalar)
+	ascii bool   // s is ASCII (when ok)
 }
 
 // number returns the value as a number, if it is one or a numeric string.
@@ -84,21 +84,12 @@ func (fv *fieldValue) number() (float64, bool) {
 	return number(fv.v)
 }
 
-func (c *evalCtx) prepare(field string, v any) fieldValue {
+func (c *evalCtx) prepare(v any) fieldValue {
 	fv := fieldValue{v: v}
 	fv.s, fv.ok = c.text(v)
 	_, fv.isStr = v.(string)
 	if fv.ok {
-		if field != "" && fv.isStr {
-			if l, ok := c.lowered[field]; ok {
-				fv.ls = l
-				return fv
-			}
-			fv.ls = c.lower(fv.s)
-			c.lowered[field] = fv.ls
-			return fv
-		}
-		fv.ls = c.lower(fv.s)
+		fv.ls, fv.ascii = c.lowerASCII(fv.s)
 	}
 	return fv
 }
@@ -138,6 +129,7 @@ func (o orSearch) eval(c *evalCtx) bool {
 // fieldSearch is one "Field|modifiers: values" entry.
 type fieldSearch struct {
 	field    string
+	id       int32 // field's id
 	matchers []valueMatcher
 	all      bool
 	// exists is set for the exists modifier.
@@ -147,49 +139,65 @@ type fieldSearch struct {
 }
 
 func (f *fieldSearch) eval(c *evalCtx) bool {
-	field := c.resolve(f.field)
-	v, ok := c.ev.Field(field)
+	id := c.mapID(f.id)
+	v, ok := c.value(id)
 	if f.exists != nil {
 		return (ok && v != nil) == *f.exists
 	}
 	if !ok || v == nil {
 		return f.null && (len(f.matchers) == 0 || !f.all)
 	}
+	switch v.(type) {
+	case []any, []string:
+		if f.all {
+			for _, m := range f.matchers {
+				if !c.matchList(v, m) {
+					return false
+				}
+			}
+			return len(f.matchers) > 0 || f.null
+		}
+		for _, m := range f.matchers {
+			if c.matchList(v, m) {
+				return true
+			}
+		}
+		return false
+	}
+	fv := c.prepared(id)
 	if f.all {
 		for _, m := range f.matchers {
-			if !c.matchAny(field, v, m) {
+			if !m.match(c, fv) {
 				return false
 			}
 		}
 		return len(f.matchers) > 0 || f.null
 	}
 	for _, m := range f.matchers {
-		if c.matchAny(field, v, m) {
+		if m.match(c, fv) {
 			return true
 		}
 	}
 	return false
 }
 
-// matchAny matches a scalar, or any element of a list.
-func (c *evalCtx) matchAny(field string, v any, m valueMatcher) bool {
+// matchList matches any element of a list.
+func (c *evalCtx) matchList(v any, m valueMatcher) bool {
 	switch x := v.(type) {
 	case []any:
 		for _, e := range x {
-			if c.matchValue(m, c.prepare("", e)) {
+			if c.matchValue(m, c.prepare(e)) {
 				return true
 			}
 		}
-		return false
 	case []string:
 		for _, e := range x {
-			if c.matchValue(m, c.prepare("", e)) {
+			if c.matchValue(m, c.prepare(e)) {
 				return true
 			}
 		}
-		return false
 	}
-	return c.matchValue(m, c.prepare(field, v))
+	return false
 }
 
 // matchValue calls m.match on fv held in the context's slots, not on the
@@ -306,23 +314,52 @@ func (m *cmpMatcher) match(_ *evalCtx, fv *fieldValue) bool {
 type reMatcher struct {
 	re *regexp.Regexp
 	// lit is a literal every match contains (see regexNeed): in the
-	// lower-cased text when folded, else in the text as it is. A value
-	// without it is rejected without running the expression.
-	lit    string
-	folded bool
+	// lower-cased text when folded, else in the text as it is; when
+	// asciiOnly, only if the text is ASCII. A value without it is rejected
+	// without running the expression.
+	lit               string
+	folded, asciiOnly bool
+	// minLen is the length of the shortest match: a shorter value cannot
+	// match.
+	minLen int
+	// run bytes of the set in a row are in every match (see
+	// regexlit.RequiredRun); used when run >= minRun.
+	runSet regexlit.ByteSet
+	run    int
 }
 
+// minRun is the shortest required run worth a scan before the expression.
+const minRun = 8
+
 func newReMatcher(re *regexp.Regexp) *reMatcher {
-	m := &reMatcher{re: re}
-	m.lit, m.folded = regexNeed(re.String())
+	m := &reMatcher{re: re, minLen: regexlit.MinLen(re.String())}
+	m.lit, m.folded, m.asciiOnly = regexNeed(re.String())
+	if set, n := regexlit.RequiredRun(re.String()); n >= minRun {
+		m.runSet, m.run = set, n
+	}
 	return m
 }
 
+// hasRun reports whether s has m.run bytes of m.runSet in a row.
+func (m *reMatcher) hasRun(s string) bool {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !m.runSet.Has(s[i]) {
+			n = 0
+			continue
+		}
+		if n++; n >= m.run {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *reMatcher) match(_ *evalCtx, fv *fieldValue) bool {
-	if !fv.ok {
+	if !fv.ok || len(fv.s) < m.minLen {
 		return false
 	}
-	if m.lit != "" {
+	if m.lit != "" && (fv.ascii || !m.asciiOnly) {
 		s := fv.s
 		if m.folded {
 			s = fv.ls
@@ -330,6 +367,9 @@ func (m *reMatcher) match(_ *evalCtx, fv *fieldValue) bool {
 		if !strings.Contains(s, m.lit) {
 			return false
 		}
+	}
+	if m.run > 0 && !m.hasRun(fv.s) {
+		return false
 	}
 	return m.re.MatchString(fv.s)
 }
@@ -345,20 +385,22 @@ func (m *cidrMatcher) match(_ *evalCtx, fv *fieldValue) bool {
 }
 
 type fieldrefMatcher struct {
-	other string
-	kind  patKind // pExact, pPrefix, pSuffix, pContains
+	other   string
+	otherID int32
+	kind    patKind // pExact, pPrefix, pSuffix, pContains
 }
 
 func (m *fieldrefMatcher) match(c *evalCtx, fv *fieldValue) bool {
-	ov, ok := c.get(m.other)
+	id := c.mapID(m.otherID)
+	_, ok := c.value(id)
 	if !ok || !fv.ok {
 		return false
 	}
-	os, ok := c.text(ov)
-	if !ok {
+	ofv := c.prepared(id)
+	if !ofv.ok {
 		return false
 	}
-	os = c.lower(os)
+	os := ofv.ls
 	switch m.kind {
 	case pPrefix:
 		return strings.HasPrefix(fv.ls, os)
@@ -418,6 +460,7 @@ func (neverMatcher) match(*evalCtx, *fieldValue) bool { return false }
 
 // Options of compilation.
 type compileEnv struct {
+	fields       *fieldTable
 	placeholders map[string][]string
 	warnings     []string
 }
@@ -580,9 +623,12 @@ func (env *compileEnv) compileEntry(key string, vn *yaml.Node) (search, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: exists takes true or false", key)
 		}
-		return &fieldSearch{field: field, exists: &b}, nil
+		return &fieldSearch{field: field, id: env.fields.id(field), exists: &b}, nil
 	}
 	fs := &fieldSearch{field: field, all: md.has("all")}
+	if field != "" {
+		fs.id = env.fields.id(field)
+	}
 	for _, v := range vals {
 		if v == nil {
 			fs.null = true
@@ -690,7 +736,7 @@ func (env *compileEnv) compileValue(field string, v any, md mods) ([]valueMatche
 		case md.has("endswith"):
 			k = pSuffix
 		}
-		return wrapNeq([]valueMatcher{&fieldrefMatcher{other: s, kind: k}}), nil
+		return wrapNeq([]valueMatcher{&fieldrefMatcher{other: s, otherID: env.fields.id(s), kind: k}}), nil
 	}
 	// Numbers and booleans without string modifiers compare as such.
 	stringMods := md.has("contains") || md.has("startswith") || md.has("endswith") || md.has("windash") ||

@@ -16,6 +16,7 @@ import (
 // routeKey indexes the routes whose key condition is on one field.
 type routeKey struct {
 	field string
+	id    int32
 	// byValue maps a condition value (lower-cased, as in routeCond) to the
 	// indexes, ascending, of the routes expecting it.
 	byValue map[string][]int32
@@ -29,7 +30,7 @@ type routeDispatch struct {
 
 // buildDispatch picks for each route with rules the condition field that
 // most such routes share as its key.
-func buildDispatch(routes []*Route, rules [][]*CompiledRule) routeDispatch {
+func buildDispatch(routes []*Route, rules [][]*CompiledRule, fields *fieldTable) routeDispatch {
 	count := map[string]int{}
 	for i, rt := range routes {
 		if len(rules[i]) == 0 {
@@ -60,7 +61,7 @@ func buildDispatch(routes []*Route, rules [][]*CompiledRule) routeDispatch {
 		if !ok {
 			k = len(d.keys)
 			byField[key.field] = k
-			d.keys = append(d.keys, routeKey{field: key.field, byValue: map[string][]int32{}})
+			d.keys = append(d.keys, routeKey{field: key.field, id: fields.id(key.field), byValue: map[string][]int32{}})
 		}
 		for _, v := range key.values {
 			l := d.keys[k].byValue[v]
@@ -79,11 +80,18 @@ func (d *routeDispatch) routes(c *evalCtx, out []int32) []int32 {
 	out = append(out, d.rest...)
 	for i := range d.keys {
 		k := &d.keys[i]
-		v, ok := c.ev.Field(k.field)
+		v, ok := c.value(k.id)
 		if !ok {
 			continue
 		}
-		out = k.lookup(c, v, out)
+		switch v.(type) {
+		case []any, []string:
+			out = k.lookup(c, v, out)
+			continue
+		}
+		if fv := c.prepared(k.id); fv.ok {
+			out = append(out, k.byValue[fv.ls]...)
+		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

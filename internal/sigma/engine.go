@@ -19,7 +19,7 @@ type CompiledRule struct {
 	Warnings []string
 	idx      int
 	// need is the rule's necessary condition, for the prefilter.
-	need need
+	need cnf
 	// searches are the compiled searches, in the detection's order.
 	searches []search
 }
@@ -122,7 +122,7 @@ func compileRule(r *Rule, env *compileEnv) (*CompiledRule, error) {
 		searches[name] = s
 	}
 	var conds []func(*evalCtx) bool
-	nd := need{ok: true}
+	var nd cnf
 	for _, cs := range r.Detection.Conditions {
 		n, err := parseCondition(cs)
 		if err != nil {
@@ -133,7 +133,11 @@ func compileRule(r *Rule, env *compileEnv) (*CompiledRule, error) {
 			return nil, fmt.Errorf("condition %q: %w", cs, err)
 		}
 		conds = append(conds, f)
-		nd = union(nd, needOfCond(n, searches, r.Detection.Order))
+		if len(conds) == 1 {
+			nd = needOfCond(n, searches, r.Detection.Order)
+		} else {
+			nd = or(nd, needOfCond(n, searches, r.Detection.Order))
+		}
 	}
 	cr := &CompiledRule{Rule: r, need: nd}
 	for _, name := range r.Detection.Order {
@@ -173,7 +177,12 @@ type Engine struct {
 	routeRules [][]*CompiledRule
 	index      []*routeIndex
 	dispatch   routeDispatch
-	pool       sync.Pool
+	// fields interns the field names read; routeMaps[i] is routes[i]'s
+	// field map as ids and condIDs[i][j] the field id of its condition j.
+	fields    *fieldTable
+	routeMaps [][]int32
+	condIDs   [][]int32
+	pool      sync.Pool
 }
 
 // Rejected is a rule that did not compile.
@@ -187,13 +196,13 @@ type Rejected struct {
 // Rule.Correlation) and routes them by log source. It returns the engine,
 // the rules that did not compile with their reasons, and warnings.
 func Compile(rules []*Rule, o Options) (*Engine, []Rejected, []string) {
-	env := &compileEnv{placeholders: map[string][]string{}}
+	env := &compileEnv{fields: newFieldTable(), placeholders: map[string][]string{}}
 	for _, p := range o.Pipelines {
 		for k, v := range p.Placeholders {
 			env.placeholders[k] = v
 		}
 	}
-	e := &Engine{byRoute: map[*Route][]*CompiledRule{}}
+	e := &Engine{byRoute: map[*Route][]*CompiledRule{}, fields: env.fields}
 	for _, p := range o.Pipelines {
 		for i := range p.Routes {
 			e.routes = append(e.routes, &p.Routes[i])
@@ -234,11 +243,24 @@ func Compile(rules []*Rule, o Options) (*Engine, []Rejected, []string) {
 		e.routeRules = append(e.routeRules, rs)
 		var ix *routeIndex
 		if len(rs) > 0 {
-			ix = buildRouteIndex(rs)
+			ix = buildRouteIndex(rs, e.fields)
 		}
 		e.index = append(e.index, ix)
+		var ids []int32
+		for _, c := range rt.conds {
+			ids = append(ids, e.fields.id(c.field))
+		}
+		e.condIDs = append(e.condIDs, ids)
+		for from, to := range rt.FieldMap {
+			e.fields.id(from)
+			e.fields.id(to)
+		}
 	}
-	e.dispatch = buildDispatch(e.routes, e.routeRules)
+	e.dispatch = buildDispatch(e.routes, e.routeRules, e.fields)
+	// Every name is interned now.
+	for _, rt := range e.routes {
+		e.routeMaps = append(e.routeMaps, e.fields.mapTable(rt.FieldMap))
+	}
 	return e, rejected, warnings
 }
 
@@ -288,20 +310,21 @@ func (e *Engine) Rules() []*CompiledRule { return e.rules }
 func (e *Engine) ctx(ev Event) *evalCtx {
 	c, _ := e.pool.Get().(*evalCtx)
 	if c == nil {
-		c = &evalCtx{lowered: make(map[string]string, 16)}
+		c = &evalCtx{}
 	}
 	c.fired = c.fired[:0]
 	c.kw, c.kwReady, c.depth = c.kw[:0], false, 0
 	c.ev = ev
+	c.startEvent(e.fields.names)
 	return c
 }
 
 // release returns a context to the pool, without references to the event.
 func (e *Engine) release(c *evalCtx) {
+	c.endEvent()
 	c.ev, c.fmap = nil, nil
 	c.buf = c.buf[:0] // the lowered strings of this event are dead now
-	clear(c.lowered)
-	clear(c.kw) // drop references to the event's strings
+	clear(c.kw)       // drop references to the event's strings
 	c.kw = c.kw[:0]
 	c.slots = [len(c.slots)]fieldValue{}
 	e.pool.Put(c)
@@ -313,20 +336,18 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 	defer e.release(c)
 	c.onRoutes = e.dispatch.routes(c, c.onRoutes[:0])
 	for _, i := range c.onRoutes {
-		rt, rules := e.routes[i], e.routeRules[i]
-		if !rt.matches(ev) {
+		rules := e.routeRules[i]
+		if !e.onRoute(c, int(i)) {
 			continue
 		}
-		c.fmap = rt.FieldMap
-		if cap(c.mark) < len(rules) {
-			c.mark = make([]bool, len(rules))
+		c.fmap = e.routeMaps[i]
+		if cap(c.got) < len(rules) {
+			c.got = make([]uint8, len(rules))
 		}
-		mark := c.mark[:len(rules)]
-		c.cand = e.index[i].candidates(c, mark, c.cand[:0])
+		c.cand = e.index[i].candidates(c, c.got[:len(rules)], c.cand[:0])
 		// In the route's order, as evaluating every rule would report them.
 		slices.Sort(c.cand)
 		for _, pos := range c.cand {
-			mark[pos] = false
 			if r := rules[pos]; r.eval(c) && !slices.Contains(c.fired, r.idx) {
 				c.fired = append(c.fired, r.idx)
 				fn(r)
@@ -340,6 +361,31 @@ func (e *Engine) Match(ev Event, fn func(*CompiledRule)) {
 			fn(r)
 		}
 	}
+}
+
+// onRoute reports whether the event meets route i's conditions (as
+// Route.matches, reading fields through the context).
+func (e *Engine) onRoute(c *evalCtx, i int) bool {
+	for j := range e.routes[i].conds {
+		rc := &e.routes[i].conds[j]
+		id := e.condIDs[i][j]
+		v, ok := c.value(id)
+		if !ok {
+			return false
+		}
+		switch v.(type) {
+		case []any, []string:
+			if !rc.holds(v) {
+				return false
+			}
+			continue
+		}
+		fv := c.prepared(id)
+		if !fv.ok || !slices.Contains(rc.values, fv.ls) {
+			return false
+		}
+	}
+	return true
 }
 
 // Routes returns the routes rules run on, in evaluation order (for tools

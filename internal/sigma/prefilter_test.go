@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,18 +19,24 @@ import (
 // bruteMatch is the reference the engine's shortcuts (route dispatch,
 // literal prefilter, caches) must agree with: every route's conditions
 // checked on the event, every rule of every matching route evaluated, in
-// the engine's order, each rule reported once.
+// the engine's order, each rule reported once, each with the field cache
+// emptied (so no rule sees values another rule's route prepared).
 func (e *Engine) bruteMatch(ev Event) []string {
 	var out []string
 	seen := map[*CompiledRule]bool{}
 	c := e.ctx(ev)
 	defer e.release(c)
-	for _, rt := range e.routes {
+	fresh := func() {
+		c.endEvent()
+		c.startEvent(e.fields.names)
+	}
+	for i, rt := range e.routes {
 		if !rt.matches(ev) {
 			continue
 		}
-		c.fmap = rt.FieldMap
+		c.fmap = e.routeMaps[i]
 		for _, r := range e.byRoute[rt] {
+			fresh()
 			if !seen[r] && r.eval(c) {
 				seen[r] = true
 				out = append(out, r.ID())
@@ -38,6 +45,7 @@ func (e *Engine) bruteMatch(ev Event) []string {
 	}
 	c.fmap = nil
 	for _, r := range e.ungated {
+		fresh()
 		if !seen[r] && r.eval(c) {
 			seen[r] = true
 			out = append(out, r.ID())
@@ -256,4 +264,53 @@ func synthValue(vm valueMatcher) (any, bool) {
 		return x.p.Addr().String(), true
 	}
 	return nil, false
+}
+
+// TestNeedKeepsClauses: an AND keeps the necessary clauses of both sides
+// (so a rule whose one selection is on every event is still skipped
+// without the other's literal), and an OR distributes over them.
+func TestNeedKeepsClauses(t *testing.T) {
+	rules, errs := ParseRules("t.yml", []byte(`title: t
+id: 5e0c5b8e-0000-4000-8000-000000000002
+logsource: {product: windows, category: process_creation}
+detection:
+  img:
+    Image|endswith: ['\csi.exe', '\rcsi.exe']
+  company:
+    Company: 'Microsoft Corporation'
+  other:
+    CommandLine|contains: 'xyz'
+  condition: (img and company) or other
+`))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	ps, err := DefaultPipelines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, rej, _ := Compile(rules, Options{Pipelines: ps})
+	if len(rej) > 0 {
+		t.Fatal(rej[0].Err)
+	}
+	var got []string
+	for _, cl := range eng.rules[0].need {
+		var lits []string
+		for _, a := range cl.atoms {
+			lits = append(lits, a.field+":"+a.lit)
+		}
+		got = append(got, strings.Join(lits, "|"))
+	}
+	want := []string{`Image:\csi.exe|Image:\rcsi.exe|CommandLine:xyz`, `Company:microsoft corporation|CommandLine:xyz`}
+	if !slices.Equal(got, want) {
+		t.Errorf("clauses %q, want %q", got, want)
+	}
+	base := MapEvent{"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": int64(1), "Company": "Microsoft Corporation"}
+	for img, n := range map[string]int{`C:\x\csi.exe`: 1, `C:\x\cmd.exe`: 0} {
+		ev := maps.Clone(base)
+		ev["Image"] = img
+		if got := eng.matchIDs(ev); len(got) != n {
+			t.Errorf("Image %s: matches %v", img, got)
+		}
+	}
 }
