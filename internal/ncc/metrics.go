@@ -19,6 +19,7 @@ type metrics struct {
 	acked                       prometheus.Counter
 	insertErrors                prometheus.Counter
 	insertTime                  prometheus.Histogram
+	writeStep                   *prometheus.HistogramVec
 	batchBytes                  prometheus.Histogram
 	latency                     prometheus.Histogram
 	storeUp                     prometheus.Gauge
@@ -62,6 +63,10 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "kuzet_ncc_insert_seconds", Help: "Duration of successful event INSERTs.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 3, 10),
 		}),
+		writeStep: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "kuzet_ncc_write_step_seconds", Help: "Duration of each step of a successful batch write: events, alerts (the INSERTs), publish_alerts, publish_signals.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 3, 10),
+		}, []string{"step"}),
 		batchBytes: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "kuzet_ncc_batch_bytes", Help: "Bytes of the envelopes of each batch handed to the writer (decompressed body and message).",
 			Buckets: prometheus.ExponentialBuckets(64<<10, 2, 12),
@@ -112,7 +117,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		Help: "The streams' max_bytes (nats.events_max_bytes; alerts an eighth): past it JetStream drops the oldest messages, read or not."}, []string{"stream"})
 	r.MustRegister(m.siteForeign, m.siteFilterResets, m.siteForeignRejected, m.streamBytes, m.streamMaxBytes)
 	r.MustRegister(m.alerts, m.detectErrors, m.signalsRejected, m.rulesLoaded, m.rulesRejected, m.ruleReloads)
-	r.MustRegister(m.batches, m.events, m.redelivered, m.rejected, m.stored, m.acked, m.insertErrors, m.insertTime, m.batchBytes,
+	r.MustRegister(m.batches, m.events, m.redelivered, m.rejected, m.stored, m.acked, m.insertErrors, m.insertTime, m.writeStep, m.batchBytes,
 		m.latency, m.storeUp, m.pending, m.ackPending)
 	return m
 }

@@ -454,16 +454,27 @@ func (n *NCC) loop(ctx context.Context) {
 		<-writerDone
 		n.finalFlush(h)
 	}()
+	// perEnvelope is the counted bytes of an envelope lately (decompressed
+	// body and message), to size fetches: a batch then stops near
+	// MaxBatchBytes instead of overshooting it by a whole fetch, so the
+	// batch being written and the one being filled both fit under
+	// MaxInflightBytes and the loop keeps fetching while the writer writes.
+	perEnvelope := n.cfg.Consumer.FetchMaxBytes
 	for {
 		if ctx.Err() != nil {
 			return
 		}
+		if len(h.msgs) > 0 {
+			perEnvelope = max(h.bytes/int64(len(h.msgs)), 1)
+		}
 		due := len(h.msgs) > 0 && n.now().Sub(h.oldest) >= n.cfg.Store.Linger
 		full := len(h.rows) >= n.cfg.Store.MaxRows || h.bytes >= n.cfg.Store.MaxBatchBytes ||
 			len(h.msgs) >= n.cfg.Consumer.MaxAckPending
-		// A fetch may bring FetchMaxBytes (compressed, so more once
-		// decoded): fetch only while that fits under MaxInflightBytes.
-		if n.writing.Load()+h.bytes+n.cfg.Consumer.FetchMaxBytes > n.cfg.Store.MaxInflightBytes && !full && !due {
+		// A fetch of fetchBytes (compressed, so more once decoded) is made
+		// only while that fits under MaxInflightBytes, and never below
+		// MinFetchBytes (the largest envelope must fit).
+		fetchBytes := min(n.cfg.Consumer.FetchMaxBytes, n.cfg.Store.MaxInflightBytes-n.writing.Load()-h.bytes)
+		if fetchBytes < config.MinFetchBytes && !full && !due {
 			if len(h.msgs) == 0 {
 				// The batch being written is the whole allowance: wait for it.
 				select {
@@ -495,7 +506,8 @@ func (n *NCC) loop(ctx context.Context) {
 		}
 		wait = max(wait, 10*time.Millisecond)
 		room := min(n.cfg.Consumer.FetchBatch, n.cfg.Consumer.MaxAckPending-len(h.msgs))
-		n.fetch(ctx, h, room, wait)
+		room = max(1, min(room, int((n.cfg.Store.MaxBatchBytes-h.bytes)/perEnvelope)))
+		n.fetch(ctx, h, room, int(fetchBytes), wait)
 	}
 }
 
@@ -563,10 +575,10 @@ func (n *NCC) handOff(ctx context.Context, writes chan<- *held, h *held) bool {
 
 // fetch is the first stage: it waits up to wait for at most room
 // envelopes and hands them to process.
-func (n *NCC) fetch(ctx context.Context, h *held, room int, wait time.Duration) {
+func (n *NCC) fetch(ctx context.Context, h *held, room, maxBytes int, wait time.Duration) {
 	fctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	ds, err := n.cons.Fetch(fctx, room, int(n.cfg.Consumer.FetchMaxBytes))
+	ds, err := n.cons.Fetch(fctx, room, maxBytes)
 	if len(ds) > 0 {
 		n.processAll(h, ds)
 		n.filling.Store(h.bytes)
@@ -777,20 +789,32 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 	for {
 		start := time.Now()
 		failpoint.Hit("ncc-before-insert")
+		steps, last := [4]time.Duration{}, start
+		step := func(i int) {
+			now := time.Now()
+			steps[i], last = now.Sub(last), now
+		}
 		err := n.st.InsertEvents(ctx, h.rows)
+		step(0)
 		if err == nil {
 			err = n.st.InsertAlerts(ctx, h.alerts)
+			step(1)
 		}
 		published := true
 		if err == nil {
 			err = n.alertPub.Publish(ctx, h.alerts)
 			published = err == nil
+			step(2)
 		}
 		if err == nil && len(h.signals) > 0 && n.correlation != nil {
 			err = correlation.Publish(ctx, n.alertPub, h.signals, n.cfg.Correlation.Partitions)
 			published = err == nil
+			step(3)
 		}
 		if err == nil {
+			for i, name := range [...]string{"events", "alerts", "publish_alerts", "publish_signals"} {
+				n.m.writeStep.WithLabelValues(name).Observe(steps[i].Seconds())
+			}
 			failpoint.Hit("ncc-after-insert") // stored, not yet acked
 			n.m.insertTime.Observe(time.Since(start).Seconds())
 			n.m.stored.Add(float64(len(h.rows)))
