@@ -242,24 +242,29 @@ func parseSyslog(data []byte, st *state) (string, error) {
 		st.setParsedTime("@timestamp", m.Timestamp, m.LocalTime)
 	}
 	if m.Hostname != "" {
-		st.setField("host.name", m.Hostname)
-		st.setField("host.hostname", m.Hostname)
+		st.setTarget(syslogTargets.hostName, m.Hostname)
+		st.setTarget(syslogTargets.hostHostname, m.Hostname)
 	}
 	if m.AppName != "" {
-		st.setField("process.name", m.AppName)
+		st.setTarget(syslogTargets.processName, m.AppName)
 	}
 	if pid, err := strconv.Atoi(m.ProcID); err == nil && pid > 0 {
-		st.setField("process.pid", pid)
+		st.setTarget(syslogTargets.processPID, pid)
 	}
-	for k, v := range map[string]string{"syslog.hostname": m.Hostname, "syslog.appname": m.AppName,
-		"syslog.procid": m.ProcID, "syslog.msgid": m.MsgID, "syslog.sequence": m.Sequence} {
-		if v != "" {
-			st.raw[k] = v
+	for _, f := range [...]struct{ k, v string }{{"syslog.hostname", m.Hostname}, {"syslog.appname", m.AppName},
+		{"syslog.procid", m.ProcID}, {"syslog.msgid", m.MsgID}, {"syslog.sequence", m.Sequence}} {
+		if f.v != "" {
+			st.raw[f.k] = f.v
 		}
 	}
 	st.raw["message"] = m.Msg
 	ev.Message = m.Msg
 	return m.Msg, nil
+}
+
+// syslogTargets are the event fields parseSyslog writes, resolved once.
+var syslogTargets = struct{ hostName, hostHostname, processName, processPID *writeTarget }{
+	newTarget("host.name"), newTarget("host.hostname"), newTarget("process.name"), newTarget("process.pid"),
 }
 
 // isXML reports whether a record starts, after white space, with "<".
