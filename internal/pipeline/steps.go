@@ -148,8 +148,9 @@ func (st *state) step(s *Step) error {
 		v, ok := st.read(s.Regex.ref, s.Regex.Field)
 		re := compiled(s.Regex.Pattern)
 		var m []string
+		var buf [4]string
 		if ok {
-			m = re.FindStringSubmatch(text(v))
+			m = re.submatch(text(v), buf[:0])
 		}
 		if m == nil {
 			if s.Regex.Required {
