@@ -76,7 +76,7 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 	}
 	// Text formats: legacy devices send other encodings; keep the exact
 	// bytes in kuzet.original_b64 and go on with the text.
-	st.raw = make(map[string]any, 16)
+	st.raw = make(map[string]any, max(16, st.rawHint))
 	s, valid := textOf(rec.Data)
 	if !valid {
 		ev.Kuzet.OriginalB64 = b64(rec.Data)
@@ -211,15 +211,24 @@ func parseSyslog(data []byte, st *state) (string, error) {
 		return "", err
 	}
 	ev := st.ev
+	// The header's parts of the event in one allocation.
+	parts := &struct {
+		log      event.Log
+		sl       event.Syslog
+		fac, sev event.SyslogCode
+		pri      int
+	}{}
 	if ev.Log == nil {
-		ev.Log = &event.Log{}
+		ev.Log = &parts.log
 	}
-	sl := &event.Syslog{Hostname: m.Hostname, Appname: m.AppName, ProcID: m.ProcID, MsgID: m.MsgID}
+	sl := &parts.sl
+	*sl = event.Syslog{Hostname: m.Hostname, Appname: m.AppName, ProcID: m.ProcID, MsgID: m.MsgID}
 	if m.Priority >= 0 {
-		pri := m.Priority
-		sl.Priority = &pri
-		sl.Facility = &event.SyslogCode{Code: m.Facility(), Name: syslog.FacilityNames[m.Facility()]}
-		sl.Severity = &event.SyslogCode{Code: m.Severity(), Name: syslog.SeverityNames[m.Severity()]}
+		parts.pri = m.Priority
+		sl.Priority = &parts.pri
+		parts.fac = event.SyslogCode{Code: m.Facility(), Name: syslog.FacilityNames[m.Facility()]}
+		parts.sev = event.SyslogCode{Code: m.Severity(), Name: syslog.SeverityNames[m.Severity()]}
+		sl.Facility, sl.Severity = &parts.fac, &parts.sev
 		ev.Log.Level = syslog.SeverityNames[m.Severity()]
 		ev.Event.Severity = m.Severity()
 	}
@@ -295,7 +304,7 @@ func parseAuditd(e *auditd.Event, st *state) error {
 	if e == nil {
 		return ingest.Errorf(ingest.ReasonPipeline, "auditd pipeline without a joined event")
 	}
-	st.raw = make(map[string]any, len(e.Fields)+3)
+	st.raw = make(map[string]any, max(len(e.Fields)+3, st.rawHint))
 	for k, v := range e.Fields {
 		st.raw[k] = v
 	}

@@ -173,6 +173,10 @@ type LookupStep struct {
 
 	ref *fieldRef
 	to  *writeTarget
+	// values are Table's values, and def Default, as the any they are
+	// written as (no conversion per record).
+	values map[string]any
+	def    any
 }
 
 // Example is a pipeline test: a record, and what its event must hold (event
@@ -309,6 +313,10 @@ func resolve(st *Step) {
 	}
 	if lk := st.Lookup; lk != nil {
 		lk.ref, lk.to = newFieldRef(lk.Field), newTarget(lk.Target)
+		lk.values, lk.def = make(map[string]any, len(lk.Table)), lk.Default
+		for k, v := range lk.Table {
+			lk.values[k] = v
+		}
 	}
 	if st.KV != nil {
 		st.KV.ref = newFieldRef(st.KV.Field)

@@ -79,9 +79,7 @@ func (st *state) step(s *Step) error {
 				continue
 			}
 			if st.write(kv.to, kv.Value, v) {
-				if st.mapped != nil {
-					st.mapped[kv.Key] = true
-				}
+				st.markMapped(kv.Key)
 				if rename {
 					delete(st.raw, kv.Key)
 				}
@@ -219,8 +217,8 @@ func (st *state) step(s *Step) error {
 			if err != nil || f < 0 || f > math.MaxInt64/1e9 {
 				continue
 			}
-			if st.write(kv.to, kv.Value, int64(math.Round(f*1e9))) && st.mapped != nil {
-				st.mapped[kv.Key] = true
+			if st.write(kv.to, kv.Value, int64(math.Round(f*1e9))) {
+				st.markMapped(kv.Key)
 			}
 		}
 	case s.Append != nil:
@@ -337,6 +335,19 @@ func (st *state) step(s *Step) error {
 	case s.Lookup != nil:
 		lk := s.Lookup
 		v, _ := st.read(lk.ref, lk.Field)
+		if lk.values != nil {
+			val, ok := lk.values[st.text(v)]
+			if !ok {
+				val = lk.def
+			}
+			if out := val.(string); lk.to.list && out != "" {
+				// A list field takes a comma-separated value as its items.
+				st.write(lk.to, lk.Target, strings.Split(out, ","))
+				break
+			}
+			st.write(lk.to, lk.Target, val)
+			break
+		}
 		out, ok := lk.Table[st.text(v)]
 		if !ok {
 			out = lk.Default
