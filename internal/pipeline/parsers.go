@@ -304,9 +304,11 @@ func parseAuditd(e *auditd.Event, st *state) error {
 	if e == nil {
 		return ingest.Errorf(ingest.ReasonPipeline, "auditd pipeline without a joined event")
 	}
-	st.raw = make(map[string]any, max(len(e.Fields)+3, st.rawHint))
-	for k, v := range e.Fields {
-		st.raw[k] = v
+	// The joined event's map becomes the raw fields: nothing else uses it
+	// once the event is complete.
+	st.raw = e.Fields
+	if st.raw == nil {
+		st.raw = make(map[string]any, 3)
 	}
 	st.raw["type"] = e.Types
 	st.raw["serial"] = strconv.FormatUint(e.Serial, 10)
