@@ -290,10 +290,12 @@ func attrName(k, attr string) string {
 // ("Provider_Name" and Provider's Name attribute) are Flatten's: it takes
 // them in map order.
 func (r *evtxReader) put(out Fields, k string, v any) error {
-	if _, dup := out[k]; dup {
+	// A duplicate replaces the first value, but the document is then
+	// left to Flatten and out dropped.
+	n := len(out)
+	if out[k] = v; len(out) == n {
 		return errShape
 	}
-	out[k] = v
 	return nil
 }
 
