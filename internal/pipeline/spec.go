@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -132,6 +133,8 @@ type TimestampStep struct {
 	// ref, refs and zoneRef are Field, Fields and ZoneField resolved.
 	ref, zoneRef *fieldRef
 	refs         []*fieldRef
+	// loc is Zone loaded.
+	loc *time.Location
 }
 
 // KVStep splits a field's key=value text into raw fields.
@@ -336,6 +339,9 @@ func resolve(st *Step) {
 		}
 		if ts.ZoneField != "" {
 			ts.zoneRef = newFieldRef(ts.ZoneField)
+		}
+		if ts.Zone != "" {
+			ts.loc, _ = loadZone(ts.Zone) // validated
 		}
 	}
 }

@@ -473,7 +473,8 @@ func plausible(t time.Time) bool {
 }
 
 func (st *state) timestamp(ts *TimestampStep) error {
-	var parts []string
+	var buf [4]string
+	parts := buf[:0]
 	if ts.Field != "" {
 		v, ok := st.read(ts.ref, ts.Field)
 		if !ok {
@@ -498,13 +499,20 @@ func (st *state) timestamp(ts *TimestampStep) error {
 		}
 		parts = append(parts, text(v))
 	}
-	raw := strings.Join(parts, " ")
+	raw := ""
+	if len(parts) == 1 {
+		raw = parts[0]
+	} else {
+		raw = strings.Join(parts, " ")
+	}
 	// The record's zone (its zone field) or the format's (zone) read a
 	// time without one; else the zone is decided when the event is
 	// complete (resolveZone).
 	loc, zoned := st.opts.Location, false
 	if ts.Zone != "" {
-		loc, _ = loadZone(ts.Zone)
+		if loc = ts.loc; loc == nil {
+			loc, _ = loadZone(ts.Zone)
+		}
 		zoned = true
 	}
 	if ts.ZoneField != "" {
