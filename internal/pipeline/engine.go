@@ -711,15 +711,16 @@ func (st *state) setTarget(t *writeTarget, v any) bool {
 // fieldRef is a field a step reads (state.get), resolved at load.
 type fieldRef struct {
 	name string
-	// head is the name up to its first dot, "" without one.
-	head string
-	ev   event.Path
+	// head is the name up to its first dot, "" without one; tail the
+	// rest after the dot.
+	head, tail string
+	ev         event.Path
 }
 
 func newFieldRef(name string) *fieldRef {
 	r := &fieldRef{name: name, ev: event.LookupPath(name)}
 	if i := strings.IndexByte(name, '.'); i > 0 {
-		r.head = name[:i]
+		r.head, r.tail = name[:i], name[i+1:]
 	}
 	return r
 }
@@ -730,8 +731,9 @@ func (st *state) getRef(r *fieldRef) (any, bool) {
 		return v, v != nil && v != ""
 	}
 	if r.head != "" {
-		if _, ok := st.raw[r.head].(map[string]any); ok {
-			if v, ok := nested(st.raw, r.name); ok {
+		// nested(st.raw, r.name), from the head's object on.
+		if m, ok := st.raw[r.head].(map[string]any); ok {
+			if v, ok := nested(m, r.tail); ok {
 				return v, v != nil && v != ""
 			}
 		}
