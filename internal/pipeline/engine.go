@@ -532,14 +532,11 @@ func (st *state) keep(spec *Spec) {
 	if spec.Keep == "all" && st.orig != nil {
 		src = st.orig
 	}
-	if spec.Keep == "unmapped" && len(st.mapped) > 0 {
-		m := make(map[string]any, len(src))
-		for k, v := range src {
-			if !slices.Contains(st.mapped, k) {
-				m[k] = v
-			}
+	if spec.Keep == "unmapped" {
+		// The raw fields are the record's own and not read after this.
+		for _, k := range st.mapped {
+			delete(src, k)
 		}
-		src = m
 	}
 	// Empty and null values are kept: rules test for them.
 	if len(st.ev.Namespace(spec.Namespace)) == 0 {
