@@ -244,16 +244,18 @@ func (st *Stream) Push(rec ingest.Record, emit func(*event.Event) error) (err er
 	spec := st.spec
 	for depth := 0; ; depth++ {
 		ev, err := st.set.process(spec, rec, &st.opts, &st.rawHint, nil)
-		var d errDispatch
-		if errors.As(err, &d) {
+		if err != nil {
+			// d escapes (errors.As): declared here, it is allocated
+			// only for a record that a step dispatched or rejected.
+			var d errDispatch
+			if !errors.As(err, &d) {
+				return err
+			}
 			if depth >= 3 {
 				return ingest.Errorf(ingest.ReasonPipeline, "dispatch loop at pipeline %q", d.to)
 			}
 			spec = st.set.specs[d.to]
 			continue
-		}
-		if err != nil {
-			return err
 		}
 		return emit(ev)
 	}
