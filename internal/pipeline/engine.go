@@ -175,7 +175,12 @@ type Stream struct {
 	joiner *auditd.Joiner
 	// joined keeps the record of each pending auditd event's first line.
 	first ingest.Record
+	// rawHint is process's hint.
+	rawHint int
 }
+
+// maxRawHint bounds the size a map of raw fields is made at.
+const maxRawHint = 256
 
 // NewStream opens a stream of the named pipeline.
 func (s *Set) NewStream(name string, opts StreamOptions) (*Stream, error) {
@@ -238,17 +243,19 @@ func (st *Stream) Push(rec ingest.Record, emit func(*event.Event) error) (err er
 	}
 	spec := st.spec
 	for depth := 0; ; depth++ {
-		ev, err := st.set.process(spec, rec, st.opts, nil)
-		var d errDispatch
-		if errors.As(err, &d) {
+		ev, err := st.set.process(spec, rec, &st.opts, &st.rawHint, nil)
+		if err != nil {
+			// d escapes (errors.As): declared here, it is allocated
+			// only for a record that a step dispatched or rejected.
+			var d errDispatch
+			if !errors.As(err, &d) {
+				return err
+			}
 			if depth >= 3 {
 				return ingest.Errorf(ingest.ReasonPipeline, "dispatch loop at pipeline %q", d.to)
 			}
 			spec = st.set.specs[d.to]
 			continue
-		}
-		if err != nil {
-			return err
 		}
 		return emit(ev)
 	}
@@ -295,7 +302,7 @@ func (st *Stream) pushAuditd(rec ingest.Record, emit func(*event.Event) error) e
 func (st *Stream) emitAuditd(done []auditd.Event, emit func(*event.Event) error) error {
 	var errs []error
 	for i := range done {
-		ev, err := st.set.process(st.spec, st.first, st.opts, &done[i])
+		ev, err := st.set.process(st.spec, st.first, &st.opts, &st.rawHint, &done[i])
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -312,11 +319,14 @@ func (st *Stream) emitAuditd(done []auditd.Event, emit func(*event.Event) error)
 
 // state is one record's fields while its pipeline runs.
 type state struct {
-	ev     *event.Event
-	raw    map[string]any
-	orig   map[string]any
-	mapped map[string]bool
-	opts   *StreamOptions
+	ev   *event.Event
+	raw  map[string]any
+	orig map[string]any
+	// mapped lists the raw fields steps consumed, when the pipeline keeps
+	// the unmapped ones (trackMapped).
+	mapped      []string
+	trackMapped bool
+	opts        *StreamOptions
 	// local holds the wall clock (in UTC fields) of each time field read
 	// from a time without a zone; the zone it is read in is decided when
 	// the event is complete (resolveZone). The field holds it read in
@@ -324,10 +334,19 @@ type state struct {
 	local []localTime
 	// explain records the origin of fields (kuzet parse --explain).
 	explain *explainer
+	// rawHint is the size to make the map of raw fields at (process).
+	rawHint int
 	// intText caches the text of the last integer st.text formatted:
 	// conditions and lookups test one (EventID) many times.
 	intVal  int64
 	intText string
+}
+
+// markMapped notes that a step consumed raw field k.
+func (st *state) markMapped(k string) {
+	if st.trackMapped && !slices.Contains(st.mapped, k) {
+		st.mapped = append(st.mapped, k)
+	}
 }
 
 // text is text(v), formatting an integer once for all the steps that
@@ -421,18 +440,21 @@ func NewEvent(rec ingest.Record, sourceType string) *event.Event {
 	return ev
 }
 
-func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined *auditd.Event) (*event.Event, error) {
+// hint is the number of raw fields of the stream's last record: a text
+// format's map of raw fields is made at that size.
+func (s *Set) process(spec *Spec, rec ingest.Record, opts *StreamOptions, hint *int, joined *auditd.Event) (*event.Event, error) {
 	if processHook != nil {
 		processHook(rec)
 	}
 	ev := NewEvent(rec, spec.Name)
-	st := &state{ev: ev, opts: &opts}
+	st := &state{ev: ev, opts: opts, rawHint: *hint}
 	if opts.Explain != nil {
 		st.explain = &explainer{by: map[string]string{}}
 		st.explain.note(ev, "collector (record)")
 	}
 	if spec.Keep == "unmapped" {
-		st.mapped = map[string]bool{}
+		st.trackMapped = true
+		st.mapped = make([]string, 0, 16)
 	}
 	if err := parse(spec, rec, st, joined); err != nil {
 		return nil, err
@@ -453,6 +475,7 @@ func (s *Set) process(spec *Spec, rec ingest.Record, opts StreamOptions, joined 
 	if err := st.run(spec.Steps); err != nil {
 		return nil, err
 	}
+	*hint = min(len(st.raw), maxRawHint)
 	st.keep(spec)
 	if st.explain != nil {
 		st.explain.note(ev, "keep: "+spec.Keep+" (raw fields under "+spec.Namespace+")")
@@ -511,14 +534,11 @@ func (st *state) keep(spec *Spec) {
 	if spec.Keep == "all" && st.orig != nil {
 		src = st.orig
 	}
-	if spec.Keep == "unmapped" && len(st.mapped) > 0 {
-		m := make(map[string]any, len(src))
-		for k, v := range src {
-			if !st.mapped[k] {
-				m[k] = v
-			}
+	if spec.Keep == "unmapped" {
+		// The raw fields are the record's own and not read after this.
+		for _, k := range st.mapped {
+			delete(src, k)
 		}
-		src = m
 	}
 	// Empty and null values are kept: rules test for them.
 	if len(st.ev.Namespace(spec.Namespace)) == 0 {
@@ -666,7 +686,11 @@ func (st *state) setTarget(t *writeTarget, v any) bool {
 	}
 	switch {
 	case t.port:
-		if n, err := strconv.Atoi(strings.TrimSpace(text(v))); err != nil || n < 0 || n > 65535 {
+		if n, ok := v.(int64); ok {
+			if n < 0 || n > 65535 {
+				return false
+			}
+		} else if n, err := strconv.Atoi(strings.TrimSpace(text(v))); err != nil || n < 0 || n > 65535 {
 			return false
 		}
 	case t.outcome:
@@ -686,15 +710,16 @@ func (st *state) setTarget(t *writeTarget, v any) bool {
 // fieldRef is a field a step reads (state.get), resolved at load.
 type fieldRef struct {
 	name string
-	// head is the name up to its first dot, "" without one.
-	head string
-	ev   event.Path
+	// head is the name up to its first dot, "" without one; tail the
+	// rest after the dot.
+	head, tail string
+	ev         event.Path
 }
 
 func newFieldRef(name string) *fieldRef {
 	r := &fieldRef{name: name, ev: event.LookupPath(name)}
 	if i := strings.IndexByte(name, '.'); i > 0 {
-		r.head = name[:i]
+		r.head, r.tail = name[:i], name[i+1:]
 	}
 	return r
 }
@@ -705,8 +730,9 @@ func (st *state) getRef(r *fieldRef) (any, bool) {
 		return v, v != nil && v != ""
 	}
 	if r.head != "" {
-		if _, ok := st.raw[r.head].(map[string]any); ok {
-			if v, ok := nested(st.raw, r.name); ok {
+		// nested(st.raw, r.name), from the head's object on.
+		if m, ok := st.raw[r.head].(map[string]any); ok {
+			if v, ok := nested(m, r.tail); ok {
 				return v, v != nil && v != ""
 			}
 		}

@@ -13,6 +13,8 @@ import (
 type fastRegexp struct {
 	re  *regexp.Regexp
 	lit string
+	// code runs the pattern as string code (regexcode.go), when it has one.
+	code regexCode
 }
 
 func newFastRegexp(pattern string) (*fastRegexp, error) {
@@ -20,7 +22,7 @@ func newFastRegexp(pattern string) (*fastRegexp, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fastRegexp{re: re, lit: requiredLiteral(pattern)}, nil
+	return &fastRegexp{re: re, lit: requiredLiteral(pattern), code: regexCodes[pattern]}, nil
 }
 
 func (f *fastRegexp) MatchString(s string) bool {

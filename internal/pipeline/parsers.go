@@ -76,7 +76,7 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 	}
 	// Text formats: legacy devices send other encodings; keep the exact
 	// bytes in kuzet.original_b64 and go on with the text.
-	st.raw = make(map[string]any, 16)
+	st.raw = make(map[string]any, max(16, st.rawHint))
 	s, valid := textOf(rec.Data)
 	if !valid {
 		ev.Kuzet.OriginalB64 = b64(rec.Data)
@@ -211,15 +211,24 @@ func parseSyslog(data []byte, st *state) (string, error) {
 		return "", err
 	}
 	ev := st.ev
+	// The header's parts of the event in one allocation.
+	parts := &struct {
+		log      event.Log
+		sl       event.Syslog
+		fac, sev event.SyslogCode
+		pri      int
+	}{}
 	if ev.Log == nil {
-		ev.Log = &event.Log{}
+		ev.Log = &parts.log
 	}
-	sl := &event.Syslog{Hostname: m.Hostname, Appname: m.AppName, ProcID: m.ProcID, MsgID: m.MsgID}
+	sl := &parts.sl
+	*sl = event.Syslog{Hostname: m.Hostname, Appname: m.AppName, ProcID: m.ProcID, MsgID: m.MsgID}
 	if m.Priority >= 0 {
-		pri := m.Priority
-		sl.Priority = &pri
-		sl.Facility = &event.SyslogCode{Code: m.Facility(), Name: syslog.FacilityNames[m.Facility()]}
-		sl.Severity = &event.SyslogCode{Code: m.Severity(), Name: syslog.SeverityNames[m.Severity()]}
+		parts.pri = m.Priority
+		sl.Priority = &parts.pri
+		parts.fac = event.SyslogCode{Code: m.Facility(), Name: syslog.FacilityNames[m.Facility()]}
+		parts.sev = event.SyslogCode{Code: m.Severity(), Name: syslog.SeverityNames[m.Severity()]}
+		sl.Facility, sl.Severity = &parts.fac, &parts.sev
 		ev.Log.Level = syslog.SeverityNames[m.Severity()]
 		ev.Event.Severity = m.Severity()
 	}
@@ -242,24 +251,29 @@ func parseSyslog(data []byte, st *state) (string, error) {
 		st.setParsedTime("@timestamp", m.Timestamp, m.LocalTime)
 	}
 	if m.Hostname != "" {
-		st.setField("host.name", m.Hostname)
-		st.setField("host.hostname", m.Hostname)
+		st.setTarget(syslogTargets.hostName, m.Hostname)
+		st.setTarget(syslogTargets.hostHostname, m.Hostname)
 	}
 	if m.AppName != "" {
-		st.setField("process.name", m.AppName)
+		st.setTarget(syslogTargets.processName, m.AppName)
 	}
 	if pid, err := strconv.Atoi(m.ProcID); err == nil && pid > 0 {
-		st.setField("process.pid", pid)
+		st.setTarget(syslogTargets.processPID, pid)
 	}
-	for k, v := range map[string]string{"syslog.hostname": m.Hostname, "syslog.appname": m.AppName,
-		"syslog.procid": m.ProcID, "syslog.msgid": m.MsgID, "syslog.sequence": m.Sequence} {
-		if v != "" {
-			st.raw[k] = v
+	for _, f := range [...]struct{ k, v string }{{"syslog.hostname", m.Hostname}, {"syslog.appname", m.AppName},
+		{"syslog.procid", m.ProcID}, {"syslog.msgid", m.MsgID}, {"syslog.sequence", m.Sequence}} {
+		if f.v != "" {
+			st.raw[f.k] = f.v
 		}
 	}
 	st.raw["message"] = m.Msg
 	ev.Message = m.Msg
 	return m.Msg, nil
+}
+
+// syslogTargets are the event fields parseSyslog writes, resolved once.
+var syslogTargets = struct{ hostName, hostHostname, processName, processPID *writeTarget }{
+	newTarget("host.name"), newTarget("host.hostname"), newTarget("process.name"), newTarget("process.pid"),
 }
 
 // isXML reports whether a record starts, after white space, with "<".
@@ -290,9 +304,11 @@ func parseAuditd(e *auditd.Event, st *state) error {
 	if e == nil {
 		return ingest.Errorf(ingest.ReasonPipeline, "auditd pipeline without a joined event")
 	}
-	st.raw = make(map[string]any, len(e.Fields)+3)
-	for k, v := range e.Fields {
-		st.raw[k] = v
+	// The joined event's map becomes the raw fields: nothing else uses it
+	// once the event is complete.
+	st.raw = e.Fields
+	if st.raw == nil {
+		st.raw = make(map[string]any, 3)
 	}
 	st.raw["type"] = e.Types
 	st.raw["serial"] = strconv.FormatUint(e.Serial, 10)

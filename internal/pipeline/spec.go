@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -105,6 +106,8 @@ type Step struct {
 	// label names the step for kuzet parse --explain: file:line, path and
 	// action ("pipelines/cef.yaml:8 steps[0] map").
 	label string
+	// paths are Lowercase, Uppercase, Trim or Hex resolved (resolve).
+	paths []event.Path
 }
 
 // TimestampStep parses a time.
@@ -126,6 +129,12 @@ type TimestampStep struct {
 	ZoneField string `yaml:"zone_field"`
 	// Target is an event time field; default @timestamp.
 	Target string `yaml:"target"`
+
+	// ref, refs and zoneRef are Field, Fields and ZoneField resolved.
+	ref, zoneRef *fieldRef
+	refs         []*fieldRef
+	// loc is Zone loaded.
+	loc *time.Location
 }
 
 // KVStep splits a field's key=value text into raw fields.
@@ -135,6 +144,8 @@ type KVStep struct {
 	Delimiter string `yaml:"delimiter"`
 	Quote     string `yaml:"quote"`
 	Prefix    string `yaml:"prefix"`
+
+	ref *fieldRef
 }
 
 // RegexStep extracts a field's named groups into raw fields.
@@ -144,12 +155,16 @@ type RegexStep struct {
 	// Required rejects the record when the pattern does not match.
 	Required bool   `yaml:"required"`
 	Prefix   string `yaml:"prefix"`
+
+	ref *fieldRef
 }
 
 // JSONStep decodes a field holding a JSON object into raw fields.
 type JSONStep struct {
 	Field  string `yaml:"field"`
 	Prefix string `yaml:"prefix"`
+
+	ref *fieldRef
 }
 
 // LookupStep maps a field's value through a table.
@@ -158,6 +173,13 @@ type LookupStep struct {
 	Target  string            `yaml:"target"`
 	Table   map[string]string `yaml:"table"`
 	Default string            `yaml:"default"`
+
+	ref *fieldRef
+	to  *writeTarget
+	// values are Table's values, and def Default, as the any they are
+	// written as (no conversion per record).
+	values map[string]any
+	def    any
 }
 
 // Example is a pipeline test: a record, and what its event must hold (event
@@ -177,10 +199,11 @@ type KeyValue struct {
 	Value any
 	Line  int
 
-	// from and to are Key and a text Value resolved at load (map and
-	// rename steps).
+	// from and to are the field read and the event field written,
+	// resolved at load (resolve); refs are a sum's fields.
 	from *fieldRef
 	to   *writeTarget
+	refs []*fieldRef
 }
 
 // OrderedMap is a YAML mapping that keeps its order.
@@ -240,16 +263,7 @@ func parseSpec(file string, data []byte) (*Spec, error) {
 	if err := s.validate(&doc); err != nil {
 		return nil, err
 	}
-	walkSteps(s.Steps, func(st *Step) {
-		for _, pairs := range []OrderedMap{st.Map, st.Rename} {
-			for i := range pairs {
-				pairs[i].from = newFieldRef(pairs[i].Key)
-				if to, ok := pairs[i].Value.(string); ok {
-					pairs[i].to = newTarget(to)
-				}
-			}
-		}
-	})
+	walkSteps(s.Steps, resolve)
 	walkSteps(s.Steps, func(st *Step) {
 		path, _, _ := strings.Cut(st.label, " ")
 		if line := yamlpath.Line(&doc, path); line > 0 {
@@ -259,6 +273,77 @@ func parseSpec(file string, data []byte) (*Spec, error) {
 		}
 	})
 	return &s, nil
+}
+
+// resolve resolves the fields a step reads and the event fields it writes
+// once, at load, so that running it hashes no path it names.
+func resolve(st *Step) {
+	// Key -> Value: the field read and the event field written.
+	for _, pairs := range []OrderedMap{st.Map, st.Rename, st.Basename, st.Dirname, st.Extension, st.Duration, st.IPs} {
+		for i := range pairs {
+			pairs[i].from = newFieldRef(pairs[i].Key)
+			if to, ok := pairs[i].Value.(string); ok {
+				pairs[i].to = newTarget(to)
+			}
+		}
+	}
+	// Key is the event field written.
+	for _, pairs := range []OrderedMap{st.Set, st.Append, st.Sum} {
+		for i := range pairs {
+			pairs[i].to = newTarget(pairs[i].Key)
+		}
+	}
+	for i := range st.Sum {
+		l, _ := st.Sum[i].Value.([]any)
+		for _, f := range l {
+			st.Sum[i].refs = append(st.Sum[i].refs, newFieldRef(text(f)))
+		}
+	}
+	for i := range st.Pluck {
+		list, _, _ := strings.Cut(st.Pluck[i].Key, "[].")
+		st.Pluck[i].from = newFieldRef(list)
+		if to, ok := st.Pluck[i].Value.(string); ok {
+			st.Pluck[i].to = newTarget(to)
+		}
+	}
+	for i := range st.DN {
+		st.DN[i].from = newFieldRef(st.DN[i].Key)
+	}
+	for _, fields := range [][]string{st.Lowercase, st.Uppercase, st.Trim, st.Hex} {
+		for _, f := range fields {
+			st.paths = append(st.paths, event.LookupPath(f))
+		}
+	}
+	if lk := st.Lookup; lk != nil {
+		lk.ref, lk.to = newFieldRef(lk.Field), newTarget(lk.Target)
+		lk.values, lk.def = make(map[string]any, len(lk.Table)), lk.Default
+		for k, v := range lk.Table {
+			lk.values[k] = v
+		}
+	}
+	if st.KV != nil {
+		st.KV.ref = newFieldRef(st.KV.Field)
+	}
+	if st.Regex != nil {
+		st.Regex.ref = newFieldRef(st.Regex.Field)
+	}
+	if st.JSON != nil {
+		st.JSON.ref = newFieldRef(st.JSON.Field)
+	}
+	if ts := st.Timestamp; ts != nil {
+		if ts.Field != "" {
+			ts.ref = newFieldRef(ts.Field)
+		}
+		for _, f := range ts.Fields {
+			ts.refs = append(ts.refs, newFieldRef(f))
+		}
+		if ts.ZoneField != "" {
+			ts.zoneRef = newFieldRef(ts.ZoneField)
+		}
+		if ts.Zone != "" {
+			ts.loc, _ = loadZone(ts.Zone) // validated
+		}
+	}
 }
 
 var nameRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,40}$`)

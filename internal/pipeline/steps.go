@@ -74,38 +74,25 @@ func (st *state) step(s *Step) error {
 		}
 		for i := range pairs {
 			kv := &pairs[i]
-			var v any
-			var ok bool
-			if kv.from != nil {
-				v, ok = st.getRef(kv.from)
-			} else {
-				v, ok = st.get(kv.Key)
-			}
+			v, ok := st.read(kv.from, kv.Key)
 			if !ok {
 				continue
 			}
-			var set bool
-			if kv.to != nil {
-				set = st.setTarget(kv.to, v)
-			} else {
-				set = st.setField(kv.Value.(string), v)
-			}
-			if set {
-				if st.mapped != nil {
-					st.mapped[kv.Key] = true
-				}
+			if st.write(kv.to, kv.Value, v) {
+				st.markMapped(kv.Key)
 				if rename {
 					delete(st.raw, kv.Key)
 				}
 			}
 		}
 	case s.Set != nil:
-		for _, kv := range s.Set {
+		for i := range s.Set {
+			kv := &s.Set[i]
 			v := kv.Value
 			if str, ok := v.(string); ok && strings.Contains(str, "{{") {
 				v = st.expand(str)
 			}
-			st.setField(kv.Key, v)
+			st.write(kv.to, kv.Key, v)
 		}
 	case s.Remove != nil:
 		for _, k := range s.Remove {
@@ -125,7 +112,14 @@ func (st *state) step(s *Step) error {
 		if s.Trim != nil {
 			fields, fn = s.Trim, strings.TrimSpace
 		}
-		for _, f := range fields {
+		for i, f := range fields {
+			if len(s.paths) == len(fields) {
+				p := &s.paths[i]
+				if v := getString(p, st.ev, f); v != "" {
+					_ = p.Set(st.ev, fn(v))
+				}
+				continue
+			}
 			if v := st.ev.GetString(f); v != "" {
 				_ = st.ev.Set(f, fn(v))
 			}
@@ -133,7 +127,7 @@ func (st *state) step(s *Step) error {
 	case s.Timestamp != nil:
 		return st.timestamp(s.Timestamp)
 	case s.KV != nil:
-		v, ok := st.get(s.KV.Field)
+		v, ok := st.read(s.KV.ref, s.KV.Field)
 		if !ok {
 			return nil
 		}
@@ -149,11 +143,12 @@ func (st *state) step(s *Step) error {
 			st.raw[s.KV.Prefix+p.Key] = p.Value
 		}
 	case s.Regex != nil:
-		v, ok := st.get(s.Regex.Field)
+		v, ok := st.read(s.Regex.ref, s.Regex.Field)
 		re := compiled(s.Regex.Pattern)
 		var m []string
+		var buf [4]string
 		if ok {
-			m = re.FindStringSubmatch(text(v))
+			m = re.submatch(text(v), buf[:0])
 		}
 		if m == nil {
 			if s.Regex.Required {
@@ -167,7 +162,7 @@ func (st *state) step(s *Step) error {
 			}
 		}
 	case s.JSON != nil:
-		v, ok := st.get(s.JSON.Field)
+		v, ok := st.read(s.JSON.ref, s.JSON.Field)
 		if !ok {
 			return nil
 		}
@@ -183,8 +178,9 @@ func (st *state) step(s *Step) error {
 		if s.Extension != nil {
 			pairs, dir = s.Extension, false
 		}
-		for _, kv := range pairs {
-			v, ok := st.get(kv.Key)
+		for i := range pairs {
+			kv := &pairs[i]
+			v, ok := st.read(kv.from, kv.Key)
 			if !ok {
 				continue
 			}
@@ -192,26 +188,28 @@ func (st *state) step(s *Step) error {
 			i := strings.LastIndexAny(p, `\/`)
 			if dir {
 				if i > 0 {
-					st.setField(kv.Value.(string), p[:i])
+					st.write(kv.to, kv.Value, p[:i])
 				}
 				continue
 			}
 			if j := strings.LastIndexByte(p[i+1:], '.'); j >= 0 && j+1 < len(p[i+1:]) {
-				st.setField(kv.Value.(string), p[i+1:][j+1:])
+				st.write(kv.to, kv.Value, p[i+1:][j+1:])
 			}
 		}
 	case s.Basename != nil:
-		for _, kv := range s.Basename {
-			v, ok := st.get(kv.Key)
+		for i := range s.Basename {
+			kv := &s.Basename[i]
+			v, ok := st.read(kv.from, kv.Key)
 			if !ok {
 				continue
 			}
 			p := text(v)
-			st.setField(kv.Value.(string), p[strings.LastIndexAny(p, `\/`)+1:])
+			st.write(kv.to, kv.Value, p[strings.LastIndexAny(p, `\/`)+1:])
 		}
 	case s.Duration != nil:
-		for _, kv := range s.Duration {
-			v, ok := st.get(kv.Key)
+		for i := range s.Duration {
+			kv := &s.Duration[i]
+			v, ok := st.read(kv.from, kv.Key)
 			if !ok {
 				continue
 			}
@@ -219,27 +217,38 @@ func (st *state) step(s *Step) error {
 			if err != nil || f < 0 || f > math.MaxInt64/1e9 {
 				continue
 			}
-			if st.setField(kv.Value.(string), int64(math.Round(f*1e9))) && st.mapped != nil {
-				st.mapped[kv.Key] = true
+			if st.write(kv.to, kv.Value, int64(math.Round(f*1e9))) {
+				st.markMapped(kv.Key)
 			}
 		}
 	case s.Append != nil:
-		for _, kv := range s.Append {
-			cur, _ := st.ev.Get(kv.Key)
+		for i := range s.Append {
+			kv := &s.Append[i]
+			var cur any
+			if kv.to != nil {
+				cur, _ = kv.to.ev.Get(st.ev)
+			} else {
+				cur, _ = st.ev.Get(kv.Key)
+			}
 			l, _ := cur.([]string)
 			for _, add := range texts(kv.Value) {
 				if !contains(l, add) {
 					l = append(l, add)
 				}
 			}
-			st.setField(kv.Key, l)
+			st.write(kv.to, kv.Key, l)
 		}
 	case s.Sum != nil:
-		for _, kv := range s.Sum {
+		for i := range s.Sum {
+			kv := &s.Sum[i]
 			var sum int64
 			n := 0
-			for _, f := range kv.Value.([]any) {
-				v, ok := st.get(text(f))
+			for j, f := range kv.Value.([]any) {
+				var r *fieldRef
+				if j < len(kv.refs) {
+					r = kv.refs[j]
+				}
+				v, ok := st.read(r, text(f))
 				if !ok {
 					continue
 				}
@@ -251,12 +260,13 @@ func (st *state) step(s *Step) error {
 				n++
 			}
 			if n > 0 {
-				st.setField(kv.Key, sum)
+				st.write(kv.to, kv.Key, sum)
 			}
 		}
 	case s.IPs != nil:
-		for _, kv := range s.IPs {
-			v, ok := st.get(kv.Key)
+		for i := range s.IPs {
+			kv := &s.IPs[i]
+			v, ok := st.read(kv.from, kv.Key)
 			if !ok {
 				continue
 			}
@@ -267,12 +277,13 @@ func (st *state) step(s *Step) error {
 				}
 			}
 			if len(ips) > 0 {
-				st.setField(kv.Value.(string), ips)
+				st.write(kv.to, kv.Value, ips)
 			}
 		}
 	case s.DN != nil:
-		for _, kv := range s.DN {
-			v, ok := st.get(kv.Key)
+		for i := range s.DN {
+			kv := &s.DN[i]
+			v, ok := st.read(kv.from, kv.Key)
 			if !ok {
 				continue
 			}
@@ -285,9 +296,10 @@ func (st *state) step(s *Step) error {
 			}
 		}
 	case s.Pluck != nil:
-		for _, kv := range s.Pluck {
+		for i := range s.Pluck {
+			kv := &s.Pluck[i]
 			list, key, _ := strings.Cut(kv.Key, "[].")
-			v, ok := st.get(list)
+			v, ok := st.read(kv.from, list)
 			l, isList := v.([]any)
 			if !ok || !isList {
 				continue
@@ -302,31 +314,50 @@ func (st *state) step(s *Step) error {
 			}
 			if len(out) > 0 {
 				if listPaths[kv.Value.(string)] {
-					st.setField(kv.Value.(string), out)
+					st.write(kv.to, kv.Value, out)
 				} else {
-					st.setField(kv.Value.(string), out[0])
+					st.write(kv.to, kv.Value, out[0])
 				}
 			}
 		}
 	case s.Hex != nil:
-		for _, f := range s.Hex {
-			if v := st.ev.GetString(f); v != "" {
-				h := strings.ToUpper(strings.NewReplacer(":", "", " ", "", "-", "").Replace(v))
-				_ = st.ev.Set(f, h)
+		for i, f := range s.Hex {
+			var p event.Path
+			if len(s.paths) == len(s.Hex) {
+				p = s.paths[i]
+			} else {
+				p = event.LookupPath(f)
+			}
+			if v := getString(&p, st.ev, f); v != "" {
+				_ = p.Set(st.ev, strings.ToUpper(hexSeparators.Replace(v)))
 			}
 		}
 	case s.Lookup != nil:
-		v, _ := st.get(s.Lookup.Field)
-		out, ok := s.Lookup.Table[st.text(v)]
-		if !ok {
-			out = s.Lookup.Default
-		}
-		if listPaths[s.Lookup.Target] && out != "" {
-			// A list field takes a comma-separated value as its items.
-			st.setField(s.Lookup.Target, strings.Split(out, ","))
+		lk := s.Lookup
+		v, _ := st.read(lk.ref, lk.Field)
+		if lk.values != nil {
+			val, ok := lk.values[st.text(v)]
+			if !ok {
+				val = lk.def
+			}
+			if out := val.(string); lk.to.list && out != "" {
+				// A list field takes a comma-separated value as its items.
+				st.write(lk.to, lk.Target, strings.Split(out, ","))
+				break
+			}
+			st.write(lk.to, lk.Target, val)
 			break
 		}
-		st.setField(s.Lookup.Target, out)
+		out, ok := lk.Table[st.text(v)]
+		if !ok {
+			out = lk.Default
+		}
+		if listPaths[lk.Target] && out != "" {
+			// A list field takes a comma-separated value as its items.
+			st.write(lk.to, lk.Target, strings.Split(out, ","))
+			break
+		}
+		st.write(lk.to, lk.Target, out)
 	case s.Drop:
 		return ingest.Errorf(ingest.ReasonDropped, "dropped by a drop step")
 	case s.Reject != "":
@@ -337,6 +368,39 @@ func (st *state) step(s *Step) error {
 		return st.run(s.Steps)
 	}
 	return nil
+}
+
+// hexSeparators are the separators a hex step removes.
+var hexSeparators = strings.NewReplacer(":", "", " ", "", "-", "")
+
+// getString is ev.GetString(path) for p, path resolved.
+func getString(p *event.Path, ev *event.Event, path string) string {
+	v, ok := p.Get(ev)
+	if !ok {
+		return ""
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return ev.GetString(path)
+}
+
+// read is getRef(r), or get(name) for a field not resolved at load.
+func (st *state) read(r *fieldRef, name string) (any, bool) {
+	if r != nil {
+		return st.getRef(r)
+	}
+	return st.get(name)
+}
+
+// write is setTarget(t, v), or setField of path (a string) for a target
+// not resolved at load.
+func (st *state) write(t *writeTarget, path any, v any) bool {
+	if t != nil {
+		return st.setTarget(t, v)
+	}
+	p, _ := path.(string)
+	return st.setField(p, v)
 }
 
 // dnFields maps DN attribute types to ECS x509 name fields.
@@ -409,9 +473,10 @@ func plausible(t time.Time) bool {
 }
 
 func (st *state) timestamp(ts *TimestampStep) error {
-	var parts []string
+	var buf [4]string
+	parts := buf[:0]
 	if ts.Field != "" {
-		v, ok := st.get(ts.Field)
+		v, ok := st.read(ts.ref, ts.Field)
 		if !ok {
 			return nil
 		}
@@ -423,24 +488,35 @@ func (st *state) timestamp(ts *TimestampStep) error {
 		}
 		parts = append(parts, text(v))
 	}
-	for _, f := range ts.Fields {
-		v, ok := st.get(f)
+	for i, f := range ts.Fields {
+		var r *fieldRef
+		if i < len(ts.refs) {
+			r = ts.refs[i]
+		}
+		v, ok := st.read(r, f)
 		if !ok {
 			return nil
 		}
 		parts = append(parts, text(v))
 	}
-	raw := strings.Join(parts, " ")
+	raw := ""
+	if len(parts) == 1 {
+		raw = parts[0]
+	} else {
+		raw = strings.Join(parts, " ")
+	}
 	// The record's zone (its zone field) or the format's (zone) read a
 	// time without one; else the zone is decided when the event is
 	// complete (resolveZone).
 	loc, zoned := st.opts.Location, false
 	if ts.Zone != "" {
-		loc, _ = loadZone(ts.Zone)
+		if loc = ts.loc; loc == nil {
+			loc, _ = loadZone(ts.Zone)
+		}
 		zoned = true
 	}
 	if ts.ZoneField != "" {
-		if v, ok := st.get(ts.ZoneField); ok {
+		if v, ok := st.read(ts.zoneRef, ts.ZoneField); ok {
 			if l, ok := zoneOf(text(v)); ok {
 				loc, zoned = l, true
 			}

@@ -253,7 +253,9 @@ func (j *Joiner) Add(r Record, raw string, now time.Time) []Event {
 		return done
 	}
 	if j.cur == nil {
-		j.cur = &Event{Time: r.Time, Serial: r.Serial, Node: r.Node, Fields: map[string]any{}, received: now}
+		// Room for this record's fields and a few more records' (the map
+		// grows from there).
+		j.cur = &Event{Time: r.Time, Serial: r.Serial, Node: r.Node, Fields: make(map[string]any, len(r.Fields)+8), received: now}
 	}
 	j.cur.add(r, raw)
 	return done

@@ -53,6 +53,8 @@ func Split(s string, o Options) (pairs Pairs, skipped int, err error) {
 	if o.Quote == 0 {
 		o.Quote = '"'
 	}
+	// One allocation: a pair has a delimiter (a value may have some too).
+	pairs = make(Pairs, 0, strings.Count(s, o.Delimiter))
 	i := 0
 	for i < len(s) {
 		// Skip separators.
@@ -69,10 +71,10 @@ func Split(s string, o Options) (pairs Pairs, skipped int, err error) {
 			break
 		}
 		d := strings.Index(s[i:], o.Delimiter)
-		sepAt := nextSep(s, i, o.Separator)
-		if d < 0 || (sepAt >= 0 && i+d > sepAt) {
+		if d < 0 || sepBefore(s, i, i+d, o.Separator) {
 			// A token without a delimiter: skip it.
 			skipped++
+			sepAt := nextSep(s, i, o.Separator)
 			if sepAt < 0 {
 				break
 			}
@@ -101,6 +103,21 @@ func Split(s string, o Options) (pairs Pairs, skipped int, err error) {
 		pairs = append(pairs, Pair{Key: key, Value: val})
 	}
 	return pairs, skipped, nil
+}
+
+// sepBefore reports whether a separator starts in s[from:to]
+// (nextSep(s, from, sep) is in [0, to)).
+func sepBefore(s string, from, to int, sep string) bool {
+	if sep == "" {
+		for k := from; k < to; k++ {
+			if s[k] == ' ' || s[k] == '\t' {
+				return true
+			}
+		}
+		return false
+	}
+	end := min(len(s), to+len(sep)-1)
+	return strings.Index(s[from:end], sep) >= 0
 }
 
 func nextSep(s string, from int, sep string) int {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
@@ -20,9 +21,16 @@ var errShape = errors.New("not the plain evtx_dump shape")
 // and nothing is returned: the caller decodes the document and calls
 // Flatten, which gives the same fields for the documents this reads.
 func FlattenEvtxJSON(s string) (f Fields, t time.Time, ok bool) {
-	r := evtxReader{d: jsonl.NewValidDecoder(s)}
+	r := readers.Get().(*evtxReader)
+	r.dec = *jsonl.NewValidDecoder(s)
+	r.d = &r.dec
 	out, err := r.document()
-	if err != nil || r.d.End() != nil {
+	if err == nil {
+		err = r.d.End()
+	}
+	r.reset()
+	readers.Put(r)
+	if err != nil {
 		return nil, time.Time{}, false
 	}
 	if _, ok := out["EventID"]; !ok {
@@ -33,12 +41,25 @@ func FlattenEvtxJSON(s string) (f Fields, t time.Time, ok bool) {
 	return out, t, true
 }
 
+// readers keeps evtxReaders, and the memory of their key lists, between
+// documents.
+var readers = sync.Pool{New: func() any { return new(evtxReader) }}
+
 type evtxReader struct {
-	d *jsonl.Decoder
+	d   *jsonl.Decoder
+	dec jsonl.Decoder
 	// seen holds the keys of the object being read (System, EventData).
 	seen []string
 	// attrs holds a System element's #attributes.
 	attrs []attr
+}
+
+// reset drops the reader's references into the document it read.
+func (r *evtxReader) reset() {
+	clear(r.seen)
+	clear(r.attrs)
+	r.seen, r.attrs = r.seen[:0], r.attrs[:0]
+	r.dec, r.d = jsonl.Decoder{}, nil
 }
 
 type attr struct {
@@ -229,7 +250,7 @@ func (r *evtxReader) systemChild(k string, out Fields) error {
 			if k == "EventID" && a.k != "Qualifiers" {
 				continue
 			}
-			if err := r.put(out, k+"_"+a.k, normalize(a.v)); err != nil {
+			if err := r.put(out, attrName(k, a.k), normalize(a.v)); err != nil {
 				return err
 			}
 		}
@@ -237,14 +258,44 @@ func (r *evtxReader) systemChild(k string, out Fields) error {
 	return nil
 }
 
+// attrName is k+"_"+attr, without a new string for the attributes of
+// System children evtx_dump writes.
+func attrName(k, attr string) string {
+	switch k + "_" + attr {
+	case "Provider_Name":
+		return "Provider_Name"
+	case "Provider_Guid":
+		return "Provider_Guid"
+	case "Provider_EventSourceName":
+		return "Provider_EventSourceName"
+	case "TimeCreated_SystemTime":
+		return "TimeCreated_SystemTime"
+	case "Execution_ProcessID":
+		return "Execution_ProcessID"
+	case "Execution_ThreadID":
+		return "Execution_ThreadID"
+	case "Security_UserID":
+		return "Security_UserID"
+	case "Correlation_ActivityID":
+		return "Correlation_ActivityID"
+	case "Correlation_RelatedActivityID":
+		return "Correlation_RelatedActivityID"
+	case "EventID_Qualifiers":
+		return "EventID_Qualifiers"
+	}
+	return k + "_" + attr
+}
+
 // put stores a System field. Two children that make the same name
 // ("Provider_Name" and Provider's Name attribute) are Flatten's: it takes
 // them in map order.
 func (r *evtxReader) put(out Fields, k string, v any) error {
-	if _, dup := out[k]; dup {
+	// A duplicate replaces the first value, but the document is then
+	// left to Flatten and out dropped.
+	n := len(out)
+	if out[k] = v; len(out) == n {
 		return errShape
 	}
-	out[k] = v
 	return nil
 }
 
