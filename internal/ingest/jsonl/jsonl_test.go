@@ -218,3 +218,30 @@ func FuzzDecoder(f *testing.F) {
 		}
 	})
 }
+
+// TestStringAtEveryOffset: an escape, a quote, a control character or a
+// multi-byte rune at every offset of strings around the eight-byte scan
+// decodes as encoding/json decodes it (or is refused when it refuses).
+func TestStringAtEveryOffset(t *testing.T) {
+	for _, special := range []string{`\"`, `\\`, `\n`, `\u00e9`, "é", "\x01", "\xff", "Вход"} {
+		for n := range 20 {
+			for at := 0; at <= n; at++ {
+				body := strings.Repeat("a", at) + special + strings.Repeat("b", n-at)
+				doc := `{"k":"` + body + `","n":1}`
+				got, err := jsonl.Decode([]byte(doc))
+				var want map[string]any
+				werr := json.Unmarshal([]byte(doc), &want)
+				switch {
+				case special == "\x01" || special == "\xff":
+					if err == nil {
+						t.Errorf("%q accepted", doc)
+					}
+				case err != nil || werr != nil:
+					t.Errorf("%q: %v, encoding/json %v", doc, err, werr)
+				case got["k"] != want["k"]:
+					t.Errorf("%q: %q, want %q", doc, got["k"], want["k"])
+				}
+			}
+		}
+	}
+}
