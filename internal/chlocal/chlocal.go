@@ -14,12 +14,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -286,8 +288,11 @@ func (s *Server) Kill() {
 	<-s.done
 }
 
-// FreePorts returns n distinct free loopback TCP ports. Another process may
-// take one before it is used; callers retry on bind failures.
+// FreePorts returns n distinct free loopback TCP ports, drawn at random
+// below the kernel's ephemeral range (where outgoing connections, which
+// parallel tests make by the thousand, would take them) when the range
+// allows, else from it. Another process may still take one before it is
+// used; callers retry on bind failures.
 func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
@@ -295,16 +300,39 @@ func FreePorts(n int) ([]int, error) {
 			l.Close()
 		}
 	}()
+	low := ephemeralLow()
 	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n && tries < 1000; tries++ {
+		addr := "127.0.0.1:0"
+		if low > 10000 {
+			addr = "127.0.0.1:" + strconv.Itoa(10000+mrand.IntN(low-10000))
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, err
+			continue
 		}
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
+	if len(ports) < n {
+		return nil, fmt.Errorf("chlocal: %d free ports not found", n)
+	}
 	return ports, nil
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (0 if
+// unknown).
+func ephemeralLow() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 1 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[0])
+	return n
 }
 
 func configXML(o Options) string {

@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/access"
 	"github.com/kuzet-kz/kuzet/internal/bus/bustest"
+	"github.com/kuzet-kz/kuzet/internal/chlocal"
 	"github.com/kuzet-kz/kuzet/internal/conformance"
 	"github.com/kuzet-kz/kuzet/internal/loadgen"
 	"github.com/kuzet-kz/kuzet/internal/proctest"
@@ -24,18 +26,13 @@ import (
 
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	var out []string
-	var ls []net.Listener
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
+	ports, err := chlocal.FreePorts(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, l := range ls {
-		l.Close()
+	out := make([]string, n)
+	for i, p := range ports {
+		out[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
 	}
 	return out
 }
