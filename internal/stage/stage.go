@@ -73,8 +73,9 @@ type Options struct {
 	Wait time.Duration
 	// Tick is how often processors' timers run (default 1 s).
 	Tick time.Duration
-	// CheckpointEvery is the longest time between checkpoints of a partition
-	// that processed messages (default 5 s).
+	// CheckpointEvery is the time between checkpoints of a partition that
+	// processed messages (default 5 s); longer for a state whose checkpoint
+	// takes more than a twentieth of it to write (twenty times that).
 	CheckpointEvery time.Duration
 	// Heartbeat and TTL of the membership (bus.PartitionOptions).
 	Heartbeat, TTL time.Duration
@@ -91,6 +92,10 @@ type Runner struct {
 	log   *slog.Logger
 	parts *bus.Partitions
 	cps   *bus.Checkpoints
+	// snap admits checkpointsAtOnce snapshots at a time: a snapshot holds
+	// its state's encoding (and its compressed copy) until saved, so the
+	// partitions checkpointing together bound the memory it takes.
+	snap chan struct{}
 
 	mu      sync.Mutex
 	running map[int]context.CancelFunc
@@ -99,6 +104,14 @@ type Runner struct {
 	done    chan struct{}
 	stats   Stats
 }
+
+// checkpointsAtOnce is how many partitions of a runner write a checkpoint
+// at a time; checkpointShare the least time between two checkpoints of a
+// partition, in multiples of the last one's duration.
+const (
+	checkpointsAtOnce = 2
+	checkpointShare   = 20
+)
 
 // Stats are a runner's counters.
 type Stats struct {
@@ -158,7 +171,7 @@ func Start(ctx context.Context, js jetstream.JetStream, o Options) (*Runner, err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &Runner{opts: o, js: js, log: o.Logger.With("stage", o.Group, "member", o.Member), parts: parts, cps: cps,
-		running: map[int]context.CancelFunc{}, cancel: cancel, done: make(chan struct{})}
+		running: map[int]context.CancelFunc{}, cancel: cancel, done: make(chan struct{}), snap: make(chan struct{}, checkpointsAtOnce)}
 	go func() {
 		defer close(r.done)
 		r.reconcile(runCtx)
@@ -271,11 +284,23 @@ func (r *Runner) ownPartition(ctx context.Context, part int, log *slog.Logger) e
 	}
 	log.Info("partition owned", "checkpoint", cp.Seq)
 	seq, saved := cp.Seq, time.Now()
+	// every is the time between checkpoints: CheckpointEvery, or longer
+	// for a state that takes long to write, so checkpoints take at most
+	// a twentieth of the partition's time (a larger state is replayed from
+	// further back by a new owner instead).
+	every := r.opts.CheckpointEvery
 	lastTick := time.Time{}
 	save := func(ctx context.Context) error {
 		if seq == cp.Seq && cp.Revision != 0 {
 			return nil
 		}
+		select {
+		case r.snap <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-r.snap }()
+		began := time.Now()
 		state, err := proc.Snapshot()
 		if err != nil {
 			return err
@@ -285,6 +310,7 @@ func (r *Runner) ownPartition(ctx context.Context, part int, log *slog.Logger) e
 			return err
 		}
 		cp, saved = next, time.Now()
+		every = max(r.opts.CheckpointEvery, checkpointShare*saved.Sub(began))
 		r.count(func(s *Stats) { s.Checkpoints++ })
 		return nil
 	}
@@ -315,7 +341,7 @@ func (r *Runner) ownPartition(ctx context.Context, part int, log *slog.Logger) e
 			}
 			lastTick = now
 		}
-		if time.Since(saved) >= r.opts.CheckpointEvery {
+		if time.Since(saved) >= every {
 			if err := save(ctx); err != nil {
 				return err
 			}
