@@ -25,30 +25,8 @@ import (
 // (-benchtime=20x) so that every run makes as many parts. Compare with
 // benchstat -col /rollups.
 func BenchmarkInsertEvents(b *testing.B) {
-	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	batch := func(n int) []store.EventRow {
-		rows := make([]store.EventRow, n)
-		for i := range rows {
-			t := at.Add(time.Duration(i) * time.Hour / time.Duration(n)) // an hour: 12 five-minute buckets
-			ev := &event.Event{Timestamp: t, Message: fmt.Sprintf("Failed password for invalid user u%d from 45.155.205.%d port 52114 ssh2", i%50, i%250),
-				Source: &event.Endpoint{IP: fmt.Sprintf("45.155.205.%d", i%250), Port: 52114}}
-			if err := event.Stamp(ev, t, fmt.Sprint("c", i%4), fmt.Sprint("oisc-", i%2), "syslog"); err != nil {
-				b.Fatal(err)
-			}
-			ev.Kuzet.Org, ev.Kuzet.Sector = fmt.Sprint("org-", i%8), []string{"banking", "electricity", "water_supply"}[i%3]
-			ev.Kuzet.SourceType = "syslog"
-			doc, err := event.Marshal(ev)
-			if err != nil {
-				b.Fatal(err)
-			}
-			r, err := store.NewEventRow(ev, doc)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rows[i] = r
-		}
-		return rows
-	}
+	// An hour of events: 12 five-minute buckets of the rollups.
+	batch := func(n int) []store.EventRow { return benchRows(b, n, time.Hour, false) }
 	// A private server: its CPU time is the inserts' (and their merges').
 	bin, err := chlocal.Find()
 	if err != nil {
@@ -105,6 +83,35 @@ func BenchmarkInsertEvents(b *testing.B) {
 	}
 }
 
+// benchRows makes n sshd events over span from 2026-11-24 10:00 UTC, from
+// 4 collectors, 2 OISCs, 8 organisations and 3 sectors; with original,
+// each keeps an RFC 5424 record as event.original.
+func benchRows(b *testing.B, n int, span time.Duration, original bool) []store.EventRow {
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	rows := make([]store.EventRow, n)
+	for i := range rows {
+		t := at.Add(time.Duration(i) * span / time.Duration(n))
+		ev := &event.Event{Timestamp: t, Message: fmt.Sprintf("Failed password for invalid user u%d from 45.155.205.%d port 52114 ssh2", i%50, i%250),
+			Source: &event.Endpoint{IP: fmt.Sprintf("45.155.205.%d", i%250), Port: 52114}}
+		if err := event.Stamp(ev, t, fmt.Sprint("c", i%4), fmt.Sprint("oisc-", i%2), "syslog"); err != nil {
+			b.Fatal(err)
+		}
+		ev.Kuzet.Org, ev.Kuzet.Sector = fmt.Sprint("org-", i%8), []string{"banking", "electricity", "water_supply"}[i%3]
+		ev.Kuzet.SourceType = "syslog"
+		if original {
+			ev.Event.Original = fmt.Sprintf(`<38>1 %s host-%d sshd %d - [kzlg@1 id="%d"] %s`, t.Format(time.RFC3339Nano), i%40, 1000+i, i, ev.Message)
+		}
+		doc, err := event.Marshal(ev)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rows[i], err = store.NewEventRow(ev, doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return rows
+}
+
 // cpuTime is the user and system CPU time of process pid so far.
 func cpuTime(b *testing.B, pid int) time.Duration {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -124,25 +131,7 @@ func cpuTime(b *testing.B, pid int) time.Duration {
 // server on this host: the client's CPU time (this process) and the
 // server's per event. Compare with benchstat -col /compression.
 func BenchmarkInsertCompression(b *testing.B) {
-	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	rows := make([]store.EventRow, 10000)
-	for i := range rows {
-		t := at.Add(time.Duration(i) * time.Millisecond)
-		ev := &event.Event{Timestamp: t, Message: fmt.Sprintf("Failed password for invalid user u%d from 45.155.205.%d port 52114 ssh2", i%50, i%250),
-			Source: &event.Endpoint{IP: fmt.Sprintf("45.155.205.%d", i%250), Port: 52114}}
-		if err := event.Stamp(ev, t, fmt.Sprint("c", i%4), fmt.Sprint("oisc-", i%2), "syslog"); err != nil {
-			b.Fatal(err)
-		}
-		ev.Kuzet.Org, ev.Kuzet.Sector, ev.Kuzet.SourceType = fmt.Sprint("org-", i%8), "banking", "syslog"
-		ev.Event.Original = fmt.Sprintf(`<38>1 %s host-%d sshd %d - [kzlg@1 id="%d"] %s`, t.Format(time.RFC3339Nano), i%40, 1000+i, i, ev.Message)
-		doc, err := event.Marshal(ev)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if rows[i], err = store.NewEventRow(ev, doc); err != nil {
-			b.Fatal(err)
-		}
-	}
+	rows := benchRows(b, 10000, 10*time.Second, true)
 	bin, err := chlocal.Find()
 	if err != nil {
 		b.Skip(err)

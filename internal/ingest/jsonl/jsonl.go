@@ -316,60 +316,66 @@ func (d *decoder) strSlow(start int) (string, error) {
 			d.i++
 			continue
 		}
-		if d.i+1 >= len(d.s) {
-			return "", d.fail(ingest.ReasonTruncated, "unterminated escape")
-		}
-		e := d.s[d.i+1]
-		d.i += 2
-		switch e {
-		case '"', '\\', '/':
-			b = append(b, e)
-		case 'b':
-			b = append(b, '\b')
-		case 'f':
-			b = append(b, '\f')
-		case 'n':
-			b = append(b, '\n')
-		case 'r':
-			b = append(b, '\r')
-		case 't':
-			b = append(b, '\t')
-		case 'u':
-			r, ok := d.hex4()
-			if !ok {
-				return "", d.fail(ingest.ReasonSyntax, "invalid \\u escape")
-			}
-			if utf16.IsSurrogate(r) {
-				// The next escape is taken only when it completes a valid
-				// pair; otherwise U+FFFD, and the next escape stands on its
-				// own, as encoding/json does.
-				r2 := rune(-1)
-				save := d.i
-				if d.i+1 < len(d.s) && d.s[d.i] == '\\' && d.s[d.i+1] == 'u' {
-					d.i += 2
-					if r2, ok = d.hex4(); !ok {
-						r2 = -1
-					}
-				}
-				if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
-					d.i = save
-				}
-			}
-			b = utf8.AppendRune(b, r)
-		default:
-			return "", d.fail(ingest.ReasonSyntax, "invalid escape \\"+string(e))
+		var reason, msg string
+		if b, d.i, reason, msg = AppendEscape(b, d.s, d.i); reason != "" {
+			return "", d.fail(reason, msg)
 		}
 	}
 	return "", d.fail(ingest.ReasonTruncated, "unterminated string")
 }
 
-func (d *decoder) hex4() (rune, bool) {
-	if d.i+4 > len(d.s) {
+// AppendEscape appends what the escape at s[i] (a backslash) of a JSON
+// string stands for, as encoding/json reads it (a broken surrogate pair
+// is U+FFFD, and its second escape then stands on its own), and returns
+// the index after it; or, for a malformed escape, an ingest reason and a
+// message, with i unchanged.
+func AppendEscape[T string | []byte](b []byte, s T, i int) (out []byte, next int, reason, msg string) {
+	if i+1 >= len(s) {
+		return b, i, ingest.ReasonTruncated, "unterminated escape"
+	}
+	switch e := s[i+1]; e {
+	case '"', '\\', '/':
+		return append(b, e), i + 2, "", ""
+	case 'b':
+		return append(b, '\b'), i + 2, "", ""
+	case 'f':
+		return append(b, '\f'), i + 2, "", ""
+	case 'n':
+		return append(b, '\n'), i + 2, "", ""
+	case 'r':
+		return append(b, '\r'), i + 2, "", ""
+	case 't':
+		return append(b, '\t'), i + 2, "", ""
+	case 'u':
+		r, ok := hex4(s, i+2)
+		if !ok {
+			return b, i, ingest.ReasonSyntax, "invalid \\u escape"
+		}
+		next = i + 6
+		if utf16.IsSurrogate(r) {
+			r2 := rune(-1)
+			if next+1 < len(s) && s[next] == '\\' && s[next+1] == 'u' {
+				if r2, ok = hex4(s, next+2); !ok {
+					r2 = -1
+				}
+			}
+			if r = utf16.DecodeRune(r, r2); r != utf8.RuneError {
+				next += 6
+			}
+		}
+		return utf8.AppendRune(b, r), next, "", ""
+	default:
+		return b, i, ingest.ReasonSyntax, "invalid escape \\" + string(e)
+	}
+}
+
+func hex4[T string | []byte](s T, i int) (rune, bool) {
+	if i+4 > len(s) {
 		return 0, false
 	}
 	var r rune
-	for j := d.i; j < d.i+4; j++ {
-		c := d.s[j]
+	for j := i; j < i+4; j++ {
+		c := s[j]
 		r <<= 4
 		switch {
 		case c >= '0' && c <= '9':
@@ -382,7 +388,6 @@ func (d *decoder) hex4() (rune, bool) {
 			return 0, false
 		}
 	}
-	d.i += 4
 	return r, true
 }
 
