@@ -14,6 +14,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/config"
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/store"
+	"github.com/kuzet-kz/kuzet/internal/store/storetest"
 )
 
 // BenchmarkInsertEvents measures InsertEvents per batch size, with the
@@ -27,16 +28,7 @@ import (
 func BenchmarkInsertEvents(b *testing.B) {
 	// An hour of events: 12 five-minute buckets of the rollups.
 	batch := func(n int) []store.EventRow { return benchRows(b, n, time.Hour, false) }
-	// A private server: its CPU time is the inserts' (and their merges').
-	bin, err := chlocal.Find()
-	if err != nil {
-		b.Skip(err)
-	}
-	srv, err := chlocal.Start(context.Background(), chlocal.Options{Binary: bin, Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Kill()
+	srv := privateServer(b)
 	for _, rollups := range []string{"on", "off"} {
 		b.Run("rollups="+rollups, func(b *testing.B) {
 			for _, n := range []int{100, 1000, 10000} {
@@ -47,15 +39,7 @@ func BenchmarkInsertEvents(b *testing.B) {
 					ctx := context.Background()
 					cfg := config.DefaultClickHouse()
 					cfg.Addr, cfg.Database = []string{srv.Addr()}, fmt.Sprintf("bench_%s_%d_%d", rollups, n, time.Now().UnixNano())
-					st, err := store.Open(ctx, cfg, nil)
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer st.Close()
-					if err := st.Migrate(ctx); err != nil {
-						b.Fatal(err)
-					}
-					defer func() { _ = st.DropDatabase(ctx) }()
+					st := storetest.OpenWith(b, cfg)
 					if rollups == "off" {
 						for _, v := range []string{"events_5m_mv", "alerts_1h_mv", "alert_entities_1d_mv"} {
 							if err := st.Exec(ctx, "DROP TABLE IF EXISTS `"+st.Database()+"`.`"+v+"`"); err != nil {
@@ -81,6 +65,22 @@ func BenchmarkInsertEvents(b *testing.B) {
 			}
 		})
 	}
+}
+
+// privateServer starts a ClickHouse server of the benchmark's own (its CPU
+// time is then the benchmark's inserts' and their merges'), killed when
+// the benchmark ends; skipped without clickhouse-server.
+func privateServer(b *testing.B) *chlocal.Server {
+	bin, err := chlocal.Find()
+	if err != nil {
+		b.Skip(err)
+	}
+	srv, err := chlocal.Start(context.Background(), chlocal.Options{Binary: bin, Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(srv.Kill)
+	return srv
 }
 
 // benchRows makes n sshd events over span from 2026-11-24 10:00 UTC, from
@@ -132,29 +132,13 @@ func cpuTime(b *testing.B, pid int) time.Duration {
 // server's per event. Compare with benchstat -col /compression.
 func BenchmarkInsertCompression(b *testing.B) {
 	rows := benchRows(b, 10000, 10*time.Second, true)
-	bin, err := chlocal.Find()
-	if err != nil {
-		b.Skip(err)
-	}
-	srv, err := chlocal.Start(context.Background(), chlocal.Options{Binary: bin, Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Kill()
+	srv := privateServer(b)
 	for _, c := range []string{config.CompressionLZ4, config.CompressionNone} {
 		b.Run("compression="+c, func(b *testing.B) {
 			ctx := context.Background()
 			cfg := config.DefaultClickHouse()
 			cfg.Addr, cfg.Database, cfg.Compression = []string{srv.Addr()}, fmt.Sprintf("bench_%s_%d", c, time.Now().UnixNano()), c
-			st, err := store.Open(ctx, cfg, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
-			if err := st.Migrate(ctx); err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = st.DropDatabase(ctx) }()
+			st := storetest.OpenWith(b, cfg)
 			var cpu0, self0 time.Duration
 			for b.Loop() {
 				if cpu0 == 0 {

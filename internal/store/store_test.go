@@ -165,15 +165,8 @@ func TestUnavailable(t *testing.T) {
 func TestInsertWithoutCompression(t *testing.T) {
 	cfg := storetest.Config(t)
 	cfg.Compression = config.CompressionNone
+	s := storetest.OpenWith(t, cfg)
 	ctx := context.Background()
-	s, err := store.Open(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	at := time.Now().UTC().Truncate(time.Second).Add(-time.Minute)
 	var rows []store.EventRow
 	for i := range 300 {

@@ -102,7 +102,19 @@ func dropAtCleanup(tb testing.TB, cfg config.ClickHouse) {
 // Open returns a migrated store on a fresh database of the test's own.
 func Open(tb testing.TB) *store.Store {
 	tb.Helper()
-	cfg := Config(tb)
+	return openMigrated(tb, Config(tb)) // Config drops it at cleanup
+}
+
+// OpenWith returns a migrated store on cfg's database, closed and dropped
+// when the test ends.
+func OpenWith(tb testing.TB, cfg config.ClickHouse) *store.Store {
+	tb.Helper()
+	dropAtCleanup(tb, cfg)
+	return openMigrated(tb, cfg)
+}
+
+func openMigrated(tb testing.TB, cfg config.ClickHouse) *store.Store {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := store.Open(ctx, cfg, nil)
