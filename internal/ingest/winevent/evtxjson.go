@@ -158,24 +158,40 @@ func (r *evtxReader) event(out Fields) error {
 }
 
 func (r *evtxReader) system(out Fields) error {
-	d := r.d
+	return r.eachKey(func(k string) error {
+		if err := r.once(k); err != nil {
+			return err
+		}
+		return r.systemChild(k, out)
+	})
+}
+
+// eachKey reads the object that comes next, calling f at each key (f
+// reads or skips its value), with r.seen emptied for once.
+func (r *evtxReader) eachKey(f func(k string) error) error {
 	r.seen = r.seen[:0]
-	if err := d.Open(); err != nil {
+	if err := r.d.Open(); err != nil {
 		return err
 	}
 	for {
-		k, more, err := d.Key()
+		k, more, err := r.d.Key()
 		if err != nil || !more {
 			return err
 		}
-		if slices.Contains(r.seen, k) {
-			return errShape
-		}
-		r.seen = append(r.seen, k)
-		if err := r.systemChild(k, out); err != nil {
+		if err := f(k); err != nil {
 			return err
 		}
 	}
+}
+
+// once records a name of the object being read; a name seen before is
+// errShape (Flatten keeps one of the two, in map order).
+func (r *evtxReader) once(name string) error {
+	if slices.Contains(r.seen, name) {
+		return errShape
+	}
+	r.seen = append(r.seen, name)
+	return nil
 }
 
 // systemChild reads one child of System as flattenEvtx does: an element
@@ -301,32 +317,22 @@ func (r *evtxReader) put(out Fields, k string, v any) error {
 
 // eventData reads EventData as flattenData reads its map.
 func (r *evtxReader) eventData(out Fields) error {
-	d := r.d
-	r.seen = r.seen[:0]
-	if err := d.Open(); err != nil {
-		return err
-	}
-	for {
-		k, more, err := d.Key()
-		if err != nil || !more {
-			return err
-		}
+	return r.eachKey(func(k string) error {
 		// Names lose their spaces (flattenDatum); two that become one
 		// are Flatten's, which takes them in map order.
 		name := k
 		if strings.IndexByte(k, ' ') >= 0 {
 			name = strings.ReplaceAll(k, " ", "")
 		}
-		if slices.Contains(r.seen, name) {
-			return errShape
+		if err := r.once(name); err != nil {
+			return err
 		}
-		r.seen = append(r.seen, name)
-		v, err := d.Value()
+		v, err := r.d.Value()
 		if err != nil {
 			return err
 		}
 		if k == "#attributes" {
-			continue
+			return nil
 		}
 		if m, ok := v.(map[string]any); ok {
 			// A nested element without text spreads its children among
@@ -336,5 +342,6 @@ func (r *evtxReader) eventData(out Fields) error {
 			}
 		}
 		flattenDatum(k, v, out)
-	}
+		return nil
+	})
 }
