@@ -3,7 +3,6 @@ package pipeline_test
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -79,20 +78,10 @@ func TestZeekConformance(t *testing.T) {
 	}
 	total := 0
 	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, err := gzip.NewReader(fh)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(zr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		st := stream(t, set, "zeek")
 		n := 0
-		for sc.Scan() {
-			line := append([]byte(nil), sc.Bytes()...)
+		conformance.GzipLines(t, f, func(b []byte) bool {
+			line := append([]byte(nil), b...)
 			var got *event.Event
 			err := st.Push(ingest.Record{Data: line, File: f, ReceivedAt: time.Now()}, func(ev *event.Event) error { got = ev; return nil })
 			if err != nil {
@@ -117,11 +106,8 @@ func TestZeekConformance(t *testing.T) {
 				check(t, sch, got, filepath.Base(f))
 			}
 			n++
-		}
-		if err := sc.Err(); err != nil {
-			t.Fatal(err)
-		}
-		fh.Close()
+			return true
+		})
 		total += n
 	}
 	t.Logf("%d Zeek records normalised", total)
@@ -154,18 +140,7 @@ func TestWindowsConformance(t *testing.T) {
 		_ = json.Unmarshal(sc.Bytes(), &flat)
 		src := flat["_source"].(string)
 		if _, ok := raws[src]; !ok {
-			data, err := os.ReadFile(filepath.Join(root, src))
-			if err != nil {
-				t.Fatal(err)
-			}
-			dec := json.NewDecoder(bytes.NewReader(data))
-			for dec.More() {
-				var m json.RawMessage
-				if err := dec.Decode(&m); err != nil {
-					t.Fatal(err)
-				}
-				raws[src] = append(raws[src], m)
-			}
+			raws[src] = conformance.JSONValues(t, filepath.Join(root, src))
 		}
 		raw := raws[src][int(flat["_index"].(float64))]
 		ev, err := set.RunOne("winevent", compact(t, raw))

@@ -1,9 +1,7 @@
 package pipeline_test
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,7 +11,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -125,29 +122,11 @@ func TestDifferential(t *testing.T) {
 	}
 
 	// SigmaHQ's regression events, every one in every file.
-	sroot := conformance.Path(t, "sigmahq")
-	var files []string
-	_ = filepath.WalkDir(filepath.Join(sroot, "regression_data"), func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".json") {
-			files = append(files, path)
-		}
-		return nil
-	})
-	sort.Strings(files)
 	{
 		var out bytes.Buffer
 		n := 0
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dec := json.NewDecoder(bytes.NewReader(data))
-			for dec.More() {
-				var m json.RawMessage
-				if err := dec.Decode(&m); err != nil {
-					break
-				}
+		for _, f := range conformance.RegressionFiles(t) {
+			for _, m := range conformance.JSONValues(t, f) {
 				run(&out, "winevent", compact(t, m))
 				n++
 			}
@@ -158,25 +137,15 @@ func TestDifferential(t *testing.T) {
 	// The Zeek logs: the first 2,000 records of each.
 	zfiles, _ := filepath.Glob(filepath.Join(conformance.Path(t, "zeek"), "*.json.gz"))
 	for _, f := range zfiles {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, err := gzip.NewReader(fh)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(zr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		var out bytes.Buffer
 		n := 0
-		for n < 2000 && sc.Scan() {
-			run(&out, "zeek", append([]byte(nil), sc.Bytes()...))
+		conformance.GzipLines(t, f, func(line []byte) bool {
+			run(&out, "zeek", append([]byte(nil), line...))
 			// The same record as Suricata and NDJSON read it: other steps.
-			run(&out, "ndjson", append([]byte(nil), sc.Bytes()...))
+			run(&out, "ndjson", append([]byte(nil), line...))
 			n++
-		}
-		fh.Close()
+			return n < 2000
+		})
 		add("zeek/"+filepath.Base(f), &out, n)
 	}
 

@@ -127,23 +127,7 @@ func differentialEvents(t *testing.T, root string, eng *Engine) []Event {
 		out = append(out, MapEvent(m), upperEvent(m))
 	}
 	for file := range files {
-		data, err := os.ReadFile(filepath.Join(root, file))
-		if err != nil {
-			continue
-		}
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		for dec.More() {
-			var doc map[string]any
-			if err := dec.Decode(&doc); err != nil {
-				t.Fatal(err)
-			}
-			flat, _, err := winevent.Flatten(doc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, MapEvent(flat))
-		}
+		out = append(out, evtxEvents(t, filepath.Join(root, file))...)
 	}
 	// Synthetic: for each routed rule, an event of its route whose fields
 	// hold values built from the rule's patterns (each search's first
@@ -313,4 +297,25 @@ detection:
 			t.Errorf("Image %s: matches %v", img, got)
 		}
 	}
+}
+
+// evtxEvents reads an evtx_dump file (pretty-printed objects one after
+// another) and flattens each event (EvtxEvents for the external tests).
+func evtxEvents(tb testing.TB, path string) []Event {
+	tb.Helper()
+	var out []Event
+	for _, m := range conformance.JSONValues(tb, path) {
+		dec := json.NewDecoder(bytes.NewReader(m))
+		dec.UseNumber()
+		var doc map[string]any
+		if err := dec.Decode(&doc); err != nil {
+			tb.Fatal(err)
+		}
+		flat, _, err := winevent.Flatten(doc)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, MapEvent(flat))
+	}
+	return out
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/kuzet-kz/kuzet/internal/conformance"
-	"github.com/kuzet-kz/kuzet/internal/ingest/winevent"
 	"github.com/kuzet-kz/kuzet/internal/sigma"
 )
 
@@ -38,31 +37,6 @@ func regressionCases(t *testing.T) (string, []regressionCase) {
 		out = append(out, c)
 	}
 	return root, out
-}
-
-// evtxEvents reads an evtx_dump file (pretty-printed objects one after
-// another) and flattens each event.
-func evtxEvents(t *testing.T, path string) []sigma.Event {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var out []sigma.Event
-	for dec.More() {
-		var doc map[string]any
-		if err := dec.Decode(&doc); err != nil {
-			t.Fatal(err)
-		}
-		flat, _, err := winevent.Flatten(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, sigma.MapEvent(flat))
-	}
-	return out
 }
 
 // flatEvents reads regression_events.flat.jsonl by source file.
@@ -130,7 +104,7 @@ func TestRegressionPairs(t *testing.T) {
 			}
 			return n
 		}
-		raw := count(evtxEvents(t, filepath.Join(root, c.EventsFile)))
+		raw := count(sigma.EvtxEvents(t, filepath.Join(root, c.EventsFile)))
 		fl := count(flat[c.EventsFile])
 		if raw >= c.MinMatches {
 			passRaw++

@@ -3,8 +3,6 @@ package winevent_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -69,26 +67,9 @@ func TestFlattenEvtxJSON(t *testing.T) {
 		t.Errorf("read %d of the seeds, want the 6 of evtx_dump's shape", read)
 	}
 	// Every SigmaHQ regression event (evtx_dump) is read, as Flatten does.
-	root := conformance.Path(t, "sigmahq")
-	var files []string
-	_ = filepath.WalkDir(filepath.Join(root, "regression_data"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") {
-			files = append(files, p)
-		}
-		return nil
-	})
 	n := 0
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := json.NewDecoder(bytes.NewReader(data))
-		for dec.More() {
-			var m json.RawMessage
-			if err := dec.Decode(&m); err != nil {
-				t.Fatal(err)
-			}
+	for _, f := range conformance.RegressionFiles(t) {
+		for _, m := range conformance.JSONValues(t, f) {
 			var b bytes.Buffer
 			_ = json.Compact(&b, m)
 			if !sameAsFlatten(t, b.String()) {

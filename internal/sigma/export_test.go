@@ -1,0 +1,4 @@
+package sigma
+
+// EvtxEvents is evtxEvents for the package's external tests.
+var EvtxEvents = evtxEvents
