@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -97,20 +96,8 @@ func TestDifferential(t *testing.T) {
 	root := conformance.Path(t, "elastic-integrations")
 	for _, p := range elasticPairs {
 		var out bytes.Buffer
-		docs := readJSONList(t, filepath.Join(root, p.dir, p.input+"-expected.json"), "expected")
-		var inputs []map[string]any
-		if p.structured {
-			inputs = readJSONList(t, filepath.Join(root, p.dir, p.input), "events")
-		}
-		for i, want := range docs {
-			var raw []byte
-			if p.structured {
-				raw, _ = json.Marshal(inputs[i])
-			} else {
-				o, _ := lookupPath(want, "event.original")
-				s, _ := o.(string)
-				raw = []byte(s)
-			}
+		_, raws := elasticRecords(t, root, p)
+		for _, raw := range raws {
 			ev, err := runElastic(set, p, raw)
 			if err != nil {
 				fmt.Fprintf(&out, "error %s: %v\n", ingest.ReasonOf(err), err)
@@ -118,7 +105,7 @@ func TestDifferential(t *testing.T) {
 			}
 			dumpEvent(&out, ev)
 		}
-		add("elastic/"+p.dir+"/"+p.input, &out, len(docs))
+		add("elastic/"+p.dir+"/"+p.input, &out, len(raws))
 	}
 
 	// SigmaHQ's regression events, every one in every file.

@@ -130,6 +130,32 @@ var elasticUnsupported = map[string]string{
 	"panw/panos": "PAN-OS CSV syslog: no kuzet pipeline yet",
 }
 
+// elasticRecords returns a pair's expected documents and, for each, the
+// raw record Elastic's pipeline read: the input event (structured) or the
+// expected document's event.original.
+func elasticRecords(t *testing.T, root string, p elasticPair) (docs []map[string]any, raws [][]byte) {
+	t.Helper()
+	docs = readJSONList(t, filepath.Join(root, p.dir, p.input+"-expected.json"), "expected")
+	var inputs []map[string]any
+	if p.structured {
+		inputs = readJSONList(t, filepath.Join(root, p.dir, p.input), "events")
+	}
+	for i, want := range docs {
+		if p.structured {
+			raw, _ := json.Marshal(inputs[i])
+			raws = append(raws, raw)
+			continue
+		}
+		o, _ := lookupPath(want, "event.original")
+		s, ok := o.(string)
+		if !ok {
+			t.Fatalf("%s/%s doc %d: no event.original", p.dir, p.input, i+1)
+		}
+		raws = append(raws, []byte(s))
+	}
+	return docs, raws
+}
+
 // TestElasticConformance runs the raw records of Elastic's integration
 // pipeline tests through kuzet's pipelines and compares the ECS fields with
 // the documents Elastic's pipelines make of them: per format, kuzet must
@@ -147,23 +173,9 @@ func TestElasticConformance(t *testing.T) {
 	var diffs []string
 	general := map[string]int{}
 	for _, p := range elasticPairs {
-		docs := readJSONList(t, filepath.Join(root, p.dir, p.input+"-expected.json"), "expected")
-		var inputs []map[string]any
-		if p.structured {
-			inputs = readJSONList(t, filepath.Join(root, p.dir, p.input), "events")
-		}
+		docs, raws := elasticRecords(t, root, p)
 		for i, want := range docs {
-			var raw []byte
-			if p.structured {
-				raw, _ = json.Marshal(inputs[i])
-			} else {
-				o, _ := lookupPath(want, "event.original")
-				s, ok := o.(string)
-				if !ok {
-					t.Fatalf("%s/%s doc %d: no event.original", p.dir, p.input, i+1)
-				}
-				raw = []byte(s)
-			}
+			raw := raws[i]
 			got, err := runElastic(set, p, raw)
 			if err != nil {
 				t.Errorf("%s/%s doc %d: %v", p.dir, p.input, i+1, err)
