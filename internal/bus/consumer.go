@@ -107,15 +107,20 @@ func (c *Consumer) Fetch(ctx context.Context, max, maxBytes int) ([]Delivery, er
 	for m := range mb.Messages() {
 		out = append(out, Delivery{msg: m})
 	}
-	// ErrBatchCompleted is the server's 409 "Batch Completed": the fetch got
-	// max messages before maxBytes, with more waiting - a full fetch, not a
-	// failure (taken for one, every full fetch under a backlog made the ncc
-	// not ready and sleep half a second).
-	if err := mb.Error(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, nats.ErrTimeout) &&
-		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, jetstream.ErrBatchCompleted) {
+	if err := mb.Error(); err != nil && !fetchEnded(err) {
 		return out, fmt.Errorf("bus: fetch: %w", err)
 	}
 	return out, nil
+}
+
+// fetchEnded reports a fetch's error that only says how it ended: its wait
+// or context ran out, nothing was there, or ErrBatchCompleted, the server's
+// 409 "Batch Completed" (the fetch got max messages before maxBytes, with
+// more waiting: a full fetch, not a failure; taken for one, every full
+// fetch under a backlog made the ncc not ready and sleep half a second).
+func fetchEnded(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, jetstream.ErrBatchCompleted)
 }
 
 // Pending returns the consumer's lag: messages in the stream not yet

@@ -178,7 +178,7 @@ func (r *PartitionReader) Fetch(ctx context.Context, max int, wait time.Duration
 	defer cancel()
 	batch, err := r.cons.Fetch(max, jetstream.FetchContext(fctx))
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+		if fetchEnded(err) {
 			return nil, r.checkIdle(ctx)
 		}
 		r.reset()
@@ -204,8 +204,7 @@ func (r *PartitionReader) Fetch(ctx context.Context, max int, wait time.Duration
 		out = append(out, StageMsg{Seq: md.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Time: md.Timestamp})
 	}
 	if r.cons != nil {
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) &&
-			!errors.Is(err, jetstream.ErrBatchCompleted) {
+		if err := batch.Error(); err != nil && !fetchEnded(err) {
 			r.reset()
 			if consumerLost(err) {
 				return out, nil

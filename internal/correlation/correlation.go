@@ -175,7 +175,8 @@ func SignalMessages(groups []SignalGroup, partitions int) ([]bus.Message, error)
 				if err != nil {
 					return nil, err
 				}
-				if len(body) > 0 && len(body)+len(data)+1 > MaxSignalMessage {
+				// With its comma and the closing bracket, sig must fit.
+				if len(body) > 0 && len(body)+1+len(data)+1 > MaxSignalMessage {
 					msgs = append(msgs, signalMessage(g.Key, p, chunk, append(body, ']')))
 					chunk, body = chunk+1, nil
 				}
