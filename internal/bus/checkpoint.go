@@ -41,7 +41,10 @@ var ErrCheckpointConflict = errors.New("bus: checkpoint written by another membe
 type Checkpoint struct {
 	// Seq is the last stream sequence the state covers (0: none).
 	Seq uint64
-	// State is the stage's snapshot.
+	// State is the stage's snapshot, as Load read it; a checkpoint Save
+	// returns has none (its caller has the state, and a partition's owner
+	// keeps its checkpoint for the next Save: a copy of its whole state
+	// held for that alone would double what the partition costs).
 	State []byte
 	// Revision is the KV revision it was read at (0: none yet), for the
 	// next Save.
@@ -204,7 +207,7 @@ func (c *Checkpoints) Save(ctx context.Context, part int, prev Checkpoint, seq u
 	if prev.Seq != seq {
 		_ = c.obs.Delete(ctx, fmt.Sprintf("%s-%d", partKey(part), prev.Seq))
 	}
-	return Checkpoint{Seq: seq, State: state, Revision: rev}, nil
+	return Checkpoint{Seq: seq, Revision: rev}, nil
 }
 
 // isWrongSequence reports the error JetStream gives a Create of an existing

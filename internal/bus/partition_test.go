@@ -157,6 +157,9 @@ func TestCheckpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cp.Seq != 10 || cp.Revision == 0 || cp.State != nil {
+		t.Fatalf("a saved checkpoint: seq %d, revision %d, %d bytes of state kept (want none)", cp.Seq, cp.Revision, len(cp.State))
+	}
 	got, err := cps.Load(ctx, 3)
 	if err != nil || got.Seq != 10 || !bytes.Equal(got.State, small) || got.Revision != cp.Revision {
 		t.Fatalf("inline: %+v, %v", got, err)

@@ -37,6 +37,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -82,6 +83,12 @@ type Stage struct {
 type stageMetrics struct {
 	applied, rejected *prometheus.CounterVec
 	updates           prometheus.Counter
+	// dropped counts groups evicted and events trimmed to keep the
+	// windows within correlation.max_groups and max_bytes.
+	dropped *prometheus.CounterVec
+	// bytes and groups are each owned partition's state (the engine's
+	// estimate), summed by the gauges; a partition not owned here is 0.
+	bytes, groups []atomic.Int64
 }
 
 // Start starts this instance's share of the correlation partitions.
@@ -102,16 +109,9 @@ func Start(ctx context.Context, js jetstream.JetStream, st *store.Store, o Optio
 	// the episodes of the upstream groups that share its partition.
 	o.Engine.NoChain = false
 	s := &Stage{opts: o, st: st, log: o.Logger.With("stage", Group),
-		pub: bus.NewAlertPublisher(js, bus.DefaultAlertPublisherOptions()), m: stageMetrics{
-			applied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_correlate_signals_total",
-				Help: "Signals applied to correlation windows, by result."}, []string{"result"}),
-			rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_correlate_signals_rejected_total",
-				Help: "Signals rejected by the correlation engine or not decoded, by reason."}, []string{"reason"}),
-			updates: prometheus.NewCounter(prometheus.CounterOpts{Name: "kuzet_correlate_alert_updates_total",
-				Help: "Correlation alert updates (episode opened, updated, closed) stored."}),
-		}}
+		pub: bus.NewAlertPublisher(js, bus.DefaultAlertPublisherOptions()), m: newStageMetrics(o.Partitions)}
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{s.m.applied, s.m.rejected, s.m.updates} {
+		for _, c := range s.collectors() {
 			if err := o.Registerer.Register(c); err != nil {
 				return nil, err
 			}
@@ -124,6 +124,39 @@ func Start(ctx context.Context, js jetstream.JetStream, st *store.Store, o Optio
 		return nil, err
 	}
 	return s, nil
+}
+
+func newStageMetrics(partitions int) stageMetrics {
+	return stageMetrics{
+		applied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_correlate_signals_total",
+			Help: "Signals applied to correlation windows, by result."}, []string{"result"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_correlate_signals_rejected_total",
+			Help: "Signals rejected by the correlation engine or not decoded, by reason."}, []string{"reason"}),
+		updates: prometheus.NewCounter(prometheus.CounterOpts{Name: "kuzet_correlate_alert_updates_total",
+			Help: "Correlation alert updates (episode opened, updated, closed) stored."}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuzet_correlate_state_dropped_total",
+			Help: "Correlation state dropped to stay within correlation.max_groups and max_bytes: groups evicted (least recently updated first) and events trimmed from a group larger than max_bytes alone."}, []string{"what"}),
+		bytes: make([]atomic.Int64, partitions), groups: make([]atomic.Int64, partitions),
+	}
+}
+
+// collectors are the stage's metrics, the state gauges included.
+func (s *Stage) collectors() []prometheus.Collector {
+	sum := func(v []atomic.Int64) func() float64 {
+		return func() float64 {
+			var t int64
+			for i := range v {
+				t += v[i].Load()
+			}
+			return float64(t)
+		}
+	}
+	return []prometheus.Collector{s.m.applied, s.m.rejected, s.m.updates, s.m.dropped,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kuzet_correlate_state_bytes",
+			Help: "Estimated bytes of the correlation windows of the partitions this ncc owns (each bounded by correlation.max_bytes)."}, sum(s.m.bytes)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kuzet_correlate_state_groups",
+			Help: "Correlation groups kept by the partitions this ncc owns (each bounded by correlation.max_groups)."}, sum(s.m.groups)),
+	}
 }
 
 // Stop stops the partitions (each checkpoints).
@@ -224,14 +257,42 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) err
 }
 
 type processor struct {
-	s   *Stage
-	eng *correlate.Engine
+	s    *Stage
+	part int
+	eng  *correlate.Engine
+	// seen is the engine's counters when last reported.
+	seen correlate.Counters
 	// latest is the latest event time seen and arrived when it was seen
 	// (wall clock), for Tick's watermark.
 	latest, arrived time.Time
 }
 
-func (s *Stage) newProcessor(int) stage.Processor { return &processor{s: s} }
+func (s *Stage) newProcessor(part int) stage.Processor { return &processor{s: s, part: part} }
+
+// report publishes the partition's state size and what it dropped since
+// the last report.
+func (p *processor) report() {
+	c := p.eng.Counters()
+	if d := c.Evicted - p.seen.Evicted; d > 0 {
+		p.s.m.dropped.WithLabelValues("groups_evicted").Add(float64(d))
+	}
+	if d := c.Trimmed - p.seen.Trimmed; d > 0 {
+		p.s.m.dropped.WithLabelValues("events_trimmed").Add(float64(d))
+	}
+	p.seen = c
+	if p.part >= 0 && p.part < len(p.s.m.bytes) {
+		p.s.m.bytes[p.part].Store(p.eng.Bytes())
+		p.s.m.groups[p.part].Store(int64(p.eng.Groups()))
+	}
+}
+
+// Close clears the partition's gauges: another member owns it now.
+func (p *processor) Close() {
+	if p.part >= 0 && p.part < len(p.s.m.bytes) {
+		p.s.m.bytes[p.part].Store(0)
+		p.s.m.groups[p.part].Store(0)
+	}
+}
 
 func (p *processor) Restore(state []byte) error {
 	p.eng = correlate.NewEngine(p.s.opts.Set, p.s.opts.Engine)
@@ -242,6 +303,9 @@ func (p *processor) Restore(state []byte) error {
 	if err := p.eng.Restore(state); err != nil {
 		return err
 	}
+	// Drops counted by the snapshot's owner were reported there.
+	p.seen = p.eng.Counters()
+	p.report()
 	if w := p.eng.Watermark(); w.Unix() > 0 {
 		p.latest = w.Add(p.lateness())
 	}
@@ -279,6 +343,7 @@ func (p *processor) Process(ctx context.Context, msgs []bus.StageMsg) error {
 	if len(msgs) > 0 {
 		p.arrived = time.Now()
 	}
+	p.report()
 	return p.s.persist(ctx, ups)
 }
 
@@ -297,7 +362,9 @@ func (p *processor) Tick(ctx context.Context, now time.Time) error {
 	if !w.After(p.eng.Watermark()) {
 		return nil
 	}
-	return p.s.persist(ctx, p.eng.Advance(w))
+	ups := p.eng.Advance(w)
+	p.report()
+	return p.s.persist(ctx, ups)
 }
 
 // alerts turns an episode update into one alert per involved organisation.

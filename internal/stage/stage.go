@@ -274,6 +274,7 @@ func (r *Runner) ownPartition(ctx context.Context, part int, log *slog.Logger) e
 	if err := proc.Restore(cp.State); err != nil {
 		return fmt.Errorf("stage: restore partition %d at %d: %w", part, cp.Seq, err)
 	}
+	cp.State = nil // restored: the processor holds it now
 	rd, err := bus.OpenPartition(ctx, r.js, r.opts.Group, part, cp.Seq)
 	if err != nil {
 		return err
