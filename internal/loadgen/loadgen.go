@@ -64,7 +64,7 @@ type Options struct {
 	Journals []string
 	// NCCMetrics is the ncc's /metrics URL; when set, its consumer lag
 	// (kuzet_ncc_consumer_pending_messages) is read every second and its
-	// peak reported.
+	// peak reported, and its latency histogram gives StoredLatency.
 	NCCMetrics string
 	// Label names the run in the summary ("detection on").
 	Label string
@@ -216,6 +216,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			cpu0[n] = c
 		} else {
 			log.Warn("cpu", "process", n, "pid", p, "err", err)
+		}
+	}
+
+	var hist0 []bucket
+	if o.NCCMetrics != "" {
+		if hist0, err = readHistogram(ctx, o.NCCMetrics, latencyHistogram); err != nil {
+			log.Warn("ncc latency histogram", "err", err)
 		}
 	}
 
@@ -418,6 +425,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.setLatency(smp)
 	res.LatencyResolutionMs = ms(maxGap)
+	if o.NCCMetrics != "" {
+		if hist, err := readHistogram(context.WithoutCancel(ctx), o.NCCMetrics, latencyHistogram); err != nil {
+			log.Warn("ncc latency histogram", "err", err)
+		} else if d, err := histogramDelta(hist0, hist); err != nil {
+			log.Warn("ncc latency histogram", "err", err)
+		} else {
+			res.setStoredLatency(d)
+		}
+	}
 	res.PeakConsumerPending = peakLag
 	res.Alerts, res.Incidents = cnt.derived(context.WithoutCancel(ctx))
 	for _, n := range sortedKeys(pids) {

@@ -151,6 +151,9 @@ digests: {disabled: true}
 	if res.Samples == 0 || res.SamplesUnseen != 0 || res.P50ms <= 0 || res.P99ms < res.P50ms || res.Maxms < res.P99ms {
 		t.Errorf("latency: %d samples (%d unseen), p50 %v p99 %v max %v", res.Samples, res.SamplesUnseen, res.P50ms, res.P99ms, res.Maxms)
 	}
+	if l := res.StoredLatency; l == nil || l.Events < float64(res.Stored) || l.P50ms <= 0 || l.P99ms < l.P50ms || l.Within5s < 0 || l.Within5s > 1 {
+		t.Errorf("the ncc's latency over the run: %+v (stored %d)", l, res.Stored)
+	}
 	if res.PeakConsumerPending < 0 {
 		t.Errorf("ncc consumer lag not read")
 	}

@@ -72,8 +72,9 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(64<<10, 2, 12),
 		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "kuzet_ncc_event_latency_seconds", Help: "From acceptance at the collector to storage at the NCC.",
-			Buckets: prometheus.ExponentialBuckets(0.01, 3, 12),
+			Name: "kuzet_ncc_event_latency_seconds", Help: "From acceptance at the collector to storage at the NCC (the INSERT returned: queryable).",
+			// Fine around the seconds an operator's objective names (5 s).
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10, 15, 20, 30, 60, 120, 300, 900, 3600},
 		}),
 		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kuzet_ncc_store_up", Help: "1 when the last ClickHouse operation succeeded, 0 while it is unavailable.",
