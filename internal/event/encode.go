@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"math/bits"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
 )
 
 // This file is the event encoder: by hand, without reflection, the bytes
@@ -267,15 +267,15 @@ func appendMeta(b []byte, m *Meta) ([]byte, error) {
 func appendKuzet(b []byte, k *Kuzet) ([]byte, error) {
 	var err error
 	b = append(b, `{"event_id":`...)
-	b = appendString(b, k.EventID)
+	b = jsonl.AppendString(b, k.EventID)
 	b = append(b, `,"received_at":`...)
 	if b, err = timeValue(b, k.ReceivedAt); err != nil {
 		return nil, err
 	}
 	b = append(b, `,"collector":`...)
-	b = appendString(b, k.Collector)
+	b = jsonl.AppendString(b, k.Collector)
 	b = append(b, `,"oisc":`...)
-	b = appendString(b, k.OISC)
+	b = jsonl.AppendString(b, k.OISC)
 	b = strMember(b, "input", k.Input)
 	b = strMember(b, "source_type", k.SourceType)
 	b = strMember(b, "org", k.Org)
@@ -287,7 +287,7 @@ func appendKuzet(b []byte, k *Kuzet) ([]byte, error) {
 	}
 	b = strsMember(b, "object_tags", k.ObjectTags)
 	b = append(b, `,"asset":`...)
-	b = appendString(b, k.Asset)
+	b = jsonl.AppendString(b, k.Asset)
 	b = strMember(b, "original_b64", k.OriginalB64)
 	b = strMember(b, "time_source", k.TimeSource)
 	b = strMember(b, "time_zone", k.TimeZone)
@@ -529,7 +529,7 @@ func strMember(b []byte, key, v string) []byte {
 		return b
 	}
 	member(&b, key)
-	return appendString(b, v)
+	return jsonl.AppendString(b, v)
 }
 
 // intMember writes an omitempty integer member.
@@ -600,7 +600,7 @@ func appendStrings(b []byte, v []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, s)
+		b = jsonl.AppendString(b, s)
 	}
 	return append(b, ']')
 }
@@ -625,9 +625,9 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonl.AppendString(b, k)
 		b = append(b, ':')
-		b = appendString(b, m[k])
+		b = jsonl.AppendString(b, m[k])
 	}
 	return append(b, '}')
 }
@@ -639,7 +639,7 @@ func appendNestedStringMap(b []byte, m map[string]map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonl.AppendString(b, k)
 		b = append(b, ':')
 		b = appendStringMap(b, m[k])
 	}
@@ -666,7 +666,7 @@ func appendMap(b []byte, m map[string]any, depth int) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonl.AppendString(b, k)
 		b = append(b, ':')
 		if b, err = appendValue(b, m[k], depth+1); err != nil {
 			return nil, err
@@ -680,7 +680,7 @@ func appendMap(b []byte, m map[string]any, depth int) ([]byte, error) {
 func appendValue(b []byte, v any, depth int) ([]byte, error) {
 	switch v := v.(type) {
 	case string:
-		return appendString(b, v), nil
+		return jsonl.AppendString(b, v), nil
 	case int64:
 		return strconv.AppendInt(b, v, 10), nil
 	case int:
@@ -734,18 +734,7 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return fallback(b, f)
 	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// e-09 → e-9
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
+	b = jsonl.AppendFloat(b, f)
 	return b, nil
 }
 
@@ -803,94 +792,4 @@ func fallback(b []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...), nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s quoted as encoding/json does without HTML
-// escaping: ", \ and control characters escaped (\b \f \n \r \t by name),
-// U+2028 and U+2029 escaped, invalid UTF-8 replaced by \ufffd.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		// Eight bytes at a time while none needs attention.
-		for i+8 <= len(s) {
-			w := s[i : i+8]
-			m := special(uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56)
-			if m != 0 {
-				i += bits.TrailingZeros64(m) / 8
-				break
-			}
-			i += 8
-		}
-		if i >= len(s) {
-			break
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if safe[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// safe marks the ASCII bytes written as they are.
-var safe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// special returns, for eight bytes in little-endian order, a mask with the
-// high bit set in the first byte that is not written as it is (a control
-// character, '"', '\\' or a non-ASCII byte) and in none before it; bits
-// after the first may be set spuriously (by borrows).
-func special(x uint64) uint64 {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	quote := x ^ ('"' * ones)
-	slash := x ^ ('\\' * ones)
-	return (x | (x-0x20*ones)&^x | (quote-ones)&^quote | (slash-ones)&^slash) & highs
 }
