@@ -80,3 +80,36 @@ func BenchmarkApply(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSnapshot measures writing a checkpoint of 10,000 groups of 60
+// signals each (600,000 entries, with shares), and its bytes.
+func BenchmarkSnapshot(b *testing.B) {
+	rules, _ := sigma.ParseRules("b.yml", []byte(fmt.Sprintf(benchRules, 1<<30)))
+	set, rej := correlate.Compile(rules)
+	if len(rej) > 0 {
+		b.Fatal(rej[0].Err)
+	}
+	const groups = 10000
+	eng := correlate.NewEngine(set, correlate.Options{Lateness: time.Hour, MaxGroups: 2 * groups, MaxBytes: 1 << 30})
+	shares := []correlate.Share{{Org: "altyn-grid", Object: "altyn-scada", Sector: "energy", OISC: "oisc-almaty"},
+		{Org: "kaz-bank", Object: "kaz-bank-core", Sector: "banking", OISC: "oisc-astana"}}
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 60 * groups {
+		if _, err := eng.Apply(correlate.Signal{Correlation: "count", Rule: "a", EventID: fmt.Sprintf("0b7c1e2a-%08d", i),
+			Time: start.Add(time.Duration(i) * time.Millisecond), Group: []string{fmt.Sprintf("user%05d", i%groups)},
+			Share: shares[i%2]}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n int
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		data, err := eng.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(data)
+	}
+	b.ReportMetric(float64(n), "bytes")
+}

@@ -207,6 +207,8 @@ type Engine struct {
 	// each distinct share once (organisations and objects of the registry).
 	shares  []Share
 	shareIx map[Share]int32
+	// snapSize is the last snapshot's length, to size the next one's buffer.
+	snapSize int
 }
 
 func (e *Engine) intern(s Share) int32 {

@@ -4,8 +4,12 @@ import (
 	"container/heap"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 
 	"github.com/google/uuid"
+
+	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
 )
 
 // snapshotVersion is the format of Snapshot; Restore refuses others.
@@ -50,22 +54,143 @@ type snapEpisode struct {
 	Metric      float64       `json:"metric"`
 }
 
-// Snapshot returns the engine's whole state as JSON. The same state always
-// gives the same bytes.
+// Snapshot returns the engine's whole state as JSON (snapState's). The
+// same state always gives the same bytes. It is written straight into one
+// buffer, sized by the last snapshot: encoding/json built a copy of every
+// entry, a growing buffer and a final copy of it, three times the state
+// at once for each partition being checkpointed.
 func (e *Engine) Snapshot() ([]byte, error) {
-	st := snapState{Version: snapshotVersion, Watermark: e.watermark, MaxSeen: e.maxSeen, Seq: e.seq, Counters: e.c}
-	for g := e.head; g != nil; g = g.next {
-		sg := snapGroup{Correlation: g.corr.ID, Values: g.values, Entries: make([]snapEntry, len(g.entries))}
-		for i, en := range g.entries {
-			sg.Entries[i] = snapEntry{T: en.t, Seq: en.seq, ID: en.id, Input: int(en.input), Value: en.value, Share: e.shares[en.share]}
-		}
-		if ep := g.ep; ep != nil {
-			sg.Episode = &snapEpisode{ID: ep.id, Version: ep.version, Fired: ep.fired, WindowStart: ep.windowStart,
-				First: ep.first, Last: ep.last, Count: ep.count, IDs: ep.ids, Shares: ep.shares, Values: ep.values, Metric: ep.metric}
-		}
-		st.Groups = append(st.Groups, sg)
+	b := make([]byte, 0, e.snapSize+e.snapSize/8+4096)
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, snapshotVersion, 10)
+	b = appendInt(append(b, `,"watermark":`...), e.watermark)
+	b = appendInt(append(b, `,"max_seen":`...), e.maxSeen)
+	b = strconv.AppendUint(append(b, `,"seq":`...), e.seq, 10)
+	c := e.c
+	b = appendInt(append(b, `,"counters":{"applied":`...), c.Applied)
+	b = appendInt(append(b, `,"duplicates":`...), c.Duplicates)
+	b = appendInt(append(b, `,"late":`...), c.Late)
+	b = appendInt(append(b, `,"invalid":`...), c.Invalid)
+	b = appendInt(append(b, `,"evicted":`...), c.Evicted)
+	b = appendInt(append(b, `,"trimmed":`...), c.Trimmed)
+	b = appendInt(append(b, `,"opened":`...), c.Opened)
+	b = appendInt(append(b, `,"closed":`...), c.Closed)
+	b = append(b, `},"groups":`...)
+	if e.head == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
 	}
-	return json.Marshal(st)
+	var err error
+	for g := e.head; g != nil; g = g.next {
+		if g != e.head {
+			b = append(b, ',')
+		}
+		b = jsonl.AppendString(append(b, `{"correlation":`...), g.corr.ID)
+		b = appendStrings(append(b, `,"values":`...), g.values)
+		b = append(b, `,"entries":[`...)
+		for i := range g.entries {
+			en := &g.entries[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendInt(append(b, `{"t":`...), en.t)
+			b = strconv.AppendUint(append(b, `,"seq":`...), en.seq, 10)
+			b = jsonl.AppendString(append(b, `,"id":`...), en.id)
+			b = strconv.AppendInt(append(b, `,"input":`...), int64(en.input), 10)
+			if en.value != "" {
+				b = jsonl.AppendString(append(b, `,"value":`...), en.value)
+			}
+			b = appendShare(append(b, `,"share":`...), e.shares[en.share])
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+		if ep := g.ep; ep != nil {
+			if b, err = appendEpisode(append(b, `,"episode":`...), ep); err != nil {
+				return nil, err
+			}
+		}
+		b = append(b, '}')
+	}
+	if e.head != nil {
+		b = append(b, ']')
+	}
+	b = append(b, '}')
+	e.snapSize = len(b)
+	return b, nil
+}
+
+func appendInt(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }
+
+// appendStrings writes v as a JSON array (nil: null).
+func appendStrings(b []byte, v []string) []byte {
+	if v == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonl.AppendString(b, s)
+	}
+	return append(b, ']')
+}
+
+// appendShare writes a Share as its JSON tags say (empty fields omitted).
+func appendShare(b []byte, s Share) []byte {
+	b = append(b, '{')
+	n := len(b)
+	field := func(name, v string) {
+		if v == "" {
+			return
+		}
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		b = jsonl.AppendString(append(append(append(b, '"'), name...), `":`...), v)
+	}
+	field("org", s.Org)
+	field("object", s.Object)
+	field("sector", s.Sector)
+	field("oisc", s.OISC)
+	return append(b, '}')
+}
+
+func appendEpisode(b []byte, ep *episode) ([]byte, error) {
+	if math.IsNaN(ep.metric) || math.IsInf(ep.metric, 0) {
+		return nil, fmt.Errorf("correlate: snapshot: episode %s: metric %v", ep.id, ep.metric)
+	}
+	b = append(b, `{"id":"`...)
+	b = append(b, ep.id.String()...)
+	b = strconv.AppendUint(append(b, `","version":`...), ep.version, 10)
+	b = appendInt(append(b, `,"fired":`...), ep.fired)
+	b = appendInt(append(b, `,"window_start":`...), ep.windowStart)
+	b = appendInt(append(b, `,"first":`...), ep.first)
+	b = appendInt(append(b, `,"last":`...), ep.last)
+	b = strconv.AppendInt(append(b, `,"count":`...), int64(ep.count), 10)
+	b = appendStrings(append(b, `,"ids":`...), ep.ids)
+	b = append(b, `,"shares":`...)
+	if ep.shares == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, sh := range ep.shares {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendShare(append(b, `{"share":`...), sh.Share)
+			b = strconv.AppendInt(append(b, `,"count":`...), int64(sh.Count), 10)
+			b = appendStrings(append(b, `,"event_ids":`...), sh.EventIDs)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if len(ep.values) > 0 {
+		b = appendStrings(append(b, `,"values":`...), ep.values)
+	}
+	b = jsonl.AppendFloat(append(b, `,"metric":`...), ep.metric)
+	return append(b, '}'), nil
 }
 
 // Restore replaces the engine's state with a snapshot taken from an engine
