@@ -101,10 +101,12 @@ func histogramDelta(before, after []bucket) ([]bucket, error) {
 	return out, nil
 }
 
-// quantile estimates the q-quantile of cumulative buckets as Prometheus's
-// histogram_quantile does: linear within the bucket that holds it, the
-// lower bound of the first bucket taken as 0; a quantile in the +Inf
-// bucket is the largest finite bound (a lower bound then). NaN when empty.
+// quantile returns an upper bound of the q-quantile of cumulative
+// buckets: the bound of the first bucket holding at least q of the
+// observations (histogram_quantile's interpolation inside a bucket can
+// read far above every observation in it: a backlog's events all at
+// 121-125 s read as 210 s in a (120, 300] bucket). A quantile in the +Inf
+// bucket is +Inf; NaN when empty.
 func quantile(q float64, bs []bucket) float64 {
 	if len(bs) == 0 {
 		return math.NaN()
@@ -114,18 +116,10 @@ func quantile(q float64, bs []bucket) float64 {
 		return math.NaN()
 	}
 	rank := q * total
-	lo, below := 0.0, 0.0
 	for _, b := range bs {
 		if b.count >= rank {
-			if math.IsInf(b.le, 1) {
-				return lo
-			}
-			if b.count == below {
-				return b.le
-			}
-			return lo + (b.le-lo)*(rank-below)/(b.count-below)
+			return b.le
 		}
-		lo, below = b.le, b.count
 	}
-	return lo
+	return math.Inf(1)
 }

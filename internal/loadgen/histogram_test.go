@@ -28,15 +28,14 @@ func TestHistogramQuantiles(t *testing.T) {
 		t.Fatalf("buckets: %+v", bs)
 	}
 	for _, c := range []struct{ q, want float64 }{
-		{0.05, 0.75},          // half way through (0.5, 1]
-		{0.5, 1 + 400.0/800},  // rank 500 in (1, 2]
-		{0.95, 2 + 3*50.0/90}, // rank 950 in (2, 5]
-		{0.995, 5},            // in +Inf: the largest finite bound
-		{0.99, 5},             // exactly the bound
-		{0.10, 1},             // rank 100 ends (0.5, 1]
+		{0.05, 1},            // the 50th of 1000 is in (0.5, 1]
+		{0.10, 1},            // the 100th ends (0.5, 1]
+		{0.5, 2},             // the 500th in (1, 2]
+		{0.95, 5},            // the 950th in (2, 5]
+		{0.99, 5},            // the 990th: exactly the bound
+		{0.995, math.Inf(1)}, // beyond every finite bound
 	} {
-		got := quantile(c.q, bs)
-		if math.Abs(got-c.want) > 1e-9 {
+		if got := quantile(c.q, bs); got != c.want {
 			t.Errorf("quantile(%v) = %v, want %v", c.q, got, c.want)
 		}
 	}
@@ -49,7 +48,7 @@ func TestHistogramQuantiles(t *testing.T) {
 	if d[1].count != 50 || d[4].count != 600 {
 		t.Errorf("delta: %+v", d)
 	}
-	if got := quantile(0.5, d); math.Abs(got-(1+250.0/450)) > 1e-9 {
+	if got := quantile(0.5, d); got != 2 { // the 300th of 600: 50 by 1 s, 450 by 2 s
 		t.Errorf("delta median %v", got)
 	}
 	if _, err := histogramDelta(bs, before); err == nil {

@@ -59,9 +59,9 @@ type Result struct {
 	P99ms               float64 `json:"p99_ms"`
 	Maxms               float64 `json:"max_ms"`
 	// Received → stored of every event of the run, from the ncc's
-	// kuzet_ncc_event_latency_seconds (its INSERT returned: queryable),
-	// interpolated within buckets as histogram_quantile does; absent when
-	// the ncc's metrics were not read.
+	// kuzet_ncc_event_latency_seconds (its INSERT returned: queryable):
+	// each quantile's upper bound, the bound of the bucket holding it;
+	// absent when the ncc's metrics were not read.
 	StoredLatency *StoredLatency `json:"stored_latency,omitempty"`
 
 	// Lost is sent minus stored; Duplicated the distinct event ids beyond
@@ -98,14 +98,20 @@ type StoredLatency struct {
 	Over float64 `json:"over_largest_bucket"`
 }
 
-const storedLatencyMethod = "the ncc's kuzet_ncc_event_latency_seconds (collector's received_at to the INSERT returning, every event), end of run minus start, quantiles interpolated within buckets"
+const storedLatencyMethod = "the ncc's kuzet_ncc_event_latency_seconds (collector's received_at to the INSERT returning, every event), end of run minus start; each quantile is the upper bound of the bucket holding it (-1: beyond the largest bound)"
 
 // setStoredLatency sets StoredLatency from the run's buckets.
 func (r *Result) setStoredLatency(bs []bucket) {
 	if len(bs) < 2 || bs[len(bs)-1].count == 0 {
 		return
 	}
-	q := func(p float64) float64 { return math.Round(quantile(p, bs)*1e4) / 10 }
+	q := func(p float64) float64 {
+		v := quantile(p, bs)
+		if math.IsInf(v, 1) {
+			return -1
+		}
+		return math.Round(v*1e4) / 10
+	}
 	total := bs[len(bs)-1].count
 	r.StoredLatency = &StoredLatency{Method: storedLatencyMethod, Events: total,
 		P50ms: q(0.50), P95ms: q(0.95), P99ms: q(0.99), Within5s: -1, Over: total - bs[len(bs)-2].count}
@@ -271,7 +277,7 @@ func (r *Result) Summary(w io.Writer) {
 	fmt.Fprintf(w, "  received → queryable (%d samples, %d unseen; each at most %.0f ms high): p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms\n",
 		r.Samples, r.SamplesUnseen, r.LatencyResolutionMs, r.P50ms, r.P95ms, r.P99ms, r.Maxms)
 	if l := r.StoredLatency; l != nil {
-		fmt.Fprintf(w, "  received → stored (ncc histogram, %s events): p50 %.0f ms, p95 %.0f ms, p99 %.0f ms; %.2f %% within 5 s\n",
+		fmt.Fprintf(w, "  received → stored (ncc histogram, %s events; bucket bounds): p50 ≤ %.0f ms, p95 ≤ %.0f ms, p99 ≤ %.0f ms; %.2f %% within 5 s\n",
 			thousands(l.Events), l.P50ms, l.P95ms, l.P99ms, 100*l.Within5s)
 	}
 	for _, p := range r.Processes {

@@ -73,8 +73,11 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "kuzet_ncc_event_latency_seconds", Help: "From acceptance at the collector to storage at the NCC (the INSERT returned: queryable).",
-			// Fine around the seconds an operator's objective names (5 s).
-			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10, 15, 20, 30, 60, 120, 300, 900, 3600},
+			// Fine around the seconds an operator's objective names (5 s),
+			// and close enough beyond it that a bucket's bound is a useful
+			// upper bound of the quantiles it holds.
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 10, 12, 15,
+				20, 30, 45, 60, 90, 120, 180, 240, 300, 450, 600, 900, 1800, 3600},
 		}),
 		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kuzet_ncc_store_up", Help: "1 when the last ClickHouse operation succeeded, 0 while it is unavailable.",
