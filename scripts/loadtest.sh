@@ -10,7 +10,8 @@
 # PROFILE=1 (CPU and allocation profiles of each role under
 # .work/loadtest/<mode>/), MODES (default "off on"), DEADLINE (wait after
 # sending; default 5m), CH_COMPRESSION (the ncc's clickhouse.compression:
-# lz4 or none; default lz4), SIGMA_DIR, BIN (default bin), WORK (default
+# lz4 or none; default lz4), CORR_MAX_BYTES (the ncc's correlation.max_bytes
+# per partition; default: the configuration's), SIGMA_DIR, BIN (default bin), WORK (default
 # .work/loadtest). Writes <WORK>/<mode>/result.json and summary.txt, copies
 # the detection-on result to <WORK>/result.json, and prints the summaries.
 set -euo pipefail
@@ -20,6 +21,7 @@ DURATION=${DURATION:-3m}
 DEADLINE=${DEADLINE:-5m}
 PROFILE=${PROFILE:-0}
 CH_COMPRESSION=${CH_COMPRESSION:-lz4}
+CORR_MAX_BYTES=${CORR_MAX_BYTES:-}
 MODES=${MODES:-off on}
 BIN=${BIN:-bin}
 WORK=${WORK:-.work/loadtest}
@@ -160,6 +162,7 @@ log: {level: warn, format: text}
 $rules
 notifications: {disabled: true}   # the clocks run; nothing is sent to the demo endpoints
 YAML
+	[ -z "$CORR_MAX_BYTES" ] || echo "correlation: {max_bytes: $CORR_MAX_BYTES}" >>"$dir/ncc.yaml"
 	"$BIN/kuzet-ncc" -config "$dir/ncc.yaml" >"$dir/ncc.log" 2>&1 &
 	p=$!
 	pids+=("$p"); role_pids+=("$p")

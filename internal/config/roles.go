@@ -671,7 +671,7 @@ func DefaultNCC() NCC {
 		Store:       Store{MaxRows: 20000, Linger: time.Second, MaxBackoff: 30 * time.Second, MaxBatchBytes: 32 << 20, MaxInflightBytes: 64 << 20},
 		Rules:       Rules{Builtin: true, Reload: 30 * time.Second},
 		Incidents:   IncidentStage{Partitions: 16, RegimesFile: "configs/regimes.yaml", Config: incident.DefaultConfig()},
-		Correlation: CorrelationStage{Partitions: 16, Lateness: time.Minute, MaxGroups: 100000, MaxBytes: 256 << 20},
+		Correlation: CorrelationStage{Partitions: 16, Lateness: time.Minute, MaxGroups: 100000, MaxBytes: 64 << 20},
 		Notifications: Notifications{WebhookTimeout: 10 * time.Second, Backoff: 5 * time.Second, MaxBackoff: 10 * time.Minute,
 			OverdueRecheck: 15 * time.Second, SMTP: SMTP{From: "kuzet-ncc@localhost", StartTLS: "auto"}},
 		Digests:     DefaultDigests(),

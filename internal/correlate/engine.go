@@ -24,7 +24,7 @@ type Options struct {
 	NoLateness bool
 	// MaxGroups bounds the groups kept. Default 100000.
 	MaxGroups int
-	// MaxBytes bounds the estimated bytes of kept state. Default 256 MiB.
+	// MaxBytes bounds the estimated bytes of kept state. Default 64 MiB.
 	MaxBytes int64
 	// MaxEventIDs bounds the event ids an update carries, in all and per
 	// share (the count is always exact). Default 100.
@@ -36,7 +36,7 @@ type Options struct {
 
 // DefaultOptions returns the defaults.
 func DefaultOptions() Options {
-	return Options{Lateness: time.Minute, MaxGroups: 100000, MaxBytes: 256 << 20, MaxEventIDs: 100}
+	return Options{Lateness: time.Minute, MaxGroups: 100000, MaxBytes: 64 << 20, MaxEventIDs: 100}
 }
 
 func (o Options) withDefaults() Options {

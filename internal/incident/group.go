@@ -91,7 +91,7 @@ type GrouperOptions struct {
 	Partition, Partitions int
 	// MaxGroups and MaxBytes bound the state; past either, the least
 	// recently active groups are evicted (counted). Defaults 100000 and
-	// 256 MiB.
+	// 64 MiB.
 	MaxGroups int
 	MaxBytes  int64
 	// MaxEntityValues bounds the values kept per entity field of one
@@ -119,7 +119,7 @@ func (o *GrouperOptions) setDefaults() {
 		o.MaxGroups = 100000
 	}
 	if o.MaxBytes == 0 {
-		o.MaxBytes = 256 << 20
+		o.MaxBytes = 64 << 20
 	}
 	if o.MaxEntityValues == 0 {
 		o.MaxEntityValues = 100
