@@ -112,4 +112,5 @@ func BenchmarkSnapshot(b *testing.B) {
 		n = len(data)
 	}
 	b.ReportMetric(float64(n), "bytes")
+	b.ReportMetric(float64(eng.Bytes()), "state-bytes")
 }
