@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -52,8 +53,20 @@ func JSONValues(tb testing.TB, path string) []json.RawMessage {
 	return out
 }
 
-// GzipLines calls fn with each line (up to 1 MiB, valid only during the
-// call) of the gzip file at path, until fn returns false.
+// Lines calls fn with each line (up to 1 MiB, valid only during the call)
+// of the file at path, until fn returns false; a file that cannot be read
+// fails the test.
+func Lines(tb testing.TB, path string, fn func(line []byte) bool) {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	scan(tb, path, f, fn)
+}
+
+// GzipLines is Lines of a gzip file.
 func GzipLines(tb testing.TB, path string, fn func(line []byte) bool) {
 	tb.Helper()
 	f, err := os.Open(path)
@@ -65,7 +78,12 @@ func GzipLines(tb testing.TB, path string, fn func(line []byte) bool) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sc := bufio.NewScanner(zr)
+	scan(tb, path, zr, fn)
+}
+
+func scan(tb testing.TB, path string, r io.Reader, fn func(line []byte) bool) {
+	tb.Helper()
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		if !fn(sc.Bytes()) {

@@ -1,10 +1,8 @@
 package pipeline_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,18 +124,11 @@ func TestWindowsConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	sch := schema(t)
-	f, err := os.Open(filepath.Join(root, "regression_events.flat.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	raws := map[string][]json.RawMessage{}
 	n := 0
-	for sc.Scan() {
+	conformance.Lines(t, filepath.Join(root, "regression_events.flat.jsonl"), func(line []byte) bool {
 		var flat map[string]any
-		_ = json.Unmarshal(sc.Bytes(), &flat)
+		_ = json.Unmarshal(line, &flat)
 		src := flat["_source"].(string)
 		if _, ok := raws[src]; !ok {
 			raws[src] = conformance.JSONValues(t, filepath.Join(root, src))
@@ -164,7 +155,8 @@ func TestWindowsConformance(t *testing.T) {
 		}
 		check(t, sch, ev, src)
 		n++
-	}
+		return true
+	})
 	if n < 200 {
 		t.Fatalf("%d events", n)
 	}

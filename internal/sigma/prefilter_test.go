@@ -1,12 +1,10 @@
 package sigma
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -106,16 +104,9 @@ func TestPrefilterDifferential(t *testing.T) {
 // upper-cased copies, and synthetic events from the rules' literals.
 func differentialEvents(t *testing.T, root string, eng *Engine) []Event {
 	var out []Event
-	f, err := os.Open(filepath.Join(root, "regression_events.flat.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	files := map[string]bool{}
-	for sc.Scan() {
-		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+	conformance.Lines(t, filepath.Join(root, "regression_events.flat.jsonl"), func(line []byte) bool {
+		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.UseNumber()
 		var m map[string]any
 		if err := dec.Decode(&m); err != nil {
@@ -125,7 +116,8 @@ func differentialEvents(t *testing.T, root string, eng *Engine) []Event {
 			files[s] = true
 		}
 		out = append(out, MapEvent(m), upperEvent(m))
-	}
+		return true
+	})
 	for file := range files {
 		out = append(out, evtxEvents(t, filepath.Join(root, file))...)
 	}

@@ -42,16 +42,9 @@ func regressionCases(t *testing.T) (string, []regressionCase) {
 // flatEvents reads regression_events.flat.jsonl by source file.
 func flatEvents(t *testing.T, root string) map[string][]sigma.Event {
 	t.Helper()
-	f, err := os.Open(filepath.Join(root, "regression_events.flat.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	out := map[string][]sigma.Event{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+	conformance.Lines(t, filepath.Join(root, "regression_events.flat.jsonl"), func(line []byte) bool {
+		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.UseNumber()
 		var m map[string]any
 		if err := dec.Decode(&m); err != nil {
@@ -59,7 +52,8 @@ func flatEvents(t *testing.T, root string) map[string][]sigma.Event {
 		}
 		src := m["_source"].(string)
 		out[src] = append(out[src], sigma.MapEvent(m))
-	}
+		return true
+	})
 	return out
 }
 

@@ -1,7 +1,6 @@
 package sigma_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"os"
@@ -69,16 +68,9 @@ func loadComparison(tb testing.TB) *comparison {
 		c.routes = append(c.routes, rt)
 		c.gorules = append(c.gorules, grs)
 	}
-	f, err := os.Open(filepath.Join(root, "regression_events.flat.jsonl"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
+	conformance.Lines(tb, filepath.Join(root, "regression_events.flat.jsonl"), func(line []byte) bool {
 		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+		if err := json.Unmarshal(line, &m); err != nil {
 			tb.Fatal(err)
 		}
 		for k := range m {
@@ -87,7 +79,8 @@ func loadComparison(tb testing.TB) *comparison {
 			}
 		}
 		c.events = append(c.events, m)
-	}
+		return true
+	})
 	return c
 }
 

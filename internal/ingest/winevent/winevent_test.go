@@ -1,7 +1,6 @@
 package winevent_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"os"
@@ -33,17 +32,10 @@ func decodeAll(t *testing.T, data []byte) []map[string]any {
 // flattening of the raw evtx_dump files must give exactly those fields.
 func TestRegressionEventsMatchSigmaHQFlattening(t *testing.T) {
 	root := conformance.Path(t, "sigmahq")
-	f, err := os.Open(filepath.Join(root, "regression_events.flat.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	files := map[string][]map[string]any{}
 	n := 0
-	for sc.Scan() {
-		flat := decodeAll(t, sc.Bytes())[0]
+	conformance.Lines(t, filepath.Join(root, "regression_events.flat.jsonl"), func(line []byte) bool {
+		flat := decodeAll(t, line)[0]
 		src, _ := flat["_source"].(string)
 		idx, _ := flat["_index"].(json.Number).Int64()
 		if _, ok := files[src]; !ok {
@@ -84,7 +76,8 @@ func TestRegressionEventsMatchSigmaHQFlattening(t *testing.T) {
 			t.Errorf("%s[%d]: no time", src, idx)
 		}
 		n++
-	}
+		return true
+	})
 	if n < 200 {
 		t.Fatalf("compared %d events", n)
 	}
