@@ -324,7 +324,7 @@ type state struct {
 	orig map[string]any
 	// mapped lists the raw fields steps consumed, when the pipeline keeps
 	// the unmapped ones (trackMapped).
-	mapped      []string
+	mapped      []mappedField
 	trackMapped bool
 	opts        *StreamOptions
 	// local holds the wall clock (in UTC fields) of each time field read
@@ -342,10 +342,34 @@ type state struct {
 	intText string
 }
 
-// markMapped notes that a step consumed raw field k.
-func (st *state) markMapped(k string) {
-	if st.trackMapped && !slices.Contains(st.mapped, k) {
-		st.mapped = append(st.mapped, k)
+// mappedField is a raw field a step consumed; gone says a rename has
+// deleted it since the last step that wrote raw fields (kv, regex, json),
+// so keep need not delete it again.
+type mappedField struct {
+	key  string
+	gone bool
+}
+
+// markMapped notes that a step consumed raw field k; gone says the step
+// deleted it.
+func (st *state) markMapped(k string, gone bool) {
+	if !st.trackMapped {
+		return
+	}
+	for i := range st.mapped {
+		if st.mapped[i].key == k {
+			st.mapped[i].gone = st.mapped[i].gone || gone
+			return
+		}
+	}
+	st.mapped = append(st.mapped, mappedField{k, gone})
+}
+
+// rawWritten notes that a step wrote raw fields: a consumed field a rename
+// deleted may be back.
+func (st *state) rawWritten() {
+	for i := range st.mapped {
+		st.mapped[i].gone = false
 	}
 }
 
@@ -454,7 +478,7 @@ func (s *Set) process(spec *Spec, rec ingest.Record, opts *StreamOptions, hint *
 	}
 	if spec.Keep == "unmapped" {
 		st.trackMapped = true
-		st.mapped = make([]string, 0, 16)
+		st.mapped = make([]mappedField, 0, 16)
 	}
 	if err := parse(spec, rec, st, joined); err != nil {
 		return nil, err
@@ -536,8 +560,10 @@ func (st *state) keep(spec *Spec) {
 	}
 	if spec.Keep == "unmapped" {
 		// The raw fields are the record's own and not read after this.
-		for _, k := range st.mapped {
-			delete(src, k)
+		for _, f := range st.mapped {
+			if !f.gone {
+				delete(src, f.key)
+			}
 		}
 	}
 	// Empty and null values are kept: rules test for them.

@@ -257,8 +257,11 @@ func parseSyslog(data []byte, st *state) (string, error) {
 	if m.AppName != "" {
 		st.setTarget(syslogTargets.processName, m.AppName)
 	}
-	if pid, err := strconv.Atoi(m.ProcID); err == nil && pid > 0 {
-		st.setTarget(syslogTargets.processPID, pid)
+	// Most records have no PROCID; Atoi's error for "" allocates.
+	if m.ProcID != "" {
+		if pid, err := strconv.Atoi(m.ProcID); err == nil && pid > 0 {
+			st.setTarget(syslogTargets.processPID, pid)
+		}
 	}
 	for _, f := range [...]struct{ k, v string }{{"syslog.hostname", m.Hostname}, {"syslog.appname", m.AppName},
 		{"syslog.procid", m.ProcID}, {"syslog.msgid", m.MsgID}, {"syslog.sequence", m.Sequence}} {

@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -164,5 +165,58 @@ func TestTimeSource(t *testing.T) {
 		if c.want == "received" && !got.Timestamp.Equal(recv) {
 			t.Errorf("%s: @timestamp %v, want received_at %v", c.in, got.Timestamp, recv)
 		}
+	}
+}
+
+// keep: unmapped drops a field a rename consumed, also when a later kv,
+// regex or json step writes it again (keep skips deleting the fields a
+// rename already deleted, until such a step runs).
+func TestKeepUnmappedAfterRenameAndRewrite(t *testing.T) {
+	const spec = `name: x
+parser: kv
+keep: unmapped
+steps:
+  - rename: {a: message, c: event.code}
+  - %s
+`
+	for name, step := range map[string]string{
+		"kv":    "kv: {field: b}",
+		"regex": "regex: {field: b, pattern: '^a=(?P<a>.*)$'}",
+		"json":  "json: {field: j}",
+		"none":  "remove: [zz]",
+	} {
+		t.Run(name, func(t *testing.T) {
+			set, err := pipeline.Load(fstest.MapFS{"x.yaml": {Data: []byte(strings.Replace(spec, "%s", step, 1))}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := set.NewStream("x", pipeline.StreamOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := `a=1 c=7 b="a=2" d=4 j="{\"a\":\"3\"}"`
+			var got map[string]any
+			err = st.Push(ingest.Record{Data: []byte(rec), ReceivedAt: time.Now()}, func(ev *event.Event) error {
+				got = ev.Fields
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for k := range got {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			if _, ok := got["a"]; ok {
+				t.Errorf("fields %v keep a, which the rename consumed", keys)
+			}
+			if _, ok := got["c"]; ok {
+				t.Errorf("fields %v keep c, which the rename consumed", keys)
+			}
+			if _, ok := got["d"]; !ok {
+				t.Errorf("fields %v lack d", keys)
+			}
+		})
 	}
 }

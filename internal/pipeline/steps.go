@@ -79,7 +79,7 @@ func (st *state) step(s *Step) error {
 				continue
 			}
 			if st.write(kv.to, kv.Value, v) {
-				st.markMapped(kv.Key)
+				st.markMapped(kv.Key, rename)
 				if rename {
 					delete(st.raw, kv.Key)
 				}
@@ -142,6 +142,7 @@ func (st *state) step(s *Step) error {
 		for _, p := range pairs {
 			st.raw[s.KV.Prefix+p.Key] = p.Value
 		}
+		st.rawWritten()
 	case s.Regex != nil:
 		v, ok := st.read(s.Regex.ref, s.Regex.Field)
 		re := compiled(s.Regex.Pattern)
@@ -161,6 +162,7 @@ func (st *state) step(s *Step) error {
 				st.raw[s.Regex.Prefix+name] = m[i]
 			}
 		}
+		st.rawWritten()
 	case s.JSON != nil:
 		v, ok := st.read(s.JSON.ref, s.JSON.Field)
 		if !ok {
@@ -173,6 +175,7 @@ func (st *state) step(s *Step) error {
 		for k, e := range obj {
 			st.raw[s.JSON.Prefix+k] = e
 		}
+		st.rawWritten()
 	case s.Dirname != nil, s.Extension != nil:
 		pairs, dir := s.Dirname, true
 		if s.Extension != nil {
@@ -218,7 +221,7 @@ func (st *state) step(s *Step) error {
 				continue
 			}
 			if st.write(kv.to, kv.Value, int64(math.Round(f*1e9))) {
-				st.markMapped(kv.Key)
+				st.markMapped(kv.Key, false)
 			}
 		}
 	case s.Append != nil:
