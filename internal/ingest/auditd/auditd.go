@@ -83,8 +83,9 @@ func ParseRecord(line string) (Record, error) {
 	}
 	r.Time, r.Serial = time.Unix(secs, int64(ms)*1e6).UTC(), n
 	body := strings.TrimLeft(strings.TrimPrefix(rest[end+1:], ":"), " ")
-	// USER_* records wrap their fields in msg='...'.
-	r.Fields = appendFields(nil, body)
+	// USER_* records wrap their fields in msg='...'. The pairs in one
+	// allocation: each has an "=" (a value may have more).
+	r.Fields = appendFields(make(kv.Pairs, 0, strings.Count(body, "=")+strings.Count(enriched, "=")), body)
 	if enriched != "" {
 		r.Fields = appendFields(r.Fields, enriched)
 	}
