@@ -314,3 +314,40 @@ func TestMarshalKeepsAngleBrackets(t *testing.T) {
 		t.Errorf("%s %v", data, err)
 	}
 }
+
+// Path.Text is GetString for every path, set or not: the typed text
+// fields read without boxing, the others through Get.
+func TestPathText(t *testing.T) {
+	full := &event.Event{}
+	for i, p := range event.Paths() {
+		// A value each kind of field takes: text, integer, list or time.
+		for _, v := range []any{"2026-11-24T10:00:01Z", int64(i + 1), "x" + p} {
+			if full.Set(p, v) == nil {
+				break
+			}
+		}
+	}
+	_ = full.Set("labels.a", "b")
+	_ = full.Set("zeek.id.orig_h", "10.0.0.1")
+	paths := append(event.Paths(), "labels.a", "zeek.id.orig_h", "zeek.none", "nope", "nope.x")
+	texts := 0
+	for _, ev := range []*event.Event{{}, full} {
+		for _, path := range paths {
+			p := event.LookupPath(path)
+			if got, want := p.Text(ev), ev.GetString(path); got != want {
+				t.Errorf("%s: Text %q, GetString %q", path, got, want)
+			}
+			if p.IsText() {
+				texts++
+				if v, _ := ev.Get(path); v != nil {
+					if _, ok := v.(string); !ok {
+						t.Errorf("%s: IsText, but Get returns %T", path, v)
+					}
+				}
+			}
+		}
+	}
+	if texts == 0 {
+		t.Error("no path is a text field")
+	}
+}

@@ -747,3 +747,19 @@ func (p *Path) Set(ev *Event, value any) error {
 	}
 	return ev.Set(p.path, value)
 }
+
+// IsText reports whether p is a typed text field: Text reads it without
+// boxing the string in an any.
+func (p *Path) IsText() bool { return p.f != nil && p.f.kind == kindString }
+
+// Text is ev.GetString(p's path); for a text field (IsText) it reads the
+// string itself, without Get's boxing of it.
+func (p *Path) Text(ev *Event) string {
+	if !p.IsText() {
+		return ev.GetString(p.path)
+	}
+	if s, _ := p.f.ptr(ev, false).(*string); s != nil {
+		return *s
+	}
+	return ""
+}

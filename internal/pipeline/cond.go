@@ -93,7 +93,11 @@ func (c *Cond) eval(st *state) bool {
 	var v any
 	var ok bool
 	if c.ref != nil {
-		v, ok = st.getRef(c.ref)
+		var s string
+		if v, s, ok = st.getRefText(c.ref); ok && v == nil {
+			// A text event field, not boxed.
+			return c.Exists != nil && *c.Exists || c.Exists == nil && c.test(s)
+		}
 	} else {
 		v, ok = st.get(c.Field)
 	}

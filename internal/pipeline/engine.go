@@ -765,3 +765,25 @@ func (st *state) getRef(r *fieldRef) (any, bool) {
 	}
 	return r.ev.Get(st.ev)
 }
+
+// getRefText is getRef for a caller that wants text: the value of a
+// typed text event field comes back as s, without boxing it, and v nil;
+// any other value as getRef returns it, and s "".
+func (st *state) getRefText(r *fieldRef) (v any, s string, ok bool) {
+	if v, ok := st.raw[r.name]; ok {
+		return v, "", v != nil && v != ""
+	}
+	if r.head != "" {
+		if m, ok := st.raw[r.head].(map[string]any); ok {
+			if v, ok := nested(m, r.tail); ok {
+				return v, "", v != nil && v != ""
+			}
+		}
+	}
+	if !r.ev.IsText() {
+		v, ok = r.ev.Get(st.ev)
+		return v, "", ok
+	}
+	s = r.ev.Text(st.ev)
+	return nil, s, s != ""
+}

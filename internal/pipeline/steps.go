@@ -337,9 +337,19 @@ func (st *state) step(s *Step) error {
 		}
 	case s.Lookup != nil:
 		lk := s.Lookup
-		v, _ := st.read(lk.ref, lk.Field)
+		var v any
+		key := ""
+		if lk.ref != nil {
+			// A text event field's value comes back in key, not boxed.
+			v, key, _ = st.getRefText(lk.ref)
+		} else {
+			v, _ = st.get(lk.Field)
+		}
+		if v != nil {
+			key = st.text(v)
+		}
 		if lk.values != nil {
-			val, ok := lk.values[st.text(v)]
+			val, ok := lk.values[key]
 			if !ok {
 				val = lk.def
 			}
@@ -351,7 +361,7 @@ func (st *state) step(s *Step) error {
 			st.write(lk.to, lk.Target, val)
 			break
 		}
-		out, ok := lk.Table[st.text(v)]
+		out, ok := lk.Table[key]
 		if !ok {
 			out = lk.Default
 		}
@@ -378,6 +388,9 @@ var hexSeparators = strings.NewReplacer(":", "", " ", "", "-", "")
 
 // getString is ev.GetString(path) for p, path resolved.
 func getString(p *event.Path, ev *event.Event, path string) string {
+	if p.IsText() {
+		return p.Text(ev)
+	}
 	v, ok := p.Get(ev)
 	if !ok {
 		return ""
