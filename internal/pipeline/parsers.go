@@ -8,6 +8,7 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/event"
 	"github.com/kuzet-kz/kuzet/internal/ingest"
 	"github.com/kuzet-kz/kuzet/internal/ingest/auditd"
+	"github.com/kuzet-kz/kuzet/internal/ingest/box"
 	"github.com/kuzet-kz/kuzet/internal/ingest/cef"
 	"github.com/kuzet-kz/kuzet/internal/ingest/jsonl"
 	"github.com/kuzet-kz/kuzet/internal/ingest/kv"
@@ -105,17 +106,17 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 		if err != nil {
 			return err
 		}
-		// Header fields under CEF's own names.
-		st.raw["cefVersion"] = r.Version
-		st.raw["deviceVendor"] = r.DeviceVendor
-		st.raw["deviceProduct"] = r.DeviceProduct
-		st.raw["deviceVersion"] = r.DeviceVersion
-		st.raw["deviceEventClassId"] = r.SignatureID
-		st.raw["name"] = r.Name
-		st.raw["severity"] = r.Severity
-		for _, kv := range r.Extension {
-			st.raw[kv.Key] = kv.Value
-		}
+		// Header fields under CEF's own names. The values are boxed
+		// in place (internal/ingest/box): r and its pairs are not
+		// changed again.
+		st.raw["cefVersion"] = box.String(&r.Version)
+		st.raw["deviceVendor"] = box.String(&r.DeviceVendor)
+		st.raw["deviceProduct"] = box.String(&r.DeviceProduct)
+		st.raw["deviceVersion"] = box.String(&r.DeviceVersion)
+		st.raw["deviceEventClassId"] = box.String(&r.SignatureID)
+		st.raw["name"] = box.String(&r.Name)
+		st.raw["severity"] = box.String(&r.Severity)
+		setPairs(st.raw, r.Extension)
 		if n := r.SeverityNumber(); n >= 0 {
 			ev.Event.Severity = n
 		}
@@ -137,14 +138,12 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 		if err != nil {
 			return err
 		}
-		st.raw["leefVersion"] = r.Version
-		st.raw["vendor"] = r.Vendor
-		st.raw["product"] = r.Product
-		st.raw["version"] = r.ProdVer
-		st.raw["eventId"] = r.EventID
-		for _, kv := range r.Attrs {
-			st.raw[kv.Key] = kv.Value
-		}
+		st.raw["leefVersion"] = box.String(&r.Version)
+		st.raw["vendor"] = box.String(&r.Vendor)
+		st.raw["product"] = box.String(&r.Product)
+		st.raw["version"] = box.String(&r.ProdVer)
+		st.raw["eventId"] = box.String(&r.EventID)
+		setPairs(st.raw, r.Attrs)
 		if t, local, ok := r.DevTime(st.opts.Location); ok {
 			st.setParsedTime("@timestamp", t, local)
 		}
@@ -170,9 +169,7 @@ func parse(spec *Spec, rec ingest.Record, st *state, joined *auditd.Event) error
 		if len(pairs) == 0 {
 			return ingest.Errorf(ingest.ReasonSyntax, "no key=value pairs")
 		}
-		for _, p := range pairs {
-			st.raw[p.Key] = p.Value
-		}
+		setPairs(st.raw, pairs)
 	case "json":
 		// body is valid UTF-8 (textOf).
 		obj, err := jsonl.DecodeValidString(strings.TrimSpace(body))
@@ -272,6 +269,15 @@ func parseSyslog(data []byte, st *state) (string, error) {
 	st.raw["message"] = m.Msg
 	ev.Message = m.Msg
 	return m.Msg, nil
+}
+
+// setPairs sets a raw field for each pair, in order (a later pair of a key
+// wins). The values are boxed in place (internal/ingest/box): the pairs
+// must not change afterwards.
+func setPairs(raw map[string]any, pairs kv.Pairs) {
+	for i := range pairs {
+		raw[pairs[i].Key] = box.String(&pairs[i].Value)
+	}
 }
 
 // syslogTargets are the event fields parseSyslog writes, resolved once.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kuzet-kz/kuzet/internal/ingest"
+	"github.com/kuzet-kz/kuzet/internal/ingest/box"
 	"github.com/kuzet-kz/kuzet/internal/ingest/kv"
 )
 
@@ -210,13 +211,16 @@ func (e *Event) add(r Record, raw string) {
 	if !seen {
 		e.Types = append(e.Types, r.Type)
 	}
-	for _, f := range r.Fields {
+	// The values are boxed in place (internal/ingest/box): r's pairs are
+	// not changed again.
+	for i := range r.Fields {
+		f := &r.Fields[i]
 		old, ok := e.Fields[f.Key]
 		switch {
 		case !ok:
-			e.Fields[f.Key] = f.Value
+			e.Fields[f.Key] = box.String(&f.Value)
 		case r.Type == "EXECVE" && len(f.Key) > 1 && f.Key[0] == 'a':
-			e.Fields[f.Key] = f.Value // an argument replaces a syscall register
+			e.Fields[f.Key] = box.String(&f.Value) // an argument replaces a syscall register
 		default:
 			switch o := old.(type) {
 			case string:
@@ -239,7 +243,8 @@ type Joiner struct {
 }
 
 // Add adds a record and returns the events it completed: the previous one
-// when the serial changes, this one on its EOE record.
+// when the serial changes, this one on its EOE record. The event's fields
+// refer to r.Fields' values, which must not change afterwards.
 func (j *Joiner) Add(r Record, raw string, now time.Time) []Event {
 	var done []Event
 	if j.cur != nil && (j.cur.Serial != r.Serial || j.cur.Node != r.Node) {
