@@ -19,6 +19,7 @@ import (
 	"unsafe"
 
 	"github.com/kuzet-kz/kuzet/internal/ingest"
+	"github.com/kuzet-kz/kuzet/internal/ingest/box"
 )
 
 // Number converts a number encoding/json decoded with UseNumber as Decode
@@ -49,6 +50,8 @@ type decoder struct {
 	// kvs holds the pairs of the objects being decoded, innermost last,
 	// so that each map is made at its final size (no growing).
 	kvs []kv
+	// strs boxes the string values, a block of them per allocation.
+	strs box.Strings
 }
 
 type kv struct {
@@ -126,7 +129,11 @@ func (d *decoder) value(depth int) (any, error) {
 	case c == '[':
 		return d.array(depth + 1)
 	case c == '"':
-		return d.str()
+		s, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		return d.strs.Box(s), nil
 	case c == 't':
 		return d.lit("true", true)
 	case c == 'f':
