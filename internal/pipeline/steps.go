@@ -748,17 +748,17 @@ func layoutHasZone(layout string) bool {
 // is the number of decimal digits from the unit to nanoseconds.
 func parseEpoch(s string, shift int) (time.Time, bool) {
 	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" || len(whole) > 19 || strings.HasPrefix(whole, "-") {
+	if n := strings.TrimPrefix(whole, "+"); n == "" || len(whole) > 19 || !digits(n) {
+		// Not an epoch (an RFC 3339 time, say): checked here, as
+		// ParseInt's error allocates.
 		return time.Time{}, false
 	}
 	w, err := strconv.ParseInt(whole, 10, 64)
 	if err != nil {
 		return time.Time{}, false
 	}
-	for _, c := range frac {
-		if c < '0' || c > '9' {
-			return time.Time{}, false
-		}
+	if !digits(frac) {
+		return time.Time{}, false
 	}
 	// value = w.frac units; in nanoseconds: w*10^shift + frac digits shifted.
 	frac = (frac + "000000000")[:shift]
@@ -771,6 +771,16 @@ func parseEpoch(s string, shift int) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, w*mul+f).UTC(), true
+}
+
+// digits reports whether s is only decimal digits ("" is).
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeObject decodes one JSON object (internal/ingest/jsonl).
