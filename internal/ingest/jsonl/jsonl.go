@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"math/bits"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -46,7 +47,8 @@ type decoder struct {
 	i int
 	// valid says s is known to be valid UTF-8: strings need no check.
 	valid bool
-	buf   []byte
+	// text holds the strings with escapes, unescaped (strSlow).
+	text []byte
 	// kvs holds the pairs of the objects being decoded, innermost last,
 	// so that each map is made at its final size (no growing).
 	kvs []kv
@@ -84,8 +86,30 @@ func DecodeValidString(s string) (map[string]any, error) {
 	return decodeString(s, true)
 }
 
+// kvPool keeps decoders' pair stacks (decoder.kvs) between documents.
+var kvPool = sync.Pool{New: func() any { s := make([]kv, 0, 32); return &s }}
+
+// maxPooledPairs bounds the pair stack kept for the next document.
+const maxPooledPairs = 1024
+
 func decodeString(s string, valid bool) (map[string]any, error) {
-	d := decoder{s: s, b: unsafe.Slice(unsafe.StringData(s), len(s)), valid: valid}
+	kvs := kvPool.Get().(*[]kv)
+	d := decoder{s: s, b: unsafe.Slice(unsafe.StringData(s), len(s)), valid: valid, kvs: *kvs}
+	v, err := d.document()
+	if err != nil {
+		// object clears the pairs it moves into a map, but not the
+		// ones of an object it gave up on.
+		clear(d.kvs[:cap(d.kvs)])
+	}
+	if cap(d.kvs) <= maxPooledPairs {
+		*kvs = d.kvs[:0]
+		kvPool.Put(kvs)
+	}
+	return v, err
+}
+
+// document decodes the one object of s.
+func (d *decoder) document() (map[string]any, error) {
 	d.ws()
 	if d.i >= len(d.s) {
 		return nil, d.fail(ingest.ReasonEmpty, "empty input")
@@ -305,24 +329,49 @@ var plain = func() (t [256]bool) {
 }()
 
 func (d *decoder) strSlow(start int) (string, error) {
-	b := append(d.buf[:0], d.s[start:d.i]...)
+	// The string is unescaped onto the end of d.text, whose bytes are
+	// never written again once a string holds them: the strings of a
+	// document share its allocations. Unescaped text is never longer
+	// than the JSON that has it, so the rest of the document bounds it.
+	if d.text == nil {
+		d.text = make([]byte, 0, min(len(d.s)-start, maxText))
+	}
+	b := d.text
+	from := len(b)
+	b = append(b, d.s[start:d.i]...)
 	for d.i < len(d.s) {
-		c := d.s[d.i]
-		switch {
+		// A run of plain bytes, eight at a time.
+		run := d.i
+		for d.i+8 <= len(d.b) {
+			if m := stringStop(binary.LittleEndian.Uint64(d.b[d.i:])); m != 0 {
+				d.i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			d.i += 8
+		}
+		for d.i < len(d.s) && plain[d.s[d.i]] {
+			d.i++
+		}
+		b = append(b, d.s[run:d.i]...)
+		if d.i >= len(d.s) {
+			break
+		}
+		switch c := d.s[d.i]; {
 		case c == '"':
 			d.i++
-			d.buf = b
-			if !d.valid && !utf8.Valid(b) {
+			out := b[from:]
+			if !d.valid && !utf8.Valid(out) {
 				return "", d.fail(ingest.ReasonInvalidUTF8, "string is not valid UTF-8")
 			}
-			return string(b), nil
+			d.text = b
+			if len(out) == 0 {
+				return "", nil
+			}
+			return unsafe.String(&out[0], len(out)), nil
 		case c < 0x20:
 			return "", d.fail(ingest.ReasonSyntax, "control character in a string")
-		case c != '\\':
-			b = append(b, c)
-			d.i++
-			continue
 		}
+		// A backslash (plain marks every other byte).
 		var reason, msg string
 		if b, d.i, reason, msg = AppendEscape(b, d.s, d.i); reason != "" {
 			return "", d.fail(reason, msg)
@@ -330,6 +379,9 @@ func (d *decoder) strSlow(start int) (string, error) {
 	}
 	return "", d.fail(ingest.ReasonTruncated, "unterminated string")
 }
+
+// maxText bounds the first allocation of a document's unescaped strings.
+const maxText = 4096
 
 // AppendEscape appends what the escape at s[i] (a backslash) of a JSON
 // string stands for, as encoding/json reads it (a broken surrogate pair

@@ -2,6 +2,7 @@ package jsonl_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -243,5 +244,28 @@ func TestStringAtEveryOffset(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Strings with escapes are unescaped into one buffer per document; the
+// buffer's growth (past maxText) must leave every string as it was.
+func TestEscapedStringsShareText(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"k":"plain"`)
+	for i := range 400 {
+		fmt.Fprintf(&b, `,"k%d":"C:\\Windows\\System32\\\u00e9%d\"q\"%s"`, i, i, strings.Repeat("x", i%40))
+	}
+	b.WriteString(`,"arr":["a\nb","c\td",{"n":"\ud83d\ude00\\"}]}`)
+	doc := b.String()
+	got, err := jsonl.Decode([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := std(t, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("differs from encoding/json")
 	}
 }
