@@ -340,6 +340,13 @@ type state struct {
 	// conditions and lookups test one (EventID) many times.
 	intVal  int64
 	intText string
+	// head is the last head of a dotted name getRef looked up, and
+	// headObj its object (nil for none), while headOK: the names steps
+	// read come in runs with one head (alert.*, tls.*). Raw field
+	// changes drop it.
+	head    string
+	headObj map[string]any
+	headOK  bool
 }
 
 // mappedField is a raw field a step consumed; gone says a rename has
@@ -371,6 +378,20 @@ func (st *state) rawWritten() {
 	for i := range st.mapped {
 		st.mapped[i].gone = false
 	}
+	st.headOK = false
+}
+
+// rawDeleted notes that a step deleted raw fields.
+func (st *state) rawDeleted() { st.headOK = false }
+
+// headObject returns raw field head's object, nil when it is none.
+func (st *state) headObject(head string) map[string]any {
+	if st.headOK && st.head == head {
+		return st.headObj
+	}
+	m, _ := st.raw[head].(map[string]any)
+	st.head, st.headObj, st.headOK = head, m, true
+	return m
 }
 
 // text is text(v), formatting an integer once for all the steps that
@@ -757,7 +778,7 @@ func (st *state) getRef(r *fieldRef) (any, bool) {
 	}
 	if r.head != "" {
 		// nested(st.raw, r.name), from the head's object on.
-		if m, ok := st.raw[r.head].(map[string]any); ok {
+		if m := st.headObject(r.head); m != nil {
 			if v, ok := nested(m, r.tail); ok {
 				return v, v != nil && v != ""
 			}
@@ -774,7 +795,7 @@ func (st *state) getRefText(r *fieldRef) (v any, s string, ok bool) {
 		return v, "", v != nil && v != ""
 	}
 	if r.head != "" {
-		if m, ok := st.raw[r.head].(map[string]any); ok {
+		if m := st.headObject(r.head); m != nil {
 			if v, ok := nested(m, r.tail); ok {
 				return v, "", v != nil && v != ""
 			}

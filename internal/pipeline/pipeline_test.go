@@ -220,3 +220,31 @@ steps:
 		})
 	}
 }
+
+// A dotted name reads its head's object as the raw fields are at that
+// step: after a remove of the head, or a json step that writes it.
+func TestDottedNameAfterRawChange(t *testing.T) {
+	const spec = `name: x
+parser: json
+keep: none
+steps:
+  - map: {a.b: event.code}
+  - remove: [a]
+  - map: {a.b: event.action}
+  - map: {x.y: event.provider}
+  - json: {field: j}
+  - map: {x.y: event.dataset}
+`
+	set, err := pipeline.Load(fstest.MapFS{"x.yaml": {Data: []byte(spec)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := set.RunOne("x", []byte(`{"a":{"b":"1"},"j":"{\"x\":{\"y\":\"2\"}}"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Event.Code != "1" || ev.Event.Action != "" || ev.Event.Provider != "" || ev.Event.Dataset != "2" {
+		t.Errorf("event.code %q (want 1), event.action %q (want none: a was removed), event.provider %q (want none), event.dataset %q (want 2: the json step wrote x)",
+			ev.Event.Code, ev.Event.Action, ev.Event.Provider, ev.Event.Dataset)
+	}
+}

@@ -82,6 +82,7 @@ func (st *state) step(s *Step) error {
 				st.markMapped(kv.Key, rename)
 				if rename {
 					delete(st.raw, kv.Key)
+					st.rawDeleted()
 				}
 			}
 		}
@@ -98,6 +99,7 @@ func (st *state) step(s *Step) error {
 		for _, k := range s.Remove {
 			delete(st.raw, k)
 		}
+		st.rawDeleted()
 	case s.Tag != nil:
 		for _, t := range s.Tag {
 			if !contains(st.ev.Tags, t) {
