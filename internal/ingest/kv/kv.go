@@ -55,6 +55,14 @@ func Split(s string, o Options) (pairs Pairs, skipped int, err error) {
 	}
 	// One allocation: a pair has a delimiter (a value may have some too).
 	pairs = make(Pairs, 0, strings.Count(s, o.Delimiter))
+	if o.Separator == "" && len(o.Delimiter) == 1 && o.Delimiter[0] != ' ' && o.Delimiter[0] != '\t' {
+		return splitBlanks(s, o.Delimiter[0], o.Quote, pairs)
+	}
+	return splitAny(s, o, pairs)
+}
+
+// splitAny is Split for any options, appending to pairs.
+func splitAny(s string, o Options, pairs Pairs) (_ Pairs, skipped int, err error) {
 	i := 0
 	for i < len(s) {
 		// Skip separators.
@@ -105,6 +113,62 @@ func Split(s string, o Options) (pairs Pairs, skipped int, err error) {
 	return pairs, skipped, nil
 }
 
+// splitBlanks is splitAny for the usual options, in one pass: pairs
+// separated by blanks (spaces and tabs), a one-byte delimiter that is not
+// one.
+func splitBlanks(s string, delim byte, quote rune, pairs Pairs) (_ Pairs, skipped int, err error) {
+	i := 0
+	for i < len(s) {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+		// The key: up to the delimiter, unless a blank comes first.
+		k := i
+		for k < len(s) && s[k] != delim && s[k] != ' ' && s[k] != '\t' {
+			k++
+		}
+		if k == len(s) || s[k] != delim {
+			// A token without a delimiter: skip it.
+			skipped++
+			if k == len(s) {
+				break
+			}
+			i = k
+			continue
+		}
+		key := s[i:k]
+		if key == "" {
+			// "=value"
+		} else if c, e := key[0], key[len(key)-1]; c <= ' ' || c >= 0x80 || e <= ' ' || e >= 0x80 {
+			// Other white space (a newline, U+00A0) at an end.
+			key = strings.TrimSpace(key)
+		}
+		if key == "" {
+			return pairs, skipped, &ingest.Error{Reason: ingest.ReasonSyntax, Offset: i, Err: ingest.Detail("empty key")}
+		}
+		j := k + 1
+		var val string
+		if quote > 0 && j < len(s) && rune(s[j]) == quote {
+			v, end, ok := quoted(s, j, byte(quote))
+			if !ok {
+				return pairs, skipped, &ingest.Error{Reason: ingest.ReasonTruncated, Offset: j, Err: ingest.Detail("unterminated quoted value of " + key)}
+			}
+			val, i = v, end
+		} else {
+			end := j
+			for end < len(s) && s[end] != ' ' && s[end] != '\t' {
+				end++
+			}
+			val, i = s[j:end], end
+		}
+		pairs = append(pairs, Pair{Key: key, Value: val})
+	}
+	return pairs, skipped, nil
+}
+
 // sepBefore reports whether a separator starts in s[from:to]
 // (nextSep(s, from, sep) is in [0, to)).
 func sepBefore(s string, from, to int, sep string) bool {
@@ -138,6 +202,10 @@ func nextSep(s string, from int, sep string) int {
 
 // quoted reads a quoted value starting at s[j] == q.
 func quoted(s string, j int, q byte) (string, int, bool) {
+	if k := strings.IndexByte(s[j+1:], q); k >= 0 && q != '\\' && strings.IndexByte(s[j+1:j+1+k], '\\') < 0 {
+		// No escape before the closing quote.
+		return s[j+1 : j+1+k], j + 1 + k + 1, true
+	}
 	var b []byte
 	start, escaped := j+1, false
 	for k := j + 1; k < len(s); k++ {
