@@ -328,21 +328,22 @@ func TestPathText(t *testing.T) {
 		}
 	}
 	_ = full.Set("labels.a", "b")
+	full.Labels["empty"] = "" // set, though empty: Get finds it
 	_ = full.Set("zeek.id.orig_h", "10.0.0.1")
-	paths := append(event.Paths(), "labels.a", "zeek.id.orig_h", "zeek.none", "nope", "nope.x")
+	paths := append(event.Paths(), "labels.a", "labels.empty", "labels.none", "zeek.id.orig_h", "zeek.none", "nope", "nope.x")
 	texts := 0
 	for _, ev := range []*event.Event{{}, full} {
 		for _, path := range paths {
 			p := event.LookupPath(path)
-			if got, want := p.Text(ev), ev.GetString(path); got != want {
-				t.Errorf("%s: Text %q, GetString %q", path, got, want)
+			got, gotOK := p.Text(ev)
+			v, wantOK := ev.Get(path)
+			if want := ev.GetString(path); got != want || gotOK != wantOK {
+				t.Errorf("%s: Text %q, %v; GetString %q, Get's ok %v", path, got, gotOK, want, wantOK)
 			}
 			if p.IsText() {
 				texts++
-				if v, _ := ev.Get(path); v != nil {
-					if _, ok := v.(string); !ok {
-						t.Errorf("%s: IsText, but Get returns %T", path, v)
-					}
+				if _, ok := v.(string); v != nil && !ok {
+					t.Errorf("%s: IsText, but Get returns %T", path, v)
 				}
 			}
 		}

@@ -748,18 +748,24 @@ func (p *Path) Set(ev *Event, value any) error {
 	return ev.Set(p.path, value)
 }
 
-// IsText reports whether p is a typed text field: Text reads it without
-// boxing the string in an any.
-func (p *Path) IsText() bool { return p.f != nil && p.f.kind == kindString }
+// IsText reports whether p is a typed text field or a label: Text reads
+// it without boxing the string in an any.
+func (p *Path) IsText() bool { return p.f != nil && p.f.kind == kindString || p.ns == "labels" }
 
-// Text is ev.GetString(p's path); for a text field (IsText) it reads the
-// string itself, without Get's boxing of it.
-func (p *Path) Text(ev *Event) string {
-	if !p.IsText() {
-		return ev.GetString(p.path)
+// Text is Get for a text path (IsText) without boxing the string it
+// returns: "" and false when unset. For another path it is GetString, and
+// whether Get finds a value.
+func (p *Path) Text(ev *Event) (string, bool) {
+	switch {
+	case p.f != nil && p.f.kind == kindString:
+		if s, _ := p.f.ptr(ev, false).(*string); s != nil {
+			return *s, *s != ""
+		}
+		return "", false
+	case p.ns == "labels":
+		s, ok := ev.Labels[p.key]
+		return s, ok
 	}
-	if s, _ := p.f.ptr(ev, false).(*string); s != nil {
-		return *s
-	}
-	return ""
+	_, ok := p.Get(ev)
+	return ev.GetString(p.path), ok
 }

@@ -788,8 +788,8 @@ func (st *state) getRef(r *fieldRef) (any, bool) {
 }
 
 // getRefText is getRef for a caller that wants text: the value of a
-// typed text event field comes back as s, without boxing it, and v nil;
-// any other value as getRef returns it, and s "".
+// typed text event field or a label comes back as s, without boxing it,
+// and v nil; any other value as getRef returns it, and s "".
 func (st *state) getRefText(r *fieldRef) (v any, s string, ok bool) {
 	if v, ok := st.raw[r.name]; ok {
 		return v, "", v != nil && v != ""
@@ -805,6 +805,6 @@ func (st *state) getRefText(r *fieldRef) (v any, s string, ok bool) {
 		v, ok = r.ev.Get(st.ev)
 		return v, "", ok
 	}
-	s = r.ev.Text(st.ev)
-	return nil, s, s != ""
+	s, ok = r.ev.Text(st.ev)
+	return nil, s, ok
 }

@@ -391,7 +391,8 @@ var hexSeparators = strings.NewReplacer(":", "", " ", "", "-", "")
 // getString is ev.GetString(path) for p, path resolved.
 func getString(p *event.Path, ev *event.Event, path string) string {
 	if p.IsText() {
-		return p.Text(ev)
+		s, _ := p.Text(ev)
+		return s
 	}
 	v, ok := p.Get(ev)
 	if !ok {
