@@ -352,3 +352,22 @@ func TestPathText(t *testing.T) {
 		t.Error("no path is a text field")
 	}
 }
+
+// Path.SetText is Set for every text path.
+func TestPathSetText(t *testing.T) {
+	for _, path := range append(event.Paths(), "labels.a", "zeek.x") {
+		p := event.LookupPath(path)
+		if !p.IsText() {
+			continue
+		}
+		for _, s := range []string{"v", ""} {
+			a, b := &event.Event{}, &event.Event{}
+			errA, errB := a.Set(path, s), p.SetText(b, s)
+			ja, _ := json.Marshal(a)
+			jb, _ := json.Marshal(b)
+			if (errA == nil) != (errB == nil) || string(ja) != string(jb) {
+				t.Errorf("%s = %q: Set %s (%v), SetText %s (%v)", path, s, ja, errA, jb, errB)
+			}
+		}
+	}
+}

@@ -769,3 +769,19 @@ func (p *Path) Text(ev *Event) (string, bool) {
 	_, ok := p.Get(ev)
 	return ev.GetString(p.path), ok
 }
+
+// SetText is Set of s for a text path (IsText), without boxing s.
+func (p *Path) SetText(ev *Event, s string) error {
+	switch {
+	case p.f != nil && p.f.kind == kindString:
+		*p.f.ptr(ev, true).(*string) = s
+		return nil
+	case p.ns == "labels":
+		if ev.Labels == nil {
+			ev.Labels = make(map[string]string)
+		}
+		ev.Labels[p.key] = s
+		return nil
+	}
+	return p.Set(ev, s)
+}

@@ -91,7 +91,8 @@ func (st *state) step(s *Step) error {
 			kv := &s.Set[i]
 			v := kv.Value
 			if str, ok := v.(string); ok && strings.Contains(str, "{{") {
-				v = st.expand(str)
+				st.writeText(kv.to, kv.Key, st.expand(str))
+				continue
 			}
 			st.write(kv.to, kv.Key, v)
 		}
@@ -118,7 +119,13 @@ func (st *state) step(s *Step) error {
 			if len(s.paths) == len(fields) {
 				p := &s.paths[i]
 				if v := getString(p, st.ev, f); v != "" {
-					_ = p.Set(st.ev, fn(v))
+					if w := fn(v); !p.IsText() {
+						_ = p.Set(st.ev, w)
+					} else if w != v {
+						// A text field holds v as a string: nothing
+						// to do when w is v.
+						_ = p.SetText(st.ev, w)
+					}
 				}
 				continue
 			}
@@ -193,12 +200,12 @@ func (st *state) step(s *Step) error {
 			i := strings.LastIndexAny(p, `\/`)
 			if dir {
 				if i > 0 {
-					st.write(kv.to, kv.Value, p[:i])
+					st.writeText(kv.to, kv.Value, p[:i])
 				}
 				continue
 			}
 			if j := strings.LastIndexByte(p[i+1:], '.'); j >= 0 && j+1 < len(p[i+1:]) {
-				st.write(kv.to, kv.Value, p[i+1:][j+1:])
+				st.writeText(kv.to, kv.Value, p[i+1:][j+1:])
 			}
 		}
 	case s.Basename != nil:
@@ -209,7 +216,7 @@ func (st *state) step(s *Step) error {
 				continue
 			}
 			p := text(v)
-			st.write(kv.to, kv.Value, p[strings.LastIndexAny(p, `\/`)+1:])
+			st.writeText(kv.to, kv.Value, p[strings.LastIndexAny(p, `\/`)+1:])
 		}
 	case s.Duration != nil:
 		for i := range s.Duration {
@@ -420,6 +427,18 @@ func (st *state) write(t *writeTarget, path any, v any) bool {
 	}
 	p, _ := path.(string)
 	return st.setField(p, v)
+}
+
+// writeText is write of a string, without boxing it for a text field
+// that takes any string (not an address, a port or an outcome).
+func (st *state) writeText(t *writeTarget, path any, s string) bool {
+	if t == nil || t.ev == nil || !t.ev.IsText() || t.ip || t.port || t.outcome {
+		return st.write(t, path, s)
+	}
+	if s == "" {
+		return false
+	}
+	return t.ev.SetText(st.ev, s) == nil
 }
 
 // dnFields maps DN attribute types to ECS x509 name fields.
