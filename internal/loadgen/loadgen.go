@@ -426,13 +426,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.setLatency(smp)
 	res.LatencyResolutionMs = ms(maxGap)
 	if o.NCCMetrics != "" {
-		if hist, err := readHistogram(context.WithoutCancel(ctx), o.NCCMetrics, latencyHistogram); err != nil {
-			log.Warn("ncc latency histogram", "err", err)
-		} else if d, err := histogramDelta(hist0, hist); err != nil {
-			log.Warn("ncc latency histogram", "err", err)
-		} else {
-			res.setStoredLatency(d)
-		}
+		res.setStoredLatency(storedLatency(context.WithoutCancel(ctx), o.NCCMetrics, hist0, res.Stored, log))
 	}
 	res.PeakConsumerPending = peakLag
 	res.Alerts, res.Incidents = cnt.derived(context.WithoutCancel(ctx))
@@ -457,6 +451,34 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.Verify = v
 	}
 	return res, nil
+}
+
+// storedLatency returns the run's share of the ncc's latency histogram
+// (nil if it cannot be read). The ncc observes a batch's events just after
+// its INSERT returns, so the last ones may be queryable a moment before
+// they are counted: it reads again, for up to 5 s, until the histogram
+// holds stored events.
+func storedLatency(ctx context.Context, url string, before []bucket, stored int64, log *slog.Logger) []bucket {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		hist, err := readHistogram(ctx, url, latencyHistogram)
+		var d []bucket
+		if err == nil {
+			d, err = histogramDelta(before, hist)
+		}
+		if err != nil {
+			log.Warn("ncc latency histogram", "err", err)
+			return nil
+		}
+		if d[len(d)-1].count >= float64(stored) || time.Now().After(deadline) {
+			return d
+		}
+		select {
+		case <-ctx.Done():
+			return d
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // readGauge reads one unlabelled sample from a Prometheus text page.
