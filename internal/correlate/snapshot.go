@@ -87,7 +87,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 			b = append(b, ',')
 		}
 		b = jsonl.AppendString(append(b, `{"correlation":`...), g.corr.ID)
-		b = appendStrings(append(b, `,"values":`...), g.values)
+		b = jsonl.AppendStrings(append(b, `,"values":`...), g.values)
 		b = append(b, `,"entries":[`...)
 		for i := range g.entries {
 			en := &g.entries[i]
@@ -122,21 +122,6 @@ func (e *Engine) Snapshot() ([]byte, error) {
 
 func appendInt(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }
 
-// appendStrings writes v as a JSON array (nil: null).
-func appendStrings(b []byte, v []string) []byte {
-	if v == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '[')
-	for i, s := range v {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonl.AppendString(b, s)
-	}
-	return append(b, ']')
-}
-
 // appendShare writes a Share as its JSON tags say (empty fields omitted).
 func appendShare(b []byte, s Share) []byte {
 	b = append(b, '{')
@@ -169,7 +154,7 @@ func appendEpisode(b []byte, ep *episode) ([]byte, error) {
 	b = appendInt(append(b, `,"first":`...), ep.first)
 	b = appendInt(append(b, `,"last":`...), ep.last)
 	b = strconv.AppendInt(append(b, `,"count":`...), int64(ep.count), 10)
-	b = appendStrings(append(b, `,"ids":`...), ep.ids)
+	b = jsonl.AppendStrings(append(b, `,"ids":`...), ep.ids)
 	b = append(b, `,"shares":`...)
 	if ep.shares == nil {
 		b = append(b, "null"...)
@@ -181,13 +166,13 @@ func appendEpisode(b []byte, ep *episode) ([]byte, error) {
 			}
 			b = appendShare(append(b, `{"share":`...), sh.Share)
 			b = strconv.AppendInt(append(b, `,"count":`...), int64(sh.Count), 10)
-			b = appendStrings(append(b, `,"event_ids":`...), sh.EventIDs)
+			b = jsonl.AppendStrings(append(b, `,"event_ids":`...), sh.EventIDs)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
 	if len(ep.values) > 0 {
-		b = appendStrings(append(b, `,"values":`...), ep.values)
+		b = jsonl.AppendStrings(append(b, `,"values":`...), ep.values)
 	}
 	b = jsonl.AppendFloat(append(b, `,"metric":`...), ep.metric)
 	return append(b, '}'), nil

@@ -547,7 +547,7 @@ func strsMember(b []byte, key string, v []string) []byte {
 		return b
 	}
 	member(&b, key)
-	return appendStrings(b, v)
+	return jsonl.AppendStrings(b, v)
 }
 
 // boolMember writes an omitempty *bool member.
@@ -589,20 +589,6 @@ func appendTime(b []byte, t time.Time) ([]byte, bool) {
 		return b, false
 	}
 	return append(out, '"'), true
-}
-
-func appendStrings(b []byte, v []string) []byte {
-	if v == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '[')
-	for i, s := range v {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonl.AppendString(b, s)
-	}
-	return append(b, ']')
 }
 
 // sortedKeys returns m's keys in ascending byte order, in keys (which it
@@ -712,7 +698,7 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		}
 		return append(b, ']'), nil
 	case []string:
-		return appendStrings(b, v), nil
+		return jsonl.AppendStrings(b, v), nil
 	case map[string]string:
 		return appendStringMap(b, v), nil
 	case json.Number:

@@ -116,3 +116,18 @@ func AppendFloat(b []byte, f float64) []byte {
 	}
 	return b
 }
+
+// AppendStrings appends v as a JSON array of strings (nil: null).
+func AppendStrings(b []byte, v []string) []byte {
+	if v == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, s)
+	}
+	return append(b, ']')
+}
