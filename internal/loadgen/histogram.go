@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // latencyHistogram is the ncc's histogram of received (at a collector) →
@@ -24,23 +22,15 @@ type bucket struct {
 
 // readHistogram reads an unlabelled histogram's cumulative buckets from a
 // Prometheus text page, in order of le (+Inf last).
-func readHistogram(ctx context.Context, url, name string) ([]bucket, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	return parseHistogram(bufio.NewScanner(resp.Body), name)
+func readHistogram(ctx context.Context, url, name string) (bs []bucket, err error) {
+	err = readMetrics(ctx, url, func(sc *bufio.Scanner) error {
+		bs, err = parseHistogram(sc, name)
+		return err
+	})
+	return bs, err
 }
 
 func parseHistogram(sc *bufio.Scanner, name string) ([]bucket, error) {
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var out []bucket
 	prefix := name + `_bucket{le="`
 	for sc.Scan() {

@@ -483,28 +483,40 @@ func storedLatency(ctx context.Context, url string, before []bucket, stored int6
 
 // readGauge reads one unlabelled sample from a Prometheus text page.
 func readGauge(ctx context.Context, url, name string) (float64, error) {
+	var v float64
+	err := readMetrics(ctx, url, func(sc *bufio.Scanner) error {
+		for sc.Scan() {
+			if s, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+				var err error
+				v, err = strconv.ParseFloat(strings.TrimSpace(s), 64)
+				return err
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s: no %s", url, name)
+	})
+	return v, err
+}
+
+// readMetrics fetches a Prometheus text page (2 s at most) and hands read
+// a scanner of its lines (up to 1 MiB each).
+func readMetrics(ctx context.Context, url string, read func(*bufio.Scanner) error) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(v), 64)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("%s: no %s", url, name)
+	return read(sc)
 }
 
 // pollSamples records the latency of every pending sample the store now
