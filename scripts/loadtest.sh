@@ -196,6 +196,11 @@ YAML
 			curl -fsS -o "$dir/${a%%=*}.allocs.pprof" "http://${a#*=}/debug/pprof/allocs" || true
 		done
 	fi
+	# Each role's metrics as the run left them (write steps, batch sizes,
+	# latency histogram), to read where the time went.
+	for a in "${ops_addrs[@]}"; do
+		curl -fsS -o "$dir/${a%%=*}.metrics" "http://${a#*=}/metrics" 2>/dev/null || true
+	done
 	# Stop in order: the roles (they drain and flush), then NATS.
 	for p in "${role_pids[@]:1}"; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in "${role_pids[@]:1}"; do wait "$p" 2>/dev/null || true; done

@@ -500,9 +500,14 @@ func (n *NCC) loop(ctx context.Context) {
 			}
 			continue
 		}
-		wait := n.cfg.Store.Linger
+		// A fetch returns when it has room envelopes or its wait ends, and
+		// the loop takes none of them before: a wait of the whole linger
+		// held a batch's first envelope for up to a linger before its
+		// age was counted. A quarter of it lets the loop decode and
+		// detect as envelopes arrive, and close the batch near its linger.
+		wait := n.cfg.Store.Linger / 4
 		if len(h.msgs) > 0 {
-			wait = n.cfg.Store.Linger - n.now().Sub(h.oldest)
+			wait = min(wait, n.cfg.Store.Linger-n.now().Sub(h.oldest))
 		}
 		wait = max(wait, 10*time.Millisecond)
 		room := min(n.cfg.Consumer.FetchBatch, n.cfg.Consumer.MaxAckPending-len(h.msgs))
@@ -578,9 +583,10 @@ func (n *NCC) handOff(ctx context.Context, writes chan<- *held, h *held) bool {
 func (n *NCC) fetch(ctx context.Context, h *held, room, maxBytes int, wait time.Duration) {
 	fctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	start := n.now()
 	ds, err := n.cons.Fetch(fctx, room, maxBytes)
 	if len(ds) > 0 {
-		n.processAll(h, ds)
+		n.processAll(h, ds, start)
 		n.filling.Store(h.bytes)
 	}
 	if err != nil {
@@ -617,8 +623,8 @@ type decodedEvent struct {
 }
 
 // processAll runs the stages of the envelopes of one fetch on every core,
-// then takes them in their order.
-func (n *NCC) processAll(h *held, ds []bus.Delivery) {
+// then takes them in their order; the fetch started at fetched.
+func (n *NCC) processAll(h *held, ds []bus.Delivery, fetched time.Time) {
 	out := make([]envelope, len(ds))
 	workers := min(runtime.GOMAXPROCS(0), len(ds))
 	if workers <= 1 {
@@ -638,7 +644,7 @@ func (n *NCC) processAll(h *held, ds []bus.Delivery) {
 		wg.Wait()
 	}
 	for i := range out {
-		n.take(h, &out[i])
+		n.take(h, &out[i], fetched)
 	}
 }
 
@@ -757,9 +763,11 @@ func (n *NCC) safeDetect(rs *ruleSet, ev *event.Event, doc map[string]any, now t
 	return n.detectEvent(rs, ev, doc, now)
 }
 
-// take adds one processed envelope to the rows held until the next flush;
-// one that did not decode is terminated.
-func (n *NCC) take(h *held, d *envelope) {
+// take adds one processed envelope, delivered by a fetch that started at
+// fetched, to the rows held until the next flush; one that did not decode
+// is terminated. A batch's age counts from the fetch of its first
+// envelope, not from when decoding it ended.
+func (n *NCC) take(h *held, d *envelope, fetched time.Time) {
 	if !d.ok {
 		_ = d.msg.Term()
 		return
@@ -776,8 +784,8 @@ func (n *NCC) take(h *held, d *envelope) {
 	h.bytes += d.bytes
 	n.m.events.Add(float64(d.count))
 	if len(h.msgs) == 0 {
-		h.oldest = n.now()
-		h.touched = h.oldest
+		h.oldest = fetched
+		h.touched = n.now()
 	}
 	h.msgs = append(h.msgs, d.msg)
 }
@@ -786,6 +794,7 @@ func (n *NCC) take(h *held, d *envelope) {
 // acks the held messages. It returns false if ctx ended first.
 func (n *NCC) flush(ctx context.Context, h *held) bool {
 	backoff := 100 * time.Millisecond
+	queryable := false // the events INSERT succeeded once: latency observed
 	for {
 		start := time.Now()
 		failpoint.Hit("ncc-before-insert")
@@ -796,6 +805,15 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 		}
 		err := n.st.InsertEvents(ctx, h.rows)
 		step(0)
+		if err == nil && !queryable {
+			// Queryable from here, whatever the later steps do (a retry
+			// rewrites the same ids).
+			queryable = true
+			now := n.now()
+			for _, r := range h.rows {
+				n.m.latency.Observe(now.Sub(r.Ev.Kuzet.ReceivedAt).Seconds())
+			}
+		}
 		if err == nil {
 			err = n.st.InsertAlerts(ctx, h.alerts)
 			step(1)
@@ -818,10 +836,6 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 			failpoint.Hit("ncc-after-insert") // stored, not yet acked
 			n.m.insertTime.Observe(time.Since(start).Seconds())
 			n.m.stored.Add(float64(len(h.rows)))
-			now := n.now()
-			for _, r := range h.rows {
-				n.m.latency.Observe(now.Sub(r.Ev.Kuzet.ReceivedAt).Seconds())
-			}
 			n.ack(h)
 			n.storeUp()
 			return true

@@ -346,3 +346,47 @@ func TestStreamLimitsFromConfig(t *testing.T) {
 		t.Errorf("events stream config %+v, %v; want 48h and 256 MiB", info.Config, err)
 	}
 }
+
+// TestBatchClosesAtItsLinger: a batch is written once its first envelope
+// has waited about store.linger, not about twice that. A fetch used to
+// wait the whole linger for envelopes, and the batch's age was counted
+// only once that fetch ended.
+func TestBatchClosesAtItsLinger(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.cfg
+	cfg.Store.Linger = 3 * time.Second
+	cfg.Consumer.AckWait = 10 * time.Second
+	reg := prometheus.NewPedanticRegistry()
+	start(t, cfg, reg)
+	proctest.Eventually(t, 30*time.Second, func(context.Context) error {
+		if up := testutil.ToFloat64(gauge(reg, "kuzet_ncc_store_up")); up != 1 {
+			return fmt.Errorf("store_up %v", up)
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond) // the loop's first fetch is waiting
+	published := time.Now()
+	ids := f.publish(t, 1, 1, 10)
+	var waited time.Duration
+	for {
+		d, _, err := f.stored(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d == uint64(len(ids)) {
+			waited = time.Since(published)
+			break
+		}
+		if time.Since(published) > 20*time.Second {
+			t.Fatalf("%d of %d stored after 20 s", d, len(ids))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The batch's age counts from the start of the fetch that brought it,
+	// at most a quarter linger before the envelope arrived; the INSERT adds
+	// a little. Before: the linger, less 300 ms, then the linger again.
+	lo, hi := cfg.Store.Linger*3/4, cfg.Store.Linger*3/2
+	if waited < lo || waited > hi {
+		t.Errorf("stored %v after publishing, want within [%v, %v] (linger %v)", waited.Round(time.Millisecond), lo, hi, cfg.Store.Linger)
+	}
+}
