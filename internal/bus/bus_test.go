@@ -173,9 +173,7 @@ func TestConsumerRedeliversUnacked(t *testing.T) {
 		t.Fatal(err)
 	}
 	fetch := func() []bus.Delivery {
-		fctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		defer cancel()
-		ds, err := c.Fetch(fctx, 10, 1<<20)
+		ds, err := c.Fetch(ctx, 10, 1<<20, 300*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,9 +225,7 @@ func TestFetchLimitsAndNakTerm(t *testing.T) {
 	}
 	fetch := func(max, maxBytes int) []bus.Delivery {
 		t.Helper()
-		fctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		defer cancel()
-		ds, err := c.Fetch(fctx, max, maxBytes)
+		ds, err := c.Fetch(ctx, max, maxBytes, 300*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -343,9 +339,7 @@ func TestFullFetchIsNoError(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []int{3, 3, 1} {
-		fctx, cancel := context.WithTimeout(ctx, time.Second)
-		ds, err := c.Fetch(fctx, 3, 16<<20)
-		cancel()
+		ds, err := c.Fetch(ctx, 3, 16<<20, time.Second)
 		if err != nil || len(ds) != want {
 			t.Fatalf("fetched %d, %v; want %d and no error", len(ds), err, want)
 		}

@@ -167,16 +167,19 @@ func (r *PartitionReader) reset() {
 func (r *PartitionReader) Close() { r.reset() }
 
 // Fetch returns up to max messages, waiting at most wait for the first.
-// No messages and no error means the partition has nothing new.
+// No messages and no error means the partition has nothing new. As with
+// Consumer.Fetch the wait is the server's, and ctx does not cut a fetch
+// short (that would drop messages in flight, a gap, and a new consumer).
 func (r *PartitionReader) Fetch(ctx context.Context, max int, wait time.Duration) ([]StageMsg, error) {
 	if r.cons == nil {
 		if err := r.open(ctx); err != nil {
 			return nil, err
 		}
 	}
-	fctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	batch, err := r.cons.Fetch(max, jetstream.FetchContext(fctx))
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	batch, err := r.cons.Fetch(max, jetstream.FetchMaxWait(atLeastMs(wait)))
 	if err != nil {
 		if fetchEnded(err) {
 			return nil, r.checkIdle(ctx)

@@ -581,10 +581,8 @@ func (n *NCC) handOff(ctx context.Context, writes chan<- *held, h *held) bool {
 // fetch is the first stage: it waits up to wait for at most room
 // envelopes and hands them to process.
 func (n *NCC) fetch(ctx context.Context, h *held, room, maxBytes int, wait time.Duration) {
-	fctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
 	start := n.now()
-	ds, err := n.cons.Fetch(fctx, room, maxBytes)
+	ds, err := n.cons.Fetch(ctx, room, maxBytes, wait)
 	if len(ds) > 0 {
 		n.processAll(h, ds, start)
 		n.filling.Store(h.bytes)
