@@ -30,9 +30,7 @@
 package correlation
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -192,6 +190,7 @@ func Publish(ctx context.Context, pub *bus.AlertPublisher, groups []SignalGroup,
 func SignalMessages(groups []SignalGroup, partitions int) ([]bus.Message, error) {
 	var msgs []bus.Message
 	per := make([][]correlate.Signal, max(partitions, 1))
+	var scratch []byte
 	for _, g := range groups {
 		for i := range per {
 			per[i] = per[i][:0]
@@ -203,11 +202,12 @@ func SignalMessages(groups []SignalGroup, partitions int) ([]bus.Message, error)
 		for p, sigs := range per {
 			chunk := 0
 			var body []byte
-			for i, sig := range sigs {
-				data, err := json.Marshal(sig)
+			for i := range sigs {
+				data, err := appendSignal(scratch[:0], &sigs[i])
 				if err != nil {
 					return nil, err
 				}
+				scratch = data
 				// With its comma and the closing bracket, sig must fit.
 				if len(body) > 0 && len(body)+1+len(data)+1 > MaxSignalMessage {
 					msgs = append(msgs, signalMessage(g.Key, p, chunk, append(body, ']')))
@@ -231,21 +231,6 @@ func SignalMessages(groups []SignalGroup, partitions int) ([]bus.Message, error)
 func signalMessage(key string, part, chunk int, body []byte) bus.Message {
 	return bus.Message{Subject: bus.StageSubject(Group, part),
 		ID: key + "/" + strconv.Itoa(part) + "/" + strconv.Itoa(chunk), Data: body}
-}
-
-// decodeSignals reads a signal message: an array of signals, or one.
-func decodeSignals(data []byte) ([]correlate.Signal, error) {
-	data = bytes.TrimLeft(data, " \t\r\n")
-	if len(data) > 0 && data[0] == '[' {
-		var sigs []correlate.Signal
-		err := json.Unmarshal(data, &sigs)
-		return sigs, err
-	}
-	var sig correlate.Signal
-	if err := json.Unmarshal(data, &sig); err != nil {
-		return nil, err
-	}
-	return []correlate.Signal{sig}, nil
 }
 
 // EnsureStream creates the stage's stream (stage 1 publishes before any

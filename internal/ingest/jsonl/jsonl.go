@@ -594,6 +594,57 @@ func (d *Decoder) Key() (key string, ok bool, err error) {
 	return key, true, nil
 }
 
+// Str decodes the next value, which must be a string (any other value is
+// an error, and is not read).
+func (d *Decoder) Str() (string, error) {
+	if d.Peek() != '"' {
+		return "", d.d.fail(ingest.ReasonSyntax, "string expected")
+	}
+	return d.d.str()
+}
+
+// OpenArray starts reading the array that comes next; Elem moves to each
+// of its elements.
+func (d *Decoder) OpenArray() error {
+	if d.Peek() != '[' {
+		return d.d.fail(ingest.ReasonSyntax, "not a JSON array")
+	}
+	if d.depth++; d.depth > MaxDepth {
+		return d.d.fail(ingest.ReasonSyntax, "nested too deeply")
+	}
+	d.d.i++
+	d.first = true
+	return nil
+}
+
+// Elem reports whether the innermost open array has another element, its
+// value next, or ok false at the array's end (which closes it).
+func (d *Decoder) Elem() (ok bool, err error) {
+	dd := &d.d
+	dd.ws()
+	if dd.i >= len(dd.s) {
+		return false, dd.fail(ingest.ReasonTruncated, "unexpected end of input in an array")
+	}
+	switch c := dd.s[dd.i]; {
+	case c == ']':
+		dd.i++
+		d.first = false
+		d.depth--
+		return false, nil
+	case d.first:
+	case c == ',':
+		dd.i++
+	default:
+		return false, dd.fail(ingest.ReasonSyntax, "',' or ']' expected in an array")
+	}
+	d.first = false
+	return true, nil
+}
+
+// Offset is the position in the input of the next byte to read: with
+// Peek before a value and Offset after it, the caller has its text.
+func (d *Decoder) Offset() int { return d.d.i }
+
 // End reports an error unless only white space is left.
 func (d *Decoder) End() error {
 	if d.d.ws(); d.d.i != len(d.d.s) {

@@ -176,12 +176,7 @@ func walk(d *jsonl.Decoder) (map[string]any, error) {
 		if !more {
 			return m, nil
 		}
-		var v any
-		if d.Peek() == '{' {
-			v, err = walk(d)
-		} else {
-			v, err = d.Value()
-		}
+		v, err := walkValue(d)
 		if err != nil {
 			return nil, err
 		}
@@ -189,10 +184,41 @@ func walk(d *jsonl.Decoder) (map[string]any, error) {
 	}
 }
 
+// walkValue reads the next value with Open, OpenArray and Str where they
+// apply, Value for the rest.
+func walkValue(d *jsonl.Decoder) (any, error) {
+	switch d.Peek() {
+	case '{':
+		return walk(d)
+	case '"':
+		return d.Str()
+	case '[':
+		if err := d.OpenArray(); err != nil {
+			return nil, err
+		}
+		a := []any{}
+		for {
+			more, err := d.Elem()
+			if err != nil {
+				return nil, err
+			}
+			if !more {
+				return a, nil
+			}
+			v, err := walkValue(d)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+		}
+	}
+	return d.Value()
+}
+
 // FuzzDecoder: reading a document piece by piece with a Decoder accepts
 // what DecodeValidString accepts, and gives the same values.
 func FuzzDecoder(f *testing.F) {
-	for _, s := range []string{`{"a":1,"b":[true,null,"x\u00e9"],"c":{"d":-1.5e3,"e":{}}}`, `{"a":{"b":{"c":1}},"a":2}`, `{}`, ` { "a" : { } , "b" : 1 } `, `{"a":1,}`, `{"a" 1}`} {
+	for _, s := range []string{`{"a":1,"b":[true,null,"x\u00e9"],"c":{"d":-1.5e3,"e":{}}}`, `{"a":{"b":{"c":1}},"a":2}`, `{}`, ` { "a" : { } , "b" : 1 } `, `{"a":1,}`, `{"a" 1}`, `{"a":[[],[1,[2]],{"b":["c"]}]}`, `{"a":[1,]}`, `{"a":[1 2]}`, `{"a":[`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
