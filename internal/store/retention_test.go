@@ -55,8 +55,13 @@ func TestPartitionsPast(t *testing.T) {
 func TestRetentionDropsExactlyThePartitionsPastThePolicy(t *testing.T) {
 	st := storetest.Open(t)
 	ctx := context.Background()
-	now := time.Now().UTC()
-	cutoff := now.Add(-threeYears.Events)
+	// The job takes now: a clock with the cutoff on the 3rd of a month,
+	// so that "policy and 3 days" falls in the month before, whose alerts'
+	// partition ended more than a day before the cutoff (with the wall
+	// clock, the test failed from the 4th to the end of most months).
+	c := time.Now().UTC().AddDate(-3, 0, 0)
+	cutoff := time.Date(c.Year(), c.Month(), 3, 12, 0, 0, 0, time.UTC)
+	now := cutoff.Add(threeYears.Events)
 	ages := map[string]time.Time{
 		"four years":         now.AddDate(-4, 0, 0),
 		"policy and 3 days":  cutoff.AddDate(0, 0, -3),
