@@ -326,7 +326,13 @@ func (r *Runner) ownPartition(ctx context.Context, part int, log *slog.Logger) e
 			return nil
 		}
 		msgs, err := rd.Fetch(ctx, r.opts.Batch, r.opts.Wait)
-		if err != nil && ctx.Err() == nil {
+		if ctx.Err() != nil {
+			// Lost or stopping while the read waited (a read is not cut
+			// short): what it read is the next owner's, from the
+			// checkpoint; processing it here would race that owner.
+			continue
+		}
+		if err != nil {
 			return err
 		}
 		if len(msgs) > 0 {
