@@ -67,6 +67,11 @@ func decodeSignals(data []byte) ([]correlate.Signal, error) {
 			return sigs, nil
 		}
 	}
+	return jsonSignals(data)
+}
+
+// jsonSignals is decodeSignals by encoding/json alone.
+func jsonSignals(data []byte) ([]correlate.Signal, error) {
 	data = bytes.TrimLeft(data, " \t\r\n")
 	if len(data) > 0 && data[0] == '[' {
 		var sigs []correlate.Signal
@@ -165,7 +170,10 @@ func field(names []string, k string) (int, error) {
 	return -1, nil
 }
 
-func (sd *signalDecoder) signal(s *correlate.Signal) error {
+// object reads the object that comes next, handing each of names' fields
+// to read by its index; other fields are skipped, a field twice is left
+// to encoding/json.
+func (sd *signalDecoder) object(names []string, read func(i int) error) error {
 	d := sd.d
 	if err := d.Open(); err != nil {
 		return err
@@ -179,7 +187,7 @@ func (sd *signalDecoder) signal(s *correlate.Signal) error {
 		if !more {
 			return nil
 		}
-		i, err := field(signalFields[:], k)
+		i, err := field(names, k)
 		if err != nil {
 			return err
 		}
@@ -193,26 +201,31 @@ func (sd *signalDecoder) signal(s *correlate.Signal) error {
 			return errSlow
 		}
 		seen |= 1 << i
-		switch i {
-		case 0:
-			err = sd.str(&s.Correlation, true)
-		case 1:
-			err = sd.str(&s.Rule, true)
-		case 2:
-			err = sd.str(&s.EventID, false)
-		case 3:
-			err = sd.time(&s.Time)
-		case 4:
-			err = sd.group(s)
-		case 5:
-			err = sd.str(&s.Value, false)
-		case 6:
-			err = sd.share(&s.Share)
-		}
-		if err != nil {
+		if err := read(i); err != nil {
 			return err
 		}
 	}
+}
+
+func (sd *signalDecoder) signal(s *correlate.Signal) error {
+	return sd.object(signalFields[:], func(i int) error {
+		switch i {
+		case 0:
+			return sd.str(&s.Correlation, true)
+		case 1:
+			return sd.str(&s.Rule, true)
+		case 2:
+			return sd.str(&s.EventID, false)
+		case 3:
+			return sd.time(&s.Time)
+		case 4:
+			return sd.group(s)
+		case 5:
+			return sd.str(&s.Value, false)
+		default:
+			return sd.share(&s.Share)
+		}
+	})
 }
 
 // time reads the Time field: its string literal is given to
@@ -307,35 +320,6 @@ func (sd *signalDecoder) share(sh *correlate.Share) error {
 	if d.Peek() != '{' {
 		return errSlow
 	}
-	if err := d.Open(); err != nil {
-		return err
-	}
 	dst := [...]*string{&sh.Org, &sh.Object, &sh.Sector, &sh.OISC}
-	var seen uint
-	for {
-		k, more, err := d.Key()
-		if err != nil {
-			return err
-		}
-		if !more {
-			return nil
-		}
-		i, err := field(shareFields[:], k)
-		if err != nil {
-			return err
-		}
-		if i < 0 {
-			if _, err := d.Value(); err != nil {
-				return err
-			}
-			continue
-		}
-		if seen&(1<<i) != 0 {
-			return errSlow
-		}
-		seen |= 1 << i
-		if err := sd.str(dst[i], true); err != nil {
-			return err
-		}
-	}
+	return sd.object(shareFields[:], func(i int) error { return sd.str(dst[i], true) })
 }

@@ -12,21 +12,6 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/correlate"
 )
 
-// jsonSignals is decodeSignals as it was: encoding/json only.
-func jsonSignals(data []byte) ([]correlate.Signal, error) {
-	data = bytes.TrimLeft(data, " \t\r\n")
-	if len(data) > 0 && data[0] == '[' {
-		var sigs []correlate.Signal
-		err := json.Unmarshal(data, &sigs)
-		return sigs, err
-	}
-	var sig correlate.Signal
-	if err := json.Unmarshal(data, &sig); err != nil {
-		return nil, err
-	}
-	return []correlate.Signal{sig}, nil
-}
-
 // marshalPlain is json.Marshal without HTML escaping.
 func marshalPlain(t testing.TB, v any) []byte {
 	var b bytes.Buffer

@@ -540,9 +540,11 @@ func (d *Decoder) Peek() byte {
 func (d *Decoder) Value() (any, error) { return d.d.value(d.depth) }
 
 // Open starts reading the object that comes next.
-func (d *Decoder) Open() error {
-	if d.Peek() != '{' {
-		return d.d.fail(ingest.ReasonSyntax, "not a JSON object")
+func (d *Decoder) Open() error { return d.open('{', "not a JSON object") }
+
+func (d *Decoder) open(c byte, what string) error {
+	if d.Peek() != c {
+		return d.d.fail(ingest.ReasonSyntax, what)
 	}
 	if d.depth++; d.depth > MaxDepth {
 		return d.d.fail(ingest.ReasonSyntax, "nested too deeply")
@@ -605,17 +607,7 @@ func (d *Decoder) Str() (string, error) {
 
 // OpenArray starts reading the array that comes next; Elem moves to each
 // of its elements.
-func (d *Decoder) OpenArray() error {
-	if d.Peek() != '[' {
-		return d.d.fail(ingest.ReasonSyntax, "not a JSON array")
-	}
-	if d.depth++; d.depth > MaxDepth {
-		return d.d.fail(ingest.ReasonSyntax, "nested too deeply")
-	}
-	d.d.i++
-	d.first = true
-	return nil
-}
+func (d *Decoder) OpenArray() error { return d.open('[', "not a JSON array") }
 
 // Elem reports whether the innermost open array has another element, its
 // value next, or ok false at the array's end (which closes it).
