@@ -9,6 +9,8 @@ import (
 	"github.com/kuzet-kz/kuzet/internal/bus/bustest"
 )
 
+// TestShortFetchesLoseNothing: fetches whose wait ends while the server is
+// still sending hand out every envelope, each delivered once.
 func TestShortFetchesLoseNothing(t *testing.T) {
 	ctx := context.Background()
 	_, js := bustest.Connect(t, bustest.Server(t))

@@ -232,12 +232,11 @@ func (sd *signalDecoder) signal(s *correlate.Signal) error {
 // Time.UnmarshalJSON as encoding/json gives it (escapes and all); a null
 // leaves it.
 func (sd *signalDecoder) time(t *time.Time) error {
-	d := sd.d
-	switch d.Peek() {
-	case 'n':
-		_, err := d.Value()
+	if null, err := sd.null(); null || err != nil {
 		return err
-	case '"':
+	}
+	d := sd.d
+	if d.Peek() == '"' {
 		start := d.Offset()
 		if _, err := d.Str(); err != nil {
 			return err
@@ -250,11 +249,20 @@ func (sd *signalDecoder) time(t *time.Time) error {
 	return errSlow
 }
 
+// null reads the null that comes next, if one does (a null leaves a
+// field as it was, with encoding/json).
+func (sd *signalDecoder) null() (bool, error) {
+	if sd.d.Peek() != 'n' {
+		return false, nil
+	}
+	_, err := sd.d.Value()
+	return true, err
+}
+
 // str reads a string into *dst (a null leaves it, as encoding/json does);
 // repeated values are copied once per message.
 func (sd *signalDecoder) str(dst *string, repeated bool) error {
-	if sd.d.Peek() == 'n' {
-		_, err := sd.d.Value()
+	if null, err := sd.null(); null || err != nil {
 		return err
 	}
 	v, err := sd.d.Str()
@@ -279,12 +287,11 @@ func (sd *signalDecoder) str(dst *string, repeated bool) error {
 }
 
 func (sd *signalDecoder) group(s *correlate.Signal) error {
-	d := sd.d
-	if d.Peek() == 'n' {
-		_, err := d.Value()
-		s.Group = nil
+	if null, err := sd.null(); null || err != nil {
+		s.Group = nil // a null slice is nil, with encoding/json
 		return err
 	}
+	d := sd.d
 	if d.Peek() != '[' {
 		return errSlow
 	}
@@ -312,12 +319,10 @@ func (sd *signalDecoder) group(s *correlate.Signal) error {
 }
 
 func (sd *signalDecoder) share(sh *correlate.Share) error {
-	d := sd.d
-	if d.Peek() == 'n' {
-		_, err := d.Value()
+	if null, err := sd.null(); null || err != nil {
 		return err
 	}
-	if d.Peek() != '{' {
+	if sd.d.Peek() != '{' {
 		return errSlow
 	}
 	dst := [...]*string{&sh.Org, &sh.Object, &sh.Sector, &sh.OISC}

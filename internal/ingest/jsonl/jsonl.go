@@ -557,28 +557,15 @@ func (d *Decoder) open(c byte, what string) error {
 // Key returns the next key of the innermost open object, its value next,
 // or ok false at the object's end (which closes it).
 func (d *Decoder) Key() (key string, ok bool, err error) {
+	const truncated = "unexpected end of input in an object"
+	if more, err := d.next('}', truncated, "',' or '}' expected in an object"); !more || err != nil {
+		return "", false, err
+	}
 	dd := &d.d
 	dd.ws()
 	if dd.i >= len(dd.s) {
-		return "", false, dd.fail(ingest.ReasonTruncated, "unexpected end of input in an object")
+		return "", false, dd.fail(ingest.ReasonTruncated, truncated)
 	}
-	switch c := dd.s[dd.i]; {
-	case c == '}':
-		dd.i++
-		d.first = false
-		d.depth--
-		return "", false, nil
-	case d.first:
-	case c == ',':
-		dd.i++
-		dd.ws()
-		if dd.i >= len(dd.s) {
-			return "", false, dd.fail(ingest.ReasonTruncated, "unexpected end of input in an object")
-		}
-	default:
-		return "", false, dd.fail(ingest.ReasonSyntax, "',' or '}' expected in an object")
-	}
-	d.first = false
 	if dd.s[dd.i] != '"' {
 		return "", false, dd.fail(ingest.ReasonSyntax, "object key is not a string")
 	}
@@ -612,13 +599,19 @@ func (d *Decoder) OpenArray() error { return d.open('[', "not a JSON array") }
 // Elem reports whether the innermost open array has another element, its
 // value next, or ok false at the array's end (which closes it).
 func (d *Decoder) Elem() (ok bool, err error) {
+	return d.next(']', "unexpected end of input in an array", "',' or ']' expected in an array")
+}
+
+// next moves past the ',' before the innermost open object's or array's
+// next member (more true), or past its end, close, which closes it.
+func (d *Decoder) next(close byte, truncated, expected string) (more bool, err error) {
 	dd := &d.d
 	dd.ws()
 	if dd.i >= len(dd.s) {
-		return false, dd.fail(ingest.ReasonTruncated, "unexpected end of input in an array")
+		return false, dd.fail(ingest.ReasonTruncated, truncated)
 	}
 	switch c := dd.s[dd.i]; {
-	case c == ']':
+	case c == close:
 		dd.i++
 		d.first = false
 		d.depth--
@@ -627,7 +620,7 @@ func (d *Decoder) Elem() (ok bool, err error) {
 	case c == ',':
 		dd.i++
 	default:
-		return false, dd.fail(ingest.ReasonSyntax, "',' or ']' expected in an array")
+		return false, dd.fail(ingest.ReasonSyntax, expected)
 	}
 	d.first = false
 	return true, nil
