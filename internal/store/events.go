@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
 	"github.com/kuzet-kz/kuzet/internal/access"
@@ -22,7 +23,7 @@ import (
 )
 
 // eventColumns is the explicit column list of every events INSERT, in the
-// order of EventRow.values.
+// order eventBlock.appendTo appends them.
 const eventColumns = "event_id, received_at, ts, collector, oisc, org, object, sector, asset, criticality, egov, " +
 	"input, source_type, kind, category, action, outcome, severity, source_ip, source_port, destination_ip, " +
 	"destination_port, transport, user_name, host_name, process_name, rule_name, observer_vendor, observer_product, " +
@@ -155,7 +156,51 @@ func clampPort(p int) uint16 {
 	return uint16(p)
 }
 
-func (r EventRow) values() []any {
+// eventBlock holds one block of an events INSERT as columns, in the order
+// of eventColumns: rows are appended as typed slices, one call per column,
+// without a boxed value per field and row. Its slices are reused from
+// block to block.
+type eventBlock struct {
+	ids              []uuid.UUID
+	received, ts     []time.Time
+	crit, egov       []uint8
+	severity         []int32
+	srcPort, dstPort []uint16
+	category         [][]string
+	str              [nStrCols][]string
+}
+
+// The String columns of eventBlock.str, in their order in eventColumns
+// (with the other columns between them as eventBlock.appendTo writes them).
+const (
+	colCollector = iota
+	colOISC
+	colOrg
+	colObject
+	colSector
+	colAsset
+	colInput
+	colSourceType
+	colKind
+	colAction
+	colOutcome
+	colSourceIP
+	colDestinationIP
+	colTransport
+	colUserName
+	colHostName
+	colProcessName
+	colRuleName
+	colObserverVendor
+	colObserverProduct
+	colMessage
+	colDoc
+	colSearch
+	nStrCols
+)
+
+// add appends one row.
+func (b *eventBlock) add(r EventRow) {
 	ev := r.Ev
 	var src, dst event.Endpoint
 	if ev.Source != nil {
@@ -176,13 +221,83 @@ func (r EventRow) values() []any {
 	if ts.IsZero() || ts.Year() > 2105 || ts.Year() < 1970 {
 		ts = ev.Kuzet.ReceivedAt // DateTime spans 1970..2105
 	}
-	return []any{
-		r.ID, ev.Kuzet.ReceivedAt.UTC(), ts.UTC(), ev.Kuzet.Collector, ev.Kuzet.OISC, ev.Kuzet.Org, ev.Kuzet.Object,
-		ev.Kuzet.Sector, ev.Kuzet.Asset, uint8(ev.Kuzet.Criticality), egov, ev.Kuzet.Input, ev.Kuzet.SourceType,
-		ev.Event.Kind, cat, ev.Event.Action, ev.Event.Outcome, int32(ev.Event.Severity), src.IP, clampPort(src.Port),
-		dst.IP, clampPort(dst.Port), ev.GetString("network.transport"), ev.GetString("user.name"),
-		ev.GetString("host.name"), ev.GetString("process.name"), ev.GetString("rule.name"),
-		ev.GetString("observer.vendor"), ev.GetString("observer.product"), ev.Message, r.Doc, r.Search,
+	var transport, user, host, process, rule, vendor, product string
+	if ev.Network != nil {
+		transport = ev.Network.Transport
+	}
+	if ev.User != nil {
+		user = ev.User.Name
+	}
+	if ev.Host != nil {
+		host = ev.Host.Name
+	}
+	if ev.Process != nil {
+		process = ev.Process.Name
+	}
+	if ev.Rule != nil {
+		rule = ev.Rule.Name
+	}
+	if ev.Observer != nil {
+		vendor, product = ev.Observer.Vendor, ev.Observer.Product
+	}
+	b.ids = append(b.ids, r.ID)
+	b.received = append(b.received, ev.Kuzet.ReceivedAt.UTC())
+	b.ts = append(b.ts, ts.UTC())
+	b.crit = append(b.crit, uint8(ev.Kuzet.Criticality))
+	b.egov = append(b.egov, egov)
+	b.category = append(b.category, cat)
+	b.severity = append(b.severity, int32(ev.Event.Severity))
+	b.srcPort = append(b.srcPort, clampPort(src.Port))
+	b.dstPort = append(b.dstPort, clampPort(dst.Port))
+	for i, v := range [nStrCols]string{
+		colCollector: ev.Kuzet.Collector, colOISC: ev.Kuzet.OISC, colOrg: ev.Kuzet.Org, colObject: ev.Kuzet.Object,
+		colSector: ev.Kuzet.Sector, colAsset: ev.Kuzet.Asset, colInput: ev.Kuzet.Input, colSourceType: ev.Kuzet.SourceType,
+		colKind: ev.Event.Kind, colAction: ev.Event.Action, colOutcome: ev.Event.Outcome,
+		colSourceIP: src.IP, colDestinationIP: dst.IP, colTransport: transport, colUserName: user, colHostName: host,
+		colProcessName: process, colRuleName: rule, colObserverVendor: vendor, colObserverProduct: product,
+		colMessage: ev.Message, colDoc: bytesString(r.Doc), colSearch: r.Search, // Doc never changes
+	} {
+		b.str[i] = append(b.str[i], v)
+	}
+}
+
+// appendTo appends the block's rows to batch, column by column in the
+// order of eventColumns, and empties the block.
+func (b *eventBlock) appendTo(batch driver.Batch) error {
+	cols := []any{
+		b.ids, b.received, b.ts, b.str[colCollector], b.str[colOISC], b.str[colOrg], b.str[colObject],
+		b.str[colSector], b.str[colAsset], b.crit, b.egov, b.str[colInput], b.str[colSourceType],
+		b.str[colKind], b.category, b.str[colAction], b.str[colOutcome], b.severity, b.str[colSourceIP], b.srcPort,
+		b.str[colDestinationIP], b.dstPort, b.str[colTransport], b.str[colUserName],
+		b.str[colHostName], b.str[colProcessName], b.str[colRuleName],
+		b.str[colObserverVendor], b.str[colObserverProduct], b.str[colMessage], b.str[colDoc], b.str[colSearch],
+	}
+	for i, c := range cols {
+		if err := batch.Column(i).Append(c); err != nil {
+			return err
+		}
+	}
+	b.reset()
+	return nil
+}
+
+// freeBlock keeps an eventBlock between INSERTs (the ncc has one writer),
+// so that its columns do not grow again from nothing for every batch. A
+// sync.Pool would not do: the garbage collector, which runs several times
+// per batch, empties it.
+var freeBlock = make(chan *eventBlock, 1)
+
+// reset empties the block, keeping its slices; their elements are cleared
+// so that the rows' memory is not held.
+func (b *eventBlock) reset() {
+	b.ids, b.received, b.ts = b.ids[:0], b.received[:0], b.ts[:0]
+	b.crit, b.egov, b.severity = b.crit[:0], b.egov[:0], b.severity[:0]
+	b.srcPort, b.dstPort = b.srcPort[:0], b.dstPort[:0]
+	clear(b.category)
+	b.category = b.category[:0]
+	for i := range b.str {
+		clear(b.str[i])
+		b.str[i] = b.str[i][:0]
 	}
 }
 
@@ -205,16 +320,33 @@ func (s *Store) InsertEvents(ctx context.Context, rows []EventRow) error {
 		return classify("prepare events insert", err)
 	}
 	defer func() { _ = b.Abort() }()
-	block := 0
-	for _, r := range rows {
-		if err := b.Append(r.values()...); err != nil {
-			return fmt.Errorf("store: append event %s: %w", r.ID, err)
+	var blk *eventBlock
+	select {
+	case blk = <-freeBlock:
+		blk.reset() // an insert that failed may have left rows in it
+	default:
+		blk = new(eventBlock)
+	}
+	defer func() {
+		select {
+		case freeBlock <- blk:
+		default:
 		}
-		if block += len(r.Doc) + len(r.Ev.Message); block >= insertBlockBytes {
+	}()
+	size := 0
+	for i, r := range rows {
+		blk.add(r)
+		if size += len(r.Doc) + len(r.Ev.Message); size >= insertBlockBytes || i == len(rows)-1 {
+			if err := blk.appendTo(b); err != nil {
+				return fmt.Errorf("store: append events: %w", err)
+			}
+			if i == len(rows)-1 {
+				break // Send sends the last block
+			}
 			if err := b.Flush(); err != nil {
 				return classify("insert events", err)
 			}
-			block = 0
+			size = 0
 		}
 	}
 	if err := b.Send(); err != nil {
