@@ -439,8 +439,10 @@ func (n *NCC) loop(ctx context.Context) {
 	if !n.migrate(ctx) {
 		return
 	}
-	// The writer inserts and acks one batch while the loop fetches and
-	// decodes the next: at most two batches are held.
+	// The writer inserts one batch's events, and finishes the batch before
+	// (alerts, publishes, acks), while the loop fetches and decodes the
+	// next: at most three batches are held, all within MaxInflightBytes
+	// (the writer's count as being written until they are acked).
 	writes := make(chan *held)
 	spare := make(chan *held, 1)
 	writerDone := make(chan struct{})
@@ -520,22 +522,49 @@ func (n *NCC) loop(ctx context.Context) {
 // alerts to ClickHouse, alerts to JetStream, then the acks), and offers
 // the emptied batch for reuse on spare.
 func (n *NCC) writer(ctx context.Context, writes <-chan *held, spare chan<- *held) {
+	// The events INSERT of a batch overlaps the rest of the batch before
+	// it (its alerts INSERT, the publishes and the acks), which the
+	// finisher does in order, one batch at a time.
+	finishes := make(chan *held)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for h := range finishes {
+			b := h.bytes
+			if !n.finish(ctx, h) {
+				n.finalFinish(h)
+			}
+			n.done(h, b, spare)
+		}
+	}()
+	defer func() {
+		close(finishes)
+		<-finished
+	}()
 	for h := range writes {
 		b := h.bytes
 		n.m.batchBytes.Observe(float64(b))
-		if !n.flush(ctx, h) {
+		if !n.storeEvents(ctx, h) {
 			n.finalFlush(h)
+			n.done(h, b, spare)
+			continue
 		}
-		n.writing.Add(-b)
+		finishes <- h
+	}
+}
+
+// done releases a written batch of b bytes: its bytes no longer count as
+// being written, and an emptied batch is offered for reuse on spare.
+func (n *NCC) done(h *held, b int64, spare chan<- *held) {
+	n.writing.Add(-b)
+	select {
+	case n.freed <- struct{}{}:
+	default:
+	}
+	if len(h.msgs) == 0 {
 		select {
-		case n.freed <- struct{}{}:
+		case spare <- h:
 		default:
-		}
-		if len(h.msgs) == 0 {
-			select {
-			case spare <- h:
-			default:
-			}
 		}
 	}
 }
@@ -791,68 +820,106 @@ func (n *NCC) take(h *held, d *envelope, fetched time.Time) {
 // flush writes the held rows, retrying until it succeeds or ctx ends, then
 // acks the held messages. It returns false if ctx ended first.
 func (n *NCC) flush(ctx context.Context, h *held) bool {
-	backoff := 100 * time.Millisecond
-	queryable := false // the events INSERT succeeded once: latency observed
-	for {
-		start := time.Now()
+	return n.storeEvents(ctx, h) && n.finish(ctx, h)
+}
+
+// storeEvents inserts the held rows, retrying until it succeeds or ctx
+// ends (it returns false then). The events are queryable from its return:
+// their latency is observed, and the rows are released (the alerts and the
+// acks that follow do not need them).
+func (n *NCC) storeEvents(ctx context.Context, h *held) bool {
+	ok := n.retry(ctx, h, func() (bool, error) {
 		failpoint.Hit("ncc-before-insert")
-		steps, last := [4]time.Duration{}, start
+		start := time.Now()
+		if err := n.st.InsertEvents(ctx, h.rows); err != nil {
+			return true, err
+		}
+		d := time.Since(start).Seconds()
+		n.m.writeStep.WithLabelValues("events").Observe(d)
+		n.m.insertTime.Observe(d)
+		return true, nil
+	})
+	if !ok {
+		return false
+	}
+	now := n.now()
+	for _, r := range h.rows {
+		n.m.latency.Observe(now.Sub(r.Ev.Kuzet.ReceivedAt).Seconds())
+	}
+	n.m.stored.Add(float64(len(h.rows)))
+	clear(h.rows)
+	h.rows = h.rows[:0]
+	n.storeUp()
+	return true
+}
+
+// finish does the rest of a batch whose events are stored: it inserts
+// the alerts, publishes them and the signals, then acks the held
+// messages, retrying until all of it succeeds or ctx ends (it returns
+// false then).
+func (n *NCC) finish(ctx context.Context, h *held) bool {
+	ok := n.retry(ctx, h, func() (bool, error) {
+		steps, last := [3]time.Duration{}, time.Now()
 		step := func(i int) {
 			now := time.Now()
 			steps[i], last = now.Sub(last), now
 		}
-		err := n.st.InsertEvents(ctx, h.rows)
+		if err := n.st.InsertAlerts(ctx, h.alerts); err != nil {
+			return true, err
+		}
 		step(0)
-		if err == nil && !queryable {
-			// Queryable from here, whatever the later steps do (a retry
-			// rewrites the same ids).
-			queryable = true
-			now := n.now()
-			for _, r := range h.rows {
-				n.m.latency.Observe(now.Sub(r.Ev.Kuzet.ReceivedAt).Seconds())
+		if err := n.alertPub.Publish(ctx, h.alerts); err != nil {
+			return false, err
+		}
+		step(1)
+		if len(h.signals) > 0 && n.correlation != nil {
+			if err := correlation.Publish(ctx, n.alertPub, h.signals, n.cfg.Correlation.Partitions); err != nil {
+				return false, err
 			}
-		}
-		if err == nil {
-			err = n.st.InsertAlerts(ctx, h.alerts)
-			step(1)
-		}
-		published := true
-		if err == nil {
-			err = n.alertPub.Publish(ctx, h.alerts)
-			published = err == nil
 			step(2)
 		}
-		if err == nil && len(h.signals) > 0 && n.correlation != nil {
-			err = correlation.Publish(ctx, n.alertPub, h.signals, n.cfg.Correlation.Partitions)
-			published = err == nil
-			step(3)
+		for i, name := range [...]string{"alerts", "publish_alerts", "publish_signals"} {
+			n.m.writeStep.WithLabelValues(name).Observe(steps[i].Seconds())
 		}
+		return true, nil
+	})
+	if !ok {
+		return false
+	}
+	failpoint.Hit("ncc-after-insert") // stored, not yet acked
+	n.ack(h)
+	n.storeUp()
+	return true
+}
+
+// retry runs write until it succeeds or ctx ends, with backoff; it
+// returns false if ctx ended first. write reports whether its failure
+// came from ClickHouse (stored is true) or from NATS not taking a
+// publish. While it retries, InProgress keeps h's messages from being
+// redelivered.
+func (n *NCC) retry(ctx context.Context, h *held, write func() (stored bool, err error)) bool {
+	backoff := 100 * time.Millisecond
+	for {
+		stored, err := write()
 		if err == nil {
-			for i, name := range [...]string{"events", "alerts", "publish_alerts", "publish_signals"} {
-				n.m.writeStep.WithLabelValues(name).Observe(steps[i].Seconds())
-			}
-			failpoint.Hit("ncc-after-insert") // stored, not yet acked
-			n.m.insertTime.Observe(time.Since(start).Seconds())
-			n.m.stored.Add(float64(len(h.rows)))
-			n.ack(h)
-			n.storeUp()
 			return true
 		}
-		if !published {
-			// Stored; NATS did not take the alerts. Retried with backoff:
-			// the rows are rewritten, idempotent by id.
+		if !stored {
+			// NATS did not take the alerts. Retried with backoff: the rows
+			// are rewritten, idempotent by id.
 			n.ready.Set("nats", err)
 			n.log.Warn("alerts not published, retrying", "alerts", len(h.alerts), "err", err)
 		} else {
 			n.m.insertErrors.Inc()
 			n.storeDown(err)
-		}
-		if published && !errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil {
-			// The server refused the data itself: retrying the same rows will
-			// not help. Should never happen with validated events; do not ack,
-			// so nothing is lost, and back off to the maximum.
-			n.log.Error("insert refused by ClickHouse", "rows", len(h.rows), "err", err)
-			backoff = n.cfg.Store.MaxBackoff
+			if !errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil {
+				// The server refused the data itself: retrying the same
+				// rows will not help. Should never happen with validated
+				// events; do not ack, so nothing is lost, and back off to
+				// the maximum.
+				n.log.Error("insert refused by ClickHouse", "rows", len(h.rows), "alerts", len(h.alerts), "err", err)
+				backoff = n.cfg.Store.MaxBackoff
+			}
 		}
 		if n.now().Sub(h.touched) >= n.cfg.Consumer.AckWait/3 {
 			for _, m := range h.msgs {
@@ -869,7 +936,12 @@ func (n *NCC) flush(ctx context.Context, h *held) bool {
 
 // finalFlush tries once more to flush at shutdown, until the deadline
 // Stop set.
-func (n *NCC) finalFlush(h *held) {
+func (n *NCC) finalFlush(h *held) { n.final(h, n.flush) }
+
+// finalFinish is finalFlush for a batch whose events are stored.
+func (n *NCC) finalFinish(h *held) { n.final(h, n.finish) }
+
+func (n *NCC) final(h *held, write func(context.Context, *held) bool) {
 	if len(h.msgs) == 0 {
 		return
 	}
@@ -879,7 +951,7 @@ func (n *NCC) finalFlush(h *held) {
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, dl))
 	defer cancel()
-	if !n.flush(ctx, h) {
+	if !write(ctx, h) {
 		n.unacked.Add(int64(len(h.msgs)))
 		n.log.Warn("messages left unacked at shutdown; they will be redelivered", "messages", len(h.msgs))
 	}
